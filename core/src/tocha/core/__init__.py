@@ -1,0 +1,124 @@
+"""tocha.core: tensors, autograd and neural networks on NumPy and CuPy (the torch of tocha).
+
+Example:
+    >>> import tocha.core as torch
+    >>> x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> (x ** 2).sum().backward()
+    >>> x.grad
+    tensor([2., 4., 6.])
+"""
+
+from __future__ import annotations
+
+import importlib as _importlib
+
+__version__ = "0.1.0"
+
+from . import _dtype
+from ._device import device
+from ._dtype import (
+    bfloat16,
+    bool,
+    cdouble,
+    cfloat,
+    complex64,
+    complex128,
+    double,
+    dtype,
+    finfo,
+    float,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    iinfo,
+    int,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    promote_types,
+    set_default_dtype,
+    short,
+    uint8,
+)
+from ._tensor import Size, Tensor
+from .autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+
+# Op families, bottom to top. Each exports FUNCTIONS, TENSOR_METHODS and INPLACE.
+_FAMILIES = [
+    "creation",
+    "conversion",
+    "arith",
+    "pointwise",
+    "reduce",
+    "shape",
+    "index",
+    "linalg",
+    "random",
+]
+_modules = []
+for _name in _FAMILIES:
+    try:
+        _mod = _importlib.import_module(f"._ops.{_name}", __name__)
+    except ModuleNotFoundError as _e:  # a family not written yet
+        if _e.name != f"{__name__}._ops.{_name}":
+            raise
+        continue
+    _modules.append(_mod)
+    for _fn in _mod.FUNCTIONS:
+        globals()[_fn] = getattr(_mod, _fn)
+
+from . import _tensor_methods  # noqa: E402
+
+_tensor_methods.bind(_modules)
+
+from . import autograd, testing  # noqa: E402
+from ._dtype import can_cast  # noqa: E402
+
+
+def is_tensor(obj) -> bool:
+    """Whether ``obj`` is a tocha Tensor."""
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input: Tensor) -> bool:
+    return input.is_floating_point()
+
+
+def is_complex(input: Tensor) -> bool:
+    return input.is_complex()
+
+
+def numel(input: Tensor) -> int:
+    return input.numel()
+
+
+def typename(obj) -> str:
+    return obj.type() if isinstance(obj, Tensor) else type(obj).__name__
+
+
+def set_printoptions(
+    precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None
+):
+    """Adjust how tensors print (threshold, edgeitems and linewidth are honoured)."""
+    from . import _tensor_str
+
+    if threshold is not None:
+        _tensor_str._THRESHOLD = threshold
+    if edgeitems is not None:
+        _tensor_str._EDGE = edgeitems
+    if linewidth is not None:
+        _tensor_str._LINEWIDTH = linewidth
+
+
+del _name, _mod, _fn

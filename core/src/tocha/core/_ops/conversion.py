@@ -1,0 +1,245 @@
+"""Moving and copying tensors: to (dtype / device), clone, contiguous, copy_, type casts,
+cpu/cuda, new_* constructors. Each keeps the autograd history (a cast's gradient is cast back)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _dtype
+from .._device import CPU, array_module, device_of_array, to_device
+from .._tensor import Tensor, wrap
+from ..autograd.function import Node
+from ..autograd.grad_mode import MODE
+
+_ndarray = np.ndarray
+
+
+def _move(arr, dev):
+    if dev.type == "cpu":
+        return arr if arr.__class__ is _ndarray else arr.get()
+    xp = array_module(dev)
+    with xp.cuda.Device(dev.index or 0):
+        return xp.asarray(arr)
+
+
+class ToCopy(Node):
+    """dtype and/or device conversion; backward converts the gradient back."""
+
+    def forward(self, a, dt=None, dev=None, copy=False):
+        self.src_dt = a.dtype
+        self.src_dev = CPU if a.__class__ is _ndarray else device_of_array(a)
+        if dev is not None:
+            a = _move(a, dev)
+        if dt is not None and dt != a.dtype:
+            if a.dtype.kind == "c" and dt.kind != "c":
+                a = a.real
+            a = a.astype(dt)
+        elif copy or dev is None:
+            a = a.copy()
+        return a
+
+    def name(self):
+        return "ToCopyBackward0"
+
+    def backward(self, g):
+        dt = _dtype.from_numpy_dtype(self.src_dt)
+        if g.is_complex() and not dt.is_complex:
+            g = g.real
+        return g.to(device=self.src_dev, dtype=dt)
+
+
+class Clone(Node):
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, g):
+        return g
+
+
+def _parse_to(args, kwargs):
+    dev = kwargs.pop("device", None)
+    dt = kwargs.pop("dtype", None)
+    for a in args:
+        if isinstance(a, Tensor):
+            dev, dt = a.device, a.dtype
+        elif isinstance(a, _dtype.dtype) or (isinstance(a, type) and a in (float, int, bool)):
+            dt = a
+        elif isinstance(a, (str, int)) or a.__class__.__name__ == "device":
+            dev = a
+        elif a is None:
+            continue
+        else:
+            raise TypeError(f"to() received an invalid combination of arguments: {a!r}")
+    return dev, dt
+
+
+def to(self: Tensor, *args, non_blocking=False, copy=False, memory_format=None, **kwargs) -> Tensor:
+    """Convert to a dtype and/or device: ``t.to('cuda')``, ``t.to(torch.float64)``, ``t.to(other)``.
+
+    Returns ``self`` when nothing changes and ``copy`` is False (like torch).
+    """
+    dev, dt = _parse_to(args, dict(kwargs))
+    dev = to_device(dev) if dev is not None else None
+    if dev is not None and dev.type == "cuda" and dev.index is None:
+        dev = to_device(f"cuda:{array_module(dev).cuda.runtime.getDevice()}")
+    np_dt = _dtype.to_dtype(dt).np if dt is not None else None
+    same_dev = dev is None or dev == self.device
+    same_dt = np_dt is None or np_dt == self._data.dtype
+    if same_dev and same_dt and not copy:
+        return self
+    return ToCopy.apply(
+        self, dt=None if same_dt else np_dt, dev=None if same_dev else dev, copy=copy
+    )
+
+
+def clone(input: Tensor, *, memory_format=None) -> Tensor:
+    """A copy of ``input`` that stays in the graph (its gradient flows back)."""
+    return Clone.apply(input)
+
+
+def contiguous(self: Tensor, memory_format=None) -> Tensor:
+    """``self`` if already C-contiguous, else a contiguous copy."""
+    if self._data.flags.c_contiguous:
+        return self
+    return Clone.apply(self)
+
+
+def cpu(self: Tensor, memory_format=None) -> Tensor:
+    return to(self, "cpu")
+
+
+def cuda(self: Tensor, device=None, non_blocking=False, memory_format=None) -> Tensor:
+    return to(
+        self,
+        "cuda"
+        if device is None
+        else to_device(device if not isinstance(device, int) else f"cuda:{device}"),
+    )
+
+
+def _caster(dt):
+    def cast(self, memory_format=None):
+        return to(self, dt)
+
+    cast.__name__ = dt.name
+    cast.__doc__ = f"``self.to({dt})``"
+    return cast
+
+
+def type_(self: Tensor, dtype=None, non_blocking=False, **kwargs):
+    """Without arguments, the type name (``'torch.FloatTensor'``); with a dtype, a cast."""
+    if dtype is None:
+        names = {
+            "float32": "Float",
+            "float64": "Double",
+            "float16": "Half",
+            "bfloat16": "BFloat16",
+            "int64": "Long",
+            "int32": "Int",
+            "int16": "Short",
+            "int8": "Char",
+            "uint8": "Byte",
+            "bool": "Bool",
+            "complex64": "ComplexFloat",
+            "complex128": "ComplexDouble",
+        }
+        prefix = "torch." if self.is_cpu else "torch.cuda."
+        return f"{prefix}{names[self.dtype.name]}Tensor"
+    if isinstance(dtype, str):
+        rev = {
+            "torch.FloatTensor": "float32",
+            "torch.DoubleTensor": "float64",
+            "torch.LongTensor": "int64",
+            "torch.IntTensor": "int32",
+            "torch.BoolTensor": "bool",
+        }
+        dtype = rev.get(dtype, dtype)
+    return to(self, dtype)
+
+
+def type_as(self: Tensor, other: Tensor) -> Tensor:
+    return to(self, other.dtype)
+
+
+def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
+    """Copy ``src`` (broadcast, cast and moved as needed) into ``self``, in place."""
+    from .inplace import inplace_apply
+
+    if not isinstance(src, Tensor):
+        from .creation import as_tensor
+
+        src = as_tensor(src)
+
+    def _copy(dst, s):
+        out = s.to(device=dst.device, dtype=dst.dtype)
+        if out._data.shape != dst._data.shape:
+            out = out.expand(dst.shape)
+        return out if out is not s else Clone.apply(out)
+
+    return inplace_apply(self, _copy, "copy_", (src,), {}, cast_ok=True)
+
+
+def _new(self: Tensor, fn, *args, dtype=None, device=None, requires_grad=False, **kw):
+    from . import creation
+
+    dtype = dtype if dtype is not None else self.dtype
+    device = device if device is not None else self.device
+    return getattr(creation, fn)(
+        *args, dtype=dtype, device=device, requires_grad=requires_grad, **kw
+    )
+
+
+def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+    from .creation import tensor
+
+    if dtype is None and not isinstance(data, Tensor):
+        dtype = self.dtype
+    return tensor(data, dtype=dtype, device=device or self.device, requires_grad=requires_grad)
+
+
+def new_zeros(self, *size, **kw):
+    return _new(self, "zeros", *size, **kw)
+
+
+def new_ones(self, *size, **kw):
+    return _new(self, "ones", *size, **kw)
+
+
+def new_empty(self, *size, **kw):
+    return _new(self, "empty", *size, **kw)
+
+
+def new_full(self, size, fill_value, **kw):
+    return _new(self, "full", size, fill_value, **kw)
+
+
+TENSOR_METHODS = {
+    "to": to,
+    "clone": clone,
+    "contiguous": contiguous,
+    "cpu": cpu,
+    "cuda": cuda,
+    "type": type_,
+    "type_as": type_as,
+    "copy_": copy_,
+    "new_tensor": new_tensor,
+    "new_zeros": new_zeros,
+    "new_ones": new_ones,
+    "new_empty": new_empty,
+    "new_full": new_full,
+    "float": _caster(_dtype.float32),
+    "double": _caster(_dtype.float64),
+    "half": _caster(_dtype.float16),
+    "bfloat16": _caster(_dtype.bfloat16),
+    "long": _caster(_dtype.int64),
+    "int": _caster(_dtype.int32),
+    "short": _caster(_dtype.int16),
+    "char": _caster(_dtype.int8),
+    "byte": _caster(_dtype.uint8),
+    "bool": _caster(_dtype.bool),
+    "cfloat": _caster(_dtype.complex64),
+    "cdouble": _caster(_dtype.complex128),
+}
+INPLACE: dict = {}
+FUNCTIONS = ["clone"]
+_ = (MODE, wrap)
