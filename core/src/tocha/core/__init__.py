@@ -83,6 +83,14 @@ from . import _tensor_methods  # noqa: E402
 _tensor_methods.bind(_modules)
 
 from . import autograd, testing  # noqa: E402
+
+# Public submodules written by their families (torch.linalg, torch.random).
+for _name in ("linalg", "random"):
+    try:
+        globals()[_name] = _importlib.import_module(f".{_name}", __name__)
+    except ModuleNotFoundError as _e:
+        if _e.name != f"{__name__}.{_name}":
+            raise
 from ._dtype import can_cast  # noqa: E402
 
 

@@ -465,6 +465,15 @@ class Tensor:
         return np if self._data.__class__ is _ndarray else _device.cupy_or_none()
 
 
+def _autograd_backward(*args):
+    # bound on first use: autograd sits above this module, and an import per call is slow
+    global _autograd_backward
+    from .autograd import backward
+
+    _autograd_backward = backward
+    return backward(*args)
+
+
 def _rebuild(arr, requires_grad, device):
     t = wrap(np.array(arr))
     if device != "cpu":

@@ -76,9 +76,20 @@ def inplace_apply(self: Tensor, fn, name: str, args, kwargs, cast_ok: bool = Fal
     prev = _alias(self)
     res = fn(prev, *args, **kwargs)
     _check_result(self, res, name, cast_ok)
+    node = res.grad_fn
+    if node is not None and node._saved_in:
+        # backward needs the value self had before this op (e.g. mul_ for the other's
+        # gradient): keep a copy, as torch does, since self's memory is overwritten next
+        kept = None
+        for i, (t, version) in enumerate(node._saved_in):
+            if t is prev:
+                if kept is None:
+                    kept = _alias(prev)
+                    kept._data = prev._data.copy()
+                    kept._vc = [0]
+                node._saved_in[i] = (kept, 0)
     self._data[...] = res._data
     self._bump_version()
-    node = res.grad_fn
     if node is not None:
         self.grad_fn = node
         self._nr = res._nr

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import numpy as np
 
-from .._tensor import Tensor
-from . import engine
+from .._ops._util import xp_of as _xp
+from .._tensor import Tensor, wrap
+from . import engine, functional
 from .anomaly_mode import detect_anomaly, set_detect_anomaly
 from .function import Function, FunctionCtx, Node, once_differentiable
 from .grad_mode import (
@@ -48,8 +49,6 @@ def _as_list(x) -> list:
 
 
 def _root_grads(outputs: list, grads: list, create_graph: bool, where: str) -> list:
-    from .._ops.creation import ones_like
-
     if grads and len(grads) != len(outputs):
         raise RuntimeError(f"{where}: got {len(grads)} grad_outputs for {len(outputs)} outputs")
     res = []
@@ -62,7 +61,9 @@ def _root_grads(outputs: list, grads: list, create_graph: bool, where: str) -> l
                 raise RuntimeError(
                     f"grad can be implicitly created only for real scalar outputs but got {out.dtype}"
                 )
-            g = ones_like(out)
+            data = out._data
+            xp = np if data.__class__ is np.ndarray else _xp(data)
+            g = wrap(xp.ones(data.shape, data.dtype))
         elif not isinstance(g, Tensor):
             from .._ops.creation import tensor as _tensor
 
@@ -91,7 +92,19 @@ def backward(
         >>> torch.autograd.backward((x * x).sum()); x.grad
         tensor([2., 4.])
     """
-    outputs = _as_list(tensors)
+    if grad_tensors is None and inputs is None and tensors.__class__ is Tensor:
+        # the common `loss.backward()`: skip the general argument handling
+        data = tensors._data
+        if tensors._rg and data.size == 1 and data.dtype.kind in "fV":
+            xp = np if data.__class__ is np.ndarray else _xp(data)
+            engine.run_backward(
+                (tensors,),
+                (wrap(xp.ones(data.shape, data.dtype)),),
+                retain_graph=create_graph if retain_graph is None else retain_graph,
+                create_graph=create_graph,
+            )
+            return
+    outputs = [tensors] if isinstance(tensors, Tensor) else _as_list(tensors)
     grads = _as_list(grad_tensors)
     for t in outputs:
         if not t._rg:
@@ -175,18 +188,3 @@ def grad(
     if not create_graph:
         res = [r.detach() if r is not None and r.grad_fn is not None else r for r in res]
     return tuple(res)
-
-
-def _lazy(name):
-    import importlib
-
-    return importlib.import_module(f"{__name__}.{name}")
-
-
-def __getattr__(name):
-    if name == "functional":
-        return _lazy("functional")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-_ = Sequence

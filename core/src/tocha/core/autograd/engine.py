@@ -39,44 +39,70 @@ def _accumulate(buf: list, nr: int, g: Tensor) -> None:
     buf[nr] = g if cur is None else cur + g
 
 
-def _plan(root_targets, capture_nodes, capture_leaves, all_leaves):
-    """Find which nodes must run: those from which a wanted target is reachable.
+def _plan(root_targets, wanted_nodes, wanted_leaves, all_leaves):
+    """Decide which nodes must run: those with an edge into a wanted part of the graph.
 
-    Returns (run_set, deps): deps counts, for each target, the edges into it from nodes
-    that will run.
+    A target is wanted when it is a leaf whose gradient is accumulated or captured, a node at
+    which a gradient is captured, or a node from which such a target is reachable. Returns
+    (runs, wanted, deps), deps counting for each target the edges into it from nodes that run.
     """
-    useful: dict = {}
+    wanted: dict = {}
     stack = [(t, False) for t in root_targets]
     while stack:
         node, expanded = stack.pop()
-        if node.__class__ is Tensor or isinstance(node, Tensor):
-            if node not in useful:
-                useful[node] = all_leaves or node in capture_leaves
+        if isinstance(node, Tensor):
+            if node not in wanted:
+                wanted[node] = all_leaves or node in wanted_leaves
             continue
         if expanded:
-            ok = False
-            for e in node.next_edges:
-                if e is not None and useful.get(e[0]):
-                    ok = True
-                    break
-            useful[node] = ok
+            ok = node in wanted_nodes
+            if not ok:
+                for e in node.next_edges:
+                    if e is not None and wanted.get(e[0]):
+                        ok = True
+                        break
+            wanted[node] = ok
             continue
-        if node in useful:
+        if node in wanted:
             continue
-        useful[node] = False  # provisional, guards against revisiting
+        wanted[node] = False  # provisional: guards against revisiting
         stack.append((node, True))
         for e in node.next_edges:
-            if e is not None and e[0] not in useful:
+            if e is not None and e[0] not in wanted:
                 stack.append((e[0], False))
-    runs = {n for n, ok in useful.items() if ok and isinstance(n, Node)}
+    runs = set()
     deps: dict = {}
-    for n in runs:
-        for e in n.next_edges:
+    for n, ok in wanted.items():
+        if not ok or isinstance(n, Tensor):
+            continue
+        edges = [e for e in n.next_edges if e is not None and wanted.get(e[0])]
+        if edges:
+            runs.add(n)
+            for e in edges:
+                deps[e[0]] = deps.get(e[0], 0) + 1
+    return runs, wanted, deps
+
+
+def _count_deps(root_targets) -> dict:
+    """For a plain backward every reachable node runs: count the edges into each target."""
+    deps: dict = {}
+    seen = set()
+    stack = [t for t in root_targets if not isinstance(t, Tensor)]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for e in node.next_edges:
             if e is not None:
                 t = e[0]
-                deps[t] = deps.get(t, 0) + 1
-    # nodes that only need their incoming gradient captured still count as reached
-    return runs, useful, deps
+                if t in deps:
+                    deps[t] += 1
+                else:
+                    deps[t] = 1
+                    if not isinstance(t, Tensor):
+                        stack.append(t)
+    return deps
 
 
 def run_backward(
@@ -92,7 +118,11 @@ def run_backward(
     """Propagate ``root_grads`` from ``roots``; return the gradients of ``inputs`` if given."""
     capture_leaves: dict = {}
     capture_nodes: dict = {}
-    if inputs is not None:
+    root_targets = [r.grad_fn if r.grad_fn is not None else r for r in roots]
+    if inputs is None:
+        deps = _count_deps(root_targets)
+        runs = wanted = None
+    else:
         for i, t in enumerate(inputs):
             if not isinstance(t, Tensor):
                 raise TypeError(f"autograd: inputs must be Tensors, got {type(t).__name__}")
@@ -102,39 +132,28 @@ def run_backward(
                 capture_leaves.setdefault(t, []).append(i)
             else:
                 capture_nodes.setdefault((t.grad_fn, t._nr), []).append(i)
-    root_targets = []
-    for r in roots:
-        root_targets.append(r.grad_fn if r.grad_fn is not None else r)
-    extra_targets = {n for n, _ in capture_nodes}
-    all_leaves = inputs is None
-
-    # A node we must capture at is "useful" even if nothing below it is wanted.
-    runs, useful, deps = _plan(
-        root_targets, capture_nodes, capture_leaves | dict.fromkeys(extra_targets), all_leaves
-    )
+        runs, wanted, deps = _plan(
+            root_targets, {n for n, _ in capture_nodes}, capture_leaves, False
+        )
     results = [None] * (len(inputs) if inputs is not None else 0)
     buffers: dict = {}
     leaf_grads: dict = {}
-
-    def deliver(target, nr, g):
-        if target.__class__ is Tensor or isinstance(target, Tensor):
-            cur = leaf_grads.get(target)
-            leaf_grads[target] = g if cur is None else cur + g
-        else:
-            buf = buffers.get(target)
-            if buf is None:
-                buf = buffers[target] = [None] * target._n_out
-            _accumulate(buf, nr, g)
-
     # gradients already owned elsewhere (the caller's, or given to another leaf) are copied
     # before they become a leaf's .grad, so in-place updates of one .grad never leak
     handed = {id(g) for g in root_grads}
+    for r, t, g in zip(roots, root_targets, root_grads):
+        if isinstance(t, Tensor):
+            cur = leaf_grads.get(t)
+            leaf_grads[t] = g if cur is None else cur + g
+        else:
+            buf = buffers.get(t)
+            if buf is None:
+                buf = buffers[t] = [None] * t._n_out
+            _accumulate(buf, r._nr, g)
+    ready = [t for t in dict.fromkeys(root_targets) if deps.get(t, 0) == 0]
     prev = MODE.grad
     MODE.grad = create_graph
     try:
-        for r, t, g in zip(roots, root_targets, root_grads):
-            deliver(t, r._nr, g)
-        ready = [t for t in dict.fromkeys(root_targets) if deps.get(t, 0) == 0]
         while ready:
             target = ready.pop()
             if isinstance(target, Tensor):
@@ -152,50 +171,60 @@ def run_backward(
             if buf is None:
                 continue
             if target._pre_hooks:
-                for nr, hooks in target._pre_hooks.items():
-                    if buf[nr] is not None:
-                        for h in list(hooks):
-                            new = h(buf[nr])
-                            if new is not None:
-                                buf[nr] = new
-            for nr in range(len(buf)):
-                idx = capture_nodes.get((target, nr))
-                if idx:
-                    for i in idx:
+                _run_pre_hooks(target, buf)
+            if capture_nodes:
+                for nr in range(len(buf)):
+                    for i in capture_nodes.get((target, nr), ()):
                         results[i] = buf[nr]
-            if target not in runs:
-                continue
-            grads_in = _call_backward(target, buf, create_graph)
+                if target not in runs:
+                    continue
+            grads_in = _call_backward(target, buf)
             if not retain_graph:
                 target._release()
             for e, g in zip(target.next_edges, grads_in):
                 if e is None:
                     continue
                 t = e[0]
-                if g is not None:
-                    if g._data.shape != e[2]:
+                if g is not None and (wanted is None or wanted.get(t)):
+                    data = g._data
+                    if data.shape != e[2]:
                         g = _sum_to(g, e[2])
-                    if g._data.dtype != e[3]:
+                    if data.dtype != e[3]:
                         g = g.to(_dtype_of(e[3]))
-                    if useful.get(t) or t in extra_targets:
-                        deliver(t, e[1], g)
+                    if isinstance(t, Tensor):
+                        cur = leaf_grads.get(t)
+                        leaf_grads[t] = g if cur is None else cur + g
+                    else:
+                        buf = buffers.get(t)
+                        if buf is None:
+                            buf = buffers[t] = [None] * t._n_out
+                        cur = buf[e[1]]
+                        buf[e[1]] = g if cur is None else cur + g
                 d = deps.get(t)
                 if d is not None:
-                    d -= 1
-                    deps[t] = d
-                    if d == 0:
+                    if d == 1:
                         ready.append(t)
+                    deps[t] = d - 1
     finally:
         MODE.grad = prev
 
-    if inputs is not None:
-        for i, r in enumerate(results):
-            if r is None and not allow_unused:
+    if inputs is not None and not allow_unused:
+        for r in results:
+            if r is None:
                 raise RuntimeError(
                     "One of the differentiated Tensors appears to not have been used in the "
                     "graph. Set allow_unused=True if this is the desired behavior."
                 )
     return results
+
+
+def _run_pre_hooks(node: Node, buf: list) -> None:
+    for nr, hooks in node._pre_hooks.items():
+        if buf[nr] is not None:
+            for h in list(hooks):
+                new = h(buf[nr])
+                if new is not None:
+                    buf[nr] = new
 
 
 def _dtype_of(np_dtype):
@@ -204,15 +233,15 @@ def _dtype_of(np_dtype):
     return from_numpy_dtype(np_dtype)
 
 
-def _call_backward(node: Node, buf: list, create_graph: bool) -> tuple:
+def _call_backward(node: Node, buf: list) -> tuple:
     if node._released:
-        if node._saved_in is None:
-            from .function import _RELEASED_MSG
+        from .function import _RELEASED_MSG
 
-            raise RuntimeError(_RELEASED_MSG)
+        raise RuntimeError(_RELEASED_MSG)
     if len(buf) > 1 or buf[0] is None:
         buf = _materialize(node, buf)
-    pre = node.__dict__.get("_node_prehooks") if node.__dict__ else None
+    extra = node.__dict__
+    pre = extra.get("_node_prehooks") if extra else None
     if pre:
         for h in pre:
             new = h(tuple(buf))
@@ -221,13 +250,12 @@ def _call_backward(node: Node, buf: list, create_graph: bool) -> tuple:
     grads = node.backward(*buf)
     if grads.__class__ is not tuple:
         grads = (grads,) if not isinstance(grads, list) else tuple(grads)
-    n_in = len(node.next_edges)
-    if len(grads) != n_in:
+    if len(grads) != len(node.next_edges):
         raise RuntimeError(
             f"function {node.name()} returned an incorrect number of gradients "
-            f"(expected {n_in}, got {len(grads)})"
+            f"(expected {len(node.next_edges)}, got {len(grads)})"
         )
-    post = node.__dict__.get("_node_posthooks") if node.__dict__ else None
+    post = extra.get("_node_posthooks") if extra else None
     if post:
         for h in post:
             new = h(grads, tuple(buf))

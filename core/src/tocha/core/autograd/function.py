@@ -23,8 +23,10 @@ input's shape back to that shape, so an op's backward never has to.
 from __future__ import annotations
 
 from .. import _dtype
+from .._mode import MODE
 from .._tensor import Tensor, wrap
-from .grad_mode import MODE
+
+_new = object.__new__
 
 __all__ = ["Node", "Function", "FunctionCtx", "once_differentiable"]
 
@@ -58,102 +60,106 @@ class Node:
         needs_input_grad: per input, whether a gradient is wanted.
     """
 
-    __slots__ = (
-        "next_edges",
-        "needs_input_grad",
-        "_saved_in",
-        "_saved_out",
-        "_n_out",
-        "_out_meta",
-        "_pre_hooks",
-        "_released",
-        "_trace",
-        "__dict__",
-        "__weakref__",
-    )
+    # Per-node state that most nodes never change lives in class defaults, so recording an
+    # op sets only what it must (per-op overhead is a benchmark target).
+    __slots__ = ("next_edges", "_saved_in", "_saved_out", "__dict__", "__weakref__")
 
     save_inputs: tuple = ()
     save_outputs: tuple = ()
     nondiff_outputs: tuple = ()
     is_view = False
+    _n_out = 1
+    _out_meta = None
+    _pre_hooks = None
+    _released = False
+    _trace = None
 
     @classmethod
     def apply(cls, *inputs, **params):
         """Run the op on Tensors, recording it when grad mode is on and an input needs grad."""
-        node = cls.__new__(cls)
-        out = node.forward(*[t._data for t in inputs], **params)
-        record = MODE.grad
-        if record:
+        node = _new(cls)
+        n = len(inputs)
+        if n == 1:
+            out = node.forward(inputs[0]._data, **params)
+        elif n == 2:
+            out = node.forward(inputs[0]._data, inputs[1]._data, **params)
+        else:
+            out = node.forward(*[t._data for t in inputs], **params)
+        record = False
+        if MODE.grad:
             for t in inputs:
                 if t._rg:
+                    record = True
                     break
-            else:
-                record = False
         if out.__class__ is tuple:
             outs = tuple(wrap(o) for o in out)
             if record:
                 node._record(inputs, outs)
             elif node.is_view:
                 for o in outs:
-                    o._share_version(inputs[0])
-                    o._base = inputs[0] if inputs[0]._base is None else inputs[0]._base
+                    _mark_view(o, inputs[0])
             return outs
         res = wrap(out)
         if record:
             node._record(inputs, (res,))
         elif node.is_view:
-            res._share_version(inputs[0])
-            res._base = inputs[0] if inputs[0]._base is None else inputs[0]._base
+            _mark_view(res, inputs[0])
         return res
 
     def _record(self, inputs, outs):
         edges = []
-        needs = []
         for t in inputs:
             if t._rg:
                 gf = t.grad_fn
                 data = t._data
                 edges.append((t if gf is None else gf, t._nr, data.shape, data.dtype))
-                needs.append(True)
             else:
                 edges.append(None)
-                needs.append(False)
         self.next_edges = edges
-        self.needs_input_grad = tuple(needs)
-        self._released = False
-        self._pre_hooks = None
-        self._trace = None
         if MODE.anomaly:
             import traceback
 
             self._trace = "".join(traceback.format_stack()[:-3])
-        self._saved_in = [(inputs[i], inputs[i]._version) for i in self.save_inputs]
-        nondiff = self.nondiff_outputs
-        self._n_out = len(outs)
-        if len(outs) > 1:
+        save = self.save_inputs
+        self._saved_in = [(inputs[i], inputs[i]._version) for i in save] if save else None
+        if len(outs) == 1:
+            o = outs[0]
+            if o._data.dtype.kind in "fcV" and not self.nondiff_outputs:
+                o._rg = True
+                o.grad_fn = self
+        else:
+            nondiff = self.nondiff_outputs
+            self._n_out = len(outs)
             self._out_meta = [(o._data.shape, o._data.dtype) for o in outs]
-        for nr, o in enumerate(outs):
-            if nr in nondiff or o._data.dtype.kind not in "fcV":
-                continue
-            o._rg = True
-            o.grad_fn = self
-            o._nr = nr
+            for nr, o in enumerate(outs):
+                if nr in nondiff or o._data.dtype.kind not in "fcV":
+                    continue
+                o._rg = True
+                o.grad_fn = self
+                o._nr = nr
         if self.is_view:
             for o in outs:
-                o._share_version(inputs[0])
-                o._base = inputs[0] if inputs[0]._base is None else inputs[0]._base
-        self._saved_out = [
-            (outs[i]._data, outs[i]._vc_list(), outs[i]._version, i) for i in self.save_outputs
-        ]
+                _mark_view(o, inputs[0])
+        save = self.save_outputs
+        self._saved_out = (
+            [(outs[i]._data, outs[i]._vc_list(), outs[i]._version, i) for i in save]
+            if save
+            else None
+        )
+
+    @property
+    def needs_input_grad(self) -> tuple:
+        """Per tensor input, whether its gradient is wanted."""
+        return tuple(e is not None for e in self.next_edges)
 
     # --- access to what forward saved -------------------------------------------------------
     @property
     def saved_inputs(self) -> list:
         """The input Tensors named by ``save_inputs``, checked for in-place modification."""
-        if self._released and self._saved_in is None:
+        if self._released:
             raise RuntimeError(_RELEASED_MSG)
         res = []
-        for t, version in self._saved_in:
+        for t, version in self._saved_in or ():
             _check_version(t, version, self)
             res.append(t)
         return res
@@ -161,10 +167,10 @@ class Node:
     @property
     def saved_outputs(self) -> list:
         """The outputs named by ``save_outputs`` as Tensors whose ``grad_fn`` is this node."""
-        if self._released and self._saved_out is None:
+        if self._released:
             raise RuntimeError(_RELEASED_MSG)
         res = []
-        for data, vc, version, nr in self._saved_out:
+        for data, vc, version, nr in self._saved_out or ():
             if vc[0] != version:
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by "
@@ -180,11 +186,11 @@ class Node:
         return res
 
     def _release(self):
-        self._released = True
-        if self.save_inputs or self.save_outputs or self._saved_in or self._saved_out:
+        """Free what forward saved; a second backward then raises (if anything was saved)."""
+        if self._saved_in or self._saved_out or self.__class__ is _UserNode:
+            self._released = True
             self._saved_in = None
             self._saved_out = None
-            self.__dict__.clear()
 
     # --- torch-compatible introspection -----------------------------------------------------
     def name(self) -> str:
@@ -223,6 +229,12 @@ class Node:
 
     def backward(self, *grads):
         raise RuntimeError(f"derivative for {type(self).__name__} is not implemented")
+
+
+def _mark_view(out, base) -> None:
+    """``out`` views ``base``'s memory: share its version counter and remember the base."""
+    out._vc = base._vc_list()
+    out._base = base if base._base is None else base._base
 
 
 class AccumulateGrad:
@@ -277,6 +289,8 @@ class FunctionCtx:
 
 class _UserNode(Node):
     """The graph node of a user-defined ``Function``: its ``backward`` gets ``ctx``."""
+
+    needs_input_grad = None  # per forward argument, set by Function.apply
 
     def name(self) -> str:
         return self._fn_cls.__name__ + "Backward"
@@ -371,23 +385,23 @@ class Function(metaclass=_FunctionMeta):
         outs = (out,) if single else out
         record = MODE.grad and any(t._rg for t in tensors)
         dirty = node.__dict__.get("_dirty", set())
-        nondiff = node.__dict__.get("_non_differentiable", set())
+        nondiff_ids = node.__dict__.get("_non_differentiable", set())
+        nondiff = {i for i, o in enumerate(outs) if id(o) in nondiff_ids}
         input_ids = {id(t) for t in tensors}
-        fixed = []
-        for o in outs:
-            if isinstance(o, Tensor) and id(o) in input_ids and id(o) not in dirty:
-                o = o.view_as(o)  # torch returns a new view when forward returns an input
-            elif isinstance(o, Tensor) and record:
-                o = o.detach() if id(o) not in dirty else o
-            fixed.append(o)
-        outs = tuple(fixed)
+        # torch returns a new view when forward hands back an input unchanged
+        outs = tuple(
+            o.view_as(o)
+            if isinstance(o, Tensor) and id(o) in input_ids and id(o) not in dirty
+            else o
+            for o in outs
+        )
         if record:
             node._tensor_positions = tensor_pos
-            node._record_user(tensors, outs, nondiff_ids=nondiff, original=out if single else None)
+            node._record_user(tensors, outs, nondiff)
         return outs[0] if single else outs
 
 
-def _record_user(self, tensors, outs, nondiff_ids, original):
+def _record_user(self, tensors, outs, nondiff):
     edges = []
     for t in tensors:
         if t._rg:
@@ -396,7 +410,6 @@ def _record_user(self, tensors, outs, nondiff_ids, original):
         else:
             edges.append(None)
     self.next_edges = edges
-    self.needs_input_grad = tuple(t._rg for t in tensors)
     self._released = False
     self._pre_hooks = None
     self._trace = None
@@ -410,7 +423,7 @@ def _record_user(self, tensors, outs, nondiff_ids, original):
     for nr, o in enumerate(outs):
         if not isinstance(o, Tensor) or o._data.dtype.kind not in "fcV":
             continue
-        if id(o) in nondiff_ids:
+        if nr in nondiff:
             continue
         o._rg = True
         o.grad_fn = self
