@@ -365,8 +365,10 @@ def test_detect_anomaly_names_the_op():
             return grad * float("nan")
 
     x = _t([1.0])
-    with torch.autograd.detect_anomaly():
-        with pytest.raises(RuntimeError, match="Function 'NanGradBackward' returned nan values"):
-            NanGrad.apply(x).sum().backward()
+    with (
+        torch.autograd.detect_anomaly(),
+        pytest.raises(RuntimeError, match="Function 'NanGradBackward' returned nan values"),
+    ):
+        NanGrad.apply(x).sum().backward()
     NanGrad.apply(x).sum().backward()  # outside anomaly mode: no error, nan gradient
     assert np.isnan(x.grad.item())

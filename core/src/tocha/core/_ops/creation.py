@@ -111,7 +111,7 @@ def tensor(
         if dtype is not None:
             arr = arr.astype(_dtype.to_dtype(dtype).np)
         return _finish(_on_device(arr, device) if device is not None else arr, requires_grad)
-    if isinstance(data, np.ndarray) or isinstance(data, np.generic):
+    if isinstance(data, (np.ndarray, np.generic)):
         arr = np.array(data)
         if dtype is None:
             dt = _dtype.from_numpy_dtype(arr.dtype)
@@ -144,10 +144,11 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
         if dtype is not None or device is not None:
             t = t.to(device=device, dtype=dtype)
         return t
-    if isinstance(data, np.ndarray) and (dtype is None or _dtype.to_dtype(dtype).np == data.dtype):
-        if device is None or to_device(device).type == "cpu":
-            _dtype.from_numpy_dtype(data.dtype)  # refuse unsupported dtypes clearly
-            return wrap(data)
+    same_dtype = dtype is None or _dtype.to_dtype(dtype).np == data.dtype
+    on_cpu = device is None or to_device(device).type == "cpu"
+    if isinstance(data, np.ndarray) and same_dtype and on_cpu:
+        _dtype.from_numpy_dtype(data.dtype)  # refuse unsupported dtypes clearly
+        return wrap(data)
     return tensor(data, dtype=dtype, device=device)
 
 

@@ -81,7 +81,7 @@ def inplace_apply(self: Tensor, fn, name: str, args, kwargs, cast_ok: bool = Fal
         # backward needs the value self had before this op (e.g. mul_ for the other's
         # gradient): keep a copy, as torch does, since self's memory is overwritten next
         kept = None
-        for i, (t, version) in enumerate(node._saved_in):
+        for i, (t, _) in enumerate(node._saved_in):
             if t is prev:
                 if kept is None:
                     kept = _alias(prev)

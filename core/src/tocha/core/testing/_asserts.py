@@ -68,11 +68,9 @@ def assert_close(
     e, edt = _to_numpy(expected)
     if check_dtype and isinstance(actual, Tensor) and isinstance(expected, Tensor) and adt != edt:
         raise AssertionError(f"assert_close: dtypes differ: {adt} != {edt}")
-    if check_device and isinstance(actual, Tensor) and isinstance(expected, Tensor):
-        if actual.device != expected.device:
-            raise AssertionError(
-                f"assert_close: devices differ: {actual.device} != {expected.device}"
-            )
+    both_tensors = isinstance(actual, Tensor) and isinstance(expected, Tensor)
+    if check_device and both_tensors and actual.device != expected.device:
+        raise AssertionError(f"assert_close: devices differ: {actual.device} != {expected.device}")
     if a.shape != e.shape:
         raise AssertionError(f"assert_close: shapes differ: {a.shape} != {e.shape}")
     if (rtol is None) != (atol is None):
