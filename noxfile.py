@@ -40,7 +40,7 @@ def _has_tests(folder: Path) -> bool:
     return any(folder.rglob("test_*.py")) or any(folder.rglob("*_test.py"))
 
 
-nox.options.sessions = ["lint", *(f"tests-{pkg}" for pkg in PACKAGES if _exists(pkg))]
+nox.options.sessions = ["lint", *(f"tests-{pkg}" for pkg in PACKAGES if _exists(pkg)), "docs"]
 
 
 @nox.session
@@ -68,6 +68,16 @@ def _make_tests_session(pkg: str) -> None:
 
 for _pkg in PACKAGES:
     _make_tests_session(_pkg)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Run every example: the `>>>` blocks in docs/**/*.md and in each package's docstrings."""
+    installed = [f"./{pkg}" for pkg in DOMAIN_PACKAGES if _exists(pkg)]
+    session.install(f"./{CORE}[test]", *installed)
+    session.run("pytest", "docs", "--doctest-glob=*.md", *session.posargs)
+    modules = ["tocha.core", *(f"tocha.{pkg}" for pkg in DOMAIN_PACKAGES if _exists(pkg))]
+    session.run("pytest", "--doctest-modules", "--pyargs", *modules, *session.posargs)
 
 
 @nox.session

@@ -200,7 +200,7 @@ def test_jacobian_tuple_inputs_and_vjp_jvp():
     _, jv = torch.autograd.functional.jvp(
         lambda a: a * a, torch.tensor(a0), torch.tensor([1.0, -1.0])
     )
-    assert_close(jv, torch.tensor([2.0, -4.0]))
+    assert_close(jv, torch.tensor([2.0, -4.0], dtype=torch.float64))  # the input's dtype
 
 
 # --- modes ------------------------------------------------------------------------------------

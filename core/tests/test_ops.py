@@ -75,7 +75,15 @@ def _params(kind):
         if kind == "forward":
             for dt in op.dtypes:
                 out.append(pytest.param(op, dt, id=f"{op.name}-{dt.name}"))
-        elif kind == "grad" and op.supports_grad or kind == "gradgrad" and op.supports_gradgrad and op.supports_grad or kind == "errors" and op.error_inputs is not None:
+        elif (
+            kind == "grad"
+            and op.supports_grad
+            or kind == "gradgrad"
+            and op.supports_gradgrad
+            and op.supports_grad
+            or kind == "errors"
+            and op.error_inputs is not None
+        ):
             out.append(pytest.param(op, id=op.name))
     return out
 

@@ -85,10 +85,14 @@ def grad_indices(sample: SampleInput) -> tuple:
         return sample.grad
     idx = []
     for i, a in enumerate(sample.args):
-        if isinstance(a, np.ndarray) and a.dtype.kind == "f" or (
-            isinstance(a, (list, tuple))
-            and a
-            and all(isinstance(x, np.ndarray) and x.dtype.kind == "f" for x in a)
+        if (
+            isinstance(a, np.ndarray)
+            and a.dtype.kind == "f"
+            or (
+                isinstance(a, (list, tuple))
+                and a
+                and all(isinstance(x, np.ndarray) and x.dtype.kind == "f" for x in a)
+            )
         ):
             idx.append(i)
     return tuple(idx)

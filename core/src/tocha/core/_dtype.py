@@ -111,6 +111,21 @@ cfloat, cdouble = complex64, complex128
 ALL = (bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)
 ALL = ALL + (complex64, complex128)
 _BY_NAME = {d.name: d for d in ALL}
+# torch's C++ scalar-type names, used in its error messages and Tensor.type() strings
+SCALAR_TYPE_NAMES = {
+    "bool": "Bool",
+    "uint8": "Byte",
+    "int8": "Char",
+    "int16": "Short",
+    "int32": "Int",
+    "int64": "Long",
+    "float16": "Half",
+    "bfloat16": "BFloat16",
+    "float32": "Float",
+    "float64": "Double",
+    "complex64": "ComplexFloat",
+    "complex128": "ComplexDouble",
+}
 _BY_NP = {d.np: d for d in ALL}
 _NP_BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 
@@ -273,7 +288,7 @@ class finfo:
         self.max = float_py(info.max)
         self.min = float_py(info.min)
         self.tiny = self.smallest_normal = float_py(info.tiny)
-        self.resolution = float_py(info.resolution)
+        self.resolution = 10.0 ** -int_py(info.precision)  # torch: exactly 10**-precision
 
     def __repr__(self):
         return (
@@ -288,7 +303,7 @@ class iinfo:
 
     def __init__(self, type: dtype):
         d = to_dtype(type)
-        if d.category not in (_INT, _BOOL):
+        if d.category != _INT:
             raise TypeError(f"iinfo: {d} is not an integer dtype")
         info = np.iinfo(d.np) if d is not bool else np.iinfo(np.uint8)
         self.dtype = d.name

@@ -32,18 +32,19 @@ class _Formatter:
             return
         vals = values.astype(np.float64).ravel()
         finite = vals[np.isfinite(vals)]
-        nonzero = np.abs(finite[finite != 0])
+        nonzero = finite[finite != 0]
         self.mode = "float_int"
-        if finite.size and np.any(finite != np.round(finite)):
+        if nonzero.size and np.any(nonzero != np.round(nonzero)):
             self.mode = "fixed"
         if nonzero.size:
-            mx, mn = nonzero.max(), nonzero.min()
+            mx, mn = np.abs(nonzero).max(), np.abs(nonzero).min()
             if self.mode == "float_int":
-                if mx > 1e8:
+                if mx / mn > 1000.0 or mx > 1e8:
                     self.mode = "sci"
             elif mx / mn > 1000.0 or mx > 1e8 or mn < 1e-4:
                 self.mode = "sci"
-        self.width = max((len(self.format_one(v, pad=False)) for v in vals.tolist()), default=1)
+        # like torch, only finite non-zero values set the column width
+        self.width = max((len(self.format_one(v, pad=False)) for v in nonzero.tolist()), default=1)
 
     def format_one(self, v, pad: bool = True) -> str:
         if self.mode == "bool":
@@ -92,7 +93,7 @@ def _format(arr: np.ndarray, fmt: _Formatter, indent: int, summarize: bool) -> s
             if not (summarize and arr.shape[0] > 2 * _EDGE)
             else (
                 [fmt.format_one(v) for v in arr[:_EDGE].tolist()]
-                + ["..."]
+                + [" ..."]
                 + [fmt.format_one(v) for v in arr[-_EDGE:].tolist()]
             )
         )
@@ -125,7 +126,8 @@ def tensor_repr(t, prefix: str = "tensor(") -> str:
         body = _format(arr, fmt, len(prefix), summarize)
     dt = t.dtype
     default = _dtype.get_default_dtype()
-    if dt not in (default, _dtype.int64, _dtype.bool) and dt is not _dtype.default_complex_dtype():
+    implied = (default, _dtype.int64, _dtype.bool, _dtype.default_complex_dtype())
+    if dt not in implied or (arr.size == 0 and dt is not default):
         suffixes.append(f"dtype={dt!r}")
     if t.grad_fn is not None:
         suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")

@@ -43,7 +43,8 @@ def norm_dims(dim, ndim: int, op: str) -> tuple:
         return (norm_dim(dim, ndim, op),)
     dims = tuple(norm_dim(d, ndim, op) for d in dim)
     if len(set(dims)) != len(dims):
-        raise RuntimeError(f"{op}(): dim {tuple(dim)} appears multiple times in the list of dims")
+        dup = next(d for d in dims if dims.count(d) > 1)
+        raise RuntimeError(f"{op}(): dim {dup} appears multiple times in the list of dims")
     return tuple(sorted(dims))
 
 

@@ -335,6 +335,8 @@ class Pow(_BinaryTT):
         a, b = self.saved_inputs
         na, nb = self.needs_input_grad
         ga = gb = None
+        if a.is_complex() or b.is_complex():  # torch's convention: conjugate the derivative
+            a, b = a.conj(), b.conj()
         if na:
             ga = g * b * a ** (b - 1)
             # torch: the gradient at a == 0 with exponent 0 is 0, not nan
@@ -360,6 +362,8 @@ class PowScalar(_BinaryTS):
             from .creation import zeros_like
 
             return (zeros_like(a),)
+        if a.is_complex():  # torch's convention: conjugate the derivative
+            return (g * (s * a ** (s - 1)).conj(),)
         return (g * s * a ** (s - 1),)
 
 

@@ -129,32 +129,13 @@ def _caster(dt):
 def type_(self: Tensor, dtype=None, non_blocking=False, **kwargs):
     """Without arguments, the type name (``'torch.FloatTensor'``); with a dtype, a cast."""
     if dtype is None:
-        names = {
-            "float32": "Float",
-            "float64": "Double",
-            "float16": "Half",
-            "bfloat16": "BFloat16",
-            "int64": "Long",
-            "int32": "Int",
-            "int16": "Short",
-            "int8": "Char",
-            "uint8": "Byte",
-            "bool": "Bool",
-            "complex64": "ComplexFloat",
-            "complex128": "ComplexDouble",
-        }
+        names = _dtype.SCALAR_TYPE_NAMES
         prefix = "torch." if self.is_cpu else "torch.cuda."
         return f"{prefix}{names[self.dtype.name]}Tensor"
     if isinstance(dtype, str):
-        rev = {
-            "torch.FloatTensor": "float32",
-            "torch.DoubleTensor": "float64",
-            "torch.LongTensor": "int64",
-            "torch.IntTensor": "int32",
-            "torch.BoolTensor": "bool",
-        }
+        rev = {f"torch.{v}Tensor": k for k, v in _dtype.SCALAR_TYPE_NAMES.items()}
         dtype = rev.get(dtype, dtype)
-    return to(self, dtype)
+    return to(self, _dtype.to_dtype(dtype))
 
 
 def type_as(self: Tensor, other: Tensor) -> Tensor:

@@ -40,54 +40,33 @@ def _on_device(arr, device):
         return xp.asarray(arr)
 
 
-def _infer_dtype(data) -> _dtype.dtype | None:
-    """torch's inference for Python data: floats -> default dtype, ints -> int64, ..."""
-    kinds = set()
+def _infer_dtype(data) -> _dtype.dtype:
+    """torch's inference for Python data: promote_types over every element's own dtype.
 
-    def walk(x):
+    Python floats count as the default dtype, ints as int64, bools as bool, complex as the
+    default complex dtype; one-element tensors by their dtype.
+    """
+    result = None
+    stack = [data]
+    while stack:
+        x = stack.pop()
         if isinstance(x, (list, tuple)):
-            for v in x:
-                walk(v)
-        elif isinstance(x, Tensor):
-            kinds.add(("t", x.dtype))
-        elif isinstance(x, bool | np.bool_):
-            kinds.add("b")
-        elif isinstance(x, numbers.Integral):
-            kinds.add("i")
-        elif isinstance(x, numbers.Real):
-            kinds.add("f")
-        elif isinstance(x, numbers.Complex):
-            kinds.add("c")
+            stack.extend(x)
+            continue
+        if isinstance(x, Tensor):
+            d = x.dtype
+        elif isinstance(x, (bool, np.bool_, numbers.Number)):
+            d = _dtype.scalar_dtype(x)
         else:
             raise TypeError(f"tensor(): could not infer dtype of {type(x).__name__}")
-
-    walk(data)
-    tensor_dtypes = [k[1] for k in kinds if isinstance(k, tuple)]
-    if "c" in kinds:
-        return _dtype.default_complex_dtype()
-    if "f" in kinds:
-        base = _dtype.get_default_dtype()
-        for d in tensor_dtypes:
-            base = _dtype._combine(d, base) if d.category > 1 else base
-        return base
-    if tensor_dtypes:
-        res = tensor_dtypes[0]
-        for d in tensor_dtypes[1:]:
-            res = _dtype._PROMOTE[(res, d)]
-        if "i" in kinds and res.category == 0:
-            res = _dtype.int64
-        return res
-    if "i" in kinds:
-        return _dtype.int64
-    if "b" in kinds:
-        return _dtype.bool
-    return _dtype.get_default_dtype()  # empty list
+        result = d if result is None else _dtype._PROMOTE[(result, d)]
+    return result if result is not None else _dtype.get_default_dtype()
 
 
 def _unwrap_nested(data):
     if isinstance(data, Tensor):
-        if data._data.size != 1 and data.ndim != 0:
-            return data._host().tolist()
+        if data._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
         return data.item()
     if isinstance(data, (list, tuple)):
         return [_unwrap_nested(d) for d in data]
@@ -318,7 +297,7 @@ def arange(
         raise RuntimeError("arange(): step must be nonzero")
     if (end - start) * step < 0 and end != start:
         raise RuntimeError(
-            f"arange(): upper bound and larger bound inconsistent with step sign "
+            f"arange(): upper bound and lower bound inconsistent with step sign "
             f"(start={start}, end={end}, step={step})"
         )
     if dtype is None:
@@ -335,7 +314,7 @@ def arange(
     return _finish(arr, requires_grad)
 
 
-def range_(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """torch.range (deprecated): like arange but includes ``end``; float by default."""
     if end is None:
         start, end = 0, start
@@ -359,13 +338,15 @@ def linspace(
     end = end.item() if isinstance(end, Tensor) else end
     xp, _ = _xp(device)
     dt = _dt(dtype)
+    # computed in the result's own precision, as torch's kernel does (float64 for integers)
+    work = dt.np if dt.category >= 2 and dt.np.kind in "fc" else np.dtype(np.float64)
     if steps == 1:
-        arr = xp.full((1,), start, dtype=np.float64)
+        arr = xp.full((1,), start, dtype=work)
     else:
-        i = xp.arange(steps, dtype=np.float64)
-        step = (end - start) / (steps - 1) if steps > 1 else 0.0
-        half = steps // 2
-        arr = xp.where(i < half, start + i * step, end - (steps - 1 - i) * step)
+        s, e = work.type(start), work.type(end)
+        i = xp.arange(steps, dtype=work)
+        step = (e - s) / work.type(steps - 1)
+        arr = xp.where(i < steps // 2, s + step * i, e - step * (work.type(steps - 1) - i))
     if dt.category == 1:
         arr = xp.trunc(arr)
     return _finish(arr.astype(dt.np), requires_grad)
@@ -409,6 +390,7 @@ def _device_of(t: Tensor):
 
 
 FUNCTIONS = [
+    "range",
     "tensor",
     "as_tensor",
     "asarray",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _dtype
 from .._tensor import Tensor, wrap
 from ..autograd.grad_mode import MODE
 
@@ -27,15 +28,12 @@ def _alias(t: Tensor) -> Tensor:
 def _check_result(self: Tensor, res: Tensor, name: str, cast_ok: bool) -> None:
     src, dst = res._data.dtype, self._data.dtype
     if src != dst and not cast_ok:
-        order = "biufcV"
-        sk = "f" if src.kind == "V" else src.kind
-        dk = "f" if dst.kind == "V" else dst.kind
-        if order.index(sk) > order.index(dk):
-            from .._dtype import from_numpy_dtype
-
+        s, d = _dtype.from_numpy_dtype(src), _dtype.from_numpy_dtype(dst)
+        if not _dtype.can_cast(s, d):
+            names = _dtype.SCALAR_TYPE_NAMES
             raise RuntimeError(
-                f"{name}: result type {from_numpy_dtype(src).name.capitalize()} can't be cast "
-                f"to the desired output type {from_numpy_dtype(dst).name.capitalize()}"
+                f"{name}: result type {names[s.name]} can't be cast to the desired output type "
+                f"{names[d.name]}"
             )
     if res._data.shape != self._data.shape:
         try:

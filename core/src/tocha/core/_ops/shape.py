@@ -1,15 +1,133 @@
-"""Shape ops: view/reshape, expand, permute/transpose, squeeze/unsqueeze, flatten, ...
+"""Shape ops: view/reshape, expand, permute/transpose, squeeze/unsqueeze, flatten, cat/stack,
+split/chunk/unbind, narrow, flip/roll/rot90, repeat/tile/repeat_interleave, diagonal/diag/tril,
+unfold/as_strided, broadcasting helpers and the ``T``/``mT``/``H``/``mH`` properties.
 
-Views share memory and the version counter with their input, like torch.
+Ops that are views in torch (reshape when possible, expand, permute, squeeze, diagonal, narrow,
+split/chunk/unbind outputs, unfold, movedim, unflatten, as_strided ...) return NumPy/CuPy views
+and set ``is_view``, so they share memory and the version counter with their input. Every
+backward is written with tocha ops (pairs of mutually adjoint nodes where no existing op fits),
+so gradients are themselves differentiable.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-from .._tensor import Tensor
+from .. import _dtype
+from .._tensor import Size, Tensor
 from ..autograd.function import Node
-from ._util import norm_dim, shape_arg, xp_of
+from ..autograd.grad_mode import MODE
+from ._util import check_same_device, norm_dim, xp_of
+
+_ndarray = np.ndarray
+
+
+# --- small helpers ----------------------------------------------------------------------------
+def _is_int(x) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def _ptr(arr) -> int:
+    if arr.__class__ is _ndarray:
+        return arr.__array_interface__["data"][0]
+    return arr.data.ptr
+
+
+def _int_list(values, op: str, arg: str) -> list:
+    """``values`` (int or sequence of ints) as a list of Python ints, torch's TypeError else."""
+    if _is_int(values):
+        return [int(values)]
+    if isinstance(values, Tensor) or not isinstance(values, (list, tuple)):
+        raise TypeError(
+            f"{op}(): argument '{arg}' must be tuple of ints, not {type(values).__name__}"
+        )
+    out = []
+    for v in values:
+        if not _is_int(v):
+            raise TypeError(
+                f"{op}(): argument '{arg}' must be tuple of ints, but found element of type "
+                f"{type(v).__name__}"
+            )
+        out.append(int(v))
+    return out
+
+
+def _varargs(args: tuple) -> tuple:
+    """``f(1, 2)``, ``f((1, 2))`` and ``f([1, 2])`` (and ``torch.Size``) all give ``(1, 2)``."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return tuple(args)
+
+
+def _uniq_dims(dims, ndim: int, op: str) -> tuple:
+    """Normalised dims in the given order; torch's error for a dim given twice."""
+    out = tuple(norm_dim(d, ndim, op) for d in dims)
+    seen = set()
+    for d in out:
+        if d in seen:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        seen.add(d)
+    return out
+
+
+_SCALAR_NAMES = {
+    "float32": "Float",
+    "float64": "Double",
+    "float16": "Half",
+    "bfloat16": "BFloat16",
+    "int64": "Long",
+    "int32": "Int",
+    "int16": "Short",
+    "int8": "Char",
+    "uint8": "Byte",
+    "bool": "Bool",
+    "complex64": "ComplexFloat",
+    "complex128": "ComplexDouble",
+}
+
+
+def _scalar_name(t: Tensor) -> str:
+    """torch's C++ scalar-type name (``Float``, ``Long`` ...) used in its error messages."""
+    name = t.dtype.name
+    return _SCALAR_NAMES.get(name, name)
+
+
+def _out(res: Tensor, out, op: str) -> Tensor:
+    """Write ``res`` into the ``out=`` tensor (resized when its shape differs, like torch)."""
+    if out is None:
+        return res
+    if MODE.grad and (res._rg or out._rg):
+        raise RuntimeError(
+            f"{op}(): functions with out=... arguments don't support automatic "
+            "differentiation, but one of the arguments requires grad."
+        )
+    if out._data.shape != res._data.shape:
+        out._data = res._data.astype(out._data.dtype, copy=True)
+        out._bump_version()
+        return out
+    return out.copy_(res)
+
+
+# --- reshape / view ---------------------------------------------------------------------------
+def _shape_with_neg(size: tuple, op: str) -> tuple:
+    """Like ``shape_arg`` but keeps negative entries (``-1`` is inferred by ``infer_shape``)."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    elif len(size) == 1 and isinstance(size[0], Tensor):
+        size = tuple(int(s) for s in size[0].tolist())
+    out = []
+    for s in size:
+        if isinstance(s, Tensor):
+            s = int(s.item())
+        if not _is_int(s):
+            raise TypeError(
+                f"{op}(): argument 'shape' must be tuple of ints, but found element of type "
+                f"{type(s).__name__}"
+            )
+        out.append(int(s))
+    return tuple(out)
 
 
 def infer_shape(shape: tuple, numel: int, op: str) -> tuple:
@@ -19,10 +137,12 @@ def infer_shape(shape: tuple, numel: int, op: str) -> tuple:
     if len(neg) > 1:
         raise RuntimeError(f"{op}: only one dimension can be inferred")
     known = 1
-    for s in shape:
+    for i, s in enumerate(shape):
         if s != -1:
             if s < 0:
-                raise RuntimeError(f"{op}: invalid shape dimension {s}")
+                raise RuntimeError(
+                    f"{op}: invalid shape dimension {s} at index {i} of shape {list(shape)}"
+                )
             known *= s
     if neg:
         if known == 0 or numel % known:
@@ -52,7 +172,10 @@ class Reshape(Node):
                 ) from None
             return out
         out = a.reshape(shape)
-        if out.base is None and out.size:
+        b = out.base
+        # a view's base collapses to ``a`` or ``a``'s owner; any other base may be the temporary
+        # of a copy, which a reshape view never is: a view starts where ``a`` does
+        if out.size and (b is None or (b is not a and b is not a.base and _ptr(out) != _ptr(a))):
             self.is_view = False  # reshape had to copy: the result is not a view
         return out
 
@@ -64,8 +187,14 @@ class Reshape(Node):
 
 
 def reshape(input: Tensor, *shape) -> Tensor:
-    """The same data with a new shape (a view when the strides allow, else a copy)."""
-    shape = infer_shape(shape_arg(shape, "reshape"), input._data.size, "reshape")
+    """The same data with a new shape (a view when the strides allow, else a copy).
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.arange(6).reshape(2, -1).shape
+        torch.Size([2, 3])
+    """
+    shape = infer_shape(_shape_with_neg(shape, "reshape"), input._data.size, "reshape")
     if shape == input._data.shape:
         return Reshape.apply(input, shape=shape) if input._rg else _alias_view(input)
     return Reshape.apply(input, shape=shape)
@@ -78,15 +207,13 @@ def _alias_view(t: Tensor) -> Tensor:
 def view(self: Tensor, *shape) -> Tensor:
     """A view with a new shape; raises when the memory layout makes a view impossible."""
     if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list, np.integer)):
-        from .. import _dtype
-
-        dt = _dtype.to_dtype(shape[0])
         from .._tensor import wrap
 
+        dt = _dtype.to_dtype(shape[0])
         out = wrap(self._data.view(dt.np))
         out._share_version(self)
         return out
-    shape = infer_shape(shape_arg(shape, "view"), self._data.size, "view")
+    shape = infer_shape(_shape_with_neg(shape, "view"), self._data.size, "view")
     return Reshape.apply(self, shape=shape, must_view=True)
 
 
@@ -98,6 +225,12 @@ def reshape_as(self: Tensor, other: Tensor) -> Tensor:
     return reshape(self, other._data.shape)
 
 
+def ravel(input: Tensor) -> Tensor:
+    """The elements as a 1-D tensor (a view when the input is contiguous)."""
+    return reshape(input, -1)
+
+
+# --- expand / broadcasting --------------------------------------------------------------------
 class Expand(Node):
     is_view = True
 
@@ -153,6 +286,59 @@ def expand_as(self: Tensor, other: Tensor) -> Tensor:
     return expand(self, other._data.shape)
 
 
+def broadcast_to(input: Tensor, size) -> Tensor:
+    """``input`` expanded (as a view) to ``size``; same rules as ``Tensor.expand``."""
+    return expand(input, tuple(size))
+
+
+def broadcast_shapes(*shapes) -> Size:
+    """The shape that tensors of the given shapes broadcast to, as ``torch.Size``.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.broadcast_shapes((2, 1), (3,))
+        torch.Size([2, 3])
+    """
+    tuples = [(int(s),) if _is_int(s) else tuple(int(x) for x in s) for s in shapes]
+    n = max((len(s) for s in tuples), default=0)
+    res = [1] * n
+    for k, shp in enumerate(tuples):
+        for i in range(1, len(shp) + 1):
+            s = shp[-i]
+            if s < 0:
+                raise ValueError("Attempting to broadcast a dimension with negative length!")
+            if res[-i] == 1:
+                res[-i] = s
+            elif s != 1 and s != res[-i]:
+                raise RuntimeError(
+                    f"Attempting to broadcast a dimension of length {s} at {-i}! Mismatching "
+                    f"argument at index {k} had {shp}; but expected shape should be "
+                    f"broadcastable to {res}"
+                )
+    return Size(res)
+
+
+def broadcast_tensors(*tensors) -> tuple:
+    """Expand all ``tensors`` (views) to their common broadcast shape."""
+    tensors = _varargs(tensors)
+    shape: tuple = ()
+    for t in tensors:
+        a, b = shape, t._data.shape
+        n = max(len(a), len(b))
+        a2, b2 = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+        new = []
+        for i, (x, y) in enumerate(zip(a2, b2)):
+            if x != y and x != 1 and y != 1:
+                raise RuntimeError(
+                    f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
+                    f"non-singleton dimension {i}"
+                )
+            new.append(y if x == 1 else x)
+        shape = tuple(new)
+    return tuple(expand(t, shape) for t in tensors)
+
+
+# --- permute / transpose / movedim ------------------------------------------------------------
 class Permute(Node):
     is_view = True
 
@@ -207,21 +393,122 @@ def t(input: Tensor) -> Tensor:
     return transpose(input, 0, 1) if input._data.ndim == 2 else _alias_view(input)
 
 
+def movedim(input: Tensor, source, destination) -> Tensor:
+    """A view with the dims ``source`` moved to positions ``destination`` (others keep order).
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.zeros(2, 3, 4).movedim(0, -1).shape
+        torch.Size([3, 4, 2])
+    """
+    nd = input._data.ndim
+    src = _int_list(source, "movedim", "source")
+    dst = _int_list(destination, "movedim", "destination")
+    if len(src) != len(dst):
+        raise RuntimeError(
+            f"movedim: Invalid source or destination dims: source ({src} dims) should contain "
+            f"the same number of dims as destination ({dst} dims)"
+        )
+    s = [norm_dim(d, nd, "movedim") for d in src]
+    d = [norm_dim(x, nd, "movedim") for x in dst]
+    if len(set(s)) != len(s):
+        raise RuntimeError(f"movedim: repeated dim in `source` ({src})")
+    if len(set(d)) != len(d):
+        raise RuntimeError(f"movedim: repeated dim in `destination` ({dst})")
+    order = [i for i in range(nd) if i not in s]
+    for dd, ss in sorted(zip(d, s)):
+        order.insert(dd, ss)
+    return Permute.apply(input, dims=tuple(order))
+
+
+moveaxis = movedim
+
+
+def _T(self: Tensor) -> Tensor:
+    nd = self._data.ndim
+    if nd == 2:
+        return transpose(self, 0, 1)
+    if nd == 0:
+        warnings.warn(
+            "Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases.",
+            UserWarning,
+            stacklevel=2,
+        )
+        return _alias_view(self)
+    warnings.warn(
+        "The use of `x.T` on tensors of dimension other than 2 to reverse their shape is "
+        "deprecated and it will throw an error in a future release. Consider `x.mT` to "
+        "transpose batches of matrices or `x.permute(*torch.arange(x.ndim - 1, -1, -1))` to "
+        "reverse the dimensions of a tensor.",
+        UserWarning,
+        stacklevel=2,
+    )
+    return Permute.apply(self, dims=tuple(range(nd - 1, -1, -1)))
+
+
+def _conj(t: Tensor) -> Tensor:
+    return t.conj() if t._data.dtype.kind == "c" else t
+
+
+def _mT(self: Tensor) -> Tensor:
+    if self._data.ndim < 2:
+        raise RuntimeError(
+            "tensor.mT is only supported on matrices or batches of matrices. Got "
+            f"{self._data.ndim}-D tensor."
+        )
+    return transpose(self, -2, -1)
+
+
+def _H(self: Tensor) -> Tensor:
+    nd = self._data.ndim
+    if nd == 0:
+        warnings.warn(
+            "Tensor.H is deprecated on 0-D tensors. Consider using x.conj().",
+            UserWarning,
+            stacklevel=2,
+        )
+        return _conj(self) if self.is_complex() else _alias_view(self)
+    if nd != 2:
+        extra = " For batches of matrices, consider using tensor.mH" if nd > 2 else ""
+        raise RuntimeError(
+            f"tensor.H is only supported on matrices (2-D tensors). Got {nd}-D tensor.{extra}"
+        )
+    return _conj(transpose(self, 0, 1))
+
+
+def _mH(self: Tensor, name: str = "tensor.mH") -> Tensor:
+    if self._data.ndim < 2:
+        raise RuntimeError(
+            f"{name} is only supported on matrices or batches of matrices. Got "
+            f"{self._data.ndim}-D tensor."
+        )
+    return _conj(transpose(self, -2, -1))
+
+
+def adjoint(input: Tensor) -> Tensor:
+    """The conjugate transpose of the last two dims (``input.mH``)."""
+    return _mH(input, "tensor.adjoint()")
+
+
+# --- squeeze / unsqueeze / flatten / unflatten / atleast_nd -----------------------------------
 def squeeze(input: Tensor, dim=None) -> Tensor:
-    """Remove size-1 dims (all of them, or those in ``dim``)."""
+    """Remove size-1 dims (all of them, or those in ``dim``: an int or a tuple); a view."""
     shape = input._data.shape
     if dim is None:
         new = tuple(s for s in shape if s != 1)
     else:
-        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        dims = (dim,) if _is_int(dim) else tuple(dim)
         nd = len(shape)
-        drop = {norm_dim(d, nd, "squeeze") for d in dims} if nd else set()
+        drop = set(_uniq_dims(dims, nd, "squeeze")) if nd else set()
+        if not nd:
+            for d in dims:
+                norm_dim(d, nd, "squeeze")
         new = tuple(s for i, s in enumerate(shape) if not (i in drop and s == 1))
     return Reshape.apply(input, shape=new)
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
-    """Insert a size-1 dim at ``dim``."""
+    """Insert a size-1 dim at ``dim``; a view."""
     nd = input._data.ndim
     d = norm_dim(dim, nd + 1, "unsqueeze")
     shape = input._data.shape
@@ -243,6 +530,1203 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(input, shape[:s] + (n,) + shape[e + 1 :])
 
 
+def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
+    """Split dim ``dim`` into ``sizes`` (one entry may be -1); a view.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.zeros(2, 6).unflatten(1, (3, -1)).shape
+        torch.Size([2, 3, 2])
+    """
+    shape = input._data.shape
+    d = norm_dim(dim, len(shape), "unflatten")
+    sizes = _int_list(sizes, "unflatten", "sizes")
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    n = shape[d]
+    if sizes.count(-1) > 1:
+        raise RuntimeError("unflatten: only one dimension can be inferred")
+    known = 1
+    for s in sizes:
+        if s != -1:
+            known *= s
+    if -1 in sizes:
+        if known == 0 or n % known:
+            raise RuntimeError(
+                f"unflatten: Provided sizes {sizes} don't multiply up to the size of dim {d} "
+                f"({n}) in the input tensor"
+            )
+        sizes[sizes.index(-1)] = n // known
+    elif known != n:
+        raise RuntimeError(
+            f"unflatten: Provided sizes {sizes} don't multiply up to the size of dim {d} ({n}) "
+            "in the input tensor"
+        )
+    return Reshape.apply(input, shape=shape[:d] + tuple(sizes) + shape[d + 1 :])
+
+
+def _atleast(tensors, n: int, op: str):
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        return tuple(_one(t, n, op) for t in tensors[0])
+    if len(tensors) == 1:
+        return _one(tensors[0], n, op)
+    return tuple(_one(t, n, op) for t in tensors)
+
+
+def _one(t, n: int, op: str) -> Tensor:
+    if not isinstance(t, Tensor):
+        raise TypeError(
+            f"{op}() received an invalid combination of arguments - got "
+            f"({type(t).__name__}), but expected one of: (Tensor input) or "
+            "(tuple of Tensors tensors)"
+        )
+    shape = t._data.shape
+    nd = len(shape)
+    if nd >= n:
+        return t
+    if n == 1 or nd == 0:
+        new = (1,) * n
+    elif n == 2:
+        new = (1,) + shape
+    else:
+        new = (1,) + shape + (1,) if nd == 1 else shape + (1,)
+    return Reshape.apply(t, shape=new)
+
+
+def atleast_1d(*tensors):
+    """View ``tensors`` with at least one dim (a tuple when several are given)."""
+    return _atleast(tensors, 1, "atleast_1d")
+
+
+def atleast_2d(*tensors):
+    """View ``tensors`` with at least two dims (1-D ``(n,)`` becomes ``(1, n)``)."""
+    return _atleast(tensors, 2, "atleast_2d")
+
+
+def atleast_3d(*tensors):
+    """View ``tensors`` with at least three dims (``(n,)`` -> ``(1, n, 1)``, ``(m, n)`` ->
+    ``(m, n, 1)``)."""
+    return _atleast(tensors, 3, "atleast_3d")
+
+
+# --- cat / stack ------------------------------------------------------------------------------
+def _tensor_seq(tensors, op: str) -> list:
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(
+            f"{op}(): argument 'tensors' (position 1) must be tuple of Tensors, not "
+            f"{type(tensors).__name__}"
+        )
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(
+                f"expected Tensor as element {i} in argument 0, but got {type(t).__name__}"
+            )
+    return list(tensors)
+
+
+def _common_dtype(tensors) -> np.dtype | None:
+    """The promoted NumPy dtype of ``tensors``, or None when they all already share it."""
+    first = tensors[0]._data.dtype
+    if all(t._data.dtype == first for t in tensors):
+        return None
+    return _dtype.result_type_of([_dtype._BY_NP[t._data.dtype] for t in tensors]).np
+
+
+def _same_device(op: str, tensors) -> None:
+    if any(t._data.__class__ is not _ndarray for t in tensors):
+        check_same_device(op, *tensors)
+
+
+class Cat(Node):
+    def forward(self, *arrays, dim, dt=None, skip=()):
+        self.dim, self.skip = dim, skip
+        if skip:  # legacy empty (0,) inputs take no part (their gradient is empty)
+            arrays = [a for i, a in enumerate(arrays) if i not in skip]
+        self.sizes = [a.shape[dim] for a in arrays]
+        if dt is not None:
+            arrays = [a.astype(dt, copy=False) for a in arrays]
+        return xp_of(arrays[0]).concatenate(arrays, axis=dim)
+
+    def backward(self, g):
+        parts = (g,) if len(self.sizes) == 1 else split_with_sizes(g, self.sizes, self.dim)
+        if not self.skip:
+            return parts
+        from .creation import zeros
+
+        it = iter(parts)
+        n = len(parts) + len(self.skip)
+        return tuple(
+            zeros(0, dtype=g.dtype, device=g.device) if i in self.skip else next(it)
+            for i in range(n)
+        )
+
+
+def cat(tensors, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
+    """Concatenate ``tensors`` along the existing dim ``dim`` (dtypes are promoted).
+
+    Legacy empty tensors of shape ``(0,)`` are skipped, like torch.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.cat([torch.zeros(2, 3), torch.ones(1, 3)]).shape
+        torch.Size([3, 3])
+    """
+    tensors = _tensor_seq(tensors, "cat")
+    if not tensors:
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
+    for i, t in enumerate(tensors):
+        if t._data.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
+    dt = _common_dtype(tensors)
+    keep = [
+        (i, t) for i, t in enumerate(tensors) if not (t._data.ndim == 1 and t._data.shape[0] == 0)
+    ]
+    if not keep:
+        keep = list(enumerate(tensors))
+    ref = keep[0][1]._data.shape
+    nd = len(ref)
+    d = norm_dim(dim, nd, "cat")
+    for i, t in keep[1:]:
+        shp = t._data.shape
+        if len(shp) != nd:
+            raise RuntimeError(
+                f"Tensors must have same number of dimensions: got {nd} and {len(shp)}"
+            )
+        for k in range(nd):
+            if k != d and shp[k] != ref[k]:
+                raise RuntimeError(
+                    f"Sizes of tensors must match except in dimension {d}. Expected size "
+                    f"{ref[k]} but got size {shp[k]} for tensor number {i} in the list."
+                )
+    _same_device("cat", tensors)
+    skip = (
+        ()
+        if len(keep) == len(tensors)
+        else tuple(sorted(set(range(len(tensors))) - {i for i, _ in keep}))
+    )
+    return _out(Cat.apply(*tensors, dim=d, dt=dt, skip=skip), out, "cat")
+
+
+concat = concatenate = cat
+
+
+class Stack(Node):
+    def forward(self, *arrays, dim, dt=None):
+        self.dim = dim
+        if dt is not None:
+            arrays = [a.astype(dt, copy=False) for a in arrays]
+        return xp_of(arrays[0]).stack(arrays, axis=dim)
+
+    def backward(self, g):
+        return unbind(g, self.dim)
+
+
+def stack(tensors, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
+    """Stack equally shaped ``tensors`` along a new dim ``dim``.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.stack([torch.zeros(2, 3), torch.ones(2, 3)], dim=1).shape
+        torch.Size([2, 2, 3])
+    """
+    tensors = _tensor_seq(tensors, "stack")
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    ref = tensors[0]._data.shape
+    for i, t in enumerate(tensors[1:], 1):
+        if t._data.shape != ref:
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got {list(ref)} at entry 0 "
+                f"and {list(t._data.shape)} at entry {i}"
+            )
+    d = norm_dim(dim, len(ref) + 1, "stack")
+    _same_device("stack", tensors)
+    return _out(Stack.apply(*tensors, dim=d, dt=_common_dtype(tensors)), out, "stack")
+
+
+def _nonempty(tensors, op: str) -> list:
+    tensors = _tensor_seq(tensors, op)
+    if not tensors:
+        raise RuntimeError(f"{op} expects a non-empty TensorList")
+    return tensors
+
+
+def hstack(tensors, *, out: Tensor | None = None) -> Tensor:
+    """Concatenate horizontally: along dim 0 for 1-D tensors, else dim 1."""
+    ts = [_one(t, 1, "hstack") for t in _nonempty(tensors, "hstack")]
+    return cat(ts, 0 if ts[0]._data.ndim == 1 else 1, out=out)
+
+
+def vstack(tensors, *, out: Tensor | None = None) -> Tensor:
+    """Concatenate vertically (dim 0) after making every tensor at least 2-D."""
+    ts = [_one(t, 2, "vstack") for t in _nonempty(tensors, "vstack")]
+    return cat(ts, 0, out=out)
+
+
+row_stack = vstack
+
+
+def dstack(tensors, *, out: Tensor | None = None) -> Tensor:
+    """Concatenate depth-wise (dim 2) after making every tensor at least 3-D."""
+    ts = [_one(t, 3, "dstack") for t in _nonempty(tensors, "dstack")]
+    return cat(ts, 2, out=out)
+
+
+def column_stack(tensors, *, out: Tensor | None = None) -> Tensor:
+    """Stack as columns: 0-D and 1-D tensors become ``(n, 1)`` columns, then cat on dim 1."""
+    ts = [
+        reshape(t, (t._data.size, 1)) if t._data.ndim <= 1 else t
+        for t in _nonempty(tensors, "column_stack")
+    ]
+    return cat(ts, 1, out=out)
+
+
+# --- split / chunk / tensor_split / unbind ----------------------------------------------------
+class Narrow(Node):
+    """``input`` restricted to ``start:start+length`` along ``dim`` (a view)."""
+
+    is_view = True
+
+    def forward(self, a, dim, start, length):
+        self.in_shape, self.dim, self.start = a.shape, dim, start
+        return a[(slice(None),) * dim + (slice(start, start + length),)]
+
+    def name(self):
+        return "SliceBackward0"
+
+    def backward(self, g):
+        return NarrowPad.apply(g, in_shape=self.in_shape, dim=self.dim, start=self.start)
+
+
+class NarrowPad(Node):
+    """The adjoint of ``Narrow``: ``g`` placed at ``start`` along ``dim`` in zeros."""
+
+    def forward(self, g, in_shape, dim, start):
+        self.dim, self.start, self.length = dim, start, g.shape[dim]
+        z = xp_of(g).zeros(in_shape, dtype=g.dtype)
+        z[(slice(None),) * dim + (slice(start, start + self.length),)] = g
+        return z
+
+    def backward(self, gg):
+        return Narrow.apply(gg, dim=self.dim, start=self.start, length=self.length)
+
+
+class Split(Node):
+    """Pieces ``[start, stop)`` of ``input`` along ``dim``, each a view (split, chunk, ...)."""
+
+    is_view = True
+
+    def forward(self, a, dim, bounds):
+        self.dim, self.bounds, self.in_shape = dim, bounds, a.shape
+        pre = (slice(None),) * dim
+        return tuple(a[pre + (slice(s, e),)] for s, e in bounds)
+
+    def name(self):
+        return "SplitWithSizesBackward0"
+
+    def backward(self, *grads):
+        b = self.bounds
+        if (
+            b[0][0] == 0
+            and b[-1][1] == self.in_shape[self.dim]
+            and all(b[i][1] == b[i + 1][0] for i in range(len(b) - 1))
+        ):
+            return grads[0] if len(grads) == 1 else cat(list(grads), self.dim)
+        res = None
+        for g, (s, _) in zip(grads, b):  # pieces may overlap (tensor_split): add their pads
+            p = NarrowPad.apply(g, in_shape=self.in_shape, dim=self.dim, start=s)
+            res = p if res is None else res + p
+        return res
+
+
+def _bounds_of(sizes) -> list:
+    bounds, pos = [], 0
+    for s in sizes:
+        bounds.append((pos, pos + s))
+        pos += s
+    return bounds
+
+
+def split_with_sizes(input: Tensor, split_sizes, dim: int = 0) -> tuple:
+    """Split into pieces of the given sizes along ``dim`` (views); sizes must sum to the dim."""
+    if isinstance(split_sizes, Tensor) or not isinstance(split_sizes, (list, tuple)):
+        raise TypeError(
+            "split_with_sizes(): argument 'split_sizes' (position 2) must be tuple of ints, not "
+            f"{type(split_sizes).__name__}"
+        )
+    for s in split_sizes:
+        if not _is_int(s):
+            raise TypeError(
+                "split_with_sizes(): argument 'split_sizes' (position 2) must be tuple of ints, "
+                f"not {type(s).__name__}"
+            )
+    sizes = [int(s) for s in split_sizes]
+    nd = input._data.ndim
+    if nd == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
+    d = norm_dim(dim, nd, "split_with_sizes")
+    n = input._data.shape[d]
+    if any(s < 0 for s in sizes):
+        raise RuntimeError(
+            "split_with_sizes expects split_sizes have only non-negative entries, but got "
+            f"split_sizes={sizes}"
+        )
+    if sum(sizes) != n:
+        raise RuntimeError(
+            f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
+            f"dimension {d}), but got split_sizes={sizes}"
+        )
+    return Split.apply(input, dim=d, bounds=_bounds_of(sizes))
+
+
+def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    """Split into chunks of ``split_size`` (the last may be smaller) or of the listed sizes.
+
+    Returns a tuple of views.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> [p.tolist() for p in torch.arange(5).split(2)]
+        [[0, 1], [2, 3], [4]]
+    """
+    if not _is_int(split_size_or_sections):
+        return split_with_sizes(tensor, split_size_or_sections, dim)
+    size = int(split_size_or_sections)
+    nd = tensor._data.ndim
+    if nd == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
+    d = norm_dim(dim, nd, "split")
+    n = tensor._data.shape[d]
+    if size < 0:
+        raise RuntimeError(f"split expects split_size be non-negative, but got split_size={size}")
+    if size == 0 and n != 0:
+        raise RuntimeError(
+            f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}"
+        )
+    if n == 0:
+        return Split.apply(tensor, dim=d, bounds=[(0, 0)])
+    sizes = [size] * (n // size) + ([n % size] if n % size else [])
+    return Split.apply(tensor, dim=d, bounds=_bounds_of(sizes))
+
+
+def _split_method(self: Tensor, split_size, dim: int = 0) -> tuple:
+    return split(self, split_size, dim)
+
+
+unsafe_split = split
+
+
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """Split into ``chunks`` nearly equal pieces (views); may return fewer, like torch."""
+    if not _is_int(chunks):
+        raise TypeError(
+            f"chunk(): argument 'chunks' (position 1) must be int, not {type(chunks).__name__}"
+        )
+    nd = input._data.ndim
+    if nd == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    d = norm_dim(dim, nd, "chunk")
+    n = input._data.shape[d]
+    size = -(-n // chunks)
+    if n == 0:
+        return Split.apply(input, dim=d, bounds=[(0, 0)] * int(chunks))
+    return split(input, size, d)
+
+
+unsafe_chunk = chunk
+
+
+def tensor_split(input: Tensor, indices_or_sections, dim: int = 0) -> tuple:
+    """Split into ``sections`` near-equal pieces or at the given ``indices`` (views).
+
+    Example:
+        >>> import tocha.core as torch
+        >>> [p.tolist() for p in torch.arange(5).tensor_split([1, 4])]
+        [[0], [1, 2, 3], [4]]
+    """
+    nd = input._data.ndim
+    if nd == 0:
+        raise RuntimeError(
+            "tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims"
+        )
+    arg = indices_or_sections
+    if isinstance(arg, Tensor):
+        if arg._data.dtype != np.int64:
+            raise RuntimeError(
+                "tensor_split expected tensor_indices_or_sections to have dtype of long, but got "
+                f"{_scalar_name(arg)}"
+            )
+        if arg._data.ndim > 1:
+            raise RuntimeError(
+                "tensor_split expected tensor_indices_or_sections to be a zero-dimensional or "
+                f"one-dimensional tensor, but got a tensor with {arg._data.ndim} dims"
+            )
+        arg = int(arg.item()) if arg._data.ndim == 0 else [int(v) for v in arg.tolist()]
+    d = norm_dim(dim, nd, "tensor_split")
+    n = input._data.shape[d]
+    if _is_int(arg):
+        sections = int(arg)
+        if sections <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {sections}")
+        q, r = divmod(n, sections)
+        return Split.apply(input, dim=d, bounds=_bounds_of([q + 1] * r + [q] * (sections - r)))
+    idx = _int_list(arg, "tensor_split", "indices")
+
+    def clamp(i):
+        i = i + n if i < 0 else i
+        return min(max(i, 0), n)
+
+    # each piece is the slice ``[idx[k-1]:idx[k]]`` with Python's rules (pieces may be empty
+    # or, for unsorted indices, overlap)
+    points = [0] + [clamp(i) for i in idx]
+    bounds = [(points[k], max(points[k], points[k + 1])) for k in range(len(points) - 1)]
+    bounds.append((points[-1], n))
+    return Split.apply(input, dim=d, bounds=bounds)
+
+
+def _section_split(input: Tensor, arg, dim: int, op: str, min_nd: int) -> tuple:
+    nd = input._data.ndim
+    if nd < min_nd:
+        raise RuntimeError(
+            f"torch.{op} requires a tensor with at least {min_nd} dimension, but got a tensor "
+            f"with {nd} dimensions!"
+        )
+    if _is_int(arg):
+        n = input._data.shape[dim]
+        if arg == 0 or n % arg:
+            raise RuntimeError(
+                f"torch.{op} attempted to split along dimension {dim}, but the size of the "
+                f"dimension {n} is not divisible by the split_size {arg}!"
+            )
+    return tensor_split(input, arg, dim)
+
+
+def hsplit(input: Tensor, indices_or_sections) -> tuple:
+    """``tensor_split`` along dim 1 (dim 0 for 1-D); an int must divide the dim evenly."""
+    nd = input._data.ndim
+    return _section_split(input, indices_or_sections, 0 if nd == 1 else 1, "hsplit", 1)
+
+
+def vsplit(input: Tensor, indices_or_sections) -> tuple:
+    """``tensor_split`` along dim 0 of a tensor with at least 2 dims."""
+    return _section_split(input, indices_or_sections, 0, "vsplit", 2)
+
+
+def dsplit(input: Tensor, indices_or_sections) -> tuple:
+    """``tensor_split`` along dim 2 of a tensor with at least 3 dims."""
+    return _section_split(input, indices_or_sections, 2, "dsplit", 3)
+
+
+class Unbind(Node):
+    is_view = True
+
+    def forward(self, a, dim):
+        self.dim = dim
+        moved = xp_of(a).moveaxis(a, dim, 0)
+        return tuple(moved[i] for i in range(moved.shape[0]))
+
+    def backward(self, *grads):
+        return stack(list(grads), self.dim)
+
+
+def unbind(input: Tensor, dim: int = 0) -> tuple:
+    """The slices along ``dim`` as a tuple of views.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> [r.tolist() for r in torch.tensor([[1, 2], [3, 4]]).unbind(1)]
+        [[1, 3], [2, 4]]
+    """
+    nd = input._data.ndim
+    if nd == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    return Unbind.apply(input, dim=norm_dim(dim, nd, "unbind"))
+
+
+def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
+    """The view ``input[..., start:start+length, ...]`` along ``dim``.
+
+    ``start`` may be negative (counted from the end) or a 0-dim integer tensor.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.arange(5).narrow(0, 1, 3)
+        tensor([1, 2, 3])
+    """
+    nd = input._data.ndim
+    if nd == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+    if isinstance(start, Tensor):
+        if start._data.ndim != 0 or start._data.dtype.kind not in "iu":
+            raise RuntimeError("start must be an 0-dim integral Tensor.")
+        start = int(start.item())
+    if not _is_int(start) or not _is_int(length):
+        raise TypeError(
+            "narrow() received an invalid combination of arguments - got "
+            f"({type(dim).__name__}, {type(start).__name__}, {type(length).__name__}), but "
+            "expected one of: (int dim, Tensor start, int length) or (int dim, int start, int "
+            "length)"
+        )
+    d = norm_dim(dim, nd, "narrow")
+    n = input._data.shape[d]
+    if not -n <= start <= n:
+        raise IndexError(
+            f"start out of range (expected to be in range of [{-n}, {n}], but got {start})"
+        )
+    if start < 0:
+        start += n
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
+    if start + length > n:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
+    return Narrow.apply(input, dim=d, start=int(start), length=int(length))
+
+
+def narrow_copy(input: Tensor, dim: int, start, length: int) -> Tensor:
+    """Like ``narrow`` but returns a copy."""
+    from .conversion import clone
+
+    return clone(narrow(input, dim, start, length))
+
+
+# --- flip / roll / rot90 ----------------------------------------------------------------------
+class Flip(Node):
+    def forward(self, a, dims):
+        self.dims = dims
+        xp = xp_of(a)
+        return xp.ascontiguousarray(xp.flip(a, axis=dims))  # torch's flip copies
+
+    def backward(self, g):
+        return Flip.apply(g, dims=self.dims)
+
+
+def flip(input: Tensor, *dims, **kwargs) -> Tensor:
+    """Reverse the order of elements along ``dims`` (a copy, like torch).
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.tensor([[1, 2], [3, 4]]).flip(1)
+        tensor([[2, 1],
+                [4, 3]])
+    """
+    if "dims" in kwargs:
+        dims = kwargs.pop("dims")
+    elif not dims:
+        raise TypeError('flip() missing 1 required positional arguments: "dims"')
+    else:
+        dims = _varargs(dims)
+    if kwargs:
+        raise TypeError(f"flip() got an unexpected keyword argument '{next(iter(kwargs))}'")
+    dims = _uniq_dims(_int_list(dims, "flip", "dims"), input._data.ndim, "flip")
+    return Flip.apply(input, dims=dims)
+
+
+def fliplr(input: Tensor) -> Tensor:
+    """Flip dim 1 (left/right); needs at least 2 dims."""
+    if input._data.ndim < 2:
+        raise RuntimeError("Input must be >= 2-d.")
+    return Flip.apply(input, dims=(1,))
+
+
+def flipud(input: Tensor) -> Tensor:
+    """Flip dim 0 (up/down); needs at least 1 dim."""
+    if input._data.ndim < 1:
+        raise RuntimeError("Input must be >= 1-d.")
+    return Flip.apply(input, dims=(0,))
+
+
+class Roll(Node):
+    def forward(self, a, shifts, dims):
+        self.shifts, self.dims = shifts, dims
+        if dims is None:
+            return xp_of(a).roll(a, shifts[0])
+        return xp_of(a).roll(a, shifts, axis=dims)
+
+    def backward(self, g):
+        return Roll.apply(g, shifts=tuple(-s for s in self.shifts), dims=self.dims)
+
+
+def roll(input: Tensor, shifts, dims=None) -> Tensor:
+    """Rotate elements along ``dims`` by ``shifts`` (over the flattened tensor when no dims).
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.arange(5).roll(2)
+        tensor([3, 4, 0, 1, 2])
+    """
+    shifts = tuple(_int_list(shifts, "roll", "shifts"))
+    if dims is None or (isinstance(dims, (list, tuple)) and not dims):
+        if not shifts:
+            raise RuntimeError("`shifts` required")
+        if len(shifts) != 1:
+            raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:0")
+        return Roll.apply(input, shifts=shifts, dims=None)
+    dims = _int_list(dims, "roll", "dims")
+    if len(shifts) != len(dims):
+        raise RuntimeError(
+            f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}"
+        )
+    nd = input._data.ndim
+    if nd == 0:
+        raise IndexError(f"Dimension specified as {dims[0]} but tensor has no dimensions")
+    dims = tuple(norm_dim(d, nd, "roll") for d in dims)
+    return Roll.apply(input, shifts=shifts, dims=dims)
+
+
+def rot90(input: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:
+    """Rotate by 90 degrees ``k`` times in the plane ``dims`` (from the first towards the second).
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.tensor([[1, 2], [3, 4]]).rot90()
+        tensor([[2, 4],
+                [1, 3]])
+    """
+    dims = _int_list(dims, "rot90", "dims")
+    nd = input._data.ndim
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if nd < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {nd}")
+    d0, d1 = norm_dim(dims[0], nd, "rot90"), norm_dim(dims[1], nd, "rot90")
+    if d0 == d1:
+        raise RuntimeError(
+            f"expected rotation dims to be different, but got dim0 = {dims[0]} and dim1 = {dims[1]}"
+        )
+    k = int(k) % 4
+    if k == 1:
+        return transpose(Flip.apply(input, dims=(d1,)), d0, d1)
+    if k == 2:
+        return Flip.apply(input, dims=(d0, d1))
+    if k == 3:
+        return transpose(Flip.apply(input, dims=(d0,)), d0, d1)
+    from .conversion import clone
+
+    return clone(input)
+
+
+# --- repeat / tile / repeat_interleave --------------------------------------------------------
+class Repeat(Node):
+    def forward(self, a, reps):
+        self.in_shape, self.reps = a.shape, reps
+        return xp_of(a).tile(a, reps)
+
+    def backward(self, g):
+        lead = len(self.reps) - len(self.in_shape)
+        padded = (1,) * lead + tuple(self.in_shape)
+        split_shape, sum_dims = [], []
+        for r, s in zip(self.reps, padded):
+            if r != 1:
+                sum_dims.append(len(split_shape))
+                split_shape.append(r)
+            split_shape.append(s)
+        g = g.reshape(tuple(split_shape))
+        if sum_dims:
+            g = g.sum(dim=tuple(sum_dims))
+        return g.reshape(self.in_shape)
+
+
+def repeat(self: Tensor, *sizes) -> Tensor:
+    """Tile ``self`` ``sizes[i]`` times along each dim (extra leading sizes add dims).
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.tensor([1, 2]).repeat(2, 2)
+        tensor([[1, 2, 1, 2],
+                [1, 2, 1, 2]])
+    """
+    sizes = _int_list(_varargs(sizes), "repeat", "repeats")
+    shape = self._data.shape
+    if len(sizes) < len(shape):
+        raise RuntimeError(
+            "Number of dimensions of repeat dims can not be smaller than number of dimensions "
+            "of tensor"
+        )
+    lead = len(sizes) - len(shape)
+    target = sizes[:lead] + [r * s for r, s in zip(sizes[lead:], shape)]
+    for v in target:
+        if v < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {v}: {target}")
+    return Repeat.apply(self, reps=tuple(sizes))
+
+
+def tile(input: Tensor, *dims) -> Tensor:
+    """Like ``repeat``, but fewer ``dims`` than the tensor has are padded with leading ones."""
+    dims = _int_list(_varargs(dims), "tile", "dims")
+    nd = input._data.ndim
+    if len(dims) < nd:
+        dims = [1] * (nd - len(dims)) + dims
+    return repeat(input, dims)
+
+
+class RepeatInterleave(Node):
+    """Each slice along ``dim`` repeated ``reps`` times (an int, or one count per slice)."""
+
+    def forward(self, a, dim, reps):
+        self.dim, self.reps, self.n = dim, reps, a.shape[dim]
+        xp = xp_of(a)
+        if isinstance(reps, int):
+            return xp.repeat(a, reps, axis=dim)
+        return xp.repeat(a, reps if xp is np else reps.tolist(), axis=dim)
+
+    def backward(self, g):
+        if isinstance(self.reps, int):
+            shp = g.shape
+            d = self.dim
+            return g.reshape(shp[:d] + (self.n, self.reps) + shp[d + 1 :]).sum(dim=d + 1)
+        return SegmentSum.apply(g, dim=self.dim, reps=self.reps, n=self.n)
+
+
+class SegmentSum(Node):
+    """The adjoint of ``RepeatInterleave`` with per-slice counts: sum each run of slices."""
+
+    def forward(self, g, dim, reps, n):
+        self.dim, self.reps = dim, reps
+        xp = xp_of(g)
+        moved = xp.moveaxis(g, dim, 0)
+        out = xp.zeros((n,) + moved.shape[1:], dtype=g.dtype)
+        idx = np.repeat(np.arange(n), reps)
+        _add_at(xp, out, idx if xp is np else xp.asarray(idx), moved)
+        return xp.moveaxis(out, 0, dim)
+
+    def backward(self, gg):
+        return RepeatInterleave.apply(gg, dim=self.dim, reps=self.reps)
+
+
+def _add_at(xp, target, idx, vals) -> None:
+    """``target[idx] += vals`` with repeated indices accumulated (NumPy ``add.at``)."""
+    if xp is np:
+        np.add.at(target, idx, vals)
+    else:
+        import cupyx
+
+        cupyx.scatter_add(target, idx, vals)
+
+
+def repeat_interleave(input: Tensor, repeats=None, dim=None, *, output_size=None) -> Tensor:
+    """Repeat each element (or slice along ``dim``) ``repeats`` times.
+
+    ``repeats`` is an int or a tensor with one count per slice. ``dim=None`` flattens first.
+    ``torch.repeat_interleave(counts)`` alone returns ``arange(len(counts))`` repeated.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.tensor([[1, 2], [3, 4]]).repeat_interleave(torch.tensor([1, 2]), dim=0)
+        tensor([[1, 2],
+                [3, 4],
+                [3, 4]])
+    """
+    if repeats is None:
+        counts = input
+        if counts._data.ndim != 1:
+            raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+        from .._tensor import wrap
+
+        host = counts._host().astype(np.int64)
+        if (host < 0).any():
+            raise RuntimeError("repeats can not be negative")
+        idx = np.repeat(np.arange(host.shape[0], dtype=np.int64), host)
+        xp = xp_of(counts._data)
+        return wrap(idx if xp is np else xp.asarray(idx))
+    if dim is None:
+        input = reshape(input, -1)
+        d = 0
+    else:
+        d = norm_dim(dim, input._data.ndim, "repeat_interleave")
+    if input._data.ndim == 0:
+        input = reshape(input, 1)
+    n = input._data.shape[d]
+    if isinstance(repeats, Tensor):
+        if repeats._data.dtype.kind not in "iu":
+            raise NotImplementedError(
+                f"\"repeat_interleave_cpu\" not implemented for '{_scalar_name(repeats)}'"
+            )
+        if repeats._data.ndim > 1:
+            raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
+        host = repeats._host().astype(np.int64).reshape(-1)
+        if (host < 0).any():
+            raise RuntimeError("repeats can not be negative")
+        if host.shape[0] == 1:
+            repeats = int(host[0])
+        elif host.shape[0] != n:
+            raise RuntimeError(
+                "repeats must have the same size as input along dim, but got repeats.size(0) = "
+                f"{host.shape[0]} and input.size({d}) = {n}"
+            )
+        else:
+            return RepeatInterleave.apply(input, dim=d, reps=host)
+    if not _is_int(repeats):
+        raise TypeError(
+            "repeat_interleave(): argument 'repeats' must be Tensor or int, not "
+            f"{type(repeats).__name__}"
+        )
+    if repeats < 0:
+        raise RuntimeError("Repeats must be non-negative")
+    return RepeatInterleave.apply(input, dim=d, reps=int(repeats))
+
+
+# --- diagonal / diag_embed / diag / diagflat / tril / triu ------------------------------------
+def _diag_view(a, offset: int, d1: int, d2: int):
+    """A writable view of the diagonal (NumPy hands out read-only ones)."""
+    out = a.diagonal(offset, d1, d2)
+    if out.__class__ is _ndarray and not out.flags.writeable and a.flags.writeable:
+        out.setflags(write=True)
+    return out
+
+
+class Diagonal(Node):
+    is_view = True
+
+    def forward(self, a, offset, d1, d2):
+        self.in_shape, self.offset, self.d1, self.d2 = a.shape, offset, d1, d2
+        return _diag_view(a, offset, d1, d2)
+
+    def backward(self, g):
+        return DiagonalScatter.apply(
+            g, out_shape=self.in_shape, offset=self.offset, d1=self.d1, d2=self.d2
+        )
+
+
+class DiagonalScatter(Node):
+    """Zeros of ``out_shape`` with the diagonal ``(offset, d1, d2)`` set to the input."""
+
+    def forward(self, g, out_shape, offset, d1, d2):
+        self.offset, self.d1, self.d2 = offset, d1, d2
+        z = xp_of(g).zeros(out_shape, dtype=g.dtype)
+        _diag_view(z, offset, d1, d2)[...] = g
+        return z
+
+    def name(self):
+        return "DiagEmbedBackward0"
+
+    def backward(self, gg):
+        return Diagonal.apply(gg, offset=self.offset, d1=self.d1, d2=self.d2)
+
+
+def _diag_dims(nd: int, dim1: int, dim2: int) -> tuple:
+    d1, d2 = norm_dim(dim1, nd, "diagonal"), norm_dim(dim2, nd, "diagonal")
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return d1, d2
+
+
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The diagonal of the ``(dim1, dim2)`` planes as a view, appended as the last dim.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.arange(9).reshape(3, 3).diagonal(1)
+        tensor([1, 5])
+    """
+    d1, d2 = _diag_dims(input._data.ndim, dim1, dim2)
+    return Diagonal.apply(input, offset=int(offset), d1=d1, d2=d2)
+
+
+def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """A tensor whose ``(dim1, dim2)`` diagonals (at ``offset``) hold the last dim of ``input``."""
+    shape = input._data.shape
+    nd = len(shape) + 1
+    d1, d2 = _diag_dims(nd, dim1, dim2)
+    m = (shape[-1] if shape else 1) + abs(int(offset))
+    rest = iter(shape[:-1])
+    out_shape = tuple(m if p in (d1, d2) else next(rest) for p in range(nd))
+    return DiagonalScatter.apply(input, out_shape=out_shape, offset=int(offset), d1=d1, d2=d2)
+
+
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:
+    """1-D input: a square matrix with it on diagonal ``diagonal``; 2-D: that diagonal (a copy).
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.diag(torch.tensor([1, 2]))
+        tensor([[1, 0],
+                [0, 2]])
+    """
+    nd = input._data.ndim
+    if nd == 1:
+        return diag_embed(input, diagonal, 0, 1)
+    if nd == 2:
+        from .conversion import clone
+
+        return clone(Diagonal.apply(input, offset=int(diagonal), d1=0, d2=1))
+    raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {nd}D")
+
+
+def diagflat(input: Tensor, offset: int = 0) -> Tensor:
+    """A 2-D tensor with the flattened ``input`` on diagonal ``offset``."""
+    return diag_embed(reshape(input, -1), offset, 0, 1)
+
+
+class Tril(Node):
+    def forward(self, a, k):
+        self.k = k
+        return xp_of(a).tril(a, k)
+
+    def backward(self, g):
+        return Tril.apply(g, k=self.k)
+
+
+class Triu(Node):
+    def forward(self, a, k):
+        self.k = k
+        return xp_of(a).triu(a, k)
+
+    def backward(self, g):
+        return Triu.apply(g, k=self.k)
+
+
+def tril(input: Tensor, diagonal: int = 0, *, out: Tensor | None = None) -> Tensor:
+    """The lower triangle of the last two dims (on and below ``diagonal``); the rest zeros."""
+    if input._data.ndim < 2:
+        raise RuntimeError("tril: input tensor must have at least 2 dimensions")
+    return _out(Tril.apply(input, k=int(diagonal)), out, "tril")
+
+
+def triu(input: Tensor, diagonal: int = 0, *, out: Tensor | None = None) -> Tensor:
+    """The upper triangle of the last two dims (on and above ``diagonal``); the rest zeros."""
+    if input._data.ndim < 2:
+        raise RuntimeError("triu: input tensor must have at least 2 dimensions")
+    return _out(Triu.apply(input, k=int(diagonal)), out, "triu")
+
+
+def _tri_indices(np_fn, row, col, offset, dtype, device):
+    from .._tensor import wrap
+    from .creation import _on_device
+
+    r, c = np_fn(int(row), int(offset), int(col))
+    dt = _dtype.to_dtype(dtype) if dtype is not None else _dtype.int64
+    return wrap(_on_device(np.stack([r, c]).astype(dt.np), device))
+
+
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None, layout=None):
+    """The ``2 x N`` coordinates of the lower triangle of a ``row x col`` matrix."""
+    return _tri_indices(np.tril_indices, row, col, offset, dtype, device)
+
+
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None, layout=None):
+    """The ``2 x N`` coordinates of the upper triangle of a ``row x col`` matrix."""
+    return _tri_indices(np.triu_indices, row, col, offset, dtype, device)
+
+
+# --- unfold / as_strided ----------------------------------------------------------------------
+class Unfold(Node):
+    """Sliding windows of ``size`` every ``step`` along ``dim``, as a strided view."""
+
+    is_view = True
+
+    def forward(self, a, dim, size, step):
+        self.in_shape, self.dim, self.size, self.step = a.shape, dim, size, step
+        n = a.shape[dim]
+        nw = (n - size) // step + 1
+        st = a.strides
+        shape = a.shape[:dim] + (nw,) + a.shape[dim + 1 :] + (size,)
+        strides = st[:dim] + (st[dim] * step,) + st[dim + 1 :] + (st[dim],)
+        return xp_of(a).lib.stride_tricks.as_strided(a, shape, strides)
+
+    def backward(self, g):
+        return UnfoldBackward.apply(
+            g, in_shape=self.in_shape, dim=self.dim, size=self.size, step=self.step
+        )
+
+
+class UnfoldBackward(Node):
+    """The adjoint of ``Unfold``: windows summed back into place (overlaps accumulate)."""
+
+    def forward(self, g, in_shape, dim, size, step):
+        self.dim, self.size, self.step = dim, size, step
+        xp = xp_of(g)
+        z = xp.zeros(in_shape, dtype=g.dtype)
+        zm = xp.moveaxis(z, dim, -1)
+        gm = xp.moveaxis(g, dim, -2)  # (..., windows, size)
+        nw = gm.shape[-2]
+        # one strided add per window offset: each touches distinct elements, so += is exact
+        for j in range(size):
+            zm[..., j : j + step * (nw - 1) + 1 : step] += gm[..., j]
+        return z
+
+    def backward(self, gg):
+        return Unfold.apply(gg, dim=self.dim, size=self.size, step=self.step)
+
+
+def unfold(self: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """A view of all windows of length ``size`` taken every ``step`` along ``dimension``.
+
+    The windows become a new last dim; ``dimension`` then counts the windows.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.arange(5).unfold(0, 2, 1)
+        tensor([[0, 1],
+                [1, 2],
+                [2, 3],
+                [3, 4]])
+    """
+    nd = self._data.ndim
+    a = self
+    if nd == 0:
+        a = reshape(self, 1)
+    d = norm_dim(dimension, max(nd, 1), "unfold")
+    n = a._data.shape[d]
+    if size < 0:
+        raise RuntimeError(f"size is {size} but must be >= 0")
+    if size > n:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    out = Unfold.apply(a, dim=d, size=int(size), step=int(step))
+    return reshape(out, (size,)) if nd == 0 else out
+
+
+def _storage_of(arr):
+    """(memory-owning root array or None, element offset of ``arr`` in it, size in elements)."""
+    root = arr
+    while True:
+        b = root.base
+        if isinstance(b, _ndarray) or (b is not None and type(b).__module__.startswith("cupy")):
+            root = b
+            continue
+        if b is not None and isinstance(getattr(b, "base", None), _ndarray):
+            root = b.base  # as_strided's DummyArray wraps the real owner
+            continue
+        break
+    if root is arr and arr.base is not None:
+        return None, 0, arr.size
+    item = arr.itemsize
+    return root, (_ptr(arr) - _ptr(root)) // item, root.nbytes // item
+
+
+def _offsets(xp, shape, strides, start: int):
+    """Element offsets (from the storage start) of every element of a strided layout."""
+    off = xp.full(shape, start, dtype=np.int64)
+    for i, (n, s) in enumerate(zip(shape, strides)):
+        view = [1] * len(shape)
+        view[i] = n
+        off = off + (xp.arange(n, dtype=np.int64) * s).reshape(view)
+    return off
+
+
+class AsStrided(Node):
+    """``input``'s storage seen with new sizes / strides / offset (a view)."""
+
+    is_view = True
+
+    def forward(self, a, size, stride, offset, in_offset, root):
+        xp = xp_of(a)
+        item = a.itemsize
+        if root is not None and root.flags.c_contiguous:
+            flat = root.reshape(-1).view(a.dtype) if root.dtype != a.dtype else root.reshape(-1)
+            out = xp.lib.stride_tricks.as_strided(
+                flat[offset:], size, tuple(s * item for s in stride)
+            )
+        else:
+            out = xp.lib.stride_tricks.as_strided(
+                _from(xp, a, offset - in_offset), size, tuple(s * item for s in stride)
+            )
+        in_strides = tuple(s // item for s in a.strides)
+        self.in_off = _offsets(xp, a.shape, in_strides, in_offset)
+        self.out_off = _offsets(xp, size, stride, offset)
+        return out
+
+    def backward(self, g):
+        return StridedScatter.apply(g, in_off=self.in_off, out_off=self.out_off)
+
+
+def _from(xp, a, start: int):
+    """A 1-D view of the memory from element ``start`` of ``a`` on (``a`` need not be
+    contiguous: its first element is the anchor)."""
+    big = xp.lib.stride_tricks.as_strided(a, (start + 1,), (a.itemsize,))
+    return big[start:]
+
+
+def _extent(in_off, out_off) -> int:
+    hi = 0
+    if in_off.size:
+        hi = max(hi, int(in_off.max()) + 1)
+    if out_off.size:
+        hi = max(hi, int(out_off.max()) + 1)
+    return hi
+
+
+class StridedScatter(Node):
+    """The adjoint of ``AsStrided``: output elements summed into the storage slots they
+    alias, read back at the input's slots."""
+
+    def forward(self, g, in_off, out_off):
+        self.in_off, self.out_off = in_off, out_off
+        xp = xp_of(g)
+        mem = xp.zeros(_extent(in_off, out_off), dtype=g.dtype)
+        _add_at(xp, mem, out_off.reshape(-1), g.reshape(-1))
+        return mem[in_off]
+
+    def name(self):
+        return "AsStridedBackward0"
+
+    def backward(self, gg):
+        return StridedGather.apply(gg, in_off=self.in_off, out_off=self.out_off)
+
+
+class StridedGather(Node):
+    """``as_strided`` as a copy: input written to its storage slots, read at the output's."""
+
+    def forward(self, x, in_off, out_off):
+        self.in_off, self.out_off = in_off, out_off
+        xp = xp_of(x)
+        mem = xp.zeros(_extent(in_off, out_off), dtype=x.dtype)
+        mem[in_off] = x
+        return mem[out_off]
+
+    def backward(self, g):
+        return StridedScatter.apply(g, in_off=self.in_off, out_off=self.out_off)
+
+
+def as_strided(input: Tensor, size, stride, storage_offset: int | None = None) -> Tensor:
+    """A view of ``input``'s storage with the given sizes, strides (in elements) and offset.
+
+    ``storage_offset`` defaults to the input's own offset. Gradients are exact when the input's
+    elements do not overlap in memory (e.g. not an ``expand`` result).
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.arange(6).as_strided((2, 2), (1, 2))
+        tensor([[0, 2],
+                [1, 3]])
+    """
+    size = tuple(_int_list(tuple(size), "as_strided", "size"))
+    stride = tuple(_int_list(tuple(stride), "as_strided", "stride"))
+    if len(size) != len(stride):
+        raise RuntimeError("mismatch in length of strides and shape")
+    if any(s < 0 for s in stride):
+        raise RuntimeError(
+            f"as_strided: Negative strides are not supported at the moment, got strides: "
+            f"{list(stride)}"
+        )
+    if any(s < 0 for s in size):
+        raise RuntimeError(f"Trying to create tensor with negative dimension: {list(size)}")
+    a = input._data
+    root, in_offset, storage = _storage_of(a)
+    if root is None:  # unknown owner: treat the input's own span as the storage
+        in_offset = 0
+    offset = in_offset if storage_offset is None else int(storage_offset)
+    if offset < in_offset and (root is None or not root.flags.c_contiguous):
+        raise RuntimeError(
+            f"as_strided: storage offset {offset} lies before the input's first element "
+            f"(offset {in_offset}) in a storage tocha cannot address; call .contiguous() first"
+        )
+    need = 0 if 0 in size else offset + sum((n - 1) * s for n, s in zip(size, stride)) + 1
+    if need > storage:
+        item = a.itemsize
+        raise RuntimeError(
+            f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {offset}, "
+            f"and itemsize {item} requiring a storage size of {need * item} are out of bounds "
+            f"for storage of size {storage * item}"
+        )
+    return AsStrided.apply(
+        input, size=size, stride=stride, offset=offset, in_offset=in_offset, root=root
+    )
+
+
 FUNCTIONS = [
     "reshape",
     "permute",
@@ -253,6 +1737,54 @@ FUNCTIONS = [
     "squeeze",
     "unsqueeze",
     "flatten",
+    "unflatten",
+    "ravel",
+    "movedim",
+    "moveaxis",
+    "adjoint",
+    "broadcast_to",
+    "broadcast_tensors",
+    "broadcast_shapes",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
+    "cat",
+    "concat",
+    "concatenate",
+    "stack",
+    "hstack",
+    "vstack",
+    "row_stack",
+    "dstack",
+    "column_stack",
+    "split",
+    "split_with_sizes",
+    "unsafe_split",
+    "chunk",
+    "unsafe_chunk",
+    "tensor_split",
+    "hsplit",
+    "vsplit",
+    "dsplit",
+    "unbind",
+    "narrow",
+    "narrow_copy",
+    "flip",
+    "fliplr",
+    "flipud",
+    "roll",
+    "rot90",
+    "tile",
+    "repeat_interleave",
+    "diagonal",
+    "diag_embed",
+    "diag",
+    "diagflat",
+    "tril",
+    "triu",
+    "tril_indices",
+    "triu_indices",
+    "as_strided",
 ]
 TENSOR_METHODS = {
     "reshape": reshape,
@@ -261,13 +1793,51 @@ TENSOR_METHODS = {
     "reshape_as": reshape_as,
     "expand": expand,
     "expand_as": expand_as,
+    "broadcast_to": broadcast_to,
     "permute": permute,
     "transpose": transpose,
     "swapaxes": swapaxes,
     "swapdims": swapdims,
     "t": t,
+    "movedim": movedim,
+    "moveaxis": moveaxis,
+    "adjoint": adjoint,
+    "T": property(_T),
+    "mT": property(_mT),
+    "H": property(_H),
+    "mH": property(_mH),
     "squeeze": squeeze,
     "unsqueeze": unsqueeze,
     "flatten": flatten,
+    "unflatten": unflatten,
+    "ravel": ravel,
+    "split": _split_method,
+    "split_with_sizes": split_with_sizes,
+    "unsafe_split": _split_method,
+    "chunk": chunk,
+    "unsafe_chunk": chunk,
+    "tensor_split": tensor_split,
+    "hsplit": hsplit,
+    "vsplit": vsplit,
+    "dsplit": dsplit,
+    "unbind": unbind,
+    "narrow": narrow,
+    "narrow_copy": narrow_copy,
+    "flip": flip,
+    "fliplr": fliplr,
+    "flipud": flipud,
+    "roll": roll,
+    "rot90": rot90,
+    "repeat": repeat,
+    "tile": tile,
+    "repeat_interleave": repeat_interleave,
+    "diagonal": diagonal,
+    "diag_embed": diag_embed,
+    "diag": diag,
+    "diagflat": diagflat,
+    "tril": tril,
+    "triu": triu,
+    "unfold": unfold,
+    "as_strided": as_strided,
 }
-INPLACE: dict = {}
+INPLACE: dict = {"tril_": tril, "triu_": triu}

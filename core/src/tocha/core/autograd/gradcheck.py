@@ -31,7 +31,7 @@ def _numerical_jacobian(fn, inputs, diff_idx, eps):
     for i in diff_idx:
         x = inputs[i]
         flat = x._data.reshape(-1)  # a view: perturbing it perturbs the input
-        if not np.shares_memory(flat, x._data):
+        if flat.size and not np.shares_memory(flat, x._data):
             raise GradcheckError("gradcheck: inputs must be contiguous tensors")
         cols = [np.zeros((o.size, flat.size), dtype=o.dtype) for o in base]
         for j in range(flat.size):
