@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import collections
 import numbers
+import warnings
 
 import numpy as np
 
 from .. import _dtype
 from .._device import CPU, device_of_array
+from .._mode import MODE
 from .._tensor import Tensor, wrap
 
 _ndarray = np.ndarray
@@ -111,3 +114,64 @@ def shape_arg(size, op: str) -> tuple:
             )
         out.append(int(s))
     return tuple(out)
+
+
+def return_type(name: str, fields: tuple = ("values", "indices")):
+    """The named tuple class ``torch.return_types.<name>`` (created once, shared by families)."""
+    from .. import return_types
+
+    cls = getattr(return_types, name, None)
+    if cls is not None:
+        return cls
+    base = collections.namedtuple(name, fields)
+
+    def __repr__(self):
+        body = ",\n".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
+        return f"torch.return_types.{name}(\n{body})"
+
+    cls = type(name, (base,), {"__slots__": (), "__repr__": __repr__})
+    cls.__module__ = "tocha.core.return_types"
+    cls.__qualname__ = name
+    setattr(return_types, name, cls)
+    return cls
+
+
+def write_out(res, out, op: str = "out="):
+    """Store a result into the ``out=`` tensor (or tuple of tensors), with torch's rules.
+
+    Autograd does not record through ``out=``; a shape mismatch resizes ``out`` (warning when
+    it held elements); the result must be castable to ``out``'s dtype.
+    """
+    if out is None:
+        return res
+    if isinstance(res, tuple):
+        for r, o in zip(res, out):
+            write_out(r, o, op)
+        return type(res)(*out) if hasattr(res, "_fields") else tuple(out)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{op}: argument 'out' must be Tensor, not {type(out).__name__}")
+    if MODE.grad and (res._rg or out._rg):
+        raise RuntimeError(
+            f"{op}: functions with out=... arguments don't support automatic differentiation, "
+            "but one of the arguments requires grad."
+        )
+    src, dst = _dtype.from_numpy_dtype(res._data.dtype), _dtype.from_numpy_dtype(out._data.dtype)
+    if not _dtype.can_cast(src, dst):
+        names = _dtype.SCALAR_TYPE_NAMES
+        raise RuntimeError(
+            f"{op}: result type {names[src.name]} can't be cast to the desired output type "
+            f"{names[dst.name]}"
+        )
+    if out._data.shape != res._data.shape:
+        if out._data.size:
+            warnings.warn(
+                f"{op}: An output with one or more elements was resized since it had shape "
+                f"{list(out._data.shape)}, which does not match the required output shape "
+                f"{list(res._data.shape)}.",
+                UserWarning,
+                stacklevel=3,
+            )
+        out._data = xp_of(out._data).empty(res._data.shape, dtype=out._data.dtype)
+    out._data[...] = res._data
+    out._bump_version()
+    return out

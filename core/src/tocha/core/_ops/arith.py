@@ -17,6 +17,7 @@ from .._tensor import Tensor, wrap
 from ..autograd.function import Node
 from ..autograd.grad_mode import MODE
 from ._util import check_same_device, is_scalar, xp_of
+from ._util import write_out as _out
 
 _ndarray = np.ndarray
 _FROM_NP = _dtype._BY_NP
@@ -513,12 +514,6 @@ def _reflect(fn, input, other, **kw):
 
     dev = other.device if isinstance(other, Tensor) else None
     return fn(as_tensor(input, device=dev), other, **kw)
-
-
-def _out(res: Tensor, out) -> Tensor:
-    if out is None:
-        return res
-    return out.copy_(res) if out.shape == res.shape else out.resize_(res.shape).copy_(res)
 
 
 # --- comparisons (no gradient) --------------------------------------------------------------

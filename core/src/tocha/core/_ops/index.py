@@ -20,7 +20,6 @@ advanced indices, so ``x[0, :, [0, 1]]`` has shape ``(n1, 2)``.
 
 from __future__ import annotations
 
-import collections
 import operator
 
 import numpy as np
@@ -30,6 +29,8 @@ from .._tensor import Tensor, wrap
 from ..autograd.function import Node
 from ..autograd.grad_mode import MODE
 from ._util import check_same_device, is_scalar, norm_dim, xp_of
+from ._util import return_type as _return_type
+from ._util import write_out as _out
 
 _ndarray = np.ndarray
 _INTP = np.dtype(np.int64)
@@ -57,18 +58,6 @@ def _tname(arr) -> str:
 
 
 # --- return types ---------------------------------------------------------------------------
-def _return_type(name: str, fields=("values", "indices")):
-    """A namedtuple that prints like ``torch.return_types.<name>``."""
-    base = collections.namedtuple(name, fields)
-
-    def __repr__(self):
-        body = ",\n".join(f"{f}={v!r}" for f, v in zip(self._fields, self))
-        return f"torch.return_types.{name}(\n{body})"
-
-    cls = type(name, (base,), {"__slots__": (), "__repr__": __repr__})
-    cls.__module__ = "torch.return_types"
-    return cls
-
 
 sort_type = _return_type("sort")
 topk_type = _return_type("topk")
@@ -1160,12 +1149,6 @@ def scatter_reduce(
         ),
         out,
     )
-
-
-def _out(res: Tensor, out) -> Tensor:
-    if out is None:
-        return res
-    return out.copy_(res) if out.shape == res.shape else out.resize_(res.shape).copy_(res)
 
 
 # --- index_select / index_add / index_copy / index_fill -------------------------------------

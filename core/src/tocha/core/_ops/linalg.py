@@ -25,8 +25,8 @@ from .. import _dtype
 from .._tensor import Tensor, wrap
 from ..autograd.function import Node
 from ..autograd.grad_mode import MODE
-from ._util import check_same_device, norm_dim, xp_of
-from .reduce import return_type
+from ._util import check_same_device, norm_dim, return_type, xp_of
+from ._util import write_out as _out
 from .shape import diag_embed, diagonal, tril, triu
 
 __all__ = ["LinAlgError"]
@@ -203,14 +203,6 @@ def _deprecated(name: str, msg: str) -> None:
     if name not in _WARNED:
         _WARNED.add(name)
         warnings.warn(msg, UserWarning, stacklevel=3)
-
-
-def _out(res: Tensor, out) -> Tensor:
-    if out is None:
-        return res
-    from .arith import _out as arith_out
-
-    return arith_out(res, out)
 
 
 # --- matmul ---------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from .._tensor import Tensor, wrap
 from ..autograd.function import Node
 from ..autograd.grad_mode import MODE
 from ._util import check_same_device, is_scalar, result_dtype, xp_of
+from ._util import write_out as _out
 
 _ndarray = np.ndarray
 
@@ -150,23 +151,6 @@ def _via_f32(fn, a, *rest):
 def _cj(t: Tensor) -> Tensor:
     """Complex conjugate for complex tensors (torch's gradient convention), else ``t``."""
     return t.conj() if t._data.dtype.kind == "c" else t
-
-
-def _out(res: Tensor, out) -> Tensor:
-    if out is None:
-        return res
-    if not isinstance(out, Tensor):
-        raise TypeError(f"out= must be a Tensor, not {type(out).__name__}")
-    if tuple(out.shape) != tuple(res.shape):
-        if out.numel() != 0:
-            raise RuntimeError(
-                f"output with shape {list(out.shape)} doesn't match the broadcast shape "
-                f"{list(res.shape)}"
-            )
-        out._data = res._data.astype(out._data.dtype)
-        out._bump_version()
-        return out
-    return out.copy_(res)
 
 
 def _broadcast_shapes(*shapes) -> tuple:

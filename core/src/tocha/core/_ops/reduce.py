@@ -11,10 +11,7 @@ a second derivative.
 from __future__ import annotations
 
 import builtins
-import collections
 import math
-import sys
-import types
 import warnings
 
 import numpy as np
@@ -22,35 +19,11 @@ import numpy as np
 from .. import _dtype
 from .._tensor import Tensor, wrap
 from ..autograd.function import Node
-from ._util import norm_dim, norm_dims, xp_of
+from ._util import norm_dim, norm_dims, return_type, xp_of
+from ._util import write_out as _write_out
 
 _pymax = builtins.max
 _INF = math.inf
-
-
-# --- torch.return_types -----------------------------------------------------------------------
-return_types = types.ModuleType(
-    "tocha.core.return_types", "Named tuples returned by ops such as max(dim) and sort."
-)
-sys.modules.setdefault("tocha.core.return_types", return_types)
-
-
-def return_type(name: str, fields: tuple):
-    """The named tuple class ``torch.return_types.<name>`` (created once, shared by families)."""
-    cls = getattr(return_types, name, None)
-    if cls is not None:
-        return cls
-    base = collections.namedtuple(name, fields)
-
-    def __repr__(self):
-        body = ",\n".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
-        return f"torch.return_types.{name}(\n{body})"
-
-    cls = type(name, (base,), {"__slots__": (), "__repr__": __repr__})
-    cls.__module__ = "tocha.core.return_types"
-    cls.__qualname__ = name
-    setattr(return_types, name, cls)
-    return cls
 
 
 _VI = ("values", "indices")
@@ -226,19 +199,6 @@ def _out_shape(shape: tuple, dims: tuple, keepdim: bool) -> tuple:
     if keepdim:
         return _keep_shape(shape, dims)
     return tuple(s for i, s in enumerate(shape) if i not in dims)
-
-
-def _write_out(res, out):
-    """Copy a result into ``out=`` (a tensor, or a tuple of tensors for tuple results)."""
-    if out is None:
-        return res
-    if isinstance(res, tuple):
-        for r, o in zip(res, out):
-            _write_out(r, o)
-        return type(res)(*out) if hasattr(res, "_fields") else tuple(out)
-    if out._data.shape != res._data.shape:  # torch resizes ``out`` to the result's shape
-        out._data = xp_of(out._data).empty(res._data.shape, dtype=out._data.dtype)
-    return out.copy_(res)
 
 
 # --- sum / mean / nansum / nanmean ------------------------------------------------------------
@@ -1606,7 +1566,6 @@ def nanquantile(
 
 # --- exports ----------------------------------------------------------------------------------
 FUNCTIONS = [
-    "return_types",
     "sum",
     "mean",
     "nansum",
@@ -1646,9 +1605,7 @@ def _tensor_norm(self: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=N
 
 
 TENSOR_METHODS = {
-    name: globals()[name]
-    for name in FUNCTIONS
-    if name not in ("return_types", "var_mean", "std_mean")
+    name: globals()[name] for name in FUNCTIONS if name not in ("var_mean", "std_mean")
 }
 TENSOR_METHODS["norm"] = _tensor_norm
 INPLACE: dict = {"cumsum_": cumsum, "cumprod_": cumprod}

@@ -18,8 +18,8 @@ import numpy as np
 from .. import _dtype
 from .._tensor import Size, Tensor
 from ..autograd.function import Node
-from ..autograd.grad_mode import MODE
 from ._util import check_same_device, norm_dim, xp_of
+from ._util import write_out as _out
 
 _ndarray = np.ndarray
 
@@ -92,22 +92,6 @@ def _scalar_name(t: Tensor) -> str:
     """torch's C++ scalar-type name (``Float``, ``Long`` ...) used in its error messages."""
     name = t.dtype.name
     return _SCALAR_NAMES.get(name, name)
-
-
-def _out(res: Tensor, out, op: str) -> Tensor:
-    """Write ``res`` into the ``out=`` tensor (resized when its shape differs, like torch)."""
-    if out is None:
-        return res
-    if MODE.grad and (res._rg or out._rg):
-        raise RuntimeError(
-            f"{op}(): functions with out=... arguments don't support automatic "
-            "differentiation, but one of the arguments requires grad."
-        )
-    if out._data.shape != res._data.shape:
-        out._data = res._data.astype(out._data.dtype, copy=True)
-        out._bump_version()
-        return out
-    return out.copy_(res)
 
 
 # --- reshape / view ---------------------------------------------------------------------------
