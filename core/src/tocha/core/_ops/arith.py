@@ -571,11 +571,11 @@ def _fast(fn, tt: type, ts: type, name: str):
             if a.dtype is b.dtype and a.__class__ is _ndarray and b.__class__ is _ndarray:
                 if not ((self._rg or other._rg) and MODE.grad):
                     return wrap(fn(a, b))
-                return tt.apply(self, other, dt=None)
+                return tt.apply_binary(fn, self, other)
         elif other.__class__ is float and self._data.dtype.kind == "f":  # not bfloat16 ("V")
             if not (self._rg and MODE.grad) and self._data.__class__ is _ndarray:
                 return wrap(fn(self._data, other))
-            return ts.apply(self, s=other, dt=None)
+            return ts.apply(self, s=other)
         return _binary(name, tt, ts, self, other)
 
     op.__name__ = f"__{name}__"

@@ -21,6 +21,7 @@ from .._tensor import Tensor, wrap
 from ..autograd.function import Node
 from ._util import norm_dim, norm_dims, return_type, xp_of
 from ._util import write_out as _write_out
+from .shape import Expand, Reshape
 
 _pymax = builtins.max
 _INF = math.inf
@@ -43,10 +44,18 @@ def _keep_shape(shape: tuple, dims: tuple) -> tuple:
 
 
 def expand_reduced(g: Tensor, in_shape: tuple, dims: tuple, keepdim: bool) -> Tensor:
-    """Broadcast a reduction's gradient back over the reduced dims (shared by reductions)."""
-    if not keepdim:
-        g = g.reshape(_keep_shape(in_shape, dims))
-    return g.expand(in_shape)
+    """Broadcast a reduction's gradient back over the reduced dims (shared by reductions).
+
+    The shapes are valid by construction, so this calls the view nodes directly rather than
+    re-validating through ``reshape``/``expand`` (it runs on every reduction's backward).
+    """
+    if not keepdim and g._data.ndim:  # a 0-dim gradient broadcasts as it is
+        g = Reshape.apply(g, shape=_keep_shape(in_shape, dims))
+    elif dims is None and keepdim:  # full reduction keeping dims: already broadcastable
+        pass
+    if g._data.shape == in_shape:
+        return g
+    return Expand.apply(g, shape=in_shape)
 
 
 def _low(arr) -> bool:
@@ -211,12 +220,11 @@ class Sum(Node):
             if a.dtype.kind in "biu":
                 dt = np.int64
             elif _low(a):
-                return (
-                    xp_of(a).sum(a, axis=dims, keepdims=keepdim, dtype=np.float32).astype(a.dtype)
-                )
+                return a.sum(axis=dims, keepdims=keepdim, dtype=np.float32).astype(a.dtype)
         elif a.dtype != dt:
             a = a.astype(dt)
-        return xp_of(a).sum(a, axis=dims, keepdims=keepdim, dtype=dt)
+        # the method, not xp.sum: same kernel without the Python dispatch layer
+        return a.sum(axis=dims, keepdims=keepdim, dtype=dt)
 
     def backward(self, g):
         return expand_reduced(g, self.in_shape, self.dims, self.keepdim)
@@ -314,6 +322,8 @@ def sum(
         dim = axis
     if dim.__class__ is bool:  # torch.sum(x, keepdim) is not an overload; treat like torch
         raise TypeError("sum(): argument 'dim' must be tuple of ints, not bool")
+    if dim is None and dtype is None and out is None:  # the common full sum
+        return Sum.apply(input, keepdim=keepdim)
     dims = _dims_arg(input, dim, "sum")
     return _write_out(Sum.apply(input, dims=dims, keepdim=keepdim, dt=_np_dtype(dtype)), out)
 

@@ -11,6 +11,8 @@ so gradients are themselves differentiable.
 
 from __future__ import annotations
 
+import math
+
 import warnings
 
 import numpy as np
@@ -178,6 +180,13 @@ def reshape(input: Tensor, *shape) -> Tensor:
         >>> torch.arange(6).reshape(2, -1).shape
         torch.Size([2, 3])
     """
+    if len(shape) == 1 and shape[0].__class__ is tuple:
+        shape = shape[0]
+    # fast path: a tuple of non-negative Python ints that fits (what backward passes use)
+    if all(s.__class__ is int and s >= 0 for s in shape) and math.prod(shape) == input._data.size:
+        if shape != input._data.shape or input._rg:
+            return Reshape.apply(input, shape=shape)
+        return _alias_view(input)
     shape = infer_shape(_shape_with_neg(shape, "reshape"), input._data.size, "reshape")
     if shape == input._data.shape:
         return Reshape.apply(input, shape=shape) if input._rg else _alias_view(input)
@@ -215,11 +224,28 @@ def ravel(input: Tensor) -> Tensor:
 
 
 # --- expand / broadcasting --------------------------------------------------------------------
+def broadcast_view(a, shape: tuple):
+    """A read-only view of ``a`` broadcast to ``shape`` (the shape must be valid).
+
+    Same result as ``xp.broadcast_to``, which costs ~2.5 us in Python on small arrays; building
+    the strided view directly is ~10x cheaper, and expand sits on every reduction's backward.
+    """
+    if a.__class__ is not np.ndarray or not a.flags.c_contiguous or not a.size:
+        return xp_of(a).broadcast_to(a, shape)
+    lead = len(shape) - a.ndim
+    strides = [0] * lead
+    for n, st, want in zip(a.shape, a.strides, shape[lead:]):
+        strides.append(0 if n == 1 and want != 1 else st)
+    out = np.ndarray(shape, a.dtype, a, 0, tuple(strides))
+    out.flags.writeable = False
+    return out
+
+
 class Expand(Node):
     is_view = True
 
     def forward(self, a, shape):
-        return xp_of(a).broadcast_to(a, shape)
+        return broadcast_view(a, shape)
 
     def backward(self, g):
         return g  # the engine sums it back to the input's shape

@@ -240,8 +240,7 @@ def _call_backward(node: Node, buf: list) -> tuple:
         raise RuntimeError(_RELEASED_MSG)
     if len(buf) > 1 or buf[0] is None:
         buf = _materialize(node, buf)
-    extra = node.__dict__
-    pre = extra.get("_node_prehooks") if extra else None
+    pre = node._node_prehooks
     if pre:
         for h in pre:
             new = h(tuple(buf))
@@ -255,7 +254,7 @@ def _call_backward(node: Node, buf: list) -> tuple:
             f"function {node.name()} returned an incorrect number of gradients "
             f"(expected {len(node.next_edges)}, got {len(grads)})"
         )
-    post = extra.get("_node_posthooks") if extra else None
+    post = node._node_posthooks
     if post:
         for h in post:
             new = h(grads, tuple(buf))

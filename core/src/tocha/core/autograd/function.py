@@ -73,6 +73,8 @@ class Node:
     _pre_hooks = None
     _released = False
     _trace = None
+    _node_prehooks = None  # torch's Node.register_prehook / register_hook lists
+    _node_posthooks = None
 
     @classmethod
     def apply(cls, *inputs, **params):
@@ -107,24 +109,24 @@ class Node:
         return res
 
     def _record(self, inputs, outs):
-        edges = []
-        for t in inputs:
-            if t._rg:
-                gf = t.grad_fn
-                data = t._data
-                edges.append((t if gf is None else gf, t._nr, data.shape, data.dtype))
-            else:
-                edges.append(None)
-        self.next_edges = edges
+        self.next_edges = [
+            ((t if t.grad_fn is None else t.grad_fn), t._nr, t._data.shape, t._data.dtype)
+            if t._rg
+            else None
+            for t in inputs
+        ]
         if MODE.anomaly:
             import traceback
 
             self._trace = "".join(traceback.format_stack()[:-3])
         save = self.save_inputs
-        self._saved_in = [(inputs[i], inputs[i]._version) for i in save] if save else None
+        if save:
+            self._saved_in = [(inputs[i], inputs[i]._vc[0] if inputs[i]._vc else 0) for i in save]
+        else:
+            self._saved_in = None
         if len(outs) == 1:
             o = outs[0]
-            if o._data.dtype.kind in "fcV" and not self.nondiff_outputs:
+            if not self.nondiff_outputs and o._data.dtype.kind in "fcV":
                 o._rg = True
                 o.grad_fn = self
         else:
@@ -141,16 +143,45 @@ class Node:
             for o in outs:
                 _mark_view(o, inputs[0])
         save = self.save_outputs
-        self._saved_out = (
-            [(outs[i]._data, outs[i]._vc_list(), outs[i]._version, i) for i in save]
-            if save
-            else None
-        )
+        if save:
+            self._saved_out = [
+                (outs[i]._data, outs[i]._vc_list(), outs[i]._version, i) for i in save
+            ]
+        else:
+            self._saved_out = None
+
+    @classmethod
+    def apply_binary(cls, fn, a, b):
+        """``apply`` for the hottest case: two same-dtype Tensors, one output, grad recorded.
+
+        Same result as ``cls.apply(a, b)`` for ops whose forward is ``fn(a, b)`` and that save
+        only inputs; it skips the generic dispatch (per-op overhead is a benchmark target).
+        """
+        node = _new(cls)
+        out = wrap(fn(a._data, b._data))
+        ga, gb = a.grad_fn, b.grad_fn
+        node.next_edges = [
+            ((a if ga is None else ga), a._nr, a._data.shape, a._data.dtype) if a._rg else None,
+            ((b if gb is None else gb), b._nr, b._data.shape, b._data.dtype) if b._rg else None,
+        ]
+        if cls.save_inputs:
+            node._saved_in = [(a, a._vc[0] if a._vc else 0), (b, b._vc[0] if b._vc else 0)]
+        else:
+            node._saved_in = None
+        node._saved_out = None
+        if MODE.anomaly:
+            import traceback
+
+            node._trace = "".join(traceback.format_stack()[:-2])
+        if out._data.dtype.kind in "fcV":
+            out._rg = True
+            out.grad_fn = node
+        return out
 
     @property
     def needs_input_grad(self) -> tuple:
         """Per tensor input, whether its gradient is wanted."""
-        return tuple(e is not None for e in self.next_edges)
+        return tuple([e is not None for e in self.next_edges])
 
     # --- access to what forward saved -------------------------------------------------------
     @property
@@ -160,7 +191,9 @@ class Node:
             raise RuntimeError(_RELEASED_MSG)
         res = []
         for t, version in self._saved_in or ():
-            _check_version(t, version, self)
+            vc = t._vc
+            if vc is not None and vc[0] != version:
+                _check_version(t, version, self)  # raises, naming the tensor and the node
             res.append(t)
         return res
 
@@ -211,13 +244,17 @@ class Node:
 
     def register_prehook(self, hook):
         """Run ``hook(grad_outputs) -> grad_outputs | None`` before this node's backward."""
-        hooks = self.__dict__.setdefault("_node_prehooks", [])
+        if self._node_prehooks is None:
+            self._node_prehooks = []
+        hooks = self._node_prehooks
         hooks.append(hook)
         return _RemovableHandle(hooks, hook)
 
     def register_hook(self, hook):
         """Run ``hook(grad_inputs, grad_outputs)`` after this node's backward."""
-        hooks = self.__dict__.setdefault("_node_posthooks", [])
+        if self._node_posthooks is None:
+            self._node_posthooks = []
+        hooks = self._node_posthooks
         hooks.append(hook)
         return _RemovableHandle(hooks, hook)
 
