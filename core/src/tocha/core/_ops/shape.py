@@ -12,7 +12,6 @@ so gradients are themselves differentiable.
 from __future__ import annotations
 
 import math
-
 import warnings
 
 import numpy as np
