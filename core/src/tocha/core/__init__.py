@@ -14,7 +14,7 @@ import importlib as _importlib
 
 __version__ = "0.1.0"
 
-from . import _dtype
+from . import _allocator, _dtype  # _allocator: keep freed CPU buffers for reuse
 from ._device import device
 from ._dtype import (
     bfloat16,
@@ -92,6 +92,7 @@ for _name in ("linalg", "random"):
         if _e.name != f"{__name__}.{_name}":
             raise
 from ._dtype import can_cast  # noqa: E402
+from ._parallel import get_num_threads, set_num_threads  # noqa: E402
 
 
 def is_tensor(obj) -> bool:

@@ -12,7 +12,7 @@ import operator
 
 import numpy as np
 
-from .. import _dtype
+from .. import _dtype, _parallel
 from .._tensor import Tensor, wrap
 from ..autograd.function import Node
 from ..autograd.grad_mode import MODE
@@ -93,24 +93,38 @@ def _binary(name: str, tt: type, ts: type, a, b, int_to_float: bool = False):
     return ts.apply(a, s=b, dt=dt)
 
 
+_MIN_PAR = _parallel.MIN_ELEMENTS
+
+
 class _BinaryTT(Node):
     fn = None
+    ufunc = None  # the NumPy ufunc of fn, when large inputs may run on several threads
 
     def forward(self, a, b, dt=None):
         if dt is not None:
             a = a.astype(dt, copy=False)
             b = b.astype(dt, copy=False)
+        if a.size >= _MIN_PAR and self.ufunc is not None and a.__class__ is _ndarray:
+            res = _parallel.binary(self.ufunc, a, b)
+            if res is not None:
+                return res
         return self.fn(a, b)
 
 
 class _BinaryTS(Node):
     fn = None
+    ufunc = None
 
     def forward(self, a, s, dt=None):
         if dt is not None:
             a = a.astype(dt, copy=False)
         self.s = s
-        return self.fn(a, _scalar_for(a, s))
+        s = _scalar_for(a, s)
+        if a.size >= _MIN_PAR and self.ufunc is not None and a.__class__ is _ndarray:
+            res = _parallel.binary(self.ufunc, a, s)
+            if res is not None:
+                return res
+        return self.fn(a, s)
 
 
 class _RBinaryTS(_BinaryTS):
@@ -124,6 +138,7 @@ class _RBinaryTS(_BinaryTS):
 # --- add / sub ------------------------------------------------------------------------------
 class Add(_BinaryTT):
     fn = operator.add
+    ufunc = np.add
 
     def backward(self, g):
         return g, g
@@ -131,6 +146,7 @@ class Add(_BinaryTT):
 
 class AddScalar(_BinaryTS):
     fn = operator.add
+    ufunc = np.add
 
     def name(self):
         return "AddBackward1"
@@ -141,6 +157,7 @@ class AddScalar(_BinaryTS):
 
 class Sub(_BinaryTT):
     fn = operator.sub
+    ufunc = np.subtract
 
     def backward(self, g):
         return g, (-g if self.needs_input_grad[1] else None)
@@ -148,6 +165,7 @@ class Sub(_BinaryTT):
 
 class SubScalar(_BinaryTS):
     fn = operator.sub
+    ufunc = np.subtract
 
     def name(self):
         return "SubBackward1"
@@ -177,6 +195,7 @@ class Neg(Node):
 # --- mul / div ------------------------------------------------------------------------------
 class Mul(_BinaryTT):
     fn = operator.mul
+    ufunc = np.multiply
     save_inputs = (0, 1)
 
     def backward(self, g):
@@ -184,11 +203,15 @@ class Mul(_BinaryTT):
         na, nb = self.needs_input_grad
         if a._data.dtype.kind == "c" or b._data.dtype.kind == "c":
             a, b = a.conj(), b.conj()
+        if a is b and na and nb:
+            # x * x: both edges lead to x, so deliver the whole gradient once (2 passes, not 3)
+            return g * (a + a), None
         return (g * b if na else None), (g * a if nb else None)
 
 
 class MulScalar(_BinaryTS):
     fn = operator.mul
+    ufunc = np.multiply
 
     def name(self):
         return "MulBackward1"
@@ -199,18 +222,22 @@ class MulScalar(_BinaryTS):
 
 class Div(_BinaryTT):
     fn = operator.truediv
-    save_inputs = (0, 1)
+    ufunc = np.true_divide
+    save_inputs = (1,)
+    save_outputs = (0,)
 
     def backward(self, g):
-        a, b = self.saved_inputs
+        (b,) = self.saved_inputs
         na, nb = self.needs_input_grad
-        ga = g / b if na else None
-        gb = -g * a / (b * b) if nb else None
-        return ga, gb
+        ga = g / b
+        # d(a/b)/db = -(a/b)/b: reusing the output and g/b takes 3 passes instead of 5
+        gb = -(ga * self.saved_outputs[0]) if nb else None
+        return (ga if na else None), gb
 
 
 class DivScalar(_BinaryTS):
     fn = operator.truediv
+    ufunc = np.true_divide
 
     def name(self):
         return "DivBackward1"
@@ -562,19 +589,28 @@ greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
 # --- operators: fast paths for the common case ----------------------------------------------
 def _fast(fn, tt: type, ts: type, name: str):
-    """An operator that skips dispatch when grad is off and both dtypes already agree."""
+    """An operator that skips dispatch when both operands are NumPy arrays of one dtype.
+
+    Only for ops whose forward is ``fn(a, b)`` and whose node saves inputs only (add, sub,
+    mul): ``record_binary`` relies on that.
+    """
+    ufunc = tt.ufunc
 
     def op(self, other):
         if other.__class__ is Tensor:
             a = self._data
             b = other._data
             if a.dtype is b.dtype and a.__class__ is _ndarray and b.__class__ is _ndarray:
-                if not ((self._rg or other._rg) and MODE.grad):
-                    return wrap(fn(a, b))
-                return tt.apply_binary(fn, self, other)
+                res = _parallel.binary(ufunc, a, b) if a.size >= _MIN_PAR else None
+                if res is None:
+                    res = fn(a, b)
+                if (self._rg or other._rg) and MODE.grad:
+                    return tt.record_binary(self, other, res)
+                return wrap(res)
         elif other.__class__ is float and self._data.dtype.kind == "f":  # not bfloat16 ("V")
-            if not (self._rg and MODE.grad) and self._data.__class__ is _ndarray:
-                return wrap(fn(self._data, other))
+            a = self._data
+            if not (self._rg and MODE.grad) and a.__class__ is _ndarray and a.size < _MIN_PAR:
+                return wrap(fn(a, other))
             return ts.apply(self, s=other)
         return _binary(name, tt, ts, self, other)
 

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from .. import _dtype
+from .. import _dtype, _parallel
 from .._tensor import Tensor, wrap
 from ..autograd.function import Node
 from ..autograd.grad_mode import MODE
@@ -270,6 +270,7 @@ class _Unary(Node):
     to_float = True
     quiet = False  # silence NumPy's invalid/divide warnings (torch gives nan/inf silently)
     kernel: str | None = None
+    ufunc = None  # when fn is this one NumPy ufunc, large inputs run on several threads
 
     @staticmethod
     def fn(xp, a):  # pragma: no cover - overridden
@@ -292,7 +293,15 @@ class _Unary(Node):
         if low is not None:
             a = a.astype(np.float32)
         xp = np if a.__class__ is _ndarray else xp_of(a)
-        res = _quiet_call(self.fn, xp, a) if self.quiet else self.fn(xp, a)
+        res = None
+        if self.ufunc is not None and a.size >= _parallel.MIN_ELEMENTS and xp is np:
+            res = (
+                _quiet_call(_parallel.unary, self.ufunc, a)
+                if self.quiet
+                else _parallel.unary(self.ufunc, a)
+            )
+        if res is None:
+            res = _quiet_call(self.fn, xp, a) if self.quiet else self.fn(xp, a)
         return res if low is None else res.astype(low)
 
 
@@ -560,6 +569,7 @@ def zero_(self: Tensor) -> Tensor:
 
 # --- abs / sign -----------------------------------------------------------------------------
 class Abs(_Unary):
+    ufunc = np.abs
     to_float = False
     save_inputs = (0,)
 
@@ -651,6 +661,7 @@ def sgn(input: Tensor, *, out=None) -> Tensor:
 
 # --- exp / log / sqrt -----------------------------------------------------------------------
 class Exp(_Unary):
+    ufunc = np.exp
     save_outputs = (0,)
     quiet = True
 
@@ -675,6 +686,7 @@ def exp(input: Tensor, *, out=None) -> Tensor:
 
 
 class Log(_Unary):
+    ufunc = np.log
     save_inputs = (0,)
     quiet = True
 
@@ -693,6 +705,7 @@ def log(input: Tensor, *, out=None) -> Tensor:
 
 
 class Sqrt(_Unary):
+    ufunc = np.sqrt
     save_outputs = (0,)
     quiet = True
 
@@ -963,8 +976,12 @@ class Sigmoid(_Unary):
     def fn(xp, a):
         if a.dtype.kind == "c":
             return 1 / (1 + xp.exp(-a))
-        # SciPy's expit never overflows and is a single ufunc
-        return _special(xp).expit(a)
+        # 1 / (1 + exp(-x)) in one buffer: NumPy's SIMD exp is ~3x faster than SciPy's expit,
+        # and exp overflowing to inf for very negative x gives the exact limit 0
+        t = xp.negative(a, out=xp.empty(a.shape, a.dtype))  # an array even for 0-dim input
+        xp.exp(t, out=t)
+        t += 1
+        return xp.reciprocal(t, out=t)
 
     def backward(self, g):
         (y,) = self.saved_outputs
@@ -984,6 +1001,7 @@ def sigmoid(input: Tensor, *, out=None) -> Tensor:
 
 
 class Tanh(_Unary):
+    ufunc = np.tanh
     save_outputs = (0,)
 
     @staticmethod
@@ -1211,6 +1229,7 @@ def view_as_complex(input: Tensor) -> Tensor:
 
 # --- exp / log family -----------------------------------------------------------------------
 class Exp2(_Unary):
+    ufunc = np.exp2
     save_outputs = (0,)
     quiet = True
 
@@ -1224,6 +1243,7 @@ class Exp2(_Unary):
 
 
 class Expm1(_Unary):
+    ufunc = np.expm1
     save_outputs = (0,)
     quiet = True
 
@@ -1237,6 +1257,7 @@ class Expm1(_Unary):
 
 
 class Log2(_Unary):
+    ufunc = np.log2
     save_inputs = (0,)
     quiet = True
 
@@ -1250,6 +1271,7 @@ class Log2(_Unary):
 
 
 class Log10(_Unary):
+    ufunc = np.log10
     save_inputs = (0,)
     quiet = True
 
@@ -1263,6 +1285,7 @@ class Log10(_Unary):
 
 
 class Log1p(_Unary):
+    ufunc = np.log1p
     save_inputs = (0,)
     quiet = True
 
@@ -1291,6 +1314,7 @@ class Rsqrt(_Unary):
 
 
 class Reciprocal(_Unary):
+    ufunc = np.reciprocal
     save_outputs = (0,)
     quiet = True
 
@@ -1350,6 +1374,7 @@ def square(input: Tensor, *, out=None) -> Tensor:
 
 # --- trigonometric and hyperbolic -------------------------------------------------------------
 class Sin(_Unary):
+    ufunc = np.sin
     save_inputs = (0,)
 
     @staticmethod
@@ -1362,6 +1387,7 @@ class Sin(_Unary):
 
 
 class Cos(_Unary):
+    ufunc = np.cos
     save_inputs = (0,)
 
     @staticmethod
@@ -1374,6 +1400,7 @@ class Cos(_Unary):
 
 
 class Tan(_Unary):
+    ufunc = np.tan
     save_outputs = (0,)
 
     @staticmethod
@@ -1387,6 +1414,7 @@ class Tan(_Unary):
 
 
 class Asin(_Unary):
+    ufunc = np.arcsin
     save_inputs = (0,)
     quiet = True
 
@@ -1401,6 +1429,7 @@ class Asin(_Unary):
 
 
 class Acos(_Unary):
+    ufunc = np.arccos
     save_inputs = (0,)
     quiet = True
 
@@ -1415,6 +1444,7 @@ class Acos(_Unary):
 
 
 class Atan(_Unary):
+    ufunc = np.arctan
     save_inputs = (0,)
 
     @staticmethod
@@ -1428,6 +1458,7 @@ class Atan(_Unary):
 
 
 class Sinh(_Unary):
+    ufunc = np.sinh
     save_inputs = (0,)
     quiet = True
 
@@ -1441,6 +1472,7 @@ class Sinh(_Unary):
 
 
 class Cosh(_Unary):
+    ufunc = np.cosh
     save_inputs = (0,)
     quiet = True
 
@@ -1454,6 +1486,7 @@ class Cosh(_Unary):
 
 
 class Asinh(_Unary):
+    ufunc = np.arcsinh
     save_inputs = (0,)
 
     @staticmethod
@@ -1467,6 +1500,7 @@ class Asinh(_Unary):
 
 
 class Acosh(_Unary):
+    ufunc = np.arccosh
     save_inputs = (0,)
     quiet = True
 
@@ -1483,6 +1517,7 @@ class Acosh(_Unary):
 
 
 class Atanh(_Unary):
+    ufunc = np.arctanh
     save_inputs = (0,)
     quiet = True
 

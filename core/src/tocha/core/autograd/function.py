@@ -151,14 +151,15 @@ class Node:
             self._saved_out = None
 
     @classmethod
-    def apply_binary(cls, fn, a, b):
-        """``apply`` for the hottest case: two same-dtype Tensors, one output, grad recorded.
+    def record_binary(cls, a, b, result):
+        """Wrap ``result`` (the op's forward of Tensors ``a`` and ``b``) and record the node.
 
-        Same result as ``cls.apply(a, b)`` for ops whose forward is ``fn(a, b)`` and that save
-        only inputs; it skips the generic dispatch (per-op overhead is a benchmark target).
+        The same as ``cls.apply(a, b)`` for binary ops that save only inputs, without the
+        generic dispatch: it is the hot path of ``+``, ``-`` and ``*`` (per-op overhead is a
+        benchmark target).
         """
         node = _new(cls)
-        out = wrap(fn(a._data, b._data))
+        out = wrap(result)
         ga, gb = a.grad_fn, b.grad_fn
         node.next_edges = [
             ((a if ga is None else ga), a._nr, a._data.shape, a._data.dtype) if a._rg else None,

@@ -1,0 +1,123 @@
+"""Intra-op parallelism for large elementwise work on the CPU (torch's intra-op threads).
+
+NumPy ufuncs release the GIL, so splitting one large elementwise op into contiguous chunks and
+running the chunks on a small thread pool uses every core, as torch's CPU kernels do. Only
+arrays of at least ``MIN_ELEMENTS`` go parallel: handing work to a thread costs tens of
+microseconds, which only pays off on large arrays. Results are bit-identical to the serial
+ufunc (each element is computed by the same loop).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+__all__ = ["get_num_threads", "set_num_threads", "MIN_ELEMENTS", "unary", "binary"]
+
+MIN_ELEMENTS = 1 << 17
+
+
+def _default_threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+_num_threads = _default_threads()
+_pool: ThreadPoolExecutor | None = None
+_lock = threading.Lock()
+
+
+def get_num_threads() -> int:
+    """The number of threads used for intra-op parallelism on the CPU."""
+    return _num_threads
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads for large CPU elementwise ops (``1`` turns parallelism off)."""
+    global _num_threads, _pool
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: number of threads must be a positive int, got {n!r}")
+    with _lock:
+        _num_threads = n
+        old, _pool = _pool, None
+    if old is not None:
+        old.shutdown(wait=False)
+
+
+def _get_pool() -> ThreadPoolExecutor:
+    global _pool
+    pool = _pool
+    if pool is None:
+        with _lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(
+                    max_workers=_num_threads - 1, thread_name_prefix="tocha-intra-op"
+                )
+            pool = _pool
+    return pool
+
+
+def _forget_pool_after_fork() -> None:
+    # a forked child (e.g. a DataLoader worker) inherits the pool object but not its threads
+    global _pool, _lock
+    _pool = None
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
+def _parallel(n: int) -> bool:
+    return n >= MIN_ELEMENTS and _num_threads > 1
+
+
+def _run(kernel, out_flat, in_flats, extra) -> None:
+    """``kernel(*chunks, *extra, out=out_chunk)`` over ``_num_threads`` contiguous chunks."""
+    n = out_flat.size
+    parts = _num_threads
+    bounds = [n * i // parts for i in range(parts + 1)]
+    pool = _get_pool()
+    futures = []
+    for i in range(1, parts):
+        lo, hi = bounds[i], bounds[i + 1]
+        # worker threads see the caller's NumPy error state (it lives in a context variable)
+        ctx = contextvars.copy_context()
+        futures.append(
+            pool.submit(ctx.run, kernel, *[a[lo:hi] for a in in_flats], *extra, out=out_flat[lo:hi])
+        )
+    hi = bounds[1]
+    kernel(*[a[:hi] for a in in_flats], *extra, out=out_flat[:hi])
+    for f in futures:
+        f.result()
+
+
+def unary(ufunc, a: np.ndarray, dtype=None):
+    """``ufunc(a)`` for a C-contiguous NumPy array, in parallel when large; else None."""
+    if not (_parallel(a.size) and a.flags.c_contiguous):
+        return None
+    out = np.empty(a.shape, dtype or a.dtype)
+    _run(ufunc, out.reshape(-1), (a.reshape(-1),), ())
+    return out
+
+
+def binary(ufunc, a: np.ndarray, b, dtype=None):
+    """``ufunc(a, b)`` for same-shape C-contiguous arrays (or ``b`` a Python scalar), in
+    parallel when large; None when the operands don't qualify (the caller runs it serially)."""
+    if not (_parallel(a.size) and a.flags.c_contiguous):
+        return None
+    if b.__class__ is np.ndarray:
+        if b.shape != a.shape or not b.flags.c_contiguous or b.dtype != a.dtype:
+            return None
+        out = np.empty(a.shape, dtype or a.dtype)
+        _run(ufunc, out.reshape(-1), (a.reshape(-1), b.reshape(-1)), ())
+        return out
+    out = np.empty(a.shape, dtype or a.dtype)
+    _run(ufunc, out.reshape(-1), (a.reshape(-1),), (b,))
+    return out

@@ -1,0 +1,90 @@
+"""Intra-op parallelism for large CPU elementwise ops, and the CPU caching allocator setting."""
+
+from __future__ import annotations
+
+import multiprocessing
+import platform
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import tocha.core as torch
+from tocha.core import _allocator, _parallel
+
+N = _parallel.MIN_ELEMENTS * 2 + 3  # large enough to go parallel, not a multiple of the split
+
+
+@pytest.fixture
+def two_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_parallel_results_are_bit_identical_to_numpy(two_threads):
+    rng = np.random.default_rng(0)
+    a = rng.uniform(0.1, 2.0, N).astype(np.float32)
+    b = rng.uniform(0.1, 2.0, N).astype(np.float32)
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    np.testing.assert_array_equal((ta * tb).numpy(), a * b)
+    np.testing.assert_array_equal((ta + 0.25).numpy(), a + np.float32(0.25))
+    np.testing.assert_array_equal(ta.exp().numpy(), np.exp(a))
+    np.testing.assert_array_equal(ta.sin().numpy(), np.sin(a))
+    np.testing.assert_array_equal((ta / tb).numpy(), a / b)
+
+
+def test_parallel_path_keeps_gradients_exact(two_threads):
+    rng = np.random.default_rng(1)
+    a = rng.uniform(0.5, 1.5, N)
+    x = torch.tensor(a, requires_grad=True)
+    (x.exp() * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.exp(a) * (1 + a), rtol=1e-12)
+
+
+def test_worker_threads_see_the_callers_numpy_error_state(two_threads):
+    x = torch.full((N,), -1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch gives nan silently; so must every chunk
+        assert bool(x.log().isnan().all())
+
+
+def test_set_num_threads_validates_and_round_trips():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    assert torch.get_num_threads() == 1
+    x = torch.ones(N)
+    assert float((x + x).sum()) == 2.0 * N  # serial path
+    torch.set_num_threads(before)
+    with pytest.raises(ValueError, match="positive int"):
+        torch.set_num_threads(0)
+
+
+def _child_op(q):
+    x = torch.ones(N)
+    q.put(float((x * 3.0).sum()))
+
+
+@pytest.mark.skipif(not hasattr(multiprocessing, "get_context"), reason="needs fork")
+@pytest.mark.skipif(platform.system() != "Linux", reason="fork start method is Linux-only here")
+def test_forked_child_does_not_hang_on_the_parents_pool(two_threads):
+    torch.ones(N) * 2.0  # the parent's pool now has a thread
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child_op, args=(q,))
+    p.start()
+    p.join(timeout=60)
+    assert p.exitcode == 0, "child process hung or failed after fork"
+    assert q.get(timeout=5) == 3.0 * N
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the setting is glibc-only")
+def test_caching_allocator_is_on_by_default_and_can_be_turned_off():
+    assert _allocator.ENABLED
+    code = "import tocha.core._allocator as a; print(a.ENABLED)"
+    env = {"TOCHA_CPU_CACHING_ALLOCATOR": "0", "PATH": ""}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
