@@ -51,6 +51,11 @@ def norm_dims(dim, ndim: int, op: str) -> tuple:
     return tuple(sorted(dims))
 
 
+def type_name(arr) -> str:
+    """torch's name of an array's dtype as its error messages spell it ('Float', 'Long', ...)."""
+    return _dtype.SCALAR_TYPE_NAMES[_dtype._BY_NP[arr.dtype].name]
+
+
 def check_same_device(op: str, *tensors) -> None:
     kinds = {t._data.__class__ for t in tensors}
     if len(kinds) > 1 or (kinds and next(iter(kinds)) is not _ndarray and len(tensors) > 1):

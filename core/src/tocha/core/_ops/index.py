@@ -24,37 +24,16 @@ import operator
 
 import numpy as np
 
-from .. import _dtype
 from .._tensor import Tensor, wrap
 from ..autograd.function import Node
 from ..autograd.grad_mode import MODE
 from ._util import check_same_device, is_scalar, norm_dim, xp_of
 from ._util import return_type as _return_type
+from ._util import type_name as _tname
 from ._util import write_out as _out
 
 _ndarray = np.ndarray
 _INTP = np.dtype(np.int64)
-
-# torch's names of scalar types, as its error messages spell them
-_TORCH_NAMES = {
-    "bool": "Bool",
-    "uint8": "Byte",
-    "int8": "Char",
-    "int16": "Short",
-    "int32": "Int",
-    "int64": "Long",
-    "float16": "Half",
-    "bfloat16": "BFloat16",
-    "float32": "Float",
-    "float64": "Double",
-    "complex64": "ComplexFloat",
-    "complex128": "ComplexDouble",
-}
-
-
-def _tname(arr) -> str:
-    """torch's name of an array's dtype ('Float', 'Long', ...)."""
-    return _TORCH_NAMES.get(_dtype._BY_NP[arr.dtype].name, str(arr.dtype))
 
 
 # --- return types ---------------------------------------------------------------------------

@@ -41,21 +41,6 @@ class LinAlgError(RuntimeError):
     """
 
 
-# --- small helpers --------------------------------------------------------------------------
-_TORCH_SCALAR = {
-    "float32": "Float",
-    "float64": "Double",
-    "float16": "Half",
-    "bfloat16": "BFloat16",
-    "int64": "Long",
-    "int32": "Int",
-    "int16": "Short",
-    "int8": "Char",
-    "uint8": "Byte",
-    "bool": "Bool",
-    "complex64": "ComplexFloat",
-    "complex128": "ComplexDouble",
-}
 _C_SCALAR = {
     "float32": "float",
     "float64": "double",
@@ -73,7 +58,7 @@ _C_SCALAR = {
 
 
 def _tname(t: Tensor) -> str:
-    return _TORCH_SCALAR[t.dtype.name]
+    return _dtype.SCALAR_TYPE_NAMES[t.dtype.name]
 
 
 _RT_slogdet = return_type("slogdet", ("sign", "logabsdet"))

@@ -48,26 +48,10 @@ _FROM_NP = _dtype._BY_NP
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
 
-# torch's ScalarType names, used in "not implemented for 'Float'" style messages.
-_TORCH_TYPE_NAME = {
-    "bool": "Bool",
-    "uint8": "Byte",
-    "int8": "Char",
-    "int16": "Short",
-    "int32": "Int",
-    "int64": "Long",
-    "float16": "Half",
-    "bfloat16": "BFloat16",
-    "float32": "Float",
-    "float64": "Double",
-    "complex64": "ComplexFloat",
-    "complex128": "ComplexDouble",
-}
-
 
 # --- helpers --------------------------------------------------------------------------------
 def _type_name(arr) -> str:
-    return _TORCH_TYPE_NAME.get(str(arr.dtype), str(arr.dtype))
+    return _dtype.SCALAR_TYPE_NAMES.get(str(arr.dtype), str(arr.dtype))
 
 
 def _c10_name(arr) -> str:

@@ -35,21 +35,6 @@ _DEFAULT_SEED = 67280421310721  # torch's default seed for a fresh generator
 _CPU_STATE_SIZE = 48  # seed, PCG64 state and increment, buffered 32-bit draw
 _CUDA_STATE_SIZE = 16  # seed and counter
 
-# torch's names for dtypes in "not implemented for 'Long'" messages, and its C type names
-_TYPE_NAME = {
-    "bool": "Bool",
-    "uint8": "Byte",
-    "int8": "Char",
-    "int16": "Short",
-    "int32": "Int",
-    "int64": "Long",
-    "float16": "Half",
-    "bfloat16": "BFloat16",
-    "float32": "Float",
-    "float64": "Double",
-    "complex64": "ComplexFloat",
-    "complex128": "ComplexDouble",
-}
 _C_NAME = {
     "bool": "bool",
     "uint8": "unsigned char",
@@ -74,7 +59,9 @@ def _num(v) -> str:
 
 
 def _not_implemented(kernel: str, dt: _dtype.dtype):
-    return NotImplementedError(f"\"{kernel}\" not implemented for '{_TYPE_NAME[dt.name]}'")
+    return NotImplementedError(
+        f"\"{kernel}\" not implemented for '{_dtype.SCALAR_TYPE_NAMES[dt.name]}'"
+    )
 
 
 # --- generators -----------------------------------------------------------------------------
@@ -939,7 +926,7 @@ def multinomial(
     if input._data.dtype.kind not in "fV":
         raise RuntimeError(
             "multinomial only supports floating-point dtypes for input, got: "
-            f"{_TYPE_NAME[input.dtype.name]}"
+            f"{_dtype.SCALAR_TYPE_NAMES[input.dtype.name]}"
         )
     if input.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
@@ -1042,7 +1029,7 @@ def _filled(self: Tensor, label: str, arr) -> Tensor:
 def _check_continuous(self: Tensor, what: str) -> None:
     dt = self.dtype
     if dt.category < 2:
-        name = _C_NAME[dt.name] if what == "Cauchy" else _TYPE_NAME[dt.name]
+        name = _C_NAME[dt.name] if what == "Cauchy" else _dtype.SCALAR_TYPE_NAMES[dt.name]
         raise RuntimeError(
             f"{what} distribution is a continuous probability distribution. dtype must be a "
             f"floating point but you specified {name}"

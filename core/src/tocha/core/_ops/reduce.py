@@ -20,6 +20,7 @@ from .. import _dtype
 from .._tensor import Tensor, wrap
 from ..autograd.function import Node
 from ._util import norm_dim, norm_dims, return_type, xp_of
+from ._util import type_name as _tname
 from ._util import write_out as _write_out
 from .shape import Expand, Reshape
 
@@ -108,26 +109,6 @@ def _numel(shape, dims) -> int:
 
 def _flip(a, dim: int):
     return a[(slice(None),) * dim + (slice(None, None, -1),)]
-
-
-_TORCH_TYPE = {
-    "bool": "Bool",
-    "uint8": "Byte",
-    "int8": "Char",
-    "int16": "Short",
-    "int32": "Int",
-    "int64": "Long",
-    "float16": "Half",
-    "bfloat16": "BFloat16",
-    "float32": "Float",
-    "float64": "Double",
-    "complex64": "ComplexFloat",
-    "complex128": "ComplexDouble",
-}
-
-
-def _tname(arr) -> str:
-    return _TORCH_TYPE.get(_dtype._BY_NP[arr.dtype].name, str(arr.dtype))
 
 
 def _check_nonempty_dims(a, dims: tuple, op: str, sep: str = "():") -> None:

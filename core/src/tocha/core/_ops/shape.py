@@ -73,26 +73,10 @@ def _uniq_dims(dims, ndim: int, op: str) -> tuple:
     return out
 
 
-_SCALAR_NAMES = {
-    "float32": "Float",
-    "float64": "Double",
-    "float16": "Half",
-    "bfloat16": "BFloat16",
-    "int64": "Long",
-    "int32": "Int",
-    "int16": "Short",
-    "int8": "Char",
-    "uint8": "Byte",
-    "bool": "Bool",
-    "complex64": "ComplexFloat",
-    "complex128": "ComplexDouble",
-}
-
-
 def _scalar_name(t: Tensor) -> str:
     """torch's C++ scalar-type name (``Float``, ``Long`` ...) used in its error messages."""
     name = t.dtype.name
-    return _SCALAR_NAMES.get(name, name)
+    return _dtype.SCALAR_TYPE_NAMES.get(name, name)
 
 
 # --- reshape / view ---------------------------------------------------------------------------
