@@ -98,8 +98,11 @@ def is_floating(arr) -> bool:
     return arr.dtype.kind in "fcV"
 
 
-def shape_arg(size, op: str) -> tuple:
-    """Accept ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` or ``f(torch.Size)`` shapes."""
+def shape_arg(size, op: str, allow_negative: bool = False) -> tuple:
+    """Accept ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` or ``f(torch.Size)`` shapes.
+
+    ``allow_negative`` keeps negative entries for ops that infer a ``-1`` (view, reshape).
+    """
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     elif len(size) == 1 and isinstance(size[0], Tensor):
@@ -110,10 +113,10 @@ def shape_arg(size, op: str) -> tuple:
             s = int(s.item())
         if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
             raise TypeError(
-                f"{op}(): argument 'size' must be tuple of ints, but found element of type "
-                f"{type(s).__name__}"
+                f"{op}(): argument '{'shape' if allow_negative else 'size'}' must be tuple of "
+                f"ints, but found element of type {type(s).__name__}"
             )
-        if s < 0:
+        if s < 0 and not allow_negative:
             raise RuntimeError(
                 f"{op}(): Trying to create tensor with negative dimension {s}: {list(size)}"
             )

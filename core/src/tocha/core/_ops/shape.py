@@ -19,7 +19,7 @@ import numpy as np
 from .. import _dtype
 from .._tensor import Size, Tensor
 from ..autograd.function import Node
-from ._util import check_same_device, norm_dim, xp_of
+from ._util import check_same_device, norm_dim, shape_arg, xp_of
 from ._util import write_out as _out
 
 _ndarray = np.ndarray
@@ -80,23 +80,6 @@ def _scalar_name(t: Tensor) -> str:
 
 
 # --- reshape / view ---------------------------------------------------------------------------
-def _shape_with_neg(size: tuple, op: str) -> tuple:
-    """Like ``shape_arg`` but keeps negative entries (``-1`` is inferred by ``infer_shape``)."""
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = tuple(size[0])
-    elif len(size) == 1 and isinstance(size[0], Tensor):
-        size = tuple(int(s) for s in size[0].tolist())
-    out = []
-    for s in size:
-        if isinstance(s, Tensor):
-            s = int(s.item())
-        if not _is_int(s):
-            raise TypeError(
-                f"{op}(): argument 'shape' must be tuple of ints, but found element of type "
-                f"{type(s).__name__}"
-            )
-        out.append(int(s))
-    return tuple(out)
 
 
 def infer_shape(shape: tuple, numel: int, op: str) -> tuple:
@@ -170,7 +153,9 @@ def reshape(input: Tensor, *shape) -> Tensor:
         if shape != input._data.shape or input._rg:
             return Reshape.apply(input, shape=shape)
         return _alias_view(input)
-    shape = infer_shape(_shape_with_neg(shape, "reshape"), input._data.size, "reshape")
+    shape = infer_shape(
+        shape_arg(shape, "reshape", allow_negative=True), input._data.size, "reshape"
+    )
     if shape == input._data.shape:
         return Reshape.apply(input, shape=shape) if input._rg else _alias_view(input)
     return Reshape.apply(input, shape=shape)
@@ -189,7 +174,7 @@ def view(self: Tensor, *shape) -> Tensor:
         out = wrap(self._data.view(dt.np))
         out._share_version(self)
         return out
-    shape = infer_shape(_shape_with_neg(shape, "view"), self._data.size, "view")
+    shape = infer_shape(shape_arg(shape, "view", allow_negative=True), self._data.size, "view")
     return Reshape.apply(self, shape=shape, must_view=True)
 
 
