@@ -16,6 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import common_ops  # noqa: E402
 import core_ops  # noqa: E402
 from harness import measure, table  # noqa: E402
 
@@ -44,7 +45,8 @@ def main(argv=None) -> int:
     p.add_argument("-k", default="", help="only workloads whose name contains this")
     p.add_argument("--rounds", type=int, default=15)
     args = p.parse_args(argv)
-    work = [w for w in core_ops.workloads() if args.k.lower() in w.name.lower()]
+    every = core_ops.workloads() + common_ops.workloads()
+    work = [w for w in every if args.k.lower() in w.name.lower()]
     print(f"machine: {machine()}\n")
     results = []
     for w in work:
