@@ -97,6 +97,15 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def compat(session: nox.Session) -> None:
+    """The same programs under tocha.core and real torch (CPU): values, dtypes, grads, errors."""
+    session.install(f"./{CORE}[test]")
+    find_links = ["--find-links", WHEELS] if Path(WHEELS).is_dir() else []
+    session.install(*find_links, TORCH)
+    session.run("pytest", f"{CORE}/tests/compat", *session.posargs)
+
+
+@nox.session
 def integration(session: nox.Session) -> None:
     """Cross-package tests in tests/, with core and every existing domain package installed."""
     if not _has_tests(ROOT / "tests"):

@@ -183,3 +183,19 @@ def write_out(res, out, op: str = "out="):
     out._data[...] = res._data
     out._bump_version()
     return out
+
+
+def broadcast_error(op: str, *shapes) -> RuntimeError:
+    """torch's error for operands whose shapes don't broadcast, naming the op and the sizes."""
+    nd = max(len(s) for s in shapes)
+    padded = [(1,) * (nd - len(s)) + tuple(s) for s in shapes]
+    for dim in range(nd - 1, -1, -1):
+        sizes = [p[dim] for p in padded]
+        big = [i for i, n in enumerate(sizes) if n != 1]
+        for i in big[1:]:
+            if sizes[i] != sizes[big[0]]:
+                return RuntimeError(
+                    f"{op}: The size of tensor a ({sizes[big[0]]}) must match the size of "
+                    f"tensor b ({sizes[i]}) at non-singleton dimension {dim}"
+                )
+    return RuntimeError(f"{op}: shapes {[tuple(s) for s in shapes]} cannot be broadcast together")

@@ -16,7 +16,7 @@ from .. import _dtype, _parallel
 from .._tensor import Tensor, wrap
 from ..autograd.function import Node
 from ..autograd.grad_mode import MODE
-from ._util import check_same_device, is_scalar, xp_of
+from ._util import broadcast_error, check_same_device, is_scalar, xp_of
 from ._util import write_out as _out
 
 _ndarray = np.ndarray
@@ -550,7 +550,10 @@ def _compare(name: str, fn, a, b) -> Tensor:
         if a._data.__class__ is not b._data.__class__:
             check_same_device(name, a, b)
         dt = _tt_dtype(a, b)
-        return wrap(fn(_cast(a._data, dt), _cast(b._data, dt)))
+        try:
+            return wrap(fn(_cast(a._data, dt), _cast(b._data, dt)))
+        except ValueError:
+            raise broadcast_error(name, a._data.shape, b._data.shape) from None
     if is_scalar(b):
         return wrap(fn(a._data, b))
     if isinstance(b, (_ndarray, list, tuple)):
@@ -604,7 +607,10 @@ def _fast(fn, tt: type, ts: type, name: str):
             if a.dtype is b.dtype and a.__class__ is _ndarray and b.__class__ is _ndarray:
                 res = _parallel.binary(ufunc, a, b) if a.size >= _MIN_PAR else None
                 if res is None:
-                    res = fn(a, b)
+                    try:
+                        res = fn(a, b)
+                    except ValueError:
+                        raise broadcast_error(name, a.shape, b.shape) from None
                 if (self._rg or other._rg) and MODE.grad:
                     return tt.record_binary(self, other, res)
                 return wrap(res)

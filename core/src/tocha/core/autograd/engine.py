@@ -39,7 +39,7 @@ def _accumulate(buf: list, nr: int, g: Tensor) -> None:
     buf[nr] = g if cur is None else cur + g
 
 
-def _plan(root_targets, wanted_nodes, wanted_leaves, all_leaves):
+def _plan(root_targets, wanted_nodes, wanted_leaves):
     """Decide which nodes must run: those with an edge into a wanted part of the graph.
 
     A target is wanted when it is a leaf whose gradient is accumulated or captured, a node at
@@ -52,7 +52,7 @@ def _plan(root_targets, wanted_nodes, wanted_leaves, all_leaves):
         node, expanded = stack.pop()
         if isinstance(node, Tensor):
             if node not in wanted:
-                wanted[node] = all_leaves or node in wanted_leaves
+                wanted[node] = node in wanted_leaves
             continue
         if expanded:
             ok = node in wanted_nodes
@@ -132,9 +132,7 @@ def run_backward(
                 capture_leaves.setdefault(t, []).append(i)
             else:
                 capture_nodes.setdefault((t.grad_fn, t._nr), []).append(i)
-        runs, wanted, deps = _plan(
-            root_targets, {n for n, _ in capture_nodes}, capture_leaves, False
-        )
+        runs, wanted, deps = _plan(root_targets, {n for n, _ in capture_nodes}, capture_leaves)
     results = [None] * (len(inputs) if inputs is not None else 0)
     buffers: dict = {}
     leaf_grads: dict = {}

@@ -81,12 +81,19 @@ class Node:
         """Run the op on Tensors, recording it when grad mode is on and an input needs grad."""
         node = _new(cls)
         n = len(inputs)
-        if n == 1:
-            out = node.forward(inputs[0]._data, **params)
-        elif n == 2:
-            out = node.forward(inputs[0]._data, inputs[1]._data, **params)
-        else:
-            out = node.forward(*[t._data for t in inputs], **params)
+        try:
+            if n == 1:
+                out = node.forward(inputs[0]._data, **params)
+            elif n == 2:
+                out = node.forward(inputs[0]._data, inputs[1]._data, **params)
+            else:
+                out = node.forward(*[t._data for t in inputs], **params)
+        except ValueError as e:
+            if "broadcast" not in str(e):
+                raise
+            from .._ops._util import broadcast_error
+
+            raise broadcast_error(cls.__name__.lower(), *[t._data.shape for t in inputs]) from None
         record = False
         if MODE.grad:
             for t in inputs:
