@@ -123,3 +123,70 @@ def test_same_exception_types_as_torch(name, fn):
     assert isinstance(ours.value, type(theirs.value)) or isinstance(
         theirs.value, type(ours.value)
     ), f"{name}: tocha raised {type(ours.value).__name__}, torch {type(theirs.value).__name__}"
+
+
+# Expressions without gradients; outputs may be tuples (compared element by element).
+EXPRESSIONS = [
+    ("int_tensor_plus_float", lambda L: L.tensor([1, 2]) + 2.5),
+    ("int32_plus_0dim_f64", lambda L: L.zeros(3, dtype=L.int32) + L.tensor(1.5, dtype=L.float64)),
+    ("f16_plus_0dim_f64", lambda L: L.ones(2, dtype=L.float16) + L.tensor(1.0, dtype=L.float64)),
+    ("uint8_plus_int8", lambda L: L.tensor([200], dtype=L.uint8) + L.tensor([-1], dtype=L.int8)),
+    ("bool_sum", lambda L: L.tensor([True, False, True]).sum()),
+    ("bool_plus_bool", lambda L: L.tensor([True, False]) + L.tensor([True, True])),
+    ("int_true_div", lambda L: L.tensor([7, -7]) / L.tensor([2, 2])),
+    ("int_pow", lambda L: L.tensor([2, 3]) ** 2),
+    ("float_pow_int_tensor", lambda L: 2.0 ** L.tensor([1, 2])),
+    ("mean_dims", lambda L: L.arange(24.0).reshape(2, 3, 4).mean(dim=(0, 2))),
+    ("var_unbiased_false", lambda L: L.arange(6.0).var(unbiased=False)),
+    ("where_single", lambda L: L.where(L.tensor([[0, 1], [1, 0]]) > 0)),
+    ("nonzero", lambda L: L.nonzero(L.tensor([[0, 1], [2, 0]]))),
+    ("unique_counts", lambda L: L.unique(L.tensor([3, 1, 3, 2, 1]), return_counts=True)),
+    (
+        "masked_softmax",
+        lambda L: (
+            L.tensor([[1.0, 2.0, 3.0]])
+            .masked_fill(L.tensor([[False, True, False]]), float("-inf"))
+            .softmax(-1)
+        ),
+    ),
+    ("chunk_unbind", lambda L: L.arange(6).chunk(4)[-1] + L.arange(6).reshape(2, 3).unbind(1)[2]),
+    ("argsort_desc", lambda L: L.tensor([3.0, 1.0, 2.0]).argsort(descending=True)),
+    (
+        "bmm_baddbmm",
+        lambda L: L.baddbmm(L.ones(2, 2, 2), L.ones(2, 2, 3), L.ones(2, 3, 2), beta=0.5),
+    ),
+    ("linspace_f32", lambda L: L.linspace(0, 1, 7)),
+    ("arange_float", lambda L: L.arange(0, 1, 0.1)),
+    ("full_int", lambda L: L.full((2,), 7)),
+    ("eye_rect", lambda L: L.eye(2, 3)),
+    ("clamp_int", lambda L: L.tensor([-3, 0, 5]).clamp(min=-1, max=2)),
+    ("round_half_even", lambda L: L.tensor([0.5, 1.5, 2.5, -0.5]).round()),
+    ("div_floor_neg", lambda L: L.div(L.tensor([-7.0, 7.0]), 2, rounding_mode="floor")),
+    ("div_trunc_int", lambda L: L.div(L.tensor([-7, 7]), 2, rounding_mode="trunc")),
+    ("fmod_neg", lambda L: L.fmod(L.tensor([-7, 7]), 3)),
+    ("bitwise", lambda L: (L.tensor([12]) & 10) | (L.tensor([1]) << 3)),
+    ("topk_named", lambda L: L.tensor([[1.0, 5.0, 3.0]]).topk(2)),
+    ("max_named", lambda L: L.tensor([[1.0, 5.0], [7.0, 2.0]]).max(dim=0)),
+    ("median", lambda L: L.tensor([4.0, 1.0, 3.0, 2.0]).median()),
+    ("cumsum_int", lambda L: L.tensor([1, 2, 3], dtype=L.int32).cumsum(0)),
+    (
+        "searchsorted",
+        lambda L: L.searchsorted(L.tensor([1.0, 3.0, 5.0]), L.tensor([0.0, 3.0, 6.0])),
+    ),
+    ("bincount", lambda L: L.bincount(L.tensor([0, 1, 1, 4]))),
+    ("repr_like_values", lambda L: L.tensor([1e-5, 1.0]).exp()),
+]
+
+
+def _as_list(x):
+    return list(x) if isinstance(x, (tuple, list)) else [x]
+
+
+@pytest.mark.parametrize("name,fn", EXPRESSIONS, ids=[n for n, _ in EXPRESSIONS])
+def test_same_values_as_torch(name, fn):
+    ours, theirs = _as_list(fn(tocha)), _as_list(fn(torch))
+    assert len(ours) == len(theirs), f"{name}: {len(ours)} outputs, torch {len(theirs)}"
+    for o, t in zip(ours, theirs):
+        assert str(o.dtype).replace("torch.", "") == str(t.dtype).replace("torch.", ""), name
+        assert tuple(o.shape) == tuple(t.shape), name
+        np.testing.assert_allclose(o.numpy(), t.numpy(), rtol=1e-6, atol=1e-7, err_msg=name)
