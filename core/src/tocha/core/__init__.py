@@ -82,7 +82,8 @@ from . import _tensor_methods  # noqa: E402
 
 _tensor_methods.bind(_modules)
 
-from . import autograd, return_types, testing  # noqa: E402
+from . import autograd, hub, return_types, safetensors, serialization, testing  # noqa: E402
+from .serialization import load, save  # noqa: E402
 
 # Public submodules written by their families (torch.linalg, torch.random).
 for _name in ("linalg", "random"):
