@@ -372,3 +372,21 @@ def test_detect_anomaly_names_the_op():
         NanGrad.apply(x).sum().backward()
     NanGrad.apply(x).sum().backward()  # outside anomaly mode: no error, nan gradient
     assert np.isnan(x.grad.item())
+
+
+def test_node_that_receives_no_gradient_still_releases_its_inputs():
+    """A backward returning None for an input that is also reachable another way: the engine
+    must not wait forever for the silent edge (torch gives [1., 1.])."""
+
+    class FirstOnly(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a + b
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, None
+
+    a = _t([1.0, 1.0])
+    FirstOnly.apply(a, a * 2).sum().backward()
+    assert_close(a.grad, _t([1.0, 1.0], False))

@@ -85,6 +85,14 @@ _tensor_methods.bind(_modules)
 from . import autograd, hub, return_types, safetensors, serialization, testing  # noqa: E402
 from .serialization import load, save  # noqa: E402
 
+# torch.nn, torch.optim, torch.utils: imported eagerly, as `import torch` does
+for _name in ("nn", "optim", "utils"):
+    try:
+        globals()[_name] = _importlib.import_module(f".{_name}", __name__)
+    except ModuleNotFoundError as _e:
+        if _e.name != f"{__name__}.{_name}":
+            raise
+
 # Public submodules written by their families (torch.linalg, torch.random).
 for _name in ("linalg", "random"):
     try:

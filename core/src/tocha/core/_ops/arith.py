@@ -601,7 +601,7 @@ def _fast(fn, tt: type, ts: type, name: str):
     ufunc = tt.ufunc
 
     def op(self, other):
-        if other.__class__ is Tensor:
+        if other.__class__ is Tensor or isinstance(other, Tensor):  # e.g. an nn.Parameter
             a = self._data
             b = other._data
             if a.dtype is b.dtype and a.__class__ is _ndarray and b.__class__ is _ndarray:

@@ -167,6 +167,15 @@ def run_backward(
                 continue
             buf = buffers.pop(target, None)
             if buf is None:
+                # no gradient reached this node (e.g. a backward returned None for it): it
+                # sends nothing, but what it leads to must stop waiting for it
+                for e in target.next_edges:
+                    if e is not None:
+                        d = deps.get(e[0])
+                        if d is not None:
+                            if d == 1:
+                                ready.append(e[0])
+                            deps[e[0]] = d - 1
                 continue
             if target._pre_hooks:
                 _run_pre_hooks(target, buf)
