@@ -1,0 +1,284 @@
+"""Shared machinery of the element-wise optimizers: scratch buffers and the chunked update driver.
+
+Every element-wise optimizer (SGD, Adam, ...) writes its update rule once as a *kernel*: a
+function of raw arrays (NumPy or CuPy) that updates the parameter and its state in place with
+``out=`` ufuncs, so a step allocates nothing. ``run`` feeds a kernel one parameter at a time,
+flattened and cut into cache-sized chunks: all the passes of an update rule then run over a
+chunk while it is still in the CPU cache, instead of streaming the whole parameter through
+memory once per pass (which is what bounds a per-op implementation on large parameters).
+"""
+
+from __future__ import annotations
+
+import contextvars
+
+import numpy as np
+
+from .. import _dtype, _parallel
+from .._tensor import Tensor, wrap
+
+__all__ = [
+    "CHUNK",
+    "Scratch",
+    "Batch",
+    "run",
+    "scalar",
+    "new_step",
+    "state_like",
+    "full_state_like",
+]
+
+# Elements per chunk: 64 Ki float32 = 256 KiB per array, so the five or six arrays an update
+# touches stay within a core's L2 cache. Measured on (256, 256) and (2048, 2048) Adam steps.
+CHUNK = 1 << 16
+
+_ndarray = np.ndarray
+
+
+def scalar(x) -> float:
+    """A hyperparameter as a Python number (torch allows lr, betas ... as one-element tensors)."""
+    return float(x) if isinstance(x, Tensor) else x
+
+
+def _scalar_np_dtype():
+    # torch keeps optimizer step counters in float32, or float64 when that is the default dtype
+    return np.float64 if _dtype.get_default_dtype() is _dtype.float64 else np.float32
+
+
+def new_step(value: float = 0.0) -> Tensor:
+    """A 0-dim step counter tensor on the CPU, like torch's ``state['step']``."""
+    return wrap(np.array(value, dtype=_scalar_np_dtype()))
+
+
+def state_like(p: Tensor) -> Tensor:
+    """A C-contiguous zero tensor with ``p``'s shape, dtype and device (an optimizer state)."""
+    arr = p._data
+    xp = np if arr.__class__ is _ndarray else _xp_of(arr)
+    return wrap(xp.zeros(arr.shape, dtype=arr.dtype))
+
+
+def full_state_like(p: Tensor, value: float) -> Tensor:
+    arr = p._data
+    xp = np if arr.__class__ is _ndarray else _xp_of(arr)
+    return wrap(xp.full(arr.shape, value, dtype=arr.dtype))
+
+
+def _xp_of(arr):
+    if arr.__class__ is _ndarray:
+        return np
+    import cupy
+
+    return cupy
+
+
+def _device_key(arr):
+    if arr.__class__ is _ndarray:
+        return None
+    return arr.device.id
+
+
+class Scratch:
+    """Reusable temporary buffers, one set per (array type, dtype, device).
+
+    Buffers are flat and at most ``CHUNK`` elements long, so the memory they hold is small and
+    bounded no matter how large the parameters are.
+    """
+
+    __slots__ = ("_pool",)
+
+    def __init__(self) -> None:
+        self._pool: dict = {}
+
+    def get(self, like, n: int, k: int) -> list:
+        key = (like.__class__, like.dtype, _device_key(like))
+        bufs = self._pool.get(key)
+        if bufs is None or len(bufs) < k or bufs[0].size < n:
+            size = max(n, bufs[0].size if bufs else 0)
+            xp = _xp_of(like)
+            bufs = [xp.empty(size, dtype=like.dtype) for _ in range(max(k, len(bufs or ())))]
+            self._pool[key] = bufs
+        if bufs[0].size == n:
+            return bufs[:k]
+        return [b[:n] for b in bufs[:k]]
+
+
+def _flat(arr):
+    """A writable flat view of ``arr`` (complex viewed as its real and imaginary parts)."""
+    f = arr.reshape(-1)
+    if f.dtype.kind == "c":
+        f = f.view(f.real.dtype)
+    return f
+
+
+def _units(kernel, p, g, states: tuple, ntmp: int, consts: tuple, out: list) -> object:
+    """Append the work for one parameter to ``out`` as units of at most ``CHUNK`` elements.
+
+    A unit is ``(kernel, p, g, states, ntmp, consts)`` on arrays of one shape. Returns a
+    write-back callable when the parameter had to be copied (strided arrays), else None.
+    """
+    n = p.size
+    if n <= CHUNK and p.dtype.kind != "c" and g.shape == p.shape:
+        # small parameter: one unit on the arrays as they are (element-wise ufuncs accept any
+        # layout), without flattening
+        out.append((kernel, p, g, states, ntmp, consts))
+        return None
+    writable = (p, *states)
+    copies = None
+    for a in writable:
+        if a is not None and not a.flags.c_contiguous:
+            # rare (a parameter that is a strided view): run on contiguous copies, write back
+            copies = [None if a is None else _xp_of(a).ascontiguousarray(a) for a in writable]
+            break
+    src = copies if copies is not None else writable
+    fp = _flat(src[0])
+    fs = tuple(None if a is None else _flat(a) for a in src[1:])
+    fg = g.reshape(-1)
+    if fg.dtype.kind == "c":
+        if not fg.flags.c_contiguous:
+            fg = _xp_of(fg).ascontiguousarray(fg)
+        fg = fg.view(fg.real.dtype)
+    n = fp.size
+    for lo in range(0, n, CHUNK):
+        hi = min(n, lo + CHUNK)
+        out.append(
+            (
+                kernel,
+                fp[lo:hi],
+                fg[lo:hi],
+                tuple(None if s is None else s[lo:hi] for s in fs),
+                ntmp,
+                consts,
+            )
+        )
+    if copies is None:
+        return None
+
+    def write_back() -> None:
+        for a, c in zip(writable, copies):
+            if a is not None:
+                a[...] = c
+
+    return write_back
+
+
+def _run_units(units, scratch: Scratch) -> None:
+    for kernel, p, g, states, ntmp, consts in units:
+        tmps = scratch.get(p, p.size, ntmp)
+        if p.ndim != 1:
+            shape = p.shape
+            tmps = [t.reshape(shape) for t in tmps]
+        kernel(np if p.__class__ is _ndarray else _xp_of(p), p, g, states, tmps, *consts)
+
+
+def run(kernel, scratch: Scratch, p, g, states: tuple, ntmp: int, *consts) -> None:
+    """Apply ``kernel(xp, p, g, states, tmps, *consts)`` to one parameter, chunk by chunk.
+
+    ``p`` and the arrays in ``states`` (``None`` entries allowed) are updated in place; ``g``
+    is only read. The kernel sees arrays of equal shape: the parameter's own when it fits in
+    one chunk, else flat C-contiguous chunks (complex tensors are processed as pairs of reals,
+    like torch's ``view_as_real``).
+    """
+    units: list = []
+    write_back = _units(kernel, p, g, states, ntmp, consts, units)
+    _run_units(units, scratch)
+    if write_back is not None:
+        write_back()
+
+
+# Total elements of a step below which it runs on one thread (handing work to the pool costs
+# tens of microseconds).
+PARALLEL_MIN = 1 << 18
+
+
+class Batch:
+    """The updates of one ``step``, run after the loop over parameters.
+
+    Updates of different parameters (and different chunks of one) are independent, so a large
+    step is spread over tocha's intra-op threads (``tocha.core.set_num_threads``) the way
+    torch's kernels use its threads. Every element is computed by the same ufunc sequence
+    whichever thread runs it, so results do not depend on the number of threads.
+    """
+
+    __slots__ = ("scratches", "jobs", "size")
+
+    def __init__(self, scratches: list) -> None:
+        self.scratches = scratches
+        self.jobs: list = []
+        self.size = 0
+
+    def add(self, kernel, p, g, states: tuple, ntmp: int, *consts) -> None:
+        self.jobs.append((kernel, p, g, states, ntmp, consts))
+        self.size += p.size
+
+    def run(self) -> None:
+        jobs = self.jobs
+        if not jobs:
+            return
+        scratch = self.scratches[0]
+        threads = _parallel.get_num_threads()
+        if (
+            threads <= 1
+            or self.size < PARALLEL_MIN
+            or jobs[0][1].__class__ is not _ndarray
+            or len({id(j[1]) for j in jobs}) != len(jobs)  # a parameter listed twice
+        ):
+            for kernel, p, g, states, ntmp, consts in jobs:
+                run(kernel, scratch, p, g, states, ntmp, *consts)
+            return
+        units: list = []
+        write_backs = []
+        for kernel, p, g, states, ntmp, consts in jobs:
+            wb = _units(kernel, p, g, states, ntmp, consts, units)
+            if wb is not None:
+                write_backs.append(wb)
+        # contiguous runs of units with about the same number of elements per thread
+        parts: list[list] = [[] for _ in range(threads)]
+        total = sum(u[1].size for u in units)
+        acc, k = 0, 0
+        for u in units:
+            if acc >= total * (k + 1) / threads and k < threads - 1:
+                k += 1
+            parts[k].append(u)
+            acc += u[1].size
+        while len(self.scratches) < threads:
+            self.scratches.append(Scratch())
+        pool = _parallel._get_pool()
+        futures = [
+            pool.submit(contextvars.copy_context().run, _run_units, part, self.scratches[i])
+            for i, part in enumerate(parts[1:], 1)
+            if part
+        ]
+        _run_units(parts[0], scratch)
+        for f in futures:
+            f.result()
+        for wb in write_backs:
+            wb()
+
+
+def effective_grad(xp, p, g, tmps, weight_decay: float, maximize: bool, slot: int):
+    """The gradient an update uses: ``-g`` when maximizing, plus ``weight_decay * p`` (L2).
+
+    Writes into ``tmps[slot]`` only when it has to (``g`` itself is never modified).
+    """
+    if maximize:
+        g = xp.negative(g, out=tmps[slot])
+    if weight_decay != 0:
+        out = tmps[slot]
+        other = tmps[slot - 1] if slot > 0 else tmps[slot + 1]
+        # grad + weight_decay * param, the rounding of torch's grad.add(param, alpha=wd)
+        xp.multiply(p, weight_decay, out=other)
+        xp.add(g, other, out=out)
+        g = out
+    return g
+
+
+def lerp_(xp, a, b, w: float, t) -> None:
+    """``a += w * (b - a)`` in place (torch's lerp, with its two-sided form for large ``w``)."""
+    xp.subtract(b, a, out=t)
+    if w < 0.5:
+        t *= w
+        a += t
+    else:
+        dt = a.dtype.type
+        t *= dt(1) - dt(w)
+        xp.subtract(b, t, out=a)
