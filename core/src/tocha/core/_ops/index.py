@@ -31,6 +31,7 @@ from ._util import check_same_device, is_scalar, norm_dim, xp_of
 from ._util import return_type as _return_type
 from ._util import type_name as _tname
 from ._util import write_out as _out
+from .shape import _view_of
 
 _ndarray = np.ndarray
 _INTP = np.dtype(np.int64)
@@ -472,10 +473,63 @@ def getitem(self: Tensor, key) -> Tensor:
         >>> x[x > 9]
         tensor([10, 11])
     """
+    # Fast path: a key of Python ints, int slices with a positive step, None and ``...`` is
+    # basic indexing, which torch and NumPy define the same way: one view of the array, with no
+    # parsing. Any IndexError (an index out of range, too many indices, two ellipses) falls
+    # through to the general path, which raises torch's message.
+    cls = key.__class__
+    if (
+        cls is int
+        or (cls is tuple and _plain_key(key))
+        or (cls is slice and _plain_slice(key))
+        or key is None
+        or key is Ellipsis
+    ):
+        a = self._data
+        try:
+            out = a[key]
+        except IndexError:
+            pass
+        else:
+            if out.__class__ is not a.__class__:
+                # every dim taken by an int: NumPy returns a scalar, a trailing ... a 0-dim view
+                key = (*key, Ellipsis) if cls is tuple else (key, Ellipsis)
+                out = a[key]
+            if self._rg and MODE.grad:
+                return BasicIndex.apply(self, key=key)
+            return _view_of(self, out)
     key1, key2, unique = _parse_key(self, key)
     if key1 is None and key2 is None:
         return BasicIndex.apply(self, key=(Ellipsis,))
     return _index_keys(self, key1, key2, unique)
+
+
+def _plain_slice(s: slice) -> bool:
+    """A slice of Python ints (or None) with a positive step: NumPy's and torch's agree."""
+    start, stop, step = s.start, s.stop, s.step
+    return (
+        (start is None or start.__class__ is int)
+        and (stop is None or stop.__class__ is int)
+        and (step is None or (step.__class__ is int and step > 0))
+    )
+
+
+def _plain_key(key: tuple) -> bool:
+    """Whether every item of ``key`` is a Python int, a plain slice, None or ``...``."""
+    for k in key:
+        cls = k.__class__
+        if cls is int or k is None or k is Ellipsis:
+            continue
+        if cls is slice:
+            start, stop, step = k.start, k.stop, k.step
+            if (
+                (start is None or start.__class__ is int)
+                and (stop is None or stop.__class__ is int)
+                and (step is None or (step.__class__ is int and step > 0))
+            ):
+                continue
+        return False
+    return True
 
 
 # --- index_put and setitem ------------------------------------------------------------------

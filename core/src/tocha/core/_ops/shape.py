@@ -17,7 +17,8 @@ import warnings
 import numpy as np
 
 from .. import _dtype
-from .._tensor import Size, Tensor
+from .._mode import MODE
+from .._tensor import Size, Tensor, wrap
 from ..autograd.function import Node
 from ._util import check_same_device, norm_dim, shape_arg, xp_of
 from ._util import write_out as _out
@@ -26,6 +27,66 @@ _ndarray = np.ndarray
 
 
 # --- small helpers ----------------------------------------------------------------------------
+def _view_of(t: Tensor, arr) -> Tensor:
+    """``arr`` (a view of ``t``'s memory) as a Tensor without history: the view shares ``t``'s
+    version counter and base.
+
+    This is exactly what ``Node.apply`` does for an ``is_view`` node it does not record (grad
+    mode off, or no input requiring grad), without building the node and dispatching through
+    it: shape ops and basic indexing on small tensors are dominated by that per-call overhead
+    (measured: ``x.view(-1)`` 3.6 us through ``Reshape.apply`` and its argument parsing, 0.6 us
+    with this fast path; torch 0.9 us). Callers use it only when ``not (t._rg and MODE.grad)``.
+    """
+    out = wrap(arr)
+    vc = t._vc
+    if vc is None:
+        vc = t._vc = [0]
+    out._vc = vc
+    base = t._base
+    out._base = t if base is None else base
+    return out
+
+
+def _plain_shape(shape: tuple, numel: int):
+    """``shape`` (the ``*shape`` arguments of view / reshape) as a tuple of Python ints with a
+    ``-1`` resolved against ``numel``, or None when the general parser must run.
+
+    The fast check for the common call (``x.view(-1)``, ``x.reshape(b, n)``,
+    ``x.view(y.shape)``): anything else (NumPy ints, tensors, lists, a shape that does not fit)
+    returns None, and the general path parses it and raises torch's error.
+    """
+    if len(shape) == 1:
+        s0 = shape[0]
+        if s0.__class__ is int:  # x.view(-1), x.reshape(n)
+            return (numel,) if s0 == -1 or s0 == numel else None
+        if s0.__class__ is tuple:
+            shape = s0
+        elif s0.__class__ is Size:
+            shape = tuple(s0)
+        else:
+            return None
+    known = 1
+    neg = -1
+    i = 0
+    for s in shape:
+        if s.__class__ is not int:
+            return None
+        if s < 0:
+            if s != -1 or neg >= 0:
+                return None
+            neg = i
+        else:
+            known *= s
+        i += 1
+    if neg < 0:
+        return shape if known == numel else None
+    if known == 0 or numel % known:
+        return None
+    if i == 1:
+        return (numel,)
+    return shape[:neg] + (numel // known,) + shape[neg + 1 :]
+
+
 def _is_int(x) -> bool:
     return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
@@ -146,13 +207,14 @@ def reshape(input: Tensor, *shape) -> Tensor:
         >>> torch.arange(6).reshape(2, -1).shape
         torch.Size([2, 3])
     """
-    if len(shape) == 1 and shape[0].__class__ is tuple:
-        shape = shape[0]
-    # fast path: a tuple of non-negative Python ints that fits (what backward passes use)
-    if all(s.__class__ is int and s >= 0 for s in shape) and math.prod(shape) == input._data.size:
-        if shape != input._data.shape or input._rg:
-            return Reshape.apply(input, shape=shape)
-        return _alias_view(input)
+    a = input._data
+    # fast path: Python ints (at most one -1) that fit, what user code and backward passes use
+    plain = _plain_shape(shape, a.size)
+    if plain is not None:
+        if not (input._rg and MODE.grad) and a.flags.c_contiguous:
+            # a contiguous array always reshapes to a view (Reshape.forward's result)
+            return _view_of(input, a.reshape(plain))
+        return Reshape.apply(input, shape=plain)
     shape = infer_shape(
         shape_arg(shape, "reshape", allow_negative=True), input._data.size, "reshape"
     )
@@ -167,14 +229,19 @@ def _alias_view(t: Tensor) -> Tensor:
 
 def view(self: Tensor, *shape) -> Tensor:
     """A view with a new shape; raises when the memory layout makes a view impossible."""
+    a = self._data
+    plain = _plain_shape(shape, a.size)
+    if plain is not None:
+        if not (self._rg and MODE.grad) and a.flags.c_contiguous:
+            # a contiguous array always reshapes to a view: no stride check needed
+            return _view_of(self, a.reshape(plain))
+        return Reshape.apply(self, shape=plain, must_view=True)
     if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list, np.integer)):
-        from .._tensor import wrap
-
         dt = _dtype.to_dtype(shape[0])
-        out = wrap(self._data.view(dt.np))
+        out = wrap(a.view(dt.np))
         out._share_version(self)
         return out
-    shape = infer_shape(shape_arg(shape, "view", allow_negative=True), self._data.size, "view")
+    shape = infer_shape(shape_arg(shape, "view", allow_negative=True), a.size, "view")
     return Reshape.apply(self, shape=shape, must_view=True)
 
 
@@ -200,12 +267,17 @@ def broadcast_view(a, shape: tuple):
     """
     if a.__class__ is not np.ndarray or not a.flags.c_contiguous or not a.size:
         return xp_of(a).broadcast_to(a, shape)
-    lead = len(shape) - a.ndim
-    strides = [0] * lead
-    for n, st, want in zip(a.shape, a.strides, shape[lead:]):
-        strides.append(0 if n == 1 and want != 1 else st)
-    out = np.ndarray(shape, a.dtype, a, 0, tuple(strides))
-    out.flags.writeable = False
+    src = a.shape
+    lead = len(shape) - len(src)
+    if 1 in src:  # a size-1 dim broadcast to more gets stride 0
+        strides = [0] * lead
+        for n, st, want in zip(src, a.strides, shape[lead:]):
+            strides.append(0 if n == 1 and want != 1 else st)
+        strides = tuple(strides)
+    else:  # only new leading dims (stride 0): skip the loop
+        strides = (0,) * lead + a.strides if lead else a.strides
+    out = np.ndarray(shape, a.dtype, a, 0, strides)
+    out.setflags(write=False)  # half the cost of ``out.flags.writeable = False``
     return out
 
 
@@ -219,8 +291,40 @@ class Expand(Node):
         return g  # the engine sums it back to the input's shape
 
 
+def _expand_shape(sizes: tuple, shape: tuple):
+    """The target shape of ``expand(*sizes)`` when ``sizes`` are Python ints forming a valid
+    expansion of ``shape``, else None (the general path then parses and raises)."""
+    if len(sizes) == 1 and sizes[0].__class__ is not int:
+        sizes = sizes[0]
+        if sizes.__class__ is not tuple and sizes.__class__ is not Size:
+            return None
+    lead = len(sizes) - len(shape)
+    if lead < 0:
+        return None
+    out = []
+    for i, s in enumerate(sizes):
+        if s.__class__ is not int:
+            return None
+        if i >= lead:
+            cur = shape[i - lead]
+            if s == -1:
+                s = cur
+            elif s != cur and cur != 1:
+                return None
+        if s < 0:
+            return None
+        out.append(s)
+    return tuple(out)
+
+
 def expand(self: Tensor, *sizes) -> Tensor:
     """A broadcast view of ``self`` with singleton dims repeated (``-1`` keeps a dim)."""
+    a = self._data
+    if not (self._rg and MODE.grad):
+        shape = _expand_shape(sizes, a.shape)
+        if shape is not None:
+            # the same arrays Expand / Reshape.forward build, without the node dispatch
+            return _view_of(self, a.view() if shape == a.shape else broadcast_view(a, shape))
     sizes = tuple(int(s) for s in shape_arg_allow_neg(sizes))
     nd = self._data.ndim
     if len(sizes) < nd:
@@ -333,6 +437,22 @@ class Permute(Node):
 
 def permute(input: Tensor, *dims) -> Tensor:
     """A view with the dimensions reordered."""
+    a = input._data
+    if not (input._rg and MODE.grad):
+        # fast path: Python ints, one per dim; NumPy validates the order (a repeated or
+        # out-of-range dim raises, and the general path below re-raises with torch's message)
+        order = dims[0] if len(dims) == 1 and dims[0].__class__ is tuple else dims
+        if len(order) == a.ndim:
+            for d in order:
+                if d.__class__ is not int:
+                    break
+            else:
+                try:
+                    out = a.transpose(order)
+                except (ValueError, IndexError):
+                    pass
+                else:
+                    return _view_of(input, out)
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
     nd = input._data.ndim
@@ -350,7 +470,17 @@ def permute(input: Tensor, *dims) -> Tensor:
 
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     """A view with ``dim0`` and ``dim1`` swapped."""
-    nd = input._data.ndim
+    a = input._data
+    nd = a.ndim
+    if dim0.__class__ is int and dim1.__class__ is int and -nd <= dim0 < nd and -nd <= dim1 < nd:
+        if not (input._rg and MODE.grad):
+            # fast path: swapaxes is the view Permute.forward builds, without the node dispatch
+            return _view_of(input, a.swapaxes(dim0, dim1))
+        dims = list(range(nd))
+        d0 = dim0 if dim0 >= 0 else dim0 + nd
+        d1 = dim1 if dim1 >= 0 else dim1 + nd
+        dims[d0], dims[d1] = d1, d0
+        return Permute.apply(input, dims=tuple(dims))
     if nd == 0:
         return _alias_view(input)
     d0, d1 = norm_dim(dim0, nd, "transpose"), norm_dim(dim1, nd, "transpose")
@@ -364,11 +494,14 @@ swapaxes = swapdims = transpose
 
 def t(input: Tensor) -> Tensor:
     """Transpose a tensor of at most 2 dims."""
-    if input._data.ndim > 2:
-        raise RuntimeError(
-            f"t() expects a tensor with <= 2 dimensions, but self is {input._data.ndim}D"
-        )
-    return transpose(input, 0, 1) if input._data.ndim == 2 else _alias_view(input)
+    a = input._data
+    nd = a.ndim
+    if nd > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {nd}D")
+    if not (input._rg and MODE.grad):
+        # fast path: the views Permute / Reshape.forward build, without the node dispatch
+        return _view_of(input, a.T if nd == 2 else a.view())
+    return Permute.apply(input, dims=(1, 0)) if nd == 2 else _alias_view(input)
 
 
 def movedim(input: Tensor, source, destination) -> Tensor:
@@ -403,9 +536,12 @@ moveaxis = movedim
 
 
 def _T(self: Tensor) -> Tensor:
-    nd = self._data.ndim
+    a = self._data
+    nd = a.ndim
     if nd == 2:
-        return transpose(self, 0, 1)
+        if not (self._rg and MODE.grad):
+            return _view_of(self, a.T)  # fast path: Permute.forward's view, no node dispatch
+        return Permute.apply(self, dims=(1, 0))
     if nd == 0:
         warnings.warn(
             "Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases.",
@@ -471,9 +607,14 @@ def adjoint(input: Tensor) -> Tensor:
 # --- squeeze / unsqueeze / flatten / unflatten / atleast_nd -----------------------------------
 def squeeze(input: Tensor, dim=None) -> Tensor:
     """Remove size-1 dims (all of them, or those in ``dim``: an int or a tuple); a view."""
-    shape = input._data.shape
+    a = input._data
+    shape = a.shape
     if dim is None:
-        new = tuple(s for s in shape if s != 1)
+        new = tuple(s for s in shape if s != 1) if 1 in shape else shape
+    elif dim.__class__ is int and -len(shape) <= dim < len(shape):
+        # fast path: one dim in range (a 0-dim tensor takes the general path)
+        d = dim if dim >= 0 else dim + len(shape)
+        new = shape[:d] + shape[d + 1 :] if shape[d] == 1 else shape
     else:
         dims = (dim,) if _is_int(dim) else tuple(dim)
         nd = len(shape)
@@ -482,21 +623,45 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
             for d in dims:
                 norm_dim(d, nd, "squeeze")
         new = tuple(s for i, s in enumerate(shape) if not (i in drop and s == 1))
+    if not (input._rg and MODE.grad) and a.flags.c_contiguous:
+        return _view_of(input, a.reshape(new))  # a contiguous array reshapes to a view
     return Reshape.apply(input, shape=new)
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
     """Insert a size-1 dim at ``dim``; a view."""
-    nd = input._data.ndim
-    d = norm_dim(dim, nd + 1, "unsqueeze")
-    shape = input._data.shape
-    return Reshape.apply(input, shape=shape[:d] + (1,) + shape[d:])
+    a = input._data
+    nd = a.ndim
+    if dim.__class__ is int and -nd - 1 <= dim <= nd:
+        d = dim if dim >= 0 else dim + nd + 1
+    else:
+        d = norm_dim(dim, nd + 1, "unsqueeze")
+    shape = a.shape
+    new = shape[:d] + (1,) + shape[d:]
+    if not (input._rg and MODE.grad) and a.flags.c_contiguous:
+        return _view_of(input, a.reshape(new))  # a contiguous array reshapes to a view
+    return Reshape.apply(input, shape=new)
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims ``start_dim..end_dim`` into one."""
-    shape = input._data.shape
+    a = input._data
+    shape = a.shape
     nd = len(shape)
+    if (
+        start_dim.__class__ is int
+        and end_dim.__class__ is int
+        and -nd <= start_dim < nd
+        and -nd <= end_dim < nd
+    ):
+        # fast path: Python int dims in range (a 0-dim tensor takes the general path)
+        s = start_dim if start_dim >= 0 else start_dim + nd
+        e = end_dim if end_dim >= 0 else end_dim + nd
+        if s <= e:
+            new = shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :]
+            if not (input._rg and MODE.grad) and a.flags.c_contiguous:
+                return _view_of(input, a.reshape(new))  # a contiguous array reshapes to a view
+            return reshape(input, new)
     if nd == 0:
         return Reshape.apply(input, shape=(1,))
     s, e = norm_dim(start_dim, nd, "flatten"), norm_dim(end_dim, nd, "flatten")
@@ -639,6 +804,45 @@ class Cat(Node):
         )
 
 
+def _cat_fast(tensors, dim):
+    """``cat(tensors, dim)`` without the general argument handling, or None when it must run.
+
+    The fast case: a list or tuple of CPU Tensors of one dtype and one ndim (>= 1) and a Python
+    int ``dim`` in range. Legacy ``(0,)`` tensors then only occur among 1-D tensors, where
+    skipping them changes nothing, and there is nothing to promote. Any other shape mismatch
+    makes NumPy raise, and the general path re-raises with torch's message.
+    """
+    cls = tensors.__class__
+    if (cls is not list and cls is not tuple) or not tensors or dim.__class__ is not int:
+        return None
+    arrays = []
+    record = False
+    dt = None
+    nd = 0
+    for t in tensors:
+        if t.__class__ is not Tensor:
+            return None
+        a = t._data
+        if a.__class__ is not _ndarray:
+            return None
+        if dt is None:
+            dt = a.dtype
+            nd = a.ndim
+        elif a.ndim != nd or (a.dtype is not dt and a.dtype != dt):
+            return None
+        if t._rg:
+            record = True
+        arrays.append(a)
+    if not -nd <= dim < nd:  # also rejects 0-dim tensors
+        return None
+    try:
+        if record and MODE.grad:
+            return Cat.apply(*tensors, dim=dim if dim >= 0 else dim + nd, dt=None, skip=())
+        return wrap(np.concatenate(arrays, axis=dim))
+    except ValueError:  # raised by forward before anything is recorded
+        return None
+
+
 def cat(tensors, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
     """Concatenate ``tensors`` along the existing dim ``dim`` (dtypes are promoted).
 
@@ -649,6 +853,10 @@ def cat(tensors, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
         >>> torch.cat([torch.zeros(2, 3), torch.ones(1, 3)]).shape
         torch.Size([3, 3])
     """
+    if out is None:
+        res = _cat_fast(tensors, dim)
+        if res is not None:
+            return res
     tensors = _tensor_seq(tensors, "cat")
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
@@ -699,6 +907,40 @@ class Stack(Node):
         return unbind(g, self.dim)
 
 
+def _stack_fast(tensors, dim):
+    """``stack(tensors, dim)`` without the general argument handling, or None when it must
+    run: a list or tuple of CPU Tensors of one dtype and one shape, a Python int ``dim`` in
+    range. ``np.stack`` is Python code around ``concatenate`` of the arrays with a new axis;
+    this does the same concatenate directly."""
+    cls = tensors.__class__
+    if (cls is not list and cls is not tuple) or not tensors or dim.__class__ is not int:
+        return None
+    arrays = []
+    record = False
+    dt = shape = None
+    for t in tensors:
+        if t.__class__ is not Tensor:
+            return None
+        a = t._data
+        if a.__class__ is not _ndarray:
+            return None
+        if dt is None:
+            dt, shape = a.dtype, a.shape
+        elif a.shape != shape or (a.dtype is not dt and a.dtype != dt):
+            return None
+        if t._rg:
+            record = True
+        arrays.append(a)
+    nd = len(shape) + 1
+    if not -nd <= dim < nd:
+        return None
+    d = dim if dim >= 0 else dim + nd
+    if record and MODE.grad:
+        return Stack.apply(*tensors, dim=d, dt=None)
+    sl = (_FULL,) * d + (None,)
+    return wrap(np.concatenate([a[sl] for a in arrays], axis=d))
+
+
 def stack(tensors, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
     """Stack equally shaped ``tensors`` along a new dim ``dim``.
 
@@ -707,6 +949,10 @@ def stack(tensors, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
         >>> torch.stack([torch.zeros(2, 3), torch.ones(2, 3)], dim=1).shape
         torch.Size([2, 2, 3])
     """
+    if out is None:
+        res = _stack_fast(tensors, dim)
+        if res is not None:
+            return res
     tensors = _tensor_seq(tensors, "stack")
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
@@ -817,6 +1063,19 @@ class Split(Node):
         return res
 
 
+def _split(input: Tensor, d: int, bounds: list) -> tuple:
+    """``Split.apply(input, dim=d, bounds=bounds)``; the views are built directly when there
+    is nothing to record (the same arrays and view bookkeeping, without the node dispatch)."""
+    if input._rg and MODE.grad:
+        return Split.apply(input, dim=d, bounds=bounds)
+    a = input._data
+    pre = (_FULL,) * d
+    return tuple([_view_of(input, a[pre + (slice(s, e),)]) for s, e in bounds])
+
+
+_FULL = slice(None)
+
+
 def _bounds_of(sizes) -> list:
     bounds, pos = [], 0
     for s in sizes:
@@ -854,7 +1113,7 @@ def split_with_sizes(input: Tensor, split_sizes, dim: int = 0) -> tuple:
             f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
             f"dimension {d}), but got split_sizes={sizes}"
         )
-    return Split.apply(input, dim=d, bounds=_bounds_of(sizes))
+    return _split(input, d, _bounds_of(sizes))
 
 
 def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
@@ -882,9 +1141,9 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
             f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}"
         )
     if n == 0:
-        return Split.apply(tensor, dim=d, bounds=[(0, 0)])
+        return _split(tensor, d, [(0, 0)])
     sizes = [size] * (n // size) + ([n % size] if n % size else [])
-    return Split.apply(tensor, dim=d, bounds=_bounds_of(sizes))
+    return _split(tensor, d, _bounds_of(sizes))
 
 
 def _split_method(self: Tensor, split_size, dim: int = 0) -> tuple:
@@ -896,7 +1155,7 @@ unsafe_split = split
 
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     """Split into ``chunks`` nearly equal pieces (views); may return fewer, like torch."""
-    if not _is_int(chunks):
+    if chunks.__class__ is not int and not _is_int(chunks):
         raise TypeError(
             f"chunk(): argument 'chunks' (position 1) must be int, not {type(chunks).__name__}"
         )
@@ -905,12 +1164,13 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
         raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    d = norm_dim(dim, nd, "chunk")
+    d = dim if dim.__class__ is int and 0 <= dim < nd else norm_dim(dim, nd, "chunk")
     n = input._data.shape[d]
     size = -(-n // chunks)
     if n == 0:
-        return Split.apply(input, dim=d, bounds=[(0, 0)] * int(chunks))
-    return split(input, size, d)
+        return _split(input, d, [(0, 0)] * int(chunks))
+    # split(input, size, d)'s pieces, without re-validating its arguments
+    return _split(input, d, [(i, min(i + size, n)) for i in range(0, n, size)])
 
 
 unsafe_chunk = chunk
@@ -949,7 +1209,7 @@ def tensor_split(input: Tensor, indices_or_sections, dim: int = 0) -> tuple:
         if sections <= 0:
             raise RuntimeError(f"number of sections must be larger than 0, got {sections}")
         q, r = divmod(n, sections)
-        return Split.apply(input, dim=d, bounds=_bounds_of([q + 1] * r + [q] * (sections - r)))
+        return _split(input, d, _bounds_of([q + 1] * r + [q] * (sections - r)))
     idx = _int_list(arg, "tensor_split", "indices")
 
     def clamp(i):
@@ -961,7 +1221,7 @@ def tensor_split(input: Tensor, indices_or_sections, dim: int = 0) -> tuple:
     points = [0] + [clamp(i) for i in idx]
     bounds = [(points[k], max(points[k], points[k + 1])) for k in range(len(points) - 1)]
     bounds.append((points[-1], n))
-    return Split.apply(input, dim=d, bounds=bounds)
+    return _split(input, d, bounds)
 
 
 def _section_split(input: Tensor, arg, dim: int, op: str, min_nd: int) -> tuple:
@@ -1059,7 +1319,10 @@ def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
         raise RuntimeError("narrow(): length must be non-negative.")
     if start + length > n:
         raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
-    return Narrow.apply(input, dim=d, start=int(start), length=int(length))
+    start, length = int(start), int(length)
+    if not (input._rg and MODE.grad):  # Narrow.forward's view, without the node dispatch
+        return _view_of(input, input._data[(_FULL,) * d + (slice(start, start + length),)])
+    return Narrow.apply(input, dim=d, start=start, length=length)
 
 
 def narrow_copy(input: Tensor, dim: int, start, length: int) -> Tensor:
