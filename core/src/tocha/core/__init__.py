@@ -65,6 +65,10 @@ _FAMILIES = [
     "index",
     "linalg",
     "random",
+    "activation",
+    "norm",
+    "loss",
+    "layers",
 ]
 _modules = []
 for _name in _FAMILIES:
