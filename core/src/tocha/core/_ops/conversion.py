@@ -10,6 +10,7 @@ from .._device import CPU, array_module, device_of_array, to_device
 from .._tensor import Tensor, wrap
 from ..autograd.function import Node
 from ..autograd.grad_mode import MODE
+from . import creation as _creation
 
 _ndarray = np.ndarray
 
@@ -22,6 +23,14 @@ def _move(arr, dev):
         return xp.asarray(arr)
 
 
+def _astype(a, dt):
+    """``a`` converted to the NumPy dtype ``dt`` (a new array); complex to real keeps the real
+    part, as torch does, without NumPy's ComplexWarning."""
+    if a.dtype.kind == "c" and dt.kind != "c":
+        a = a.real
+    return a.astype(dt)
+
+
 class ToCopy(Node):
     """dtype and/or device conversion; backward converts the gradient back."""
 
@@ -31,9 +40,7 @@ class ToCopy(Node):
         if dev is not None:
             a = _move(a, dev)
         if dt is not None and dt != a.dtype:
-            if a.dtype.kind == "c" and dt.kind != "c":
-                a = a.real
-            a = a.astype(dt)
+            a = _astype(a, dt)
         elif copy or dev is None:
             a = a.copy()
         return a
@@ -73,11 +80,51 @@ def _parse_to(args, kwargs):
     return dev, dt
 
 
+def _cast(self: Tensor, np_dt) -> Tensor:
+    """``self`` converted to the NumPy dtype ``np_dt`` on its own device (``self`` when it
+    already has it). Without a graph to record, the result is the converted array wrapped,
+    which is what ``ToCopy.apply`` returns then, without building the node."""
+    a = self._data
+    if a.dtype == np_dt:
+        return self
+    if self._rg and MODE.grad:
+        return ToCopy.apply(self, dt=np_dt, dev=None, copy=False)
+    return wrap(_astype(a, np_dt))
+
+
 def to(self: Tensor, *args, non_blocking=False, copy=False, memory_format=None, **kwargs) -> Tensor:
     """Convert to a dtype and/or device: ``t.to('cuda')``, ``t.to(torch.float64)``, ``t.to(other)``.
 
     Returns ``self`` when nothing changes and ``copy`` is False (like torch).
     """
+    if not copy:
+        # the usual calls, ``t.to(torch.float64)``, ``t.to(device)`` with a CPU tensor,
+        # ``t.to(dtype=...)``, ``t.to(other)``, resolved in a few identity checks (the device
+        # ones only for NumPy arrays: a CPU tensor asked for the CPU is returned as it is)
+        on_cpu = self._data.__class__ is _ndarray
+        if not kwargs:
+            if len(args) == 1:
+                a = args[0]
+                if a.__class__ is _dtype.dtype:
+                    return _cast(self, a.np)
+                if on_cpu:
+                    if a is CPU or (a.__class__ is str and a == "cpu"):
+                        return self
+                    if isinstance(a, Tensor) and a._data.__class__ is _ndarray:
+                        return _cast(self, a.dtype.np)
+            elif len(args) == 2 and on_cpu:
+                a, b = args
+                if (
+                    a is CPU or (a.__class__ is str and a == "cpu")
+                ) and b.__class__ is _dtype.dtype:
+                    return _cast(self, b.np)
+        elif not args and len(kwargs) == 1:
+            d = kwargs.get("dtype")
+            if d.__class__ is _dtype.dtype:
+                return _cast(self, d.np)
+            d = kwargs.get("device")
+            if on_cpu and (d is CPU or (d.__class__ is str and d == "cpu")):
+                return self
     dev, dt = _parse_to(args, dict(kwargs))
     dev = to_device(dev) if dev is not None else None
     if dev is not None and dev.type == "cuda" and dev.index is None:
@@ -94,17 +141,23 @@ def to(self: Tensor, *args, non_blocking=False, copy=False, memory_format=None, 
 
 def clone(input: Tensor, *, memory_format=None) -> Tensor:
     """A copy of ``input`` that stays in the graph (its gradient flows back)."""
-    return Clone.apply(input)
+    if input._rg and MODE.grad:
+        return Clone.apply(input)
+    return wrap(input._data.copy())  # nothing to record: what Clone.apply returns then
 
 
 def contiguous(self: Tensor, memory_format=None) -> Tensor:
     """``self`` if already C-contiguous, else a contiguous copy."""
     if self._data.flags.c_contiguous:
         return self
-    return Clone.apply(self)
+    if self._rg and MODE.grad:
+        return Clone.apply(self)
+    return wrap(self._data.copy())
 
 
 def cpu(self: Tensor, memory_format=None) -> Tensor:
+    if self._data.__class__ is _ndarray:
+        return self  # what ``to(self, "cpu")`` returns for a CPU tensor
     return to(self, "cpu")
 
 
@@ -118,8 +171,10 @@ def cuda(self: Tensor, device=None, non_blocking=False, memory_format=None) -> T
 
 
 def _caster(dt):
+    np_dt = dt.np
+
     def cast(self, memory_format=None):
-        return to(self, dt)
+        return _cast(self, np_dt)
 
     cast.__name__ = dt.name
     cast.__doc__ = f"``self.to({dt})``"
@@ -161,37 +216,34 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
 
 
 def _new(self: Tensor, fn, *args, dtype=None, device=None, requires_grad=False, **kw):
-    from . import creation
-
     dtype = dtype if dtype is not None else self.dtype
-    device = device if device is not None else self.device
-    return getattr(creation, fn)(
-        *args, dtype=dtype, device=device, requires_grad=requires_grad, **kw
-    )
+    if device is None and self._data.__class__ is not _ndarray:
+        device = self.device  # (None already means the CPU)
+    return fn(*args, dtype=dtype, device=device, requires_grad=requires_grad, **kw)
 
 
 def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
-    from .creation import tensor
-
     if dtype is None and not isinstance(data, Tensor):
         dtype = self.dtype
-    return tensor(data, dtype=dtype, device=device or self.device, requires_grad=requires_grad)
+    return _creation.tensor(
+        data, dtype=dtype, device=device or self.device, requires_grad=requires_grad
+    )
 
 
 def new_zeros(self, *size, **kw):
-    return _new(self, "zeros", *size, **kw)
+    return _new(self, _creation.zeros, *size, **kw)
 
 
 def new_ones(self, *size, **kw):
-    return _new(self, "ones", *size, **kw)
+    return _new(self, _creation.ones, *size, **kw)
 
 
 def new_empty(self, *size, **kw):
-    return _new(self, "empty", *size, **kw)
+    return _new(self, _creation.empty, *size, **kw)
 
 
 def new_full(self, size, fill_value, **kw):
-    return _new(self, "full", size, fill_value, **kw)
+    return _new(self, _creation.full, size, fill_value, **kw)
 
 
 TENSOR_METHODS = {
@@ -223,4 +275,3 @@ TENSOR_METHODS = {
 }
 INPLACE: dict = {}
 FUNCTIONS = ["clone"]
-_ = (MODE, wrap)

@@ -195,8 +195,33 @@ def _half(dt) -> bool:
     return dt.kind == "V" or dt == np.float16
 
 
+# dtypes whose product the array module computes itself (BLAS for floats and complex); a set
+# lookup is ~100 ns cheaper than _half's comparisons on every matmul
+_DIRECT = frozenset(
+    np.dtype(t)
+    for t in (
+        np.float32,
+        np.float64,
+        np.complex64,
+        np.complex128,
+        np.int64,
+        np.int32,
+        np.int16,
+        np.int8,
+        np.uint8,
+        np.bool_,
+    )
+)
+
+
 def _matmul_arrays(a, b):
     """``a @ b`` on raw arrays, folding a batch onto a 2-D right operand into one GEMM."""
+    if a.dtype in _DIRECT:
+        if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous:
+            out = a.reshape(-1, a.shape[-1]) @ b
+            return out.reshape(a.shape[:-1] + (b.shape[-1],))
+        # the ndarray operator is xp.matmul for NumPy and CuPy alike, without the xp lookup
+        return a @ b
     xp = xp_of(a)
     if _half(a.dtype):
         # no BLAS for half types: compute in float32 and round once, as torch accumulates
@@ -220,9 +245,18 @@ class MatMul(Node):
 
     def backward(self, g):
         a, b = self.saved_inputs
-        na, nb = self.needs_input_grad
+        ea, eb = self.next_edges  # an input needs its gradient when it has an edge
+        ad, bd = a._data, b._data
+        da, db = ad.ndim, bd.ndim
+        if da == 2 and db == 2 and ad.dtype.kind != "c" and bd.dtype.kind != "c":
+            # a real matrix product (nn.Linear's): dA = G B^T, dB = A^T G, still tocha ops so
+            # they record under create_graph; without it each is a wrap around one GEMM
+            return (
+                g @ b.t() if ea is not None else None,
+                a.t() @ g if eb is not None else None,
+            )
+        na, nb = ea is not None, eb is not None
         ga = gb = None
-        da, db = a._data.ndim, b._data.ndim
         if da == 1 and db == 1:
             ga = g * _conj(b) if na else None
             gb = g * _conj(a) if nb else None
@@ -280,7 +314,7 @@ def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
             and (a.ndim == 2 or b.ndim == 2 or a.shape[:-2] == b.shape[:-2])
         ):
             if (input._rg or other._rg) and MODE.grad:
-                return MatMul.apply(input, other)
+                return MatMul.record_binary(input, other, _matmul_arrays(a, b))
             return wrap(_matmul_arrays(a, b))
     return _matmul_checked(input, other, out)
 
@@ -338,6 +372,22 @@ def _rmatmul(self: Tensor, other) -> Tensor:
 
 def _matmul_op(self: Tensor, other) -> Tensor:
     if isinstance(other, Tensor):
+        # ``x @ w``: matmul's fast path repeated here, saving a call on the operator
+        a, b = self._data, other._data
+        if (
+            a.dtype is b.dtype
+            and a.__class__ is b.__class__
+            and a.ndim == 2
+            and b.ndim == 2
+            and a.shape[1] == b.shape[0]
+        ):
+            # two matrices: nothing to fold, so _matmul_arrays is one GEMM (or its half path)
+            res = a @ b if a.dtype in _DIRECT else _matmul_arrays(a, b)
+            if (self._rg or other._rg) and MODE.grad:
+                # MatMul is binary and saves only its inputs: record_binary is its apply
+                # without the generic dispatch (shapes are checked, so no broadcast error)
+                return MatMul.record_binary(self, other, res)
+            return wrap(res)
         return matmul(self, other)
     if isinstance(other, (np.ndarray, list, tuple)):
         from .creation import as_tensor
@@ -370,6 +420,13 @@ def mm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     if m != m2:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({n}x{m} and {m2}x{p})")
     _dtype_check_mm(input, mat2)
+    if out is None:
+        # shapes are checked: MatMul.apply without the generic dispatch (record_binary, or
+        # with nothing to record the wrapped product)
+        res = _matmul_arrays(input._data, mat2._data)
+        if (input._rg or mat2._rg) and MODE.grad:
+            return MatMul.record_binary(input, mat2, res)
+        return wrap(res)
     return _out(MatMul.apply(input, mat2), out)
 
 
@@ -386,6 +443,11 @@ def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
             f"[{b2}, {m2}]."
         )
     _dtype_check_mm(input, mat2)
+    if out is None:  # as in mm
+        res = _matmul_arrays(input._data, mat2._data)
+        if (input._rg or mat2._rg) and MODE.grad:
+            return MatMul.record_binary(input, mat2, res)
+        return wrap(res)
     return _out(MatMul.apply(input, mat2), out)
 
 
