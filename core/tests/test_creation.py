@@ -298,3 +298,9 @@ def test_eye():
 def test_scalar_tensor():
     t = torch.scalar_tensor(3)
     assert t.shape == () and t.dtype == torch.float32 and t.item() == 3.0
+
+
+def test_as_tensor_of_a_list_with_dtype_and_of_unsupported_numpy_dtypes():
+    assert torch.as_tensor([1.0, 2.0], dtype=torch.float64).dtype == torch.float64
+    t = torch.as_tensor(np.array([1, 65535], dtype=np.uint16))  # widened like tensor()
+    assert t.dtype == torch.int32 and t.tolist() == [1, 65535]

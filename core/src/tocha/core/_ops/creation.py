@@ -199,11 +199,14 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
         if dtype is not None or device is not None:
             t = t.to(device=device, dtype=dtype)
         return t
-    same_dtype = dtype is None or _dtype.to_dtype(dtype).np == data.dtype
-    on_cpu = device is None or to_device(device).type == "cpu"
-    if isinstance(data, np.ndarray) and same_dtype and on_cpu:
-        _dtype.from_numpy_dtype(data.dtype)  # refuse unsupported dtypes clearly
-        return wrap(data)
+    if isinstance(data, np.ndarray):
+        on_cpu = device is None or to_device(device).type == "cpu"
+        native = data.dtype in _dtype._BY_NP  # uint16 etc. are widened, so they can't be shared
+        same_dtype = dtype is None or _dtype.to_dtype(dtype).np == data.dtype
+        if on_cpu and native and same_dtype:
+            return wrap(data)
+        if dtype is None:
+            dtype = _dtype.from_numpy_dtype(data.dtype)  # refuses unsupported dtypes clearly
     return tensor(data, dtype=dtype, device=device)
 
 
