@@ -7,8 +7,18 @@ import importlib as _importlib
 
 __all__: list = []
 _FILES = [
-    "_activation", "_linear", "_dropout", "_embedding", "_normalization", "_loss", "_conv",
-    "_pooling", "_padding", "_vision", "_attention", "_distance",
+    "_activation",
+    "_linear",
+    "_dropout",
+    "_embedding",
+    "_normalization",
+    "_loss",
+    "_conv",
+    "_pooling",
+    "_padding",
+    "_vision",
+    "_attention",
+    "_distance",
 ]
 for _name in _FILES:
     try:

@@ -6,9 +6,27 @@ import importlib as _importlib
 
 __all__: list = []
 _FILES = [
-    "module", "container", "linear", "activation", "dropout", "sparse", "normalization",
-    "batchnorm", "loss", "conv", "pooling", "padding", "upsampling", "pixelshuffle", "fold",
-    "distance", "flatten", "channelshuffle", "rnn", "transformer", "attention",
+    "module",
+    "container",
+    "linear",
+    "activation",
+    "dropout",
+    "sparse",
+    "normalization",
+    "batchnorm",
+    "loss",
+    "conv",
+    "pooling",
+    "padding",
+    "upsampling",
+    "pixelshuffle",
+    "fold",
+    "distance",
+    "flatten",
+    "channelshuffle",
+    "rnn",
+    "transformer",
+    "attention",
 ]
 for _name in _FILES:
     try:
