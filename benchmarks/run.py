@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common_ops  # noqa: E402
 import core_ops  # noqa: E402
+import nn_training  # noqa: E402
 from harness import measure, table  # noqa: E402
 
 
@@ -45,7 +46,7 @@ def main(argv=None) -> int:
     p.add_argument("-k", default="", help="only workloads whose name contains this")
     p.add_argument("--rounds", type=int, default=15)
     args = p.parse_args(argv)
-    every = core_ops.workloads() + common_ops.workloads()
+    every = core_ops.workloads() + common_ops.workloads() + nn_training.workloads()
     work = [w for w in every if args.k.lower() in w.name.lower()]
     print(f"machine: {machine()}\n")
     results = []
