@@ -69,6 +69,8 @@ _FAMILIES = [
     "norm",
     "loss",
     "layers",
+    "conv",
+    "pool",
 ]
 _modules = []
 for _name in _FAMILIES:

@@ -1,0 +1,306 @@
+"""Pooling: max (values and indices, ceil_mode, dilation, padding), average (count_include_pad,
+divisor_override, ceil_mode), adaptive average / max, lp pooling and max_unpool against NumPy
+loops over windows; gradients by finite differences; layers' reprs and errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tocha.core as torch
+import tocha.core.nn.functional as F
+from tocha.core import nn
+from tocha.core.autograd import gradcheck, gradgradcheck
+
+RNG = np.random.default_rng(1)
+
+
+def t(a, rg=False):
+    return torch.tensor(np.asarray(a), requires_grad=rg)
+
+
+def _tup(v, n):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,) * n
+
+
+def _out(n, k, s, p, d, ceil):
+    num = n + 2 * p - d * (k - 1) - 1
+    o = (-(-num // s) if ceil else num // s) + 1
+    if ceil and (o - 1) * s >= n + p:
+        o -= 1
+    return o
+
+
+def ref_max_pool(x, k, s=None, p=0, d=1, ceil=False):
+    nd = x.ndim - 2
+    k = _tup(k, nd)
+    s = _tup(s if s is not None else k, nd)
+    p, d = _tup(p, nd), _tup(d, nd)
+    X = x.shape[2:]  # noqa: N806
+    O = [_out(X[i], k[i], s[i], p[i], d[i], ceil) for i in range(nd)]  # noqa: N806
+    vals = np.full(x.shape[:2] + tuple(O), -np.inf)
+    idx = np.zeros(x.shape[:2] + tuple(O), dtype=np.int64)
+    for o in np.ndindex(*O):
+        for kk in np.ndindex(*k):  # row-major order: the first maximum wins
+            pos = [o[i] * s[i] - p[i] + kk[i] * d[i] for i in range(nd)]
+            if any(q < 0 or q >= X[i] for i, q in enumerate(pos)):
+                continue
+            v = x[(slice(None), slice(None)) + tuple(pos)]
+            sl = (slice(None), slice(None)) + o
+            upd = v > vals[sl]
+            vals[sl] = np.where(upd, v, vals[sl])
+            idx[sl] = np.where(upd, np.ravel_multi_index(pos, X), idx[sl])
+    return vals, idx
+
+
+def ref_avg_pool(x, k, s=None, p=0, ceil=False, include_pad=True, divisor=None):
+    nd = x.ndim - 2
+    k = _tup(k, nd)
+    s = _tup(s if s is not None else k, nd)
+    p = _tup(p, nd)
+    X = x.shape[2:]  # noqa: N806
+    O = [_out(X[i], k[i], s[i], p[i], 1, ceil) for i in range(nd)]  # noqa: N806
+    y = np.zeros(x.shape[:2] + tuple(O))
+    for o in np.ndindex(*O):
+        start = [o[i] * s[i] - p[i] for i in range(nd)]
+        end = [min(start[i] + k[i], X[i] + p[i]) for i in range(nd)]
+        pool = np.prod([end[i] - start[i] for i in range(nd)])
+        lo = [max(a, 0) for a in start]
+        hi = [min(b, X[i]) for i, b in enumerate(end)]
+        win = x[(slice(None), slice(None)) + tuple(slice(a, b) for a, b in zip(lo, hi))]
+        total = win.sum(axis=tuple(range(2, 2 + nd)))
+        if divisor is not None:
+            cnt = divisor
+        elif include_pad:
+            cnt = pool
+        else:
+            cnt = np.prod([b - a for a, b in zip(lo, hi)])
+        y[(slice(None), slice(None)) + o] = total / cnt
+    return y
+
+
+def ref_adaptive(x, out, fn):
+    nd = x.ndim - 2
+    X = x.shape[2:]  # noqa: N806
+    y = np.zeros(x.shape[:2] + tuple(out))
+    for o in np.ndindex(*out):
+        sl = tuple(
+            slice((o[i] * X[i]) // out[i], -(-((o[i] + 1) * X[i]) // out[i])) for i in range(nd)
+        )
+        win = x[(slice(None), slice(None)) + sl]
+        y[(slice(None), slice(None)) + o] = fn(win.reshape(win.shape[:2] + (-1,)), axis=-1)
+    return y
+
+
+MAX_CASES = [
+    ((2, 3, 11), dict(kernel_size=3, stride=2, padding=1)),
+    ((2, 3, 9, 10), dict(kernel_size=2)),
+    ((2, 3, 9, 10), dict(kernel_size=3, stride=2, ceil_mode=True)),
+    ((1, 2, 9, 10), dict(kernel_size=(2, 3), stride=1, dilation=2, padding=1)),
+    ((1, 2, 7, 7), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ((1, 2, 5, 6, 7), dict(kernel_size=2, stride=(1, 2, 2), padding=(1, 0, 1))),
+]
+
+
+@pytest.mark.parametrize("shape,kw", MAX_CASES)
+def test_max_pool_values_and_indices(shape, kw):
+    x = RNG.standard_normal(shape)
+    fn = (F.max_pool1d, F.max_pool2d, F.max_pool3d)[len(shape) - 3]
+    v, i = fn(t(x), return_indices=True, **kw)
+    rv, ri = ref_max_pool(
+        x,
+        kw["kernel_size"],
+        kw.get("stride"),
+        kw.get("padding", 0),
+        kw.get("dilation", 1),
+        kw.get("ceil_mode", False),
+    )
+    np.testing.assert_array_equal(v.numpy(), rv)
+    np.testing.assert_array_equal(i.numpy(), ri)
+    assert i.dtype == torch.int64
+    np.testing.assert_array_equal(fn(t(x), **kw).numpy(), rv)
+    # the gradient goes to the argmax of each window (summed where windows share it)
+    xt = t(x, True)
+    fn(xt, **kw).backward(torch.ones(*v.shape, dtype=torch.float64))
+    ref_g = np.zeros(x.shape).reshape(x.shape[0], x.shape[1], -1)
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            np.add.at(ref_g[n, c], ri[n, c].ravel(), 1.0)
+    np.testing.assert_array_equal(xt.grad.numpy(), ref_g.reshape(x.shape))
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(kernel_size=2),
+        dict(kernel_size=3, stride=2, padding=1),
+        dict(kernel_size=(2, 3), stride=1),
+    ],
+)
+def test_max_pool_ties_pick_the_first_maximum(kw):
+    x = np.round(RNG.standard_normal((2, 3, 8, 8)))  # many ties
+    v, i = F.max_pool2d(t(x), return_indices=True, **kw)
+    rv, ri = ref_max_pool(x, kw["kernel_size"], kw.get("stride"), kw.get("padding", 0))
+    np.testing.assert_array_equal(v.numpy(), rv)
+    np.testing.assert_array_equal(i.numpy(), ri)
+    assert F.max_pool2d(torch.zeros(1, 1, 4, 4), 2, return_indices=True)[1].tolist() == [
+        [[[0, 2], [8, 10]]]
+    ]
+
+
+def test_max_pool_ties_nan_and_unbatched():
+    x = torch.tensor([[[1.0, 3.0, 3.0, 2.0, float("nan"), 0.0]]])
+    v, i = F.max_pool1d(x, 2, return_indices=True)
+    assert v[0, 0, :2].tolist() == [3.0, 3.0] and i.tolist() == [[[1, 2, 4]]]
+    assert np.isnan(v[0, 0, 2].item())
+    # two NaNs in a window: torch reports the last one
+    xn = torch.zeros(1, 1, 2, 2)
+    xn[0, 0, 0, 1] = float("nan")
+    xn[0, 0, 1, 0] = float("nan")
+    assert F.max_pool2d(xn, 2, return_indices=True)[1].item() == 2
+    assert F.adaptive_max_pool2d(xn, 1, return_indices=True)[1].item() == 2
+    assert F.adaptive_max_pool2d(torch.tensor([[[1.0, 3.0, 3.0]]]), 1, True)[1].item() == 1
+    v2, i2 = F.max_pool2d(torch.arange(16.0).view(1, 4, 4), 2, return_indices=True)
+    assert v2.shape == (1, 2, 2) and i2.tolist() == [[[5, 7], [13, 15]]]
+
+
+AVG_CASES = [
+    ((2, 3, 11), dict(kernel_size=3, stride=2, padding=1)),
+    ((2, 3, 11), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)),
+    ((2, 3, 9, 10), dict(kernel_size=2)),
+    ((2, 3, 9, 10), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ((1, 2, 9, 10), dict(kernel_size=(2, 3), stride=(1, 2), padding=1, count_include_pad=False)),
+    ((1, 2, 7, 7), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, divisor_override=4)),
+    ((1, 2, 5, 6, 7), dict(kernel_size=2, stride=(1, 2, 2), padding=(1, 0, 1))),
+]
+
+
+@pytest.mark.parametrize("shape,kw", AVG_CASES)
+def test_avg_pool_values_and_gradients(shape, kw):
+    x = RNG.standard_normal(shape)
+    fn = (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)[len(shape) - 3]
+    ref = ref_avg_pool(
+        x,
+        kw["kernel_size"],
+        kw.get("stride"),
+        kw.get("padding", 0),
+        kw.get("ceil_mode", False),
+        kw.get("count_include_pad", True),
+        kw.get("divisor_override"),
+    )
+    np.testing.assert_allclose(fn(t(x), **kw).numpy(), ref, atol=1e-12)
+    xs = tuple(min(s, 6) for s in shape)
+    xs = (1, 2) + xs[2:]
+    a = (torch.tensor(RNG.standard_normal(xs), requires_grad=True),)
+    assert gradcheck(lambda z: fn(z, **kw), a) and gradgradcheck(lambda z: fn(z, **kw), a)
+
+
+@pytest.mark.parametrize(
+    "shape,out",
+    [
+        ((2, 3, 11), (4,)),
+        ((2, 3, 9, 10), (4, 3)),
+        ((2, 3, 9, 10), (1, 1)),
+        ((2, 3, 8, 8), (4, 2)),
+        ((1, 2, 5, 6, 7), (2, 3, 4)),
+    ],
+)
+def test_adaptive_pools(shape, out):
+    x = RNG.standard_normal(shape)
+    nd = len(out)
+    avg = (F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d)[nd - 1]
+    mx = (F.adaptive_max_pool1d, F.adaptive_max_pool2d, F.adaptive_max_pool3d)[nd - 1]
+    np.testing.assert_allclose(avg(t(x), out).numpy(), ref_adaptive(x, out, np.mean), atol=1e-12)
+    v, i = mx(t(x), out, return_indices=True)
+    np.testing.assert_array_equal(v.numpy(), ref_adaptive(x, out, np.max))
+    flat = x.reshape(x.shape[0], x.shape[1], -1)
+    np.testing.assert_array_equal(
+        np.take_along_axis(flat, i.numpy().reshape(x.shape[0], x.shape[1], -1), -1),
+        v.numpy().reshape(x.shape[0], x.shape[1], -1),
+    )
+    small = (1, 2) + tuple(min(s, 5) for s in shape[2:])
+    a = (torch.tensor(RNG.standard_normal(small), requires_grad=True),)
+    o2 = tuple(min(o, 3) for o in out)
+    assert gradcheck(lambda z: avg(z, o2), a) and gradgradcheck(lambda z: avg(z, o2), a)
+    assert gradcheck(lambda z: mx(z, o2), a)
+
+
+def test_adaptive_none_and_unbatched():
+    x = torch.randn(3, 6, 7)
+    assert F.adaptive_avg_pool2d(x, (None, 2)).shape == (3, 6, 2)
+    assert F.adaptive_max_pool2d(torch.randn(1, 3, 6, 7), (2, None)).shape == (1, 3, 2, 7)
+    with pytest.raises(ValueError, match="Input dimension should be at least 3"):
+        F.adaptive_avg_pool2d(torch.randn(5, 5), (2, 2))
+    with pytest.raises(RuntimeError, match="Expected 3D or 4D tensor"):
+        F.adaptive_avg_pool2d(torch.randn(5, 5), 2)
+
+
+def test_lp_pool_and_max_unpool():
+    x = RNG.uniform(0.1, 2.0, (1, 2, 6, 7))
+    y = F.lp_pool2d(t(x), 3, 2, stride=2)
+    ref = ref_avg_pool(x**3, 2, 2) * 4
+    np.testing.assert_allclose(y.numpy(), ref ** (1 / 3), rtol=1e-12)
+    assert gradcheck(lambda z: F.lp_pool1d(z, 2, 3, stride=2), (t(x[:, :, 0], True),))
+    v, i = F.max_pool2d(t(x), 2, return_indices=True)
+    u = F.max_unpool2d(v, i, 2, output_size=(6, 7))
+    ref_u = np.zeros_like(x).reshape(1, 2, -1)
+    np.put_along_axis(ref_u, i.numpy().reshape(1, 2, -1), v.numpy().reshape(1, 2, -1), -1)
+    np.testing.assert_array_equal(u.numpy(), ref_u.reshape(x.shape))
+    v6, i6 = F.max_pool2d(t(x[..., :6]), 2, return_indices=True)
+    assert F.max_unpool2d(v6, i6, 2).shape == (1, 2, 6, 6)
+    vt = t(v.numpy(), True)
+    assert gradcheck(lambda z: F.max_unpool2d(z, i, 2, output_size=(6, 7)), (vt,))
+    assert gradgradcheck(lambda z: F.max_unpool2d(z, i, 2, output_size=(6, 7)), (vt,))
+    with pytest.raises(RuntimeError, match="Found an invalid max index"):
+        F.max_unpool2d(v, i, 2, output_size=(5, 5))
+    with pytest.raises(ValueError, match="invalid output_size"):
+        F.max_unpool2d(v, i, 2, output_size=(9, 9))
+
+
+def test_max_pool_gradients_double_backward():
+    x = torch.tensor(RNG.standard_normal((1, 2, 5, 6)), requires_grad=True)
+    f = lambda z: F.max_pool2d(z, 3, stride=2, padding=1, ceil_mode=True)  # noqa: E731
+    assert gradcheck(f, (x,)) and gradgradcheck(f, (x,))
+    f2 = lambda z: F.adaptive_max_pool2d(z, (3, 4))  # noqa: E731
+    assert gradgradcheck(f2, (x,))
+
+
+def test_pool_errors():
+    x = torch.randn(1, 2, 5, 5)
+    with pytest.raises(RuntimeError, match="pad should be at most half of effective kernel"):
+        F.max_pool2d(x, 3, padding=2)
+    with pytest.raises(RuntimeError, match="stride should not be zero"):
+        F.max_pool2d(x, 3, stride=0)
+    with pytest.raises(RuntimeError, match="Output size is too small"):
+        F.max_pool2d(x, 6)
+    with pytest.raises(RuntimeError, match="non-empty 3D or 4D"):
+        F.max_pool2d(torch.randn(5, 5), 2)
+    with pytest.raises(RuntimeError, match="divisor must be not zero"):
+        F.avg_pool2d(x, 2, divisor_override=0)
+
+
+def test_pool_layers():
+    assert (
+        repr(nn.MaxPool2d(2))
+        == "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)"
+    )
+    assert repr(nn.AvgPool2d(2)) == "AvgPool2d(kernel_size=2, stride=2, padding=0)"
+    assert repr(nn.AvgPool1d(3, 2)) == "AvgPool1d(kernel_size=(3,), stride=(2,), padding=(0,))"
+    assert repr(nn.AdaptiveAvgPool2d((1, None))) == "AdaptiveAvgPool2d(output_size=(1, None))"
+    assert repr(nn.AdaptiveMaxPool2d(1, True)) == "AdaptiveMaxPool2d(output_size=1)"
+    assert (
+        repr(nn.LPPool2d(2, 3))
+        == "LPPool2d(norm_type=2, kernel_size=3, stride=None, ceil_mode=False)"
+    )
+    assert (
+        repr(nn.MaxUnpool2d(2)) == "MaxUnpool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0))"
+    )
+    x = torch.randn(2, 3, 8, 8)
+    pool, unpool = nn.MaxPool2d(2, return_indices=True), nn.MaxUnpool2d(2)
+    v, i = pool(x)
+    assert unpool(v, i).shape == x.shape
+    assert nn.AvgPool3d(2)(torch.randn(1, 1, 4, 4, 4)).shape == (1, 1, 2, 2, 2)
+    assert nn.AdaptiveAvgPool2d(1)(x).shape == (2, 3, 1, 1)
+    assert nn.LPPool1d(2, 2)(torch.randn(1, 2, 6)).shape == (1, 2, 3)
+    assert nn.MaxPool1d(2)(torch.randn(1, 2, 6)).shape == (1, 2, 3)
+    assert nn.AdaptiveMaxPool3d(2)(torch.randn(1, 1, 4, 4, 4)).shape == (1, 1, 2, 2, 2)
