@@ -21,6 +21,16 @@ F = torch.nn.functional
 RNG = np.random.default_rng(0)
 
 
+@pytest.fixture(params=["winograd", "im2col"])
+def path(request, monkeypatch):
+    """The kernel choice of one core (Winograd for 3x3 stride 1) or of several (im2col)."""
+    from tocha.core._ops import conv as conv_ops
+
+    single = request.param == "winograd"
+    monkeypatch.setattr(conv_ops, "_single_core", lambda: single)
+    return request.param
+
+
 def _randn(*shape):
     return RNG.standard_normal(shape)
 
@@ -86,7 +96,7 @@ CONV = [
 
 
 @pytest.mark.parametrize("nd,xs,ws,kw", CONV)
-def test_conv_matches_torch(nd, xs, ws, kw):
+def test_conv_matches_torch(nd, xs, ws, kw, path):
     fn_name = f"conv{nd}d"
     b = _randn(ws[0])
 
@@ -115,7 +125,7 @@ CONVT = [
 
 
 @pytest.mark.parametrize("nd,xs,ws,kw", CONVT)
-def test_conv_transpose_matches_torch(nd, xs, ws, kw):
+def test_conv_transpose_matches_torch(nd, xs, ws, kw, path):
     fn_name = f"conv_transpose{nd}d"
     b = _randn(ws[1] * kw.get("groups", 1))
 
@@ -167,7 +177,7 @@ def _copy_params(tm, cm):
         ("ConvTranspose3d", (2, 2, 2), dict(stride=2), (1, 2, 2, 3, 2)),
     ],
 )
-def test_conv_layers_match_torch(ctor, args, kwargs, xs):
+def test_conv_layers_match_torch(ctor, args, kwargs, xs, path):
     tm = getattr(torch.nn, ctor)(*args, **kwargs).double()
     cm = getattr(tocha.nn, ctor)(*args, **kwargs).double()
     assert repr(cm) == repr(tm)
@@ -278,6 +288,19 @@ def test_max_pool_ties_and_unpool_match_torch():
         return Fm.max_unpool2d(v * 2, i, 2, output_size=(9, 9))
 
     _compare(unpool, [_randn(2, 3, 9, 9)])
+
+
+@pytest.mark.parametrize(
+    "nd,xs,k,o", [(2, (2, 3, 9, 11), (3, 2), (5, 7)), (3, (2, 2, 7, 8, 9), (2, 3, 2), (4, 3, 5))]
+)
+def test_fractional_max_pool_matches_torch(nd, xs, k, o):
+    samples = RNG.uniform(0, 1, (xs[0], xs[1], nd))
+
+    def fn(Fm, L, x, s):  # noqa: N803
+        f = getattr(Fm, f"fractional_max_pool{nd}d")
+        return f(x, k, output_size=o, return_indices=True, _random_samples=s)
+
+    _compare(fn, [_randn(*xs), samples], grad_idx=[0])
 
 
 def test_pool_layers_repr_match_torch():

@@ -19,6 +19,17 @@ from tocha.core.autograd import gradcheck, gradgradcheck
 RNG = np.random.default_rng(0)
 
 
+@pytest.fixture(params=["winograd", "im2col"])
+def path(request, monkeypatch):
+    """Run with the kernel choice of one core (Winograd for 3x3 stride 1) or of several
+    (im2col everywhere), whatever the machine's thread settings."""
+    from tocha.core._ops import conv as conv_ops
+
+    single = request.param == "winograd"
+    monkeypatch.setattr(conv_ops, "_single_core", lambda: single)
+    return request.param
+
+
 def t(a, rg=False, dtype=None):
     return torch.tensor(np.asarray(a), requires_grad=rg, dtype=dtype)
 
@@ -93,7 +104,7 @@ CONV_CASES = [
 
 
 @pytest.mark.parametrize("xs,ws,kw", CONV_CASES)
-def test_conv_matches_direct_loops(xs, ws, kw):
+def test_conv_matches_direct_loops(xs, ws, kw, path):
     x, w, b = RNG.standard_normal(xs), RNG.standard_normal(ws), RNG.standard_normal(ws[0])
     fn = (F.conv1d, F.conv2d, F.conv3d)[len(xs) - 3]
     y = fn(t(x), t(w), t(b), **kw)
@@ -153,7 +164,7 @@ TRANSPOSE_CASES = [
 
 
 @pytest.mark.parametrize("xs,ws,kw", TRANSPOSE_CASES)
-def test_conv_transpose_matches_scatter_loops(xs, ws, kw):
+def test_conv_transpose_matches_scatter_loops(xs, ws, kw, path):
     g = kw.get("groups", 1)
     x, w = RNG.standard_normal(xs), RNG.standard_normal(ws)
     b = RNG.standard_normal(ws[1] * g)
@@ -172,7 +183,7 @@ def test_conv_transpose_matches_scatter_loops(xs, ws, kw):
     np.testing.assert_allclose(y.numpy(), ref, atol=1e-10)
 
 
-def test_conv_transpose_is_the_input_gradient_of_conv():
+def test_conv_transpose_is_the_input_gradient_of_conv(path):
     x = t(RNG.standard_normal((2, 4, 9, 8)), True)
     w = RNG.standard_normal((6, 2, 3, 3))
     y = F.conv2d(x, t(w), stride=2, padding=1, groups=2)
@@ -234,7 +245,7 @@ GRAD_CASES = [
 
 
 @pytest.mark.parametrize("fn,shapes", GRAD_CASES)
-def test_conv_gradcheck_and_gradgradcheck(fn, shapes):
+def test_conv_gradcheck_and_gradgradcheck(fn, shapes, path):
     args = tuple(_d(*s) for s in shapes)
     assert gradcheck(fn, args)
     assert gradgradcheck(fn, args)
@@ -249,7 +260,7 @@ def test_only_the_needed_gradients_are_computed():
     assert x2.grad is not None and w2.grad is None
 
 
-def test_weight_gradient_of_winograd_path_matches_reference():
+def test_weight_gradient_of_3x3_paths_matches_reference(path):
     x = RNG.standard_normal((2, 16, 9, 7)).astype(np.float32)
     w = RNG.standard_normal((16, 16, 3, 3)).astype(np.float32)
     xt, wt = t(x, True), t(w, True)

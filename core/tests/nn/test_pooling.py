@@ -304,3 +304,71 @@ def test_pool_layers():
     assert nn.LPPool1d(2, 2)(torch.randn(1, 2, 6)).shape == (1, 2, 3)
     assert nn.MaxPool1d(2)(torch.randn(1, 2, 6)).shape == (1, 2, 3)
     assert nn.AdaptiveMaxPool3d(2)(torch.randn(1, 1, 4, 4, 4)).shape == (1, 1, 2, 2, 2)
+
+
+def _frac_starts(u, n_in, n_out, k):
+    alpha = (n_in - k) / (n_out - 1)
+    seq = [int((i + u) * alpha) - int(u * alpha) for i in range(n_out - 1)]
+    return seq + [n_in - k]
+
+
+def test_fractional_max_pool2d_windows_and_gradients():
+    x = RNG.standard_normal((2, 3, 9, 11))
+    s = RNG.uniform(0, 1, (2, 3, 2))
+    v, i = F.fractional_max_pool2d(
+        t(x), (2, 3), output_size=(4, 5), return_indices=True, _random_samples=t(s)
+    )
+    for n in range(2):
+        for c in range(3):
+            rows = _frac_starts(s[n, c, 1], 9, 4, 2)  # samples are (w, h)
+            cols = _frac_starts(s[n, c, 0], 11, 5, 3)
+            for a, r0 in enumerate(rows):
+                for b, c0 in enumerate(cols):
+                    win = x[n, c, r0 : r0 + 2, c0 : c0 + 3]
+                    assert v.numpy()[n, c, a, b] == win.max()
+                    r, q = divmod(int(i.numpy()[n, c, a, b]), 11)
+                    assert x[n, c, r, q] == win.max()
+    st = t(s)
+    assert gradcheck(
+        lambda z: F.fractional_max_pool2d(z, 2, output_size=(3, 4), _random_samples=st),
+        (t(x[:, :, :6, :7], True),),
+    )
+    assert F.fractional_max_pool3d(torch.randn(1, 2, 6, 6, 6), 2, output_ratio=0.5).shape == (
+        1,
+        2,
+        3,
+        3,
+        3,
+    )
+    assert nn.FractionalMaxPool2d(3, output_ratio=0.5)(torch.randn(2, 3, 10, 12)).shape == (
+        2,
+        3,
+        5,
+        6,
+    )
+    with pytest.raises(ValueError, match="requires specifying either"):
+        nn.FractionalMaxPool2d(3)
+    with pytest.raises(ValueError, match="output_ratio must be between 0 and 1"):
+        nn.FractionalMaxPool2d(3, output_ratio=1.5)
+    with pytest.raises(RuntimeError, match="too large relative to input"):
+        F.fractional_max_pool2d(torch.randn(1, 1, 5, 5), 3, output_size=4)
+
+
+def test_top_level_torch_names():
+    x = torch.arange(16.0).view(1, 1, 4, 4)
+    assert torch.max_pool2d(x, 2).flatten().tolist() == [5.0, 7.0, 13.0, 15.0]
+    v, i = torch.max_pool1d_with_indices(torch.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2)
+    assert v.flatten().tolist() == [3.0, 2.0] and i.flatten().tolist() == [1, 2]
+    assert torch.avg_pool1d(torch.ones(1, 1, 4), 2).flatten().tolist() == [1.0, 1.0]
+    v, i = torch.adaptive_max_pool1d(torch.tensor([[[1.0, 3.0, 2.0]]]), 1)
+    assert v.item() == 3.0 and i.item() == 1
+    assert torch.constant_pad_nd(torch.ones(1, 2), (1, 1), 3.0).flatten().tolist() == [
+        3.0,
+        1.0,
+        1.0,
+        3.0,
+    ]
+    assert torch.pixel_shuffle(torch.randn(1, 4, 2, 2), 2).shape == (1, 1, 4, 4)
+    assert (
+        torch.conv2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 2, 2)).flatten().tolist() == [4.0] * 4
+    )

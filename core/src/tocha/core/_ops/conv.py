@@ -394,6 +394,21 @@ _WINO_MIN_CHANNELS = 8
 _CHUNK_BYTES = 3 << 20  # transformed tiles per chunk: sized to stay in L2
 
 
+def _single_core() -> bool:
+    """Whether the op runs on one core: neither the intra-op threads nor OpenBLAS's.
+
+    Winograd saves GEMM work but adds elementwise transforms that run as many small NumPy
+    calls; those hold the GIL often enough that two threads run them no faster than one
+    (measured), while im2col's few large gathers and GEMMs scale with the cores. So Winograd
+    is used on one core (where it is 1.2-1.4x faster than im2col) and im2col on several (where
+    it is up to 1.4x faster than Winograd).
+    """
+    if _parallel.get_num_threads() > 1:
+        return False
+    fns = _blas_threads_fns()
+    return fns is None or fns[0]() <= 1
+
+
 def _wino_ok(xp, dt, geo, C, Co, N) -> bool:  # noqa: N803
     X, O, K, s, d, lo, G = geo  # noqa: N806
     return (
@@ -409,6 +424,7 @@ def _wino_ok(xp, dt, geo, C, Co, N) -> bool:  # noqa: N803
         and dt.kind == "f"
         and O[0] >= 2
         and O[1] >= 2
+        and _single_core()
     )
 
 
@@ -451,18 +467,13 @@ def _blas_threads_fns():
 def _run_chunks(fn, chunks):
     """``[fn(c) for c in chunks]``, spread over the intra-op threads.
 
-    Each chunk is a whole pipeline (transforms and GEMMs on cache-resident tiles), so the
-    chunks run in parallel with OpenBLAS held to one thread: waking BLAS threads for each small
-    GEMM costs more than it gains, and two levels of threads would oversubscribe the cores.
+    Each chunk is a whole pipeline (transforms and GEMMs on cache-resident tiles), so chunks
+    run in parallel while OpenBLAS is held to one thread (see `_single_blas`).
     """
     nt = min(_parallel.get_num_threads(), len(chunks))
-    fns = _blas_threads_fns() if nt > 1 else None
-    if fns is None:
+    if nt <= 1:
         return [fn(c) for c in chunks]
-    get, put = fns
-    prev = get()
-    put(1)
-    try:
+    with _single_blas():
         import contextvars
 
         pool = _parallel._get_pool()
@@ -475,8 +486,35 @@ def _run_chunks(fn, chunks):
         for f in futs:
             res.extend(f.result())
         return res
-    finally:
-        put(prev)
+
+
+class _single_blas:  # noqa: N801 - used as a context manager
+    """OpenBLAS held to one thread for the duration of a convolution on the CPU.
+
+    The convolution kernels parallelise over chunks of the batch themselves. Letting OpenBLAS
+    use its own threads for any GEMM of the op (even the small weight transform before the
+    chunks) wakes its workers, which then busy-wait on the second core while our chunk threads
+    need it: measured, a two-thread Winograd forward then ran no faster than one thread while
+    keeping both cores busy.
+    """
+
+    __slots__ = ("prev", "put")
+
+    def __enter__(self):
+        self.prev = None
+        if _parallel.get_num_threads() > 1:
+            fns = _blas_threads_fns()
+            if fns is not None:
+                get, self.put = fns
+                prev = get()
+                if prev != 1:
+                    self.prev = prev
+                    self.put(1)
+        return self
+
+    def __exit__(self, *exc):
+        if self.prev is not None:
+            self.put(self.prev)
 
 
 def _wino_v(xb, n0, n1, i0, i1, tw, dt):
@@ -606,6 +644,27 @@ def _wino_weight(x, g, lo):
 
 # --- dispatch -----------------------------------------------------------------------------------
 def conv_forward(x, w, geo, b=None, keep=None):
+    if x.__class__ is _ndarray:
+        with _single_blas():
+            return _conv_forward(x, w, geo, b, keep)
+    return _conv_forward(x, w, geo, b, keep)
+
+
+def conv_transpose_forward(g, w, geo, b=None):
+    if g.__class__ is _ndarray:
+        with _single_blas():
+            return _conv_transpose_forward(g, w, geo, b)
+    return _conv_transpose_forward(g, w, geo, b)
+
+
+def conv_weight_forward(x, g, geo, wshape, cols=None):
+    if x.__class__ is _ndarray:
+        with _single_blas():
+            return _conv_weight_forward(x, g, geo, wshape, cols)
+    return _conv_weight_forward(x, g, geo, wshape, cols)
+
+
+def _conv_forward(x, w, geo, b=None, keep=None):
     xp = xp_of(x)
     dt = _compute_dtype(x.dtype)
     if _wino_ok(xp, dt, geo, x.shape[1], w.shape[0], x.shape[0]):
@@ -615,7 +674,7 @@ def conv_forward(x, w, geo, b=None, keep=None):
     return _conv_general(x, w, geo, b, keep)
 
 
-def conv_transpose_forward(g, w, geo, b=None):
+def _conv_transpose_forward(g, w, geo, b=None):
     xp = xp_of(g)
     dt = _compute_dtype(g.dtype)
     X, O, K, s, d, lo, G = geo  # noqa: N806
@@ -624,10 +683,23 @@ def conv_transpose_forward(g, w, geo, b=None):
         U = _wino_u(w.astype(dt, copy=False), dt, True)  # noqa: N806
         y = _wino_conv(g.astype(dt, copy=False), U, (2 - lo[0], 2 - lo[1]), X, b)
         return y.astype(g.dtype, copy=False)
+    Co, Cg = w.shape[:2]  # noqa: N806
+    if all(si == 1 for si in s) and xp is np and Co * _prod(X) <= 1.5 * Cg * G * _prod(O):
+        # stride 1: the transposed convolution is the convolution of g with the flipped kernel
+        # (channel roles swapped): one im2col gather and GEMM instead of a GEMM nine times the
+        # output and a scatter-add per kernel offset, when its columns are not much larger
+        Cog = Co // G  # noqa: N806
+        nd = len(K)
+        wf = w.reshape((G, Cog, Cg) + tuple(K)).swapaxes(1, 2)
+        wf = wf[(Ellipsis,) + (slice(None, None, -1),) * nd]
+        wf = xp.ascontiguousarray(wf).reshape((G * Cg, Cog) + tuple(K))
+        lo_f = tuple(di * (k - 1) - a for di, k, a in zip(d, K, lo))
+        geo_f = Geometry(O, X, K, s, d, lo_f, G)
+        return _conv_general(g, wf, geo_f, b)
     return _conv_transpose_general(g, w, geo, b)
 
 
-def conv_weight_forward(x, g, geo, wshape, cols=None):
+def _conv_weight_forward(x, g, geo, wshape, cols=None):
     xp = xp_of(x)
     dt = _compute_dtype(x.dtype)
     if _wino_ok(xp, dt, geo, x.shape[1], g.shape[1], x.shape[0]):

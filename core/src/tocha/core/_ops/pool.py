@@ -37,12 +37,12 @@ __all__ = [
     "MaxPool",
     "IndexScatter",
     "IndexGather",
+    "FractionalMaxPool",
     "resample",
     "max_pool_nd",
     "constant_pad",
 ]
 
-FUNCTIONS: list = []
 TENSOR_METHODS: dict = {}
 INPLACE: dict = {}
 
@@ -435,6 +435,72 @@ class MaxPool(Node):
         return IndexScatter.apply(g, idx=self.idx, size=self.X, unique=self.unique)
 
 
+# --- fractional max pooling ------------------------------------------------------------------------
+def fractional_starts(sample, n_in, n_out, k, dt):
+    """Window starts of fractional max pooling (Graham 2014), torch's pseudo-random sequence:
+    ``int((i + u) * alpha) - int(u * alpha)`` with ``alpha = (n_in - k) / (n_out - 1)``, the last
+    window flush with the end. ``sample`` (P,) holds one u per plane; returns (P, n_out)."""
+    ft = np.float64 if dt == np.float64 else np.float32
+    u = np.asarray(sample, dtype=ft)[:, None]
+    seq = np.empty((u.shape[0], n_out), dtype=np.int64)
+    if n_out > 1:
+        alpha = ft(n_in - k) / ft(n_out - 1)
+        i = np.arange(n_out - 1, dtype=ft)[None, :]
+        seq[:, :-1] = ((i + u) * alpha).astype(np.int64) - (u * alpha).astype(np.int64)
+    if n_out > 0:
+        seq[:, -1] = n_in - k
+    return seq
+
+
+class FractionalMaxPool(Node):
+    """Max over per-plane pseudo-random windows of x (N, C, *X); outputs (values, indices)."""
+
+    nondiff_outputs = (1,)
+
+    def name(self) -> str:
+        return f"FractionalMaxPool{self.__dict__.get('nd', 2)}DBackward0"
+
+    def forward(self, x, *, K, O, samples):  # noqa: N803
+        xp = xp_of(x)
+        nd = len(K)
+        self.nd, self.X = nd, x.shape[2:]
+        N, C = x.shape[:2]  # noqa: N806
+        P = N * C  # noqa: N806
+        X = x.shape[2:]  # noqa: N806
+        flat = x.reshape(P, -1)
+        # torch's order of the samples: (w, h) for 2-D, (t, h, w) for 3-D
+        smp = np.asarray(samples).reshape(P, nd)
+        order = [nd - 1 - i for i in range(nd)] if nd == 2 else list(range(nd))
+        idx = np.zeros((P,) + tuple(O) + tuple(K), dtype=np.int64)
+        stride = 1
+        for i in range(nd - 1, -1, -1):
+            st = fractional_starts(smp[:, order[i]], X[i], O[i], K[i], x.dtype)  # (P, O_i)
+            pos = st[:, :, None] + np.arange(K[i])[None, None, :]  # (P, O_i, K_i)
+            shape = [P] + [1] * nd + [1] * nd
+            shape[1 + i] = O[i]
+            shape[1 + nd + i] = K[i]
+            idx = idx + (pos * stride).reshape(shape)
+            stride *= X[i]
+        idx = idx.reshape(P, _prod(O), _prod(K))
+        gi = xp.asarray(idx)
+        vals = xp.take_along_axis(flat, gi.reshape(P, -1), axis=1).reshape(gi.shape)
+        k = xp.argmax(vals, axis=-1)
+        if vals.dtype.kind == "f":
+            isn = xp.isnan(vals)
+            anyn = isn.any(axis=-1)
+            if anyn.any():  # torch keeps the last NaN of a window
+                last = (vals.shape[-1] - 1) - xp.argmax(isn[..., ::-1], axis=-1)
+                k = xp.where(anyn, last, k)
+        k = k[..., None]
+        v = xp.take_along_axis(vals, k, axis=-1)[..., 0]
+        out_idx = xp.take_along_axis(gi, k, axis=-1)[..., 0]
+        self.idx = out_idx.reshape((N, C) + tuple(O))
+        return v.reshape((N, C) + tuple(O)), self.idx
+
+    def backward(self, g, _gi=None):
+        return IndexScatter.apply(g, idx=self.idx, size=self.X, unique=False)
+
+
 def max_pool_nd(x: Tensor, K, s, d, lo, O, return_indices: bool):  # noqa: N803
     """(values, indices) of max pooling; indices only computed when needed."""
     from .._mode import MODE
@@ -448,3 +514,91 @@ def max_pool_nd(x: Tensor, K, s, d, lo, O, return_indices: bool):  # noqa: N803
 
 
 _ = math
+
+
+# --- torch.* top-level names (thin wrappers over nn.functional, imported when called) ----------
+def _F():  # noqa: N802
+    from ..nn import functional
+
+    return functional
+
+
+def max_pool1d(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    """``torch.max_pool1d``: `nn.functional.max_pool1d` without indices."""
+    return _F().max_pool1d(input, kernel_size, stride or None, padding, dilation, ceil_mode)
+
+
+def max_pool2d(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    """``torch.max_pool2d``: `nn.functional.max_pool2d` without indices."""
+    return _F().max_pool2d(input, kernel_size, stride or None, padding, dilation, ceil_mode)
+
+
+def max_pool3d(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    """``torch.max_pool3d``: `nn.functional.max_pool3d` without indices."""
+    return _F().max_pool3d(input, kernel_size, stride or None, padding, dilation, ceil_mode)
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    """``torch.max_pool1d_with_indices``: ``(values, indices)``."""
+    return _F().max_pool1d(input, kernel_size, stride or None, padding, dilation, ceil_mode, True)
+
+
+def avg_pool1d(input, kernel_size, stride=(), padding=0, ceil_mode=False, count_include_pad=True):
+    """``torch.avg_pool1d``."""
+    return _F().avg_pool1d(
+        input, kernel_size, stride or None, padding, ceil_mode, count_include_pad
+    )
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """``torch.adaptive_avg_pool1d``."""
+    return _F().adaptive_avg_pool1d(input, output_size)
+
+
+def adaptive_max_pool1d(input, output_size):
+    """``torch.adaptive_max_pool1d``: ``(values, indices)`` (the top-level form returns both)."""
+    return _F().adaptive_max_pool1d(input, output_size, True)
+
+
+def constant_pad_nd(input, pad, value=0):
+    """``torch.constant_pad_nd``: `nn.functional.pad` in constant mode.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.nn.functional.pad(torch.ones(1, 2), (1, 1), value=3.0)
+        tensor([[3., 1., 1., 3.]])
+    """
+    return _F().pad(input, pad, "constant", value)
+
+
+def pixel_shuffle(input, upscale_factor):
+    """``torch.pixel_shuffle``."""
+    return _F().pixel_shuffle(input, upscale_factor)
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """``torch.pixel_unshuffle``."""
+    return _F().pixel_unshuffle(input, downscale_factor)
+
+
+def channel_shuffle(input, groups):
+    """``torch.channel_shuffle``."""
+    return _F().channel_shuffle(input, groups)
+
+
+native_channel_shuffle = channel_shuffle
+
+FUNCTIONS: list = [
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
+    "max_pool1d_with_indices",
+    "avg_pool1d",
+    "adaptive_avg_pool1d",
+    "adaptive_max_pool1d",
+    "constant_pad_nd",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "channel_shuffle",
+    "native_channel_shuffle",
+]

@@ -42,6 +42,10 @@ __all__ = [
     "max_unpool1d",
     "max_unpool2d",
     "max_unpool3d",
+    "fractional_max_pool2d",
+    "fractional_max_pool3d",
+    "fractional_max_pool2d_with_indices",
+    "fractional_max_pool3d_with_indices",
 ]
 
 
@@ -714,3 +718,138 @@ def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_siz
         tensor([0., 0., 0., 0., 0., 0., 0., 7.])
     """
     return _max_unpool(3, "max_unpool3d", input, indices, kernel_size, stride, padding, output_size)
+
+
+# --- fractional max pooling -------------------------------------------------------------------
+def _fractional(
+    nd, op, input, kernel_size, output_size, output_ratio, return_indices, _random_samples
+):
+    K = _tuple(kernel_size, nd, op, "kernel_size")  # noqa: N806
+    if output_size is None and output_ratio is None:
+        raise ValueError(f"{op} requires specifying either an output_size or an output_ratio")
+    x, batched = _batched(
+        op,
+        input,
+        nd,
+        msg=(f"{op}(): Expected {nd + 1}D or {nd + 2}D tensor, but got: {list(input.shape)}"),
+    )
+    X = tuple(x.shape[2:])  # noqa: N806
+    if output_size is None:
+        r = _tuple_f(output_ratio, nd)
+        O = tuple(int(X[i] * r[i]) for i in range(nd))  # noqa: N806
+    else:
+        O = _tuple(output_size, nd, op, "output_size")  # noqa: N806
+    names = ("time", "height", "width")[-nd:] if nd > 1 else ("width",)
+    for i in range(nd):
+        if O[i] + K[i] - 1 > X[i]:
+            raise RuntimeError(
+                f"{op}(): pool {names[i]} {K[i]} too large relative to input {names[i]} {X[i]}"
+            )
+    if _random_samples is None:
+        from ..._ops.random import rand
+
+        samples = rand(x.shape[0], x.shape[1], nd, dtype=x.dtype)._data
+    else:
+        samples = _random_samples._data
+        if not batched and samples.ndim == 2:
+            samples = samples[None]
+    v, idx = _P.FractionalMaxPool.apply(x, K=K, O=O, samples=samples)
+    if not batched:
+        v, idx = v.squeeze(0), idx.squeeze(0)
+    return (v, idx) if return_indices else v
+
+
+def _tuple_f(v, nd):
+    if isinstance(v, (list, tuple)):
+        return tuple(float(a) for a in v)
+    return (float(v),) * nd
+
+
+def fractional_max_pool2d(
+    input,
+    kernel_size,
+    output_size=None,
+    output_ratio=None,
+    return_indices=False,
+    _random_samples=None,
+):
+    """Fractional max pooling (Graham 2014): windows of ``kernel_size`` at pseudo-random
+    positions chosen per (batch, channel) plane so that the output has ``output_size`` (or
+    ``output_ratio`` times the input size). ``_random_samples`` (N, C, 2) fixes the positions.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> import tocha.core.nn.functional as F
+        >>> x = torch.arange(49.0).view(1, 1, 7, 7)
+        >>> F.fractional_max_pool2d(x, 2, output_size=(3, 4),
+        ...                         _random_samples=torch.tensor([[[0.3, 0.8]]]))
+        tensor([[[[ 8., 10., 11., 13.],
+                  [22., 24., 25., 27.],
+                  [43., 45., 46., 48.]]]])
+    """
+    return _fractional(
+        2,
+        "fractional_max_pool2d",
+        input,
+        kernel_size,
+        output_size,
+        output_ratio,
+        return_indices,
+        _random_samples,
+    )
+
+
+def fractional_max_pool3d(
+    input,
+    kernel_size,
+    output_size=None,
+    output_ratio=None,
+    return_indices=False,
+    _random_samples=None,
+):
+    """3-D fractional max pooling; ``_random_samples`` is (N, C, 3).
+
+    Example:
+        >>> import tocha.core as torch
+        >>> import tocha.core.nn.functional as F
+        >>> F.fractional_max_pool3d(torch.randn(1, 2, 6, 6, 6), 2, output_ratio=0.5).shape
+        torch.Size([1, 2, 3, 3, 3])
+    """
+    return _fractional(
+        3,
+        "fractional_max_pool3d",
+        input,
+        kernel_size,
+        output_size,
+        output_ratio,
+        return_indices,
+        _random_samples,
+    )
+
+
+def fractional_max_pool2d_with_indices(
+    input,
+    kernel_size,
+    output_size=None,
+    output_ratio=None,
+    return_indices=False,
+    _random_samples=None,
+):
+    """`fractional_max_pool2d` returning ``(values, indices)``."""
+    return fractional_max_pool2d(
+        input, kernel_size, output_size, output_ratio, True, _random_samples
+    )
+
+
+def fractional_max_pool3d_with_indices(
+    input,
+    kernel_size,
+    output_size=None,
+    output_ratio=None,
+    return_indices=False,
+    _random_samples=None,
+):
+    """`fractional_max_pool3d` returning ``(values, indices)``."""
+    return fractional_max_pool3d(
+        input, kernel_size, output_size, output_ratio, True, _random_samples
+    )
