@@ -372,3 +372,19 @@ def test_top_level_torch_names():
     assert (
         torch.conv2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 2, 2)).flatten().tolist() == [4.0] * 4
     )
+
+
+def test_max_pool_2x2_gradient_paths():
+    # the 2x2 / stride-2 path keeps only the winners' slots; odd sizes leave a zero border
+    x = np.round(RNG.standard_normal((2, 3, 7, 9)) * 2)  # ties
+    xt = t(x, True)
+    F.max_pool2d(xt, 2).backward(torch.ones(2, 3, 3, 4, dtype=torch.float64))
+    _, ri = ref_max_pool(x, 2)
+    ref = np.zeros((2, 3, 63))
+    for n in range(2):
+        for c in range(3):
+            ref[n, c, ri[n, c].ravel()] = 1.0
+    np.testing.assert_array_equal(xt.grad.numpy(), ref.reshape(x.shape))
+    a = (t(RNG.standard_normal((1, 2, 5, 6)), True),)
+    assert gradcheck(lambda z: F.max_pool2d(z, 2), a)
+    assert gradgradcheck(lambda z: F.max_pool2d(z, 2), a)

@@ -186,14 +186,18 @@ def _matmul(xp, a, b):
 
 
 # --- general kernels: im2col + GEMM over chunks of the batch -----------------------------------
-# The forward gathers the columns of a few images at a time and multiplies them while they are
-# in the CPU cache (the GEMMs of small layers are memory-bound: measured 1.4x faster on LeNet's
-# first layer); col2im runs on one slice of the batch per thread (its slice-adds get slower on
-# small chunks). Chunks run in parallel on the intra-op threads, each with one BLAS thread. The
-# forward's columns are kept for the weight gradient when they are small: for LeNet-sized layers
-# re-gathering them costs as much as the GEMM.
+# Layers with few channels gather the columns of a few images at a time and multiply them while
+# they are in the CPU cache (their GEMMs are memory-bound: measured 1.4x faster on LeNet's first
+# layer), one chunk after the other. Layers with compute-bound GEMMs split the batch into one
+# slice per intra-op thread, each with one BLAS thread (measured 1.4x faster than serial on
+# ResNet-18): many small chunks on several threads were measured slower than one thread,
+# because their short NumPy calls contend for the GIL. col2im always runs on one slice
+# per thread (its slice-adds get slower on small chunks). The forward's columns are kept for
+# the weight gradient when they are small: for LeNet-sized layers re-gathering them costs as
+# much as the GEMM.
 _KEEP_COLS_BYTES = 16 << 20
 _COLS_CHUNK_BYTES = 512 << 10
+_PARALLEL_MIN_DIM = 32  # GEMM dims from which the batch is split over the threads
 
 
 def _batch_chunks(N, xp):  # noqa: N803
@@ -204,18 +208,21 @@ def _batch_chunks(N, xp):  # noqa: N803
     return [(N * i // nt, N * (i + 1) // nt) for i in range(nt)]
 
 
-def _cols_chunks(N, per_image, xp, P=1, min_cols=0):  # noqa: N803
-    """Chunks of images whose columns fit the cache (at least one slice per thread), with at
-    least ``min_cols`` columns: a GEMM needs a few hundred columns to run at speed, and each
-    weight-gradient chunk adds a (C*K, C_out) partial sum."""
+def _cols_chunks(N, per_image, xp, P=1, min_cols=0, gemm_dims=(0, 0)):  # noqa: N803
+    """``(chunks, parallel)``: for GEMMs with small dimensions (memory-bound, LeNet-like),
+    chunks of images whose columns fit the cache, with at least ``min_cols`` columns (a GEMM
+    needs a few hundred columns to run at speed, and each weight-gradient chunk adds a
+    (C*K, C_out) partial sum), run one after the other; for compute-bound GEMMs (``gemm_dims``
+    = (C*K, C_out) per group both at least 32), one slice of the batch per thread, in
+    parallel."""
     if xp is not np or N == 0:
-        return [(0, N)] if N else []
+        return ([(0, N)] if N else []), False
+    nt = _parallel.get_num_threads()
+    if 1 < nt <= N and min(gemm_dims) >= _PARALLEL_MIN_DIM:
+        return [(N * i // nt, N * (i + 1) // nt) for i in range(nt)], True
     nc = max(1, _COLS_CHUNK_BYTES // max(1, per_image), -(-min_cols // max(1, P)))
     nc = min(N, nc)
-    nt = _parallel.get_num_threads()
-    if nt > 1 and nt <= N:
-        nc = min(nc, -(-N // nt))
-    return [(n, min(N, n + nc)) for n in range(0, N, nc)]
+    return [(n, min(N, n + nc)) for n in range(0, N, nc)], False
 
 
 def _batch_inner(N, O, s) -> bool:  # noqa: N803
@@ -239,7 +246,8 @@ def _conv_general(x, w, geo, b=None, keep=None):
     if keep is not None and C * _prod(K) * P * N * np.dtype(dt).itemsize > _KEEP_COLS_BYTES:
         keep = None
     per_image = C * _prod(K) * P * np.dtype(dt).itemsize
-    chunks = _cols_chunks(N, per_image, xp, P, 2 * max(C * _prod(K) // G, Co // G))
+    dims = (C * _prod(K) // G, Co // G)
+    chunks, par = _cols_chunks(N, per_image, xp, P, 2 * max(dims), dims)
     if not chunks:  # an empty batch
         return out.reshape((N, Co) + tuple(O))
     inner = _batch_inner(chunks[0][1] - chunks[0][0], O, s)
@@ -260,7 +268,7 @@ def _conv_general(x, w, geo, b=None, keep=None):
             out[n0:n1] = y
         return (c, cols, inner) if keep is not None else None
 
-    res = _run_chunks(chunk, chunks)
+    res = _run_chunks(chunk, chunks, par)
     if keep is not None:
         keep.extend(res)
     return out.reshape((N, Co) + tuple(O))
@@ -350,13 +358,15 @@ def _conv_weight_general(x, g, geo, wshape, cols=None):
     ga = g.astype(dt, copy=False).reshape(N, Co, P)
     if cols is None:
         per_image = C * _prod(geo[2]) * P * np.dtype(dt).itemsize
-        min_cols = 2 * max(C * _prod(geo[2]) // G, Co // G)
-        chunks = _cols_chunks(N, per_image, xp, P, min_cols) or [(0, 0)]
+        dims = (C * _prod(geo[2]) // G, Co // G)
+        chunks, par = _cols_chunks(N, per_image, xp, P, 2 * max(dims), dims)
+        chunks = chunks or [(0, 0)]
         inner = _batch_inner(chunks[0][1] - chunks[0][0], geo[1], geo[3])
         xb = None if inner else _padded(xp, x, geo[5], geo.span, dt)
         work = [(c, None, inner) for c in chunks]
     else:
         work = cols  # ((n0, n1), columns, batch-innermost) kept by the forward
+        par = len(work) <= _parallel.get_num_threads()  # the forward's parallel slices
 
     def chunk(item):
         (n0, n1), cc, inner_ = item
@@ -371,7 +381,7 @@ def _conv_weight_general(x, g, geo, wshape, cols=None):
         # cols @ g^T (transposed at the end): OpenBLAS runs this orientation 10-50% faster
         return _matmul(xp, cc, gt.transpose(0, 2, 1))
 
-    parts = _run_chunks(chunk, work)
+    parts = _run_chunks(chunk, work, par)
     if not parts:
         return xp.zeros(wshape, dtype=x.dtype)
     gw = parts[0]
@@ -464,13 +474,13 @@ def _blas_threads_fns():
     return fns()
 
 
-def _run_chunks(fn, chunks):
-    """``[fn(c) for c in chunks]``, spread over the intra-op threads.
+def _run_chunks(fn, chunks, parallel=True):
+    """``[fn(c) for c in chunks]``, spread over the intra-op threads when ``parallel``.
 
-    Each chunk is a whole pipeline (transforms and GEMMs on cache-resident tiles), so chunks
-    run in parallel while OpenBLAS is held to one thread (see `_single_blas`).
+    Each chunk is a whole pipeline (gathers or transforms, GEMMs, scatters), so chunks run in
+    parallel while OpenBLAS is held to one thread (see `_single_blas`).
     """
-    nt = min(_parallel.get_num_threads(), len(chunks))
+    nt = min(_parallel.get_num_threads(), len(chunks)) if parallel else 1
     if nt <= 1:
         return [fn(c) for c in chunks]
     with _single_blas():
@@ -498,11 +508,15 @@ class _single_blas:  # noqa: N801 - used as a context manager
     keeping both cores busy.
     """
 
-    __slots__ = ("prev", "put")
+    __slots__ = ("prev", "put", "n")
+
+    def __init__(self, n_batch: int = 2):
+        self.n = n_batch
 
     def __enter__(self):
         self.prev = None
-        if _parallel.get_num_threads() > 1:
+        # a batch of one is not split over threads: OpenBLAS keeps its threads for the GEMMs
+        if _parallel.get_num_threads() > 1 and self.n > 1:
             fns = _blas_threads_fns()
             if fns is not None:
                 get, self.put = fns
@@ -644,27 +658,6 @@ def _wino_weight(x, g, lo):
 
 # --- dispatch -----------------------------------------------------------------------------------
 def conv_forward(x, w, geo, b=None, keep=None):
-    if x.__class__ is _ndarray:
-        with _single_blas():
-            return _conv_forward(x, w, geo, b, keep)
-    return _conv_forward(x, w, geo, b, keep)
-
-
-def conv_transpose_forward(g, w, geo, b=None):
-    if g.__class__ is _ndarray:
-        with _single_blas():
-            return _conv_transpose_forward(g, w, geo, b)
-    return _conv_transpose_forward(g, w, geo, b)
-
-
-def conv_weight_forward(x, g, geo, wshape, cols=None):
-    if x.__class__ is _ndarray:
-        with _single_blas():
-            return _conv_weight_forward(x, g, geo, wshape, cols)
-    return _conv_weight_forward(x, g, geo, wshape, cols)
-
-
-def _conv_forward(x, w, geo, b=None, keep=None):
     xp = xp_of(x)
     dt = _compute_dtype(x.dtype)
     if _wino_ok(xp, dt, geo, x.shape[1], w.shape[0], x.shape[0]):
@@ -674,7 +667,7 @@ def _conv_forward(x, w, geo, b=None, keep=None):
     return _conv_general(x, w, geo, b, keep)
 
 
-def _conv_transpose_forward(g, w, geo, b=None):
+def conv_transpose_forward(g, w, geo, b=None):
     xp = xp_of(g)
     dt = _compute_dtype(g.dtype)
     X, O, K, s, d, lo, G = geo  # noqa: N806
@@ -699,7 +692,7 @@ def _conv_transpose_forward(g, w, geo, b=None):
     return _conv_transpose_general(g, w, geo, b)
 
 
-def _conv_weight_forward(x, g, geo, wshape, cols=None):
+def conv_weight_forward(x, g, geo, wshape, cols=None):
     xp = xp_of(x)
     dt = _compute_dtype(x.dtype)
     if _wino_ok(xp, dt, geo, x.shape[1], g.shape[1], x.shape[0]):

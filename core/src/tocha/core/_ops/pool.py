@@ -38,6 +38,8 @@ __all__ = [
     "IndexScatter",
     "IndexGather",
     "FractionalMaxPool",
+    "MaxPoolValues",
+    "SlotScatter",
     "resample",
     "max_pool_nd",
     "constant_pad",
@@ -332,11 +334,77 @@ def _max_pool_2x2(x, O, want_idx):  # noqa: N803
     k23 = xp.greater(d, c).view(np.uint8)
     k23 += 2
     xp.copyto(k, k23, where=xp.greater(m23, m01))
+    if want_idx == "slots":
+        return m, k  # the winner's slot 0..3 (a, b, c, d): enough for the gradient
+    return m, _slots_to_index(k, W)
+
+
+def _slots_to_index(k, W):  # noqa: N803
+    """2x2 winner slots (N, C, oh, ow) -> flat input indices (int64)."""
+    xp = xp_of(k)
+    oh, ow = k.shape[2:]
     off = xp.asarray(np.array([0, 1, W, W + 1], dtype=np.int64))
     base = (xp.arange(oh, dtype=np.int64) * (2 * W))[:, None] + xp.arange(ow, dtype=np.int64) * 2
     idx = xp.take(off, k)
     idx += base
-    return m, idx
+    return idx
+
+
+class SlotScatter(Node):
+    """The gradient of 2x2 / stride-2 max pooling from the winners' slots: each output's
+    gradient written to its window's slot (four masked passes; no int64 indices needed)."""
+
+    def name(self) -> str:
+        return "MaxPool2DWithIndicesBackward0"
+
+    def forward(self, g, *, k, X):  # noqa: N803
+        xp = xp_of(g)
+        self.k, self.X = k, tuple(X)
+        N, C, oh, ow = g.shape  # noqa: N806
+        H, W = X  # noqa: N806
+        out = xp.empty((N, C, H, W), dtype=g.dtype)
+        if 2 * oh < H or 2 * ow < W:
+            out[:, :, 2 * oh :] = 0
+            out[:, :, :, 2 * ow :] = 0
+        o6 = out[:, :, : 2 * oh, : 2 * ow].reshape(N, C, oh, 2, ow, 2)
+        for t, (a, b) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+            xp.multiply(g, k == t, out=o6[:, :, :, a, :, b])
+        return out
+
+    def backward(self, gg):
+        idx = _slots_to_index(self.k, self.X[1])
+        return IndexGather.apply(gg, idx=idx)
+
+
+class MaxPoolValues(Node):
+    """2x2 / stride-2 max pooling when the indices are not asked for: keeps only the winners'
+    slots (uint8) for backward instead of int64 indices (measured ~1.3x faster forward)."""
+
+    def name(self) -> str:
+        return "MaxPool2DWithIndicesBackward0"
+
+    def forward(self, x, *, O):  # noqa: N803
+        self.X = x.shape[2:]
+        m, k = _max_pool_2x2(x, O, "slots")
+        self.k = k
+        return m
+
+    def backward(self, g):
+        return SlotScatter.apply(g, k=self.k, X=self.X)
+
+
+def _fast_2x2(x, K, s, d, lo, O) -> bool:  # noqa: N803
+    return (
+        len(K) == 2
+        and tuple(K) == (2, 2)
+        and tuple(s) == (2, 2)
+        and tuple(d) == (1, 1)
+        and tuple(lo) == (0, 0)
+        and not low_precision(x.dtype)
+        and x.dtype.kind != "b"
+        and 2 * O[0] <= x.shape[2]
+        and 2 * O[1] <= x.shape[3]
+    )
 
 
 def max_pool_arrays(x, K, s, d, lo, O, want_idx: bool):  # noqa: N803
@@ -345,16 +413,7 @@ def max_pool_arrays(x, K, s, d, lo, O, want_idx: bool):  # noqa: N803
     Returns (values, indices or None); indices are flat positions in the input's spatial dims.
     """
     xp = xp_of(x)
-    if (
-        len(K) == 2
-        and tuple(K) == (2, 2)
-        and tuple(s) == (2, 2)
-        and tuple(d) == (1, 1)
-        and tuple(lo) == (0, 0)
-        and not low_precision(x.dtype)
-        and 2 * O[0] <= x.shape[2]
-        and 2 * O[1] <= x.shape[3]
-    ):
+    if _fast_2x2(x, K, s, d, lo, O):
         res = _max_pool_2x2(x, O, want_idx)
         if res is not None:
             return res
@@ -506,6 +565,14 @@ def max_pool_nd(x: Tensor, K, s, d, lo, O, return_indices: bool):  # noqa: N803
     from .._mode import MODE
     from .._tensor import wrap
 
+    if (
+        not return_indices
+        and MODE.grad
+        and x._rg
+        and _fast_2x2(x._data, K, s, d, lo, O)
+        and not (x._data.dtype.kind == "f" and bool(xp_of(x._data).isnan(x._data).any()))
+    ):
+        return MaxPoolValues.apply(x, O=tuple(O)), None
     if return_indices or (MODE.grad and x._rg):
         v, i = MaxPool.apply(x, K=tuple(K), s=tuple(s), d=tuple(d), lo=tuple(lo), O=tuple(O))
         return v, i
