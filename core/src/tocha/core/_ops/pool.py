@@ -385,11 +385,17 @@ class MaxPoolValues(Node):
 
     def forward(self, x, *, O):  # noqa: N803
         self.X = x.shape[2:]
-        m, k = _max_pool_2x2(x, O, "slots")
-        self.k = k
+        self.k = self.idx = None
+        res = _max_pool_2x2(x, O, "slots")
+        if res is None:  # NaN windows: torch's index (the last NaN) from the general sweep
+            m, self.idx = max_pool_arrays(x, (2, 2), (2, 2), (1, 1), (0, 0), O, True)
+            return m
+        m, self.k = res
         return m
 
     def backward(self, g):
+        if self.k is None:
+            return IndexScatter.apply(g, idx=self.idx, size=self.X, unique=True)
         return SlotScatter.apply(g, k=self.k, X=self.X)
 
 
@@ -565,13 +571,7 @@ def max_pool_nd(x: Tensor, K, s, d, lo, O, return_indices: bool):  # noqa: N803
     from .._mode import MODE
     from .._tensor import wrap
 
-    if (
-        not return_indices
-        and MODE.grad
-        and x._rg
-        and _fast_2x2(x._data, K, s, d, lo, O)
-        and not (x._data.dtype.kind == "f" and bool(xp_of(x._data).isnan(x._data).any()))
-    ):
+    if not return_indices and MODE.grad and x._rg and _fast_2x2(x._data, K, s, d, lo, O):
         return MaxPoolValues.apply(x, O=tuple(O)), None
     if return_indices or (MODE.grad and x._rg):
         v, i = MaxPool.apply(x, K=tuple(K), s=tuple(s), d=tuple(d), lo=tuple(lo), O=tuple(O))
