@@ -407,6 +407,12 @@ def test_antialias_matches_torch(mode, size, align_corners):
         return Fm.interpolate(x, size=size, mode=mode, antialias=True, align_corners=align_corners)
 
     _compare(fn, [_randn(2, 3, 11, 14)], rtol=1e-9, atol=1e-10)
+    if not align_corners:
+
+        def lanczos(Fm, L, x):  # noqa: N803
+            return Fm.interpolate(x, size=size, mode="lanczos", antialias=True)
+
+        _compare(lanczos, [_randn(2, 3, 11, 14)], rtol=1e-9, atol=1e-10)
 
 
 # --- grid_sample / affine_grid / shuffles -----------------------------------------------------

@@ -97,11 +97,13 @@ def ref_area_axis(n_out):
 
 def ref_aa_axis(n_out, kind):
     """The antialiased (PIL-style) resampling weights: the filter stretched by the scale."""
-    interp = {"bilinear": 2, "bicubic": 4}[kind]
+    interp = {"bilinear": 2, "bicubic": 4, "lanczos": 6}[kind]
 
     def filt(x):
         if kind == "bilinear":
             return np.maximum(0.0, 1 - np.abs(x))
+        if kind == "lanczos":  # lanczos-3: sinc(x) sinc(x/3) on |x| < 3
+            return np.where(np.abs(x) < 3, np.sinc(x) * np.sinc(x / 3), 0.0)
         return keys(x, -0.5)
 
     def fn(v):
@@ -209,7 +211,7 @@ def test_area(shape, size):
     )
 
 
-@pytest.mark.parametrize("kind", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("kind", ["bilinear", "bicubic", "lanczos"])
 @pytest.mark.parametrize("size", [(3, 4), (5, 6), (9, 13)])
 def test_antialias(kind, size):
     x = RNG.standard_normal((1, 2, 11, 14))
@@ -246,6 +248,10 @@ def test_interpolate_float32_and_errors():
         F.interpolate(z, size=3, antialias=True)
     with pytest.raises(ValueError, match="recompute_scale_factor is not meaningful"):
         F.interpolate(z, size=3, recompute_scale_factor=True)
+    with pytest.raises(ValueError, match="Lanczos mode requires antialias=True"):
+        F.interpolate(z, size=3, mode="lanczos")
+    with pytest.raises(ValueError, match="does not support align_corners=True"):
+        F.interpolate(z, size=3, mode="lanczos", antialias=True, align_corners=True)
 
 
 # --- grid_sample / affine_grid ------------------------------------------------------------------

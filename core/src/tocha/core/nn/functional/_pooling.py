@@ -392,8 +392,8 @@ def _adaptive_avg(nd, op, input, output_size):
     if x._data.dtype.kind not in "fcV":
         raise RuntimeError(f"\"{op}\" not implemented for '{_type_name(x)}'")
     if all(o == 1 for o in O) and x.numel():
-        # global average pooling: one reduction instead of a map per axis
-        y = x.mean(dim=tuple(range(2, 2 + nd)), keepdim=True)
+        # global average pooling: one GEMV instead of a map per axis
+        y = _P.GlobalAvgPool.apply(x, nd=nd)
         return y if batched else y.squeeze(0)
     maps = [(2 + i, _area_map(X[i], O[i])) for i in range(nd)]
     y = _P.resample(x, maps, node_name=f"AdaptiveAvgPool{nd}DBackward0")

@@ -285,7 +285,9 @@ def interpolate(
     if need is not None and input.ndim != need:
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {need}D input")
     if mode == "lanczos" and not antialias:
-        raise RuntimeError("Lanczos mode requires antialias=True")
+        raise ValueError("Lanczos mode requires antialias=True")
+    if mode == "lanczos" and align_corners:
+        raise ValueError("Lanczos mode does not support align_corners=True")
     X = tuple(input.shape[2:])  # noqa: N806
     if output_size is None:
         output_size = [int(float(x) * s) for x, s in zip(X, scale_factors)]
