@@ -102,7 +102,9 @@ def _mlp_sgd(name):
         lib.manual_seed(0)
         model = mlp(lib.nn)
         x, y = _inputs(lib, 256, 784, classes=10)
-        return train_step(lib, model, lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9), x, y)
+        return train_step(
+            lib, model, lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9), x, y
+        )
 
     return make
 
