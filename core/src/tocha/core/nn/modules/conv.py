@@ -154,8 +154,41 @@ class _ConvNd(Module):
         return s.format(**self.__dict__)
 
 
-class _ConvForward:
+class _Conv(_ConvNd):
+    """Conv1d/2d/3d: the public constructor and forward; a subclass names ``_nd`` and ``_fn``."""
+
     _fn = None
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device=None,
+        dtype=None,
+    ) -> None:
+        nd = self._nd
+        super().__init__(
+            in_channels,
+            out_channels,
+            _ntuple(kernel_size, nd),
+            _ntuple(stride, nd),
+            padding if isinstance(padding, str) else _ntuple(padding, nd),
+            _ntuple(dilation, nd),
+            False,
+            (0,) * nd,
+            groups,
+            bias,
+            padding_mode,
+            device,
+            dtype,
+        )
 
     def _conv_forward(self, input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         fn = type(self)._fn
@@ -175,44 +208,7 @@ class _ConvForward:
         return self._conv_forward(input, self.weight, self.bias)
 
 
-def _conv_init(
-    self,
-    nd,
-    in_channels,
-    out_channels,
-    kernel_size,
-    stride,
-    padding,
-    dilation,
-    groups,
-    bias,
-    padding_mode,
-    device,
-    dtype,
-):
-    kernel_size_ = _ntuple(kernel_size, nd)
-    stride_ = _ntuple(stride, nd)
-    padding_ = padding if isinstance(padding, str) else _ntuple(padding, nd)
-    dilation_ = _ntuple(dilation, nd)
-    _ConvNd.__init__(
-        self,
-        in_channels,
-        out_channels,
-        kernel_size_,
-        stride_,
-        padding_,
-        dilation_,
-        False,
-        (0,) * nd,
-        groups,
-        bias,
-        padding_mode,
-        device,
-        dtype,
-    )
-
-
-class Conv1d(_ConvForward, _ConvNd):
+class Conv1d(_Conv):
     """1-D convolution over (N, C_in, L): weight (C_out, C_in/groups, k), bias (C_out,), both
     initialised U(-1/sqrt(fan_in), 1/sqrt(fan_in)) like torch.
 
@@ -226,38 +222,8 @@ class Conv1d(_ConvForward, _ConvNd):
     _nd = 1
     _fn = staticmethod(F.conv1d)
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ) -> None:
-        _conv_init(
-            self,
-            1,
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            groups,
-            bias,
-            padding_mode,
-            device,
-            dtype,
-        )
 
-
-class Conv2d(_ConvForward, _ConvNd):
+class Conv2d(_Conv):
     """2-D convolution over (N, C_in, H, W): weight (C_out, C_in/groups, kH, kW).
 
     ``padding`` may be an int, a tuple, ``'valid'`` or ``'same'``; ``padding_mode`` one of
@@ -275,38 +241,8 @@ class Conv2d(_ConvForward, _ConvNd):
     _nd = 2
     _fn = staticmethod(F.conv2d)
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ) -> None:
-        _conv_init(
-            self,
-            2,
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            groups,
-            bias,
-            padding_mode,
-            device,
-            dtype,
-        )
 
-
-class Conv3d(_ConvForward, _ConvNd):
+class Conv3d(_Conv):
     """3-D convolution over (N, C_in, D, H, W): weight (C_out, C_in/groups, kD, kH, kW).
 
     Example:
@@ -319,6 +255,10 @@ class Conv3d(_ConvForward, _ConvNd):
     _nd = 3
     _fn = staticmethod(F.conv3d)
 
+
+class _ConvTransposeNd(_ConvNd):
+    """ConvTranspose1d/2d/3d: the public constructor and forward; a subclass names ``_nd``."""
+
     def __init__(
         self,
         in_channels: int,
@@ -326,22 +266,26 @@ class Conv3d(_ConvForward, _ConvNd):
         kernel_size,
         stride=1,
         padding=0,
-        dilation=1,
+        output_padding=0,
         groups: int = 1,
         bias: bool = True,
+        dilation=1,
         padding_mode: str = "zeros",
         device=None,
         dtype=None,
     ) -> None:
-        _conv_init(
-            self,
-            3,
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
+        nd = self._nd
+        super().__init__(
             in_channels,
             out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
+            _ntuple(kernel_size, nd),
+            _ntuple(stride, nd),
+            _ntuple(padding, nd),
+            _ntuple(dilation, nd),
+            True,
+            _ntuple(output_padding, nd),
             groups,
             bias,
             padding_mode,
@@ -349,8 +293,6 @@ class Conv3d(_ConvForward, _ConvNd):
             dtype,
         )
 
-
-class _ConvTransposeNd(_ConvNd):
     def _output_padding(
         self, input, output_size, stride, padding, kernel_size, num_spatial_dims, dilation=None
     ) -> list:
@@ -406,42 +348,6 @@ class _ConvTransposeNd(_ConvNd):
         )
 
 
-def _convt_init(
-    self,
-    nd,
-    in_channels,
-    out_channels,
-    kernel_size,
-    stride,
-    padding,
-    output_padding,
-    groups,
-    bias,
-    dilation,
-    padding_mode,
-    device,
-    dtype,
-):
-    if padding_mode != "zeros":
-        raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
-    _ConvNd.__init__(
-        self,
-        in_channels,
-        out_channels,
-        _ntuple(kernel_size, nd),
-        _ntuple(stride, nd),
-        _ntuple(padding, nd),
-        _ntuple(dilation, nd),
-        True,
-        _ntuple(output_padding, nd),
-        groups,
-        bias,
-        padding_mode,
-        device,
-        dtype,
-    )
-
-
 class ConvTranspose1d(_ConvTransposeNd):
     """1-D transposed convolution: weight (C_in, C_out/groups, k).
 
@@ -453,38 +359,6 @@ class ConvTranspose1d(_ConvTransposeNd):
     """
 
     _nd = 1
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        output_padding=0,
-        groups: int = 1,
-        bias: bool = True,
-        dilation=1,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ) -> None:
-        _convt_init(
-            self,
-            1,
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            output_padding,
-            groups,
-            bias,
-            dilation,
-            padding_mode,
-            device,
-            dtype,
-        )
 
 
 class ConvTranspose2d(_ConvTransposeNd):
@@ -500,38 +374,6 @@ class ConvTranspose2d(_ConvTransposeNd):
 
     _nd = 2
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        output_padding=0,
-        groups: int = 1,
-        bias: bool = True,
-        dilation=1,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ) -> None:
-        _convt_init(
-            self,
-            2,
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            output_padding,
-            groups,
-            bias,
-            dilation,
-            padding_mode,
-            device,
-            dtype,
-        )
-
 
 class ConvTranspose3d(_ConvTransposeNd):
     """3-D transposed convolution: weight (C_in, C_out/groups, kD, kH, kW).
@@ -544,38 +386,6 @@ class ConvTranspose3d(_ConvTransposeNd):
     """
 
     _nd = 3
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        output_padding=0,
-        groups: int = 1,
-        bias: bool = True,
-        dilation=1,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ) -> None:
-        _convt_init(
-            self,
-            3,
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            output_padding,
-            groups,
-            bias,
-            dilation,
-            padding_mode,
-            device,
-            dtype,
-        )
 
 
 # --- lazy variants: in_channels read from the first input ---------------------------------------
@@ -612,7 +422,71 @@ class _LazyMixin:
         return Module.__call__(self, *args, **kwargs)
 
 
-class LazyConv1d(_LazyMixin, Conv1d):
+# in_channels is 0 and groups 1 until the first input gives in_channels, so that the
+# divisibility checks of _ConvNd.__init__ pass; groups is set back right after.
+class _LazyConv(_LazyMixin):
+    def __init__(
+        self,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(
+            0,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            1,
+            bias,
+            padding_mode,
+            device,
+            dtype,
+        )
+        self.groups = groups
+
+
+class _LazyConvTranspose(_LazyMixin):
+    def __init__(
+        self,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        output_padding=0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation=1,
+        padding_mode: str = "zeros",
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(
+            0,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            output_padding,
+            1,
+            bias,
+            dilation,
+            padding_mode,
+            device,
+            dtype,
+        )
+        self.groups = groups
+
+
+class LazyConv1d(_LazyConv, Conv1d):
     """A `Conv1d` whose ``in_channels`` is inferred from the first input.
 
     Example:
@@ -624,39 +498,8 @@ class LazyConv1d(_LazyMixin, Conv1d):
 
     cls_to_become = Conv1d
 
-    def __init__(
-        self,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ) -> None:
-        _conv_init(
-            self,
-            1,
-            0,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            1,
-            bias,
-            padding_mode,
-            device,
-            dtype,
-        )
-        self.groups = groups
-        self.out_channels = out_channels
 
-
-class LazyConv2d(_LazyMixin, Conv2d):
+class LazyConv2d(_LazyConv, Conv2d):
     """A `Conv2d` whose ``in_channels`` is inferred from the first input.
 
     Example:
@@ -668,39 +511,8 @@ class LazyConv2d(_LazyMixin, Conv2d):
 
     cls_to_become = Conv2d
 
-    def __init__(
-        self,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ) -> None:
-        _conv_init(
-            self,
-            2,
-            0,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            1,
-            bias,
-            padding_mode,
-            device,
-            dtype,
-        )
-        self.groups = groups
-        self.out_channels = out_channels
 
-
-class LazyConv3d(_LazyMixin, Conv3d):
+class LazyConv3d(_LazyConv, Conv3d):
     """A `Conv3d` whose ``in_channels`` is inferred from the first input.
 
     Example:
@@ -712,39 +524,8 @@ class LazyConv3d(_LazyMixin, Conv3d):
 
     cls_to_become = Conv3d
 
-    def __init__(
-        self,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ) -> None:
-        _conv_init(
-            self,
-            3,
-            0,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            1,
-            bias,
-            padding_mode,
-            device,
-            dtype,
-        )
-        self.groups = groups
-        self.out_channels = out_channels
 
-
-class LazyConvTranspose1d(_LazyMixin, ConvTranspose1d):
+class LazyConvTranspose1d(_LazyConvTranspose, ConvTranspose1d):
     """A `ConvTranspose1d` whose ``in_channels`` is inferred from the first input.
 
     Example:
@@ -755,41 +536,8 @@ class LazyConvTranspose1d(_LazyMixin, ConvTranspose1d):
 
     cls_to_become = ConvTranspose1d
 
-    def __init__(
-        self,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        output_padding=0,
-        groups: int = 1,
-        bias: bool = True,
-        dilation=1,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ) -> None:
-        _convt_init(
-            self,
-            1,
-            0,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            output_padding,
-            1,
-            bias,
-            dilation,
-            padding_mode,
-            device,
-            dtype,
-        )
-        self.groups = groups
-        self.out_channels = out_channels
 
-
-class LazyConvTranspose2d(_LazyMixin, ConvTranspose2d):
+class LazyConvTranspose2d(_LazyConvTranspose, ConvTranspose2d):
     """A `ConvTranspose2d` whose ``in_channels`` is inferred from the first input.
 
     Example:
@@ -800,41 +548,8 @@ class LazyConvTranspose2d(_LazyMixin, ConvTranspose2d):
 
     cls_to_become = ConvTranspose2d
 
-    def __init__(
-        self,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        output_padding=0,
-        groups: int = 1,
-        bias: bool = True,
-        dilation=1,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ) -> None:
-        _convt_init(
-            self,
-            2,
-            0,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            output_padding,
-            1,
-            bias,
-            dilation,
-            padding_mode,
-            device,
-            dtype,
-        )
-        self.groups = groups
-        self.out_channels = out_channels
 
-
-class LazyConvTranspose3d(_LazyMixin, ConvTranspose3d):
+class LazyConvTranspose3d(_LazyConvTranspose, ConvTranspose3d):
     """A `ConvTranspose3d` whose ``in_channels`` is inferred from the first input.
 
     Example:
@@ -844,36 +559,3 @@ class LazyConvTranspose3d(_LazyMixin, ConvTranspose3d):
     """
 
     cls_to_become = ConvTranspose3d
-
-    def __init__(
-        self,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        output_padding=0,
-        groups: int = 1,
-        bias: bool = True,
-        dilation=1,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ) -> None:
-        _convt_init(
-            self,
-            3,
-            0,
-            out_channels,
-            kernel_size,
-            stride,
-            padding,
-            output_padding,
-            1,
-            bias,
-            dilation,
-            padding_mode,
-            device,
-            dtype,
-        )
-        self.groups = groups
-        self.out_channels = out_channels
