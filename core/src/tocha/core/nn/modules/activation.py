@@ -6,6 +6,8 @@ Each module holds its hyper-parameters and calls the matching function of
 
 from __future__ import annotations
 
+import warnings
+
 from ..._ops.creation import empty
 from ..._tensor import Tensor
 from .. import functional as F
@@ -49,6 +51,67 @@ def _inplace_str(inplace: bool, lead: str = ", ") -> str:
     return f"{lead}inplace=True" if inplace else ""
 
 
+def _warn_renamed(old: str, new: str) -> None:
+    # stacklevel 3: the warning points at the code that built the module
+    warnings.warn(
+        f"keyword argument `{old}` is deprecated and rename to `{new}`",
+        FutureWarning,
+        stacklevel=3,
+    )
+
+
+class _InplaceActivation(Module):
+    """An activation whose only option is ``inplace``; a subclass names ``_fn``."""
+
+    __constants__ = ["inplace"]
+    _fn = None
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return self._fn(input, inplace=self.inplace)
+
+    def extra_repr(self) -> str:
+        return _inplace_str(self.inplace, "")
+
+
+class _AlphaActivation(Module):
+    """ELU and CELU: ``alpha`` and ``inplace``; a subclass names ``_fn``."""
+
+    __constants__ = ["alpha", "inplace"]
+    _fn = None
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return self._fn(input, self.alpha, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}{_inplace_str(self.inplace)}"
+
+
+class _Shrink(Module):
+    """Hardshrink and Softshrink: one threshold ``lambd``; a subclass names ``_fn``."""
+
+    __constants__ = ["lambd"]
+    _fn = None
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input: Tensor) -> Tensor:
+        return self._fn(input, self.lambd)
+
+    def extra_repr(self) -> str:
+        return str(self.lambd)
+
+
 class Threshold(Module):
     """``x`` where ``x > threshold``, else ``value``.
 
@@ -73,7 +136,7 @@ class Threshold(Module):
         return f"threshold={self.threshold}, value={self.value}{_inplace_str(self.inplace)}"
 
 
-class ReLU(Module):
+class ReLU(_InplaceActivation):
     """``max(x, 0)``.
 
     Example:
@@ -82,17 +145,7 @@ class ReLU(Module):
         tensor([0., 2.])
     """
 
-    __constants__ = ["inplace"]
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.relu(input, inplace=self.inplace)
-
-    def extra_repr(self) -> str:
-        return _inplace_str(self.inplace, "")
+    _fn = staticmethod(F.relu)
 
 
 class RReLU(Module):
@@ -140,22 +193,10 @@ class Hardtanh(Module):
     ) -> None:
         super().__init__()
         if min_value is not None:
-            import warnings
-
-            warnings.warn(
-                "keyword argument `min_value` is deprecated and rename to `min_val`",
-                FutureWarning,
-                stacklevel=2,
-            )
+            _warn_renamed("min_value", "min_val")
             min_val = min_value
         if max_value is not None:
-            import warnings
-
-            warnings.warn(
-                "keyword argument `max_value` is deprecated and rename to `max_val`",
-                FutureWarning,
-                stacklevel=2,
-            )
+            _warn_renamed("max_value", "max_val")
             max_val = max_value
         self.min_val = min_val
         self.max_val = max_val
@@ -199,7 +240,7 @@ class Sigmoid(Module):
         return input.sigmoid()
 
 
-class Hardsigmoid(Module):
+class Hardsigmoid(_InplaceActivation):
     """``relu6(x + 3) / 6``.
 
     Example:
@@ -208,14 +249,10 @@ class Hardsigmoid(Module):
         tensor([0.5000])
     """
 
-    __constants__ = ["inplace"]
+    _fn = staticmethod(F.hardsigmoid)
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.hardsigmoid(input, self.inplace)
+    # torch's repr of this module leaves out ``inplace``
+    extra_repr = Module.extra_repr
 
 
 class Tanh(Module):
@@ -231,7 +268,7 @@ class Tanh(Module):
         return input.tanh()
 
 
-class SiLU(Module):
+class SiLU(_InplaceActivation):
     """``x * sigmoid(x)``.
 
     Example:
@@ -240,20 +277,10 @@ class SiLU(Module):
         tensor([0.7311])
     """
 
-    __constants__ = ["inplace"]
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.silu(input, inplace=self.inplace)
-
-    def extra_repr(self) -> str:
-        return _inplace_str(self.inplace, "")
+    _fn = staticmethod(F.silu)
 
 
-class Mish(Module):
+class Mish(_InplaceActivation):
     """``x * tanh(softplus(x))``.
 
     Example:
@@ -262,20 +289,10 @@ class Mish(Module):
         tensor([0.8651])
     """
 
-    __constants__ = ["inplace"]
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.mish(input, inplace=self.inplace)
-
-    def extra_repr(self) -> str:
-        return _inplace_str(self.inplace, "")
+    _fn = staticmethod(F.mish)
 
 
-class Hardswish(Module):
+class Hardswish(_InplaceActivation):
     """``x * relu6(x + 3) / 6``.
 
     Example:
@@ -284,17 +301,13 @@ class Hardswish(Module):
         tensor([0.6667])
     """
 
-    __constants__ = ["inplace"]
+    _fn = staticmethod(F.hardswish)
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.hardswish(input, self.inplace)
+    # torch's repr of this module leaves out ``inplace``
+    extra_repr = Module.extra_repr
 
 
-class ELU(Module):
+class ELU(_AlphaActivation):
     """``x`` for ``x > 0``, else ``alpha * (exp(x) - 1)``.
 
     Example:
@@ -303,21 +316,10 @@ class ELU(Module):
         tensor([-0.6321,  1.0000])
     """
 
-    __constants__ = ["alpha", "inplace"]
-
-    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
-        super().__init__()
-        self.alpha = alpha
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.elu(input, self.alpha, self.inplace)
-
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}{_inplace_str(self.inplace)}"
+    _fn = staticmethod(F.elu)
 
 
-class CELU(Module):
+class CELU(_AlphaActivation):
     """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``.
 
     Example:
@@ -326,21 +328,10 @@ class CELU(Module):
         tensor([-0.7869])
     """
 
-    __constants__ = ["alpha", "inplace"]
-
-    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
-        super().__init__()
-        self.alpha = alpha
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.celu(input, self.alpha, self.inplace)
-
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}{_inplace_str(self.inplace)}"
+    _fn = staticmethod(F.celu)
 
 
-class SELU(Module):
+class SELU(_InplaceActivation):
     """Scaled ELU with the self-normalising constants.
 
     Example:
@@ -349,17 +340,7 @@ class SELU(Module):
         tensor([1.0507])
     """
 
-    __constants__ = ["inplace"]
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.selu(input, self.inplace)
-
-    def extra_repr(self) -> str:
-        return _inplace_str(self.inplace, "")
+    _fn = staticmethod(F.selu)
 
 
 class GLU(Module):
@@ -406,7 +387,7 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
-class Hardshrink(Module):
+class Hardshrink(_Shrink):
     """``x`` where ``|x| > lambd``, else 0.
 
     Example:
@@ -415,17 +396,7 @@ class Hardshrink(Module):
         tensor([0.0000, 0.7000])
     """
 
-    __constants__ = ["lambd"]
-
-    def __init__(self, lambd: float = 0.5) -> None:
-        super().__init__()
-        self.lambd = lambd
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.hardshrink(input, self.lambd)
-
-    def extra_repr(self) -> str:
-        return f"{self.lambd}"
+    _fn = staticmethod(F.hardshrink)
 
 
 class LeakyReLU(Module):
@@ -487,7 +458,7 @@ class Softplus(Module):
         return f"beta={self.beta}, threshold={self.threshold}"
 
 
-class Softshrink(Module):
+class Softshrink(_Shrink):
     """Soft thresholding by ``lambd``.
 
     Example:
@@ -496,17 +467,7 @@ class Softshrink(Module):
         tensor([0.5000, 0.0000])
     """
 
-    __constants__ = ["lambd"]
-
-    def __init__(self, lambd: float = 0.5) -> None:
-        super().__init__()
-        self.lambd = lambd
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.softshrink(input, self.lambd)
-
-    def extra_repr(self) -> str:
-        return str(self.lambd)
+    _fn = staticmethod(F.softshrink)
 
 
 class PReLU(Module):
@@ -578,6 +539,10 @@ class _SoftmaxBase(Module):
         if not hasattr(self, "dim"):
             self.dim = None
 
+    def forward(self, input: Tensor) -> Tensor:
+        # _stacklevel=5 points the implicit-dim warning at the caller of the module
+        return self._fn(input, self.dim, _stacklevel=5)
+
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
@@ -591,8 +556,7 @@ class Softmin(_SoftmaxBase):
         tensor([0.5000, 0.5000])
     """
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.softmin(input, self.dim, _stacklevel=5)
+    _fn = staticmethod(F.softmin)
 
 
 class Softmax(_SoftmaxBase):
@@ -604,8 +568,7 @@ class Softmax(_SoftmaxBase):
         tensor([[0.5000, 0.5000]])
     """
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.softmax(input, self.dim, _stacklevel=5)
+    _fn = staticmethod(F.softmax)
 
 
 class Softmax2d(Module):
@@ -635,5 +598,4 @@ class LogSoftmax(_SoftmaxBase):
         tensor([-0.6931, -0.6931])
     """
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.log_softmax(input, self.dim, _stacklevel=5)
+    _fn = staticmethod(F.log_softmax)
