@@ -74,6 +74,15 @@ def _reduction(size_average, reduce, reduction: str) -> str:
     return reduction
 
 
+def _checked_reduction(size_average, reduce, reduction: str) -> str:
+    """`_reduction`, refusing an unknown ``reduction`` string (the legacy pair always gives a
+    valid one)."""
+    if size_average is not None or reduce is not None:
+        return legacy_reduction(size_average, reduce)
+    _check_reduction(reduction)
+    return reduction
+
+
 def _num(v) -> str:
     """A number as torch prints a double in messages (``2.0`` as ``2``)."""
     v = float(v)
@@ -83,6 +92,11 @@ def _num(v) -> str:
 def _check_reduction(reduction: str) -> None:
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _check_margin(name: str, margin: float) -> None:
+    if margin <= 0:
+        raise ValueError(f"{name}: expected margin to be greater than 0, got {margin} instead")
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
@@ -247,8 +261,7 @@ def smooth_l1_loss(
         tensor([0.1250, 2.5000])
     """
     _size_warning(input, target)
-    reduction = _reduction(size_average, reduce, reduction)
-    _check_reduction(reduction)
+    reduction = _checked_reduction(size_average, reduce, reduction)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     x, y = _broadcast(input, target)
@@ -287,9 +300,24 @@ def huber_loss(
 
 
 # --- classification losses --------------------------------------------------------------------
-def _class_layout(input: Tensor, target: Tensor, name: str):
-    """(M, C) rows of ``input`` (class dim 1 moved last) and the (M,) raw target indices, plus
-    the shape a ``reduction='none'`` result takes."""
+def _class_layout(input: Tensor, target: Tensor, weight, name: str):
+    """(M, C) rows of ``input`` (class dim 1 moved last), the (M,) raw target indices, the
+    checked class weights (raw array or None) and the shape a ``reduction='none'`` result
+    takes."""
+    rows, t, out_shape = _class_rows(input, target, name)
+    _check_weight(weight, rows._data.shape[1])
+    return rows, t, (weight._data if weight is not None else None), out_shape
+
+
+def _unflatten_none(loss: Tensor, reduction: str, out_shape: tuple) -> Tensor:
+    """The per-row loss of ``reduction='none'`` back in the shape of the target."""
+    if reduction == "none" and tuple(loss._data.shape) != out_shape:
+        return loss.reshape(out_shape)
+    return loss
+
+
+def _class_rows(input: Tensor, target: Tensor, name: str):
+    # checks target's dtype and shape against input's, then flattens the spatial dims
     nd = input._data.ndim
     tdt = target._data.dtype
     if tdt.kind not in "iu" or tdt not in (np.int64, np.uint8):
@@ -360,16 +388,10 @@ def nll_loss(
         >>> F.nll_loss(torch.tensor([[-1.0, -2.0], [-3.0, -0.5]]), torch.tensor([0, 1]))
         tensor(0.7500)
     """
-    reduction = _reduction(size_average, reduce, reduction)
-    _check_reduction(reduction)
-    rows, t, out_shape = _class_layout(input, target, "nll_loss")
-    c = rows._data.shape[1]
-    _check_weight(weight, c)
-    w = weight._data if weight is not None else None
+    reduction = _checked_reduction(size_average, reduce, reduction)
+    rows, t, w, out_shape = _class_layout(input, target, weight, "nll_loss")
     loss = _L.nll_indices(rows, t, w, ignore_index, reduction)
-    if reduction == "none" and tuple(loss._data.shape) != out_shape:
-        loss = loss.reshape(out_shape)
-    return loss
+    return _unflatten_none(loss, reduction, out_shape)
 
 
 def cross_entropy(
@@ -392,22 +414,16 @@ def cross_entropy(
         >>> F.cross_entropy(torch.tensor([[2.0, 0.0], [0.0, 0.0]]), torch.tensor([0, 1]))
         tensor(0.4100)
     """
-    reduction = _reduction(size_average, reduce, reduction)
-    _check_reduction(reduction)
+    reduction = _checked_reduction(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(
             f"label_smoothing must be between 0.0 and 1.0. Got: {_num(label_smoothing)}"
         )
     if target._data.dtype.kind in "fV" and tuple(target._data.shape) == tuple(input._data.shape):
         return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
-    rows, t, out_shape = _class_layout(input, target, "cross_entropy")
-    c = rows._data.shape[1]
-    _check_weight(weight, c)
-    w = weight._data if weight is not None else None
+    rows, t, w, out_shape = _class_layout(input, target, weight, "cross_entropy")
     loss = _L.cross_entropy_indices(rows, t, w, ignore_index, label_smoothing, reduction)
-    if reduction == "none" and tuple(loss._data.shape) != out_shape:
-        loss = loss.reshape(out_shape)
-    return loss
+    return _unflatten_none(loss, reduction, out_shape)
 
 
 def _cross_entropy_probs(input, target, weight, reduction, label_smoothing) -> Tensor:
@@ -522,8 +538,7 @@ def binary_cross_entropy(
         >>> F.binary_cross_entropy(torch.tensor([0.5, 0.9]), torch.tensor([1.0, 1.0]))
         tensor(0.3993)
     """
-    reduction = _reduction(size_average, reduce, reduction)
-    _check_reduction(reduction)
+    reduction = _checked_reduction(size_average, reduce, reduction)
     if tuple(target._data.shape) != tuple(input._data.shape):
         raise ValueError(
             f"Using a target size ({_size_str(target._data.shape)}) that is different to the "
@@ -562,8 +577,7 @@ def binary_cross_entropy_with_logits(
         >>> F.binary_cross_entropy_with_logits(torch.tensor([0.0, 2.0]), torch.tensor([1.0, 0.0]))
         tensor(1.4100)
     """
-    reduction = _reduction(size_average, reduce, reduction)
-    _check_reduction(reduction)
+    reduction = _checked_reduction(size_average, reduce, reduction)
     if tuple(target._data.shape) != tuple(input._data.shape):
         raise ValueError(
             f"Target size ({_size_str(target._data.shape)}) must be the same as input size "
@@ -644,9 +658,7 @@ def poisson_nll_loss(
         >>> F.poisson_nll_loss(torch.tensor([0.0]), torch.tensor([1.0]))
         tensor(1.)
     """
-    reduction = _reduction(size_average, reduce, reduction)
-    if reduction not in ("none", "mean", "sum"):
-        raise ValueError(reduction + " is not a valid value for reduction")
+    reduction = _checked_reduction(size_average, reduce, reduction)
     if log_input:
         loss = input.exp() - target * input
     else:
@@ -710,12 +722,15 @@ class _ClampKeepGrad(Node):
         return g
 
 
+def _host_int64(arr) -> np.ndarray:
+    """An index array (NumPy or CuPy) as an int64 NumPy array, for loops on the host."""
+    return np.asarray(arr if arr.__class__ is np.ndarray else arr.get()).astype(np.int64)
+
+
 # --- CTC --------------------------------------------------------------------------------------
 def _lengths(x, n: int, name: str):
     if isinstance(x, Tensor):
-        arr = x._data
-        arr = arr if arr.__class__ is np.ndarray else arr.get()
-        arr = np.asarray(arr).astype(np.int64).reshape(-1)
+        arr = _host_int64(x._data).reshape(-1)
     else:
         arr = np.asarray(x, dtype=np.int64).reshape(-1)
     if arr.shape[0] != n:
@@ -762,8 +777,7 @@ def ctc_loss(
                 f"Expected input_lengths to have value at most {t_max}, but got value {v} "
                 "(while checking arguments for ctc_loss_allocate_outputs)"
             )
-    tg = targets._data
-    tg = np.asarray(tg if tg.__class__ is np.ndarray else tg.get()).astype(np.int64)
+    tg = _host_int64(targets._data)
     s_max = int(tgt_len.max()) if n else 0
     padded = np.full((n, s_max), blank, dtype=np.int64)
     if tg.ndim == 2:
@@ -822,8 +836,7 @@ def margin_ranking_loss(
         ...                       torch.tensor([1.0, 1.0]), margin=0.5)
         tensor(0.7500)
     """
-    reduction = _reduction(size_average, reduce, reduction)
-    _check_reduction(reduction)
+    reduction = _checked_reduction(size_average, reduce, reduction)
     d1, d2, dt = input1._data.ndim, input2._data.ndim, target._data.ndim
     if d1 != d2 or d1 != dt:
         raise RuntimeError(
@@ -851,8 +864,7 @@ def hinge_embedding_loss(
         >>> F.hinge_embedding_loss(torch.tensor([0.3, 0.4]), torch.tensor([1.0, -1.0]))
         tensor(0.4500)
     """
-    reduction = _reduction(size_average, reduce, reduction)
-    _check_reduction(reduction)
+    reduction = _checked_reduction(size_average, reduce, reduction)
     margin_clamp = (margin - input).clamp_min(0)
     out_margin = _P.where(target != 1, margin_clamp, 0.0)
     out_self = _P.where(target != -1, input, 0.0)
@@ -878,8 +890,7 @@ def cosine_embedding_loss(
         >>> F.cosine_embedding_loss(a, torch.tensor([[0.0, 1.0]]), torch.tensor([1.0]))
         tensor(1.)
     """
-    reduction = _reduction(size_average, reduce, reduction)
-    _check_reduction(reduction)
+    reduction = _checked_reduction(size_average, reduce, reduction)
     nd = input1._data.ndim
     if input2._data.ndim != nd:
         raise RuntimeError(
@@ -923,8 +934,7 @@ def triplet_margin_loss(
         >>> F.triplet_margin_loss(a, torch.tensor([[1.0, 0.0]]), torch.tensor([[3.0, 0.0]]))
         tensor(0.)
     """
-    reduction = _reduction(size_average, reduce, reduction)
-    _check_reduction(reduction)
+    reduction = _checked_reduction(size_average, reduce, reduction)
     da, dp, dn = anchor._data.ndim, positive._data.ndim, negative._data.ndim
     if not (da == dp == dn):
         raise RuntimeError(
@@ -962,11 +972,7 @@ def triplet_margin_with_distance_loss(
         tensor(0.)
     """
     _check_reduction(reduction)
-    if margin <= 0:
-        raise ValueError(
-            f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, "
-            f"got {margin} instead"
-        )
+    _check_margin("TripletMarginWithDistanceLoss", margin)
     from ._distance import pairwise_distance
 
     dist = distance_function if distance_function is not None else pairwise_distance
@@ -997,8 +1003,7 @@ def multi_margin_loss(
         >>> F.multi_margin_loss(torch.tensor([[0.1, 0.2, 0.4, 0.8]]), torch.tensor([3]))
         tensor(0.3250)
     """
-    reduction = _reduction(size_average, reduce, reduction)
-    _check_reduction(reduction)
+    reduction = _checked_reduction(size_average, reduce, reduction)
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
     if weight is not None and weight._data.ndim != 1:
@@ -1077,12 +1082,10 @@ def multilabel_margin_loss(
         >>> F.multilabel_margin_loss(x, torch.tensor([[3, 0, -1, 1]]))
         tensor(0.8500)
     """
-    reduction = _reduction(size_average, reduce, reduction)
-    _check_reduction(reduction)
+    reduction = _checked_reduction(size_average, reduce, reduction)
     x = input if input._data.ndim == 2 else input.reshape(1, -1)
     n, c = x._data.shape
-    tg = target._data.reshape(n, c)
-    tg = np.asarray(tg if tg.__class__ is np.ndarray else tg.get()).astype(np.int64)
+    tg = _host_int64(target._data.reshape(n, c))
     count = np.zeros((n, c), dtype=np.float64)  # how often each class is listed (torch
     for i in range(n):  # sums over the listed positions, so a repeated class counts twice)
         for v in tg[i]:
@@ -1113,8 +1116,7 @@ def soft_margin_loss(
         >>> F.soft_margin_loss(torch.tensor([0.0]), torch.tensor([1.0]))
         tensor(0.6931)
     """
-    reduction = _reduction(size_average, reduce, reduction)
-    _check_reduction(reduction)
+    reduction = _checked_reduction(size_average, reduce, reduction)
     from ..._ops import activation as _A
 
     loss = _A.softplus(-target * input)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..._tensor import Tensor
 from .. import functional as F
-from ..functional._loss import legacy_reduction
+from ..functional._loss import _check_margin, legacy_reduction
 from .module import Module
 
 __all__ = [
@@ -54,7 +54,32 @@ class _WeightedLoss(_Loss):
         self.weight: Tensor | None
 
 
-class L1Loss(_Loss):
+class _PlainLoss(_Loss):
+    """A loss with no option but ``reduction``; a subclass names ``_fn``."""
+
+    __constants__ = ["reduction"]
+    _fn = None
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return self._fn(input, target, reduction=self.reduction)
+
+
+class _PairMarginLoss(_Loss):
+    """CosineEmbeddingLoss and MarginRankingLoss: two inputs, a +1/-1 target and a
+    ``margin``; a subclass names ``_fn``."""
+
+    __constants__ = ["margin", "reduction"]
+    _fn = None
+
+    def __init__(self, margin: float = 0.0, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
+        return self._fn(input1, input2, target, margin=self.margin, reduction=self.reduction)
+
+
+class L1Loss(_PlainLoss):
     """Mean absolute error.
 
     Example:
@@ -63,10 +88,7 @@ class L1Loss(_Loss):
         tensor(1.5000)
     """
 
-    __constants__ = ["reduction"]
-
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.l1_loss(input, target, reduction=self.reduction)
+    _fn = staticmethod(F.l1_loss)
 
 
 class NLLLoss(_WeightedLoss):
@@ -204,7 +226,7 @@ class KLDivLoss(_Loss):
         return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
 
 
-class MSELoss(_Loss):
+class MSELoss(_PlainLoss):
     """Mean squared error.
 
     Example:
@@ -213,10 +235,7 @@ class MSELoss(_Loss):
         tensor(2.5000)
     """
 
-    __constants__ = ["reduction"]
-
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.mse_loss(input, target, reduction=self.reduction)
+    _fn = staticmethod(F.mse_loss)
 
 
 class BCELoss(_WeightedLoss):
@@ -229,11 +248,6 @@ class BCELoss(_WeightedLoss):
     """
 
     __constants__ = ["reduction"]
-
-    def __init__(
-        self, weight: Tensor | None = None, size_average=None, reduce=None, reduction="mean"
-    ) -> None:
-        super().__init__(weight, size_average, reduce, reduction)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
@@ -288,7 +302,7 @@ class HingeEmbeddingLoss(_Loss):
         return F.hinge_embedding_loss(input, target, margin=self.margin, reduction=self.reduction)
 
 
-class MultiLabelMarginLoss(_Loss):
+class MultiLabelMarginLoss(_PlainLoss):
     """Multi-label hinge loss over target class lists ended by -1.
 
     Example:
@@ -298,10 +312,7 @@ class MultiLabelMarginLoss(_Loss):
         tensor(0.8500)
     """
 
-    __constants__ = ["reduction"]
-
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.multilabel_margin_loss(input, target, reduction=self.reduction)
+    _fn = staticmethod(F.multilabel_margin_loss)
 
 
 class SmoothL1Loss(_Loss):
@@ -342,7 +353,7 @@ class HuberLoss(_Loss):
         return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
 
-class SoftMarginLoss(_Loss):
+class SoftMarginLoss(_PlainLoss):
     """Two-class logistic loss ``log(1 + exp(-y x))``.
 
     Example:
@@ -351,10 +362,7 @@ class SoftMarginLoss(_Loss):
         tensor(0.6931)
     """
 
-    __constants__ = ["reduction"]
-
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.soft_margin_loss(input, target, reduction=self.reduction)
+    _fn = staticmethod(F.soft_margin_loss)
 
 
 class CrossEntropyLoss(_WeightedLoss):
@@ -406,18 +414,13 @@ class MultiLabelSoftMarginLoss(_WeightedLoss):
 
     __constants__ = ["reduction"]
 
-    def __init__(
-        self, weight: Tensor | None = None, size_average=None, reduce=None, reduction="mean"
-    ) -> None:
-        super().__init__(weight, size_average, reduce, reduction)
-
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.multilabel_soft_margin_loss(
             input, target, weight=self.weight, reduction=self.reduction
         )
 
 
-class CosineEmbeddingLoss(_Loss):
+class CosineEmbeddingLoss(_PairMarginLoss):
     """``1 - cos`` for similar pairs (``y = 1``), ``max(0, cos - margin)`` for dissimilar ones.
 
     Example:
@@ -427,19 +430,10 @@ class CosineEmbeddingLoss(_Loss):
         tensor(0.)
     """
 
-    __constants__ = ["margin", "reduction"]
-
-    def __init__(self, margin: float = 0.0, size_average=None, reduce=None, reduction="mean"):
-        super().__init__(size_average, reduce, reduction)
-        self.margin = margin
-
-    def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
-        return F.cosine_embedding_loss(
-            input1, input2, target, margin=self.margin, reduction=self.reduction
-        )
+    _fn = staticmethod(F.cosine_embedding_loss)
 
 
-class MarginRankingLoss(_Loss):
+class MarginRankingLoss(_PairMarginLoss):
     """``max(0, -y (x1 - x2) + margin)``.
 
     Example:
@@ -449,16 +443,7 @@ class MarginRankingLoss(_Loss):
         tensor(0.)
     """
 
-    __constants__ = ["margin", "reduction"]
-
-    def __init__(self, margin: float = 0.0, size_average=None, reduce=None, reduction="mean"):
-        super().__init__(size_average, reduce, reduction)
-        self.margin = margin
-
-    def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
-        return F.margin_ranking_loss(
-            input1, input2, target, margin=self.margin, reduction=self.reduction
-        )
+    _fn = staticmethod(F.margin_ranking_loss)
 
 
 class MultiMarginLoss(_WeightedLoss):
@@ -527,10 +512,7 @@ class TripletMarginLoss(_Loss):
         reduction: str = "mean",
     ) -> None:
         super().__init__(size_average, reduce, reduction)
-        if margin <= 0:
-            raise ValueError(
-                f"TripletMarginLoss: expected margin to be greater than 0, got {margin} instead"
-            )
+        _check_margin("TripletMarginLoss", margin)
         self.margin = margin
         self.p = p
         self.eps = eps
@@ -570,11 +552,7 @@ class TripletMarginWithDistanceLoss(_Loss):
         reduction: str = "mean",
     ) -> None:
         super().__init__(size_average=None, reduce=None, reduction=reduction)
-        if margin <= 0:
-            raise ValueError(
-                "TripletMarginWithDistanceLoss: expected margin to be greater than 0, got "
-                f"{margin} instead"
-            )
+        _check_margin("TripletMarginWithDistanceLoss", margin)
         from .distance import PairwiseDistance
 
         self.distance_function = (
