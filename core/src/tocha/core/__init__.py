@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import builtins as _builtins
 import importlib as _importlib
 
 __version__ = "0.1.0"
@@ -71,6 +72,7 @@ _FAMILIES = [
     "layers",
     "conv",
     "pool",
+    "spectral",
 ]
 _modules = []
 for _name in _FAMILIES:
@@ -99,15 +101,76 @@ for _name in ("nn", "optim", "utils"):
         if _e.name != f"{__name__}.{_name}":
             raise
 
-# Public submodules written by their families (torch.linalg, torch.random).
-for _name in ("linalg", "random"):
+# Public submodules written by their families (torch.linalg, torch.random, torch.fft).
+for _name in ("linalg", "random", "fft"):
     try:
         globals()[_name] = _importlib.import_module(f".{_name}", __name__)
     except ModuleNotFoundError as _e:
         if _e.name != f"{__name__}.{_name}":
             raise
+# torch.cuda and torch.amp (both import without CuPy: see their docstrings)
+from . import amp, cuda  # noqa: E402
 from ._dtype import can_cast  # noqa: E402
 from ._parallel import get_num_threads, set_num_threads  # noqa: E402
+from .amp import autocast  # noqa: E402
+from .amp.autocast_mode import (  # noqa: E402
+    clear_autocast_cache,
+    get_autocast_cpu_dtype,
+    get_autocast_dtype,
+    get_autocast_gpu_dtype,
+    is_autocast_cache_enabled,
+    is_autocast_cpu_enabled,
+    is_autocast_enabled,
+    set_autocast_cache_enabled,
+    set_autocast_dtype,
+    set_autocast_enabled,
+)
+
+
+def use_deterministic_algorithms(
+    mode: _builtins.bool, *, warn_only: _builtins.bool = False
+) -> None:
+    """Ask ops for deterministic algorithms (process-wide, as torch).
+
+    The flag is what tocha's GPU kernels consult: scatter/index_add, embedding-bag backward and
+    segment reductions then use sorted-segment reductions instead of atomics. NumPy's CPU
+    kernels are deterministic already.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.use_deterministic_algorithms(True)
+        >>> torch.are_deterministic_algorithms_enabled()
+        True
+        >>> torch.use_deterministic_algorithms(False)
+    """
+    from ._mode import DETERMINISTIC
+
+    if not isinstance(mode, _builtins.bool):
+        raise TypeError(
+            "use_deterministic_algorithms(): argument 'mode' (position 1) must be bool, not "
+            f"{type(mode).__name__}"
+        )
+    if not isinstance(warn_only, _builtins.bool):
+        raise TypeError(
+            "use_deterministic_algorithms(): argument 'warn_only' must be bool, not "
+            f"{type(warn_only).__name__}"
+        )
+    DETERMINISTIC.enabled = mode
+    DETERMINISTIC.warn_only = warn_only if mode else False
+
+
+def are_deterministic_algorithms_enabled() -> _builtins.bool:
+    """Whether ``use_deterministic_algorithms(True)`` is in effect."""
+    from ._mode import DETERMINISTIC
+
+    return DETERMINISTIC.enabled
+
+
+def is_deterministic_algorithms_warn_only_enabled() -> _builtins.bool:
+    """Whether ``use_deterministic_algorithms(True, warn_only=True)`` is in effect."""
+    from ._mode import DETERMINISTIC
+
+    return DETERMINISTIC.warn_only
 
 
 def is_tensor(obj) -> bool:
