@@ -38,7 +38,10 @@ def _ntuple(v, n: int) -> tuple:
 
 
 class _MaxPoolNd(Module):
+    """MaxPool1d/2d/3d; a subclass names ``_fn``."""
+
     __constants__ = ["kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode"]
+    _fn = None
 
     def __init__(
         self,
@@ -57,6 +60,17 @@ class _MaxPoolNd(Module):
         self.return_indices = return_indices
         self.ceil_mode = ceil_mode
 
+    def forward(self, input: Tensor):
+        return self._fn(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            ceil_mode=self.ceil_mode,
+            return_indices=self.return_indices,
+        )
+
     def extra_repr(self) -> str:
         return (
             "kernel_size={kernel_size}, stride={stride}, padding={padding}, "
@@ -73,16 +87,7 @@ class MaxPool1d(_MaxPoolNd):
         tensor([[[4., 3.]]])
     """
 
-    def forward(self, input: Tensor):
-        return F.max_pool1d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            ceil_mode=self.ceil_mode,
-            return_indices=self.return_indices,
-        )
+    _fn = staticmethod(F.max_pool1d)
 
 
 class MaxPool2d(_MaxPoolNd):
@@ -99,16 +104,7 @@ class MaxPool2d(_MaxPoolNd):
         MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)
     """
 
-    def forward(self, input: Tensor):
-        return F.max_pool2d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            ceil_mode=self.ceil_mode,
-            return_indices=self.return_indices,
-        )
+    _fn = staticmethod(F.max_pool2d)
 
 
 class MaxPool3d(_MaxPoolNd):
@@ -120,20 +116,49 @@ class MaxPool3d(_MaxPoolNd):
         torch.Size([1, 1, 2, 2, 2])
     """
 
-    def forward(self, input: Tensor):
-        return F.max_pool3d(
+    _fn = staticmethod(F.max_pool3d)
+
+
+class _AvgPoolNd(Module):
+    """AvgPool2d/3d (AvgPool1d has no ``divisor_override``); a subclass names ``_fn``."""
+
+    __constants__ = [
+        "kernel_size",
+        "stride",
+        "padding",
+        "ceil_mode",
+        "count_include_pad",
+        "divisor_override",
+    ]
+    _fn = None
+
+    def __init__(
+        self,
+        kernel_size,
+        stride=None,
+        padding=0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if (stride is not None) else kernel_size
+        self.padding = padding
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
+
+    def forward(self, input: Tensor) -> Tensor:
+        return self._fn(
             input,
             self.kernel_size,
             self.stride,
             self.padding,
-            self.dilation,
-            ceil_mode=self.ceil_mode,
-            return_indices=self.return_indices,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
         )
-
-
-class _AvgPoolNd(Module):
-    __constants__ = ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"]
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -148,6 +173,8 @@ class AvgPool1d(_AvgPoolNd):
         tensor([[[2., 3.]]])
     """
 
+    __constants__ = ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"]
+
     def __init__(
         self,
         kernel_size,
@@ -156,7 +183,8 @@ class AvgPool1d(_AvgPoolNd):
         ceil_mode: bool = False,
         count_include_pad: bool = True,
     ) -> None:
-        super().__init__()
+        # not _AvgPoolNd.__init__: torch stores AvgPool1d's sizes as 1-tuples
+        Module.__init__(self)
         self.kernel_size = _ntuple(kernel_size, 1)
         self.stride = _ntuple(stride if stride is not None else kernel_size, 1)
         self.padding = _ntuple(padding, 1)
@@ -184,42 +212,7 @@ class AvgPool2d(_AvgPoolNd):
                   [10.5000, 12.5000]]]])
     """
 
-    __constants__ = [
-        "kernel_size",
-        "stride",
-        "padding",
-        "ceil_mode",
-        "count_include_pad",
-        "divisor_override",
-    ]
-
-    def __init__(
-        self,
-        kernel_size,
-        stride=None,
-        padding=0,
-        ceil_mode: bool = False,
-        count_include_pad: bool = True,
-        divisor_override: int | None = None,
-    ) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if (stride is not None) else kernel_size
-        self.padding = padding
-        self.ceil_mode = ceil_mode
-        self.count_include_pad = count_include_pad
-        self.divisor_override = divisor_override
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.avg_pool2d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.ceil_mode,
-            self.count_include_pad,
-            self.divisor_override,
-        )
+    _fn = staticmethod(F.avg_pool2d)
 
 
 class AvgPool3d(_AvgPoolNd):
@@ -231,43 +224,21 @@ class AvgPool3d(_AvgPoolNd):
         tensor([1.])
     """
 
-    __constants__ = AvgPool2d.__constants__
-
-    def __init__(
-        self,
-        kernel_size,
-        stride=None,
-        padding=0,
-        ceil_mode: bool = False,
-        count_include_pad: bool = True,
-        divisor_override: int | None = None,
-    ) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if (stride is not None) else kernel_size
-        self.padding = padding
-        self.ceil_mode = ceil_mode
-        self.count_include_pad = count_include_pad
-        self.divisor_override = divisor_override
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.avg_pool3d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.ceil_mode,
-            self.count_include_pad,
-            self.divisor_override,
-        )
+    _fn = staticmethod(F.avg_pool3d)
 
 
 class _AdaptiveAvgPoolNd(Module):
+    """AdaptiveAvgPool1d/2d/3d; a subclass names ``_fn``."""
+
     __constants__ = ["output_size"]
+    _fn = None
 
     def __init__(self, output_size) -> None:
         super().__init__()
         self.output_size = output_size
+
+    def forward(self, input: Tensor) -> Tensor:
+        return self._fn(input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -282,8 +253,7 @@ class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
         tensor([[[2.]]])
     """
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.adaptive_avg_pool1d(input, self.output_size)
+    _fn = staticmethod(F.adaptive_avg_pool1d)
 
 
 class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
@@ -295,8 +265,7 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
         torch.Size([2, 8, 1, 1])
     """
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.adaptive_avg_pool2d(input, self.output_size)
+    _fn = staticmethod(F.adaptive_avg_pool2d)
 
 
 class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
@@ -308,17 +277,22 @@ class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
         torch.Size([1, 2, 1, 1, 1])
     """
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.adaptive_avg_pool3d(input, self.output_size)
+    _fn = staticmethod(F.adaptive_avg_pool3d)
 
 
 class _AdaptiveMaxPoolNd(Module):
+    """AdaptiveMaxPool1d/2d/3d; a subclass names ``_fn``."""
+
     __constants__ = ["output_size", "return_indices"]
+    _fn = None
 
     def __init__(self, output_size, return_indices: bool = False) -> None:
         super().__init__()
         self.output_size = output_size
         self.return_indices = return_indices
+
+    def forward(self, input: Tensor):
+        return self._fn(input, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -333,8 +307,7 @@ class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
         tensor([[[5.]]])
     """
 
-    def forward(self, input: Tensor):
-        return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
+    _fn = staticmethod(F.adaptive_max_pool1d)
 
 
 class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
@@ -346,8 +319,7 @@ class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
         torch.Size([1, 3, 2, 2])
     """
 
-    def forward(self, input: Tensor):
-        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+    _fn = staticmethod(F.adaptive_max_pool2d)
 
 
 class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
@@ -359,12 +331,14 @@ class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
         torch.Size([1, 2, 1, 1, 1])
     """
 
-    def forward(self, input: Tensor):
-        return F.adaptive_max_pool3d(input, self.output_size, self.return_indices)
+    _fn = staticmethod(F.adaptive_max_pool3d)
 
 
 class _LPPoolNd(Module):
+    """LPPool1d/2d/3d; a subclass names ``_fn``."""
+
     __constants__ = ["norm_type", "kernel_size", "stride", "ceil_mode"]
+    _fn = None
 
     def __init__(self, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> None:
         super().__init__()
@@ -372,6 +346,9 @@ class _LPPoolNd(Module):
         self.kernel_size = kernel_size
         self.stride = stride
         self.ceil_mode = ceil_mode
+
+    def forward(self, input: Tensor) -> Tensor:
+        return self._fn(input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode)
 
     def extra_repr(self) -> str:
         return (
@@ -389,10 +366,7 @@ class LPPool1d(_LPPoolNd):
         tensor([[[5.]]])
     """
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.lp_pool1d(
-            input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode
-        )
+    _fn = staticmethod(F.lp_pool1d)
 
 
 class LPPool2d(_LPPoolNd):
@@ -404,10 +378,7 @@ class LPPool2d(_LPPoolNd):
         tensor([[[[4.]]]])
     """
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.lp_pool2d(
-            input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode
-        )
+    _fn = staticmethod(F.lp_pool2d)
 
 
 class LPPool3d(_LPPoolNd):
@@ -419,22 +390,27 @@ class LPPool3d(_LPPoolNd):
         tensor([8.])
     """
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.lp_pool3d(
-            input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode
-        )
+    _fn = staticmethod(F.lp_pool3d)
 
 
 class _MaxUnpoolNd(Module):
+    """MaxUnpool1d/2d/3d; a subclass names ``_nd`` and ``_fn``."""
+
+    _nd = 2
+    _fn = None
+
+    def __init__(self, kernel_size, stride=None, padding=0) -> None:
+        super().__init__()
+        n = self._nd
+        self.kernel_size = _ntuple(kernel_size, n)
+        self.stride = _ntuple(stride if (stride is not None) else kernel_size, n)
+        self.padding = _ntuple(padding, n)
+
+    def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
+        return self._fn(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
-
-
-def _unpool_init(self, n, kernel_size, stride, padding):
-    Module.__init__(self)
-    self.kernel_size = _ntuple(kernel_size, n)
-    self.stride = _ntuple(stride if (stride is not None) else kernel_size, n)
-    self.padding = _ntuple(padding, n)
 
 
 class MaxUnpool1d(_MaxUnpoolNd):
@@ -447,13 +423,8 @@ class MaxUnpool1d(_MaxUnpoolNd):
         tensor([[[0., 3.]]])
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0) -> None:
-        _unpool_init(self, 1, kernel_size, stride, padding)
-
-    def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
-        return F.max_unpool1d(
-            input, indices, self.kernel_size, self.stride, self.padding, output_size
-        )
+    _nd = 1
+    _fn = staticmethod(F.max_unpool1d)
 
 
 class MaxUnpool2d(_MaxUnpoolNd):
@@ -467,13 +438,8 @@ class MaxUnpool2d(_MaxUnpoolNd):
         torch.Size([1, 1, 4, 4])
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0) -> None:
-        _unpool_init(self, 2, kernel_size, stride, padding)
-
-    def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
-        return F.max_unpool2d(
-            input, indices, self.kernel_size, self.stride, self.padding, output_size
-        )
+    _nd = 2
+    _fn = staticmethod(F.max_unpool2d)
 
 
 class MaxUnpool3d(_MaxUnpoolNd):
@@ -486,18 +452,16 @@ class MaxUnpool3d(_MaxUnpoolNd):
         torch.Size([1, 1, 2, 2, 2])
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0) -> None:
-        _unpool_init(self, 3, kernel_size, stride, padding)
-
-    def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
-        return F.max_unpool3d(
-            input, indices, self.kernel_size, self.stride, self.padding, output_size
-        )
+    _nd = 3
+    _fn = staticmethod(F.max_unpool3d)
 
 
 class _FractionalMaxPoolNd(Module):
+    """FractionalMaxPool2d/3d; a subclass names ``_nd`` and ``_fn``."""
+
     __constants__ = ["kernel_size", "return_indices", "output_size", "output_ratio"]
     _nd = 2
+    _fn = None
 
     def __init__(
         self,
@@ -525,8 +489,7 @@ class _FractionalMaxPoolNd(Module):
             raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
 
     def forward(self, input: Tensor):
-        fn = F.fractional_max_pool2d if self._nd == 2 else F.fractional_max_pool3d
-        return fn(
+        return self._fn(
             input,
             self.kernel_size,
             self.output_size,
@@ -546,6 +509,7 @@ class FractionalMaxPool2d(_FractionalMaxPoolNd):
     """
 
     _nd = 2
+    _fn = staticmethod(F.fractional_max_pool2d)
 
 
 class FractionalMaxPool3d(_FractionalMaxPoolNd):
@@ -558,3 +522,4 @@ class FractionalMaxPool3d(_FractionalMaxPoolNd):
     """
 
     _nd = 3
+    _fn = staticmethod(F.fractional_max_pool3d)
