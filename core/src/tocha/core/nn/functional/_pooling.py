@@ -73,6 +73,13 @@ def _tuple(v, nd: int, op: str, name: str, allow_none: bool = False) -> tuple | 
     return tuple(int(a) for a in vals)
 
 
+def _window_args(op: str, nd: int, kernel_size, stride, padding) -> tuple:
+    """(kernel, stride, padding) as nd-tuples; an omitted stride is the kernel size."""
+    K = _tuple(kernel_size, nd, op, "kernel_size")  # noqa: N806
+    s = _tuple(stride, nd, op, "stride", allow_none=True) or K
+    return K, s, _tuple(padding, nd, op, "padding")
+
+
 def _batched(op: str, input: Tensor, nd: int, msg: str | None = None):
     if not isinstance(input, Tensor):
         raise TypeError(
@@ -136,15 +143,18 @@ def _too_small(x, O):  # noqa: N803
 # --- max pooling ------------------------------------------------------------------------------------
 def _max_pool(nd, op, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     x, batched = _batched(op, input, nd)
-    K = _tuple(kernel_size, nd, op, "kernel_size")  # noqa: N806
-    s = _tuple(stride, nd, op, "stride", allow_none=True) or K
-    p = _tuple(padding, nd, op, "padding")
+    K, s, p = _window_args(op, nd, kernel_size, stride, padding)  # noqa: N806
     d = _tuple(dilation, nd, op, "dilation")
     _check_pool(op, x, K, s, p, d)
     O = _pool_out(x.shape[2:], K, s, p, d, ceil_mode)  # noqa: N806
     if any(o <= 0 for o in O):
         _too_small(x, O)
     v, idx = _P.max_pool_nd(x, K, s, d, p, O, return_indices)
+    return _max_result(v, idx, batched, return_indices)
+
+
+def _max_result(v, idx, batched: bool, return_indices: bool):
+    """Values (and indices when asked), without the batch dim an unbatched input lacked."""
     if not batched:
         v = v.squeeze(0)
         idx = idx.squeeze(0) if idx is not None else None
@@ -241,9 +251,7 @@ def _avg_pool(
     nd, op, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
 ):
     x, batched = _batched(op, input, nd)
-    K = _tuple(kernel_size, nd, op, "kernel_size")  # noqa: N806
-    s = _tuple(stride, nd, op, "stride", allow_none=True) or K
-    p = _tuple(padding, nd, op, "padding")
+    K, s, p = _window_args(op, nd, kernel_size, stride, padding)  # noqa: N806
     _check_pool(op, x, K, s, p, (1,) * nd)
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
@@ -366,7 +374,7 @@ def _adaptive_sizes(op, input, output_size, nd):
         if len(out) != nd:
             raise RuntimeError(f"{op}: output_size must be {nd}")
     if input.ndim not in (nd + 1, nd + 2):
-        raise RuntimeError(_adaptive_msg(op, input, nd))
+        raise RuntimeError(_rank_msg(op, input, nd))
     X = input.shape[-nd:]  # noqa: N806
     return tuple(int(X[i]) if out[i] is None else int(out[i]) for i in range(nd))
 
@@ -387,7 +395,7 @@ def _area_map(n_in, n_out):
 
 def _adaptive_avg(nd, op, input, output_size):
     O = _adaptive_sizes(op, input, output_size, nd)  # noqa: N806
-    x, batched = _batched(op, input, nd, msg=_adaptive_msg(op, input, nd))
+    x, batched = _batched(op, input, nd, msg=_rank_msg(op, input, nd))
     X = tuple(x.shape[2:])  # noqa: N806
     if x._data.dtype.kind not in "fcV":
         raise RuntimeError(f"\"{op}\" not implemented for '{_type_name(x)}'")
@@ -400,7 +408,7 @@ def _adaptive_avg(nd, op, input, output_size):
     return y if batched else y.squeeze(0)
 
 
-def _adaptive_msg(op, input, nd):
+def _rank_msg(op, input, nd):
     return f"{op}(): Expected {nd + 1}D or {nd + 2}D tensor, but got {list(input.shape)}"
 
 
@@ -514,16 +522,14 @@ class _AdaptiveMaxPool(Node):
 
 def _adaptive_max(nd, op, input, output_size, return_indices):
     O = _adaptive_sizes(op, input, output_size, nd)  # noqa: N806
-    x, batched = _batched(op, input, nd, msg=_adaptive_msg(op, input, nd))
+    x, batched = _batched(op, input, nd, msg=_rank_msg(op, input, nd))
     if any(o <= 0 for o in O) and x.numel():
         raise RuntimeError(
             f"{op}(): Expected input to have non-zero size for non-batch dimensions, but input "
             f"has sizes {list(input.shape)} with dimension {input.ndim - 1} being empty"
         )
     v, idx = _AdaptiveMaxPool.apply(x, O=O)
-    if not batched:
-        v, idx = v.squeeze(0), idx.squeeze(0)
-    return (v, idx) if return_indices else v
+    return _max_result(v, idx, batched, return_indices)
 
 
 def adaptive_max_pool1d(input, output_size, return_indices=False):
@@ -645,21 +651,14 @@ def _unpool_size(input, K, s, p, output_size):  # noqa: N803
 
 
 def _max_unpool(nd, op, input, indices, kernel_size, stride, padding, output_size):
-    K = _tuple(kernel_size, nd, op, "kernel_size")  # noqa: N806
-    s = _tuple(stride, nd, op, "stride", allow_none=True) or K
-    p = _tuple(padding, nd, op, "padding")
+    K, s, p = _window_args(op, nd, kernel_size, stride, padding)  # noqa: N806
     size = _unpool_size(input, K, s, p, output_size)
     if tuple(indices.shape) != tuple(input.shape):
         raise RuntimeError(
             f"Expected shape of indices to be same as that of the input tensor "
             f"({list(input.shape)}) but got indices tensor with shape: {list(indices.shape)}"
         )
-    x, batched = _batched(
-        op,
-        input,
-        nd,
-        msg=(f"{op}(): Expected {nd + 1}D or {nd + 2}D tensor, but got {list(input.shape)}"),
-    )
+    x, batched = _batched(op, input, nd, msg=_rank_msg(op, input, nd))
     idx = indices._data if batched else indices._data[None]
     n = _P._prod(size)
     if idx.size:
@@ -754,9 +753,7 @@ def _fractional(
         if not batched and samples.ndim == 2:
             samples = samples[None]
     v, idx = _P.FractionalMaxPool.apply(x, K=K, O=O, samples=samples)
-    if not batched:
-        v, idx = v.squeeze(0), idx.squeeze(0)
-    return (v, idx) if return_indices else v
+    return _max_result(v, idx, batched, return_indices)
 
 
 def _tuple_f(v, nd):
