@@ -132,6 +132,8 @@ class ZeroPad3d(_ZeroPadNd):
 
 
 class _ModePadNd(Module):
+    """Padding by an F.pad ``mode``; a family names ``_mode``, a class its ``_n`` pad values."""
+
     __constants__ = ["padding"]
     _n = 2
     _mode = "reflect"
@@ -147,7 +149,19 @@ class _ModePadNd(Module):
         return f"{self.padding}"
 
 
-class ReflectionPad1d(_ModePadNd):
+class _ReflectionPadNd(_ModePadNd):
+    _mode = "reflect"
+
+
+class _ReplicationPadNd(_ModePadNd):
+    _mode = "replicate"
+
+
+class _CircularPadNd(_ModePadNd):
+    _mode = "circular"
+
+
+class ReflectionPad1d(_ReflectionPadNd):
     """Pad the last dim by reflecting at the border (without repeating the edge).
 
     Example:
@@ -156,10 +170,10 @@ class ReflectionPad1d(_ModePadNd):
         tensor([[[3., 2., 1., 2., 3., 2., 1.]]])
     """
 
-    _n, _mode = 2, "reflect"
+    _n = 2
 
 
-class ReflectionPad2d(_ModePadNd):
+class ReflectionPad2d(_ReflectionPadNd):
     """Reflection-pad the last two dims.
 
     Example:
@@ -168,10 +182,10 @@ class ReflectionPad2d(_ModePadNd):
         torch.Size([1, 1, 5, 5])
     """
 
-    _n, _mode = 4, "reflect"
+    _n = 4
 
 
-class ReflectionPad3d(_ModePadNd):
+class ReflectionPad3d(_ReflectionPadNd):
     """Reflection-pad the last three dims.
 
     Example:
@@ -180,10 +194,10 @@ class ReflectionPad3d(_ModePadNd):
         torch.Size([1, 1, 4, 4, 4])
     """
 
-    _n, _mode = 6, "reflect"
+    _n = 6
 
 
-class ReplicationPad1d(_ModePadNd):
+class ReplicationPad1d(_ReplicationPadNd):
     """Pad the last dim by repeating the edge value.
 
     Example:
@@ -192,10 +206,10 @@ class ReplicationPad1d(_ModePadNd):
         tensor([[[1., 1., 2., 2., 2.]]])
     """
 
-    _n, _mode = 2, "replicate"
+    _n = 2
 
 
-class ReplicationPad2d(_ModePadNd):
+class ReplicationPad2d(_ReplicationPadNd):
     """Replication-pad the last two dims.
 
     Example:
@@ -204,10 +218,10 @@ class ReplicationPad2d(_ModePadNd):
         torch.Size([1, 1, 4, 4])
     """
 
-    _n, _mode = 4, "replicate"
+    _n = 4
 
 
-class ReplicationPad3d(_ModePadNd):
+class ReplicationPad3d(_ReplicationPadNd):
     """Replication-pad the last three dims.
 
     Example:
@@ -216,10 +230,10 @@ class ReplicationPad3d(_ModePadNd):
         torch.Size([1, 1, 4, 4, 4])
     """
 
-    _n, _mode = 6, "replicate"
+    _n = 6
 
 
-class CircularPad1d(_ModePadNd):
+class CircularPad1d(_CircularPadNd):
     """Pad the last dim by wrapping around.
 
     Example:
@@ -228,10 +242,10 @@ class CircularPad1d(_ModePadNd):
         tensor([[[3., 1., 2., 3., 1.]]])
     """
 
-    _n, _mode = 2, "circular"
+    _n = 2
 
 
-class CircularPad2d(_ModePadNd):
+class CircularPad2d(_CircularPadNd):
     """Circular-pad the last two dims.
 
     Example:
@@ -240,10 +254,10 @@ class CircularPad2d(_ModePadNd):
         torch.Size([1, 1, 4, 4])
     """
 
-    _n, _mode = 4, "circular"
+    _n = 4
 
 
-class CircularPad3d(_ModePadNd):
+class CircularPad3d(_CircularPadNd):
     """Circular-pad the last three dims.
 
     Example:
@@ -252,4 +266,4 @@ class CircularPad3d(_ModePadNd):
         torch.Size([1, 1, 4, 4, 4])
     """
 
-    _n, _mode = 6, "circular"
+    _n = 6
