@@ -7,13 +7,12 @@ from __future__ import annotations
 import warnings
 
 from ... import _dtype
-from ..._ops.creation import empty, ones, tensor, zeros
+from ..._ops.creation import ones, tensor, zeros
 from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad
 from .. import functional as F
-from .. import init
-from ..parameter import Parameter
 from .module import Module
+from .normalization import _affine_parameters, _reset_affine
 
 __all__ = [
     "BatchNorm1d",
@@ -30,6 +29,7 @@ class _NormBase(Module):
 
     _version = 2
     __constants__ = ["track_running_stats", "momentum", "eps", "num_features", "affine"]
+    _input_dims: tuple = ()  # the input ranks a concrete class accepts
 
     def __init__(
         self,
@@ -40,6 +40,7 @@ class _NormBase(Module):
         track_running_stats: bool = True,
         device=None,
         dtype=None,
+        *,
         bias: bool = True,
     ) -> None:
         super().__init__()
@@ -48,15 +49,7 @@ class _NormBase(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(empty(num_features, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(empty(num_features, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, affine, bias, num_features, device, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", zeros(num_features, device=device, dtype=dtype))
             self.register_buffer("running_var", ones(num_features, device=device, dtype=dtype))
@@ -78,13 +71,15 @@ class _NormBase(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self, self.affine)
 
     def _check_input_dim(self, input: Tensor) -> None:
-        raise NotImplementedError
+        dims = self._input_dims
+        if not dims:
+            raise NotImplementedError
+        if input.dim() not in dims:
+            expected = " or ".join(f"{d}D" for d in dims)
+            raise ValueError(f"expected {expected} input (got {input.dim()}D input)")
 
     def extra_repr(self) -> str:
         return (
@@ -149,28 +144,10 @@ class BatchNorm1d(_BatchNorm):
         (tensor([0.2000, 0.4000]), tensor(1))
     """
 
-    def __init__(
-        self,
-        num_features: int,
-        eps: float = 1e-5,
-        momentum: float | None = 0.1,
-        affine: bool = True,
-        track_running_stats: bool = True,
-        device=None,
-        dtype=None,
-        *,
-        bias: bool = True,
-    ) -> None:
-        super().__init__(
-            num_features, eps, momentum, affine, track_running_stats, device, dtype, bias
-        )
-
-    def _check_input_dim(self, input: Tensor) -> None:
-        if input.dim() != 2 and input.dim() != 3:
-            raise ValueError(f"expected 2D or 3D input (got {input.dim()}D input)")
+    _input_dims = (2, 3)
 
 
-class BatchNorm2d(BatchNorm1d):
+class BatchNorm2d(_BatchNorm):
     """Batch normalization of (N, C, H, W) inputs.
 
     Example:
@@ -179,12 +156,10 @@ class BatchNorm2d(BatchNorm1d):
         torch.Size([2, 3, 4, 4])
     """
 
-    def _check_input_dim(self, input: Tensor) -> None:
-        if input.dim() != 4:
-            raise ValueError(f"expected 4D input (got {input.dim()}D input)")
+    _input_dims = (4,)
 
 
-class BatchNorm3d(BatchNorm1d):
+class BatchNorm3d(_BatchNorm):
     """Batch normalization of (N, C, D, H, W) inputs.
 
     Example:
@@ -193,9 +168,7 @@ class BatchNorm3d(BatchNorm1d):
         torch.Size([2, 3, 2, 2, 2])
     """
 
-    def _check_input_dim(self, input: Tensor) -> None:
-        if input.dim() != 5:
-            raise ValueError(f"expected 5D input (got {input.dim()}D input)")
+    _input_dims = (5,)
 
 
 class _InstanceNorm(_NormBase):
@@ -214,11 +187,8 @@ class _InstanceNorm(_NormBase):
         bias: bool = True,
     ) -> None:
         super().__init__(
-            num_features, eps, momentum, affine, track_running_stats, device, dtype, bias
+            num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias
         )
-
-    def _check_input_dim(self, input: Tensor) -> None:
-        raise NotImplementedError
 
     def _load_from_state_dict(
         self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
@@ -294,10 +264,7 @@ class InstanceNorm1d(_InstanceNorm):
     """
 
     _no_batch_dim = 2
-
-    def _check_input_dim(self, input: Tensor) -> None:
-        if input.dim() not in (2, 3):
-            raise ValueError(f"expected 2D or 3D input (got {input.dim()}D input)")
+    _input_dims = (2, 3)
 
 
 class InstanceNorm2d(_InstanceNorm):
@@ -310,10 +277,7 @@ class InstanceNorm2d(_InstanceNorm):
     """
 
     _no_batch_dim = 3
-
-    def _check_input_dim(self, input: Tensor) -> None:
-        if input.dim() not in (3, 4):
-            raise ValueError(f"expected 3D or 4D input (got {input.dim()}D input)")
+    _input_dims = (3, 4)
 
 
 class InstanceNorm3d(_InstanceNorm):
@@ -326,7 +290,4 @@ class InstanceNorm3d(_InstanceNorm):
     """
 
     _no_batch_dim = 4
-
-    def _check_input_dim(self, input: Tensor) -> None:
-        if input.dim() not in (4, 5):
-            raise ValueError(f"expected 4D or 5D input (got {input.dim()}D input)")
+    _input_dims = (4, 5)

@@ -21,6 +21,23 @@ def _shape_tuple(normalized_shape) -> tuple:
     return tuple(int(s) for s in normalized_shape)
 
 
+def _affine_parameters(module: Module, affine: bool, bias: bool, shape, device, dtype) -> None:
+    """Register ``weight`` and ``bias`` of ``shape`` (values set by `_reset_affine`), or None
+    for those not wanted: both when not ``affine``, the bias when not ``bias``."""
+    w = Parameter(empty(shape, device=device, dtype=dtype)) if affine else None
+    b = Parameter(empty(shape, device=device, dtype=dtype)) if affine and bias else None
+    module.register_parameter("weight", w)
+    module.register_parameter("bias", b)
+
+
+def _reset_affine(module: Module, affine: bool) -> None:
+    """torch's start of an affine normalisation: weight ones, bias zeros."""
+    if affine:
+        init.ones_(module.weight)
+        if module.bias is not None:
+            init.zeros_(module.bias)
+
+
 class LocalResponseNorm(Module):
     """Normalise each element by the mean square of its neighbours across ``size`` channels.
 
@@ -75,22 +92,11 @@ class LayerNorm(Module):
         self.normalized_shape = _shape_tuple(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(empty(self.normalized_shape, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(empty(self.normalized_shape, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, elementwise_affine, bias, self.normalized_shape, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        if self.elementwise_affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self, self.elementwise_affine)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -132,22 +138,11 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = Parameter(empty(num_channels, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(empty(num_channels, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, affine, bias, num_channels, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self, self.affine)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
