@@ -73,6 +73,7 @@ _FAMILIES = [
     "conv",
     "pool",
     "spectral",
+    "misc",
 ]
 _modules = []
 for _name in _FAMILIES:

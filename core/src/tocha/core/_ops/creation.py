@@ -12,7 +12,8 @@ import numpy as np
 from .. import _dtype
 from .._device import CPU, array_module, device_of_array, to_device
 from .._tensor import Size, Tensor, wrap
-from ._util import shape_arg
+from ..autograd.function import Node
+from ._util import shape_arg, xp_of
 
 _ndarray = np.ndarray
 _empty = np.empty
@@ -23,6 +24,9 @@ _asarray = np.asarray
 _PY_REAL = frozenset((float, int, bool))
 _chain = chain.from_iterable
 _INT_FLOAT = (int, float)
+# torch.set_default_device: the device factories use when given none (None: the CPU, so the
+# usual call keeps its NumPy fast path)
+_DEFAULT_DEVICE: list = [None]
 
 
 def _shape(size, op: str) -> tuple:
@@ -151,6 +155,8 @@ def tensor(
         >>> torch.tensor([[1, 2], [3, 4]]).dtype
         torch.int64
     """
+    if device is None:
+        device = _DEFAULT_DEVICE[0]  # torch.set_default_device; None: the CPU
     if data.__class__ is list and (
         device is None or device is CPU or (device.__class__ is str and device == "cpu")
     ):
@@ -261,6 +267,8 @@ def zeros(
     *size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False
 ) -> Tensor:
     """A tensor of zeros of the given shape."""
+    if device is None:
+        device = _DEFAULT_DEVICE[0]  # torch.set_default_device; None: the CPU
     shape = _shape(size, "zeros")
     xp = np if device is None else _xp(device)[0]
     np_dt = (_dtype.get_default_dtype() if dtype is None else _dtype.to_dtype(dtype)).np
@@ -272,6 +280,8 @@ def ones(
     *size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False
 ) -> Tensor:
     """A tensor of ones of the given shape."""
+    if device is None:
+        device = _DEFAULT_DEVICE[0]  # torch.set_default_device; None: the CPU
     shape = _shape(size, "ones")
     xp = np if device is None else _xp(device)[0]
     np_dt = (_dtype.get_default_dtype() if dtype is None else _dtype.to_dtype(dtype)).np
@@ -295,6 +305,8 @@ def empty(
     memory_format=None,
 ) -> Tensor:
     """An uninitialised tensor of the given shape."""
+    if device is None:
+        device = _DEFAULT_DEVICE[0]  # torch.set_default_device; None: the CPU
     return _filled(None, size, dtype, device, requires_grad, "empty")
 
 
@@ -302,6 +314,8 @@ def full(
     size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=False
 ) -> Tensor:
     """A tensor filled with ``fill_value``; the dtype follows the value (bool, int64, float)."""
+    if device is None:
+        device = _DEFAULT_DEVICE[0]  # torch.set_default_device; None: the CPU
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     if dtype is None:
@@ -404,6 +418,8 @@ def arange(
         >>> torch.arange(0, 1, 0.25)
         tensor([0.0000, 0.2500, 0.5000, 0.7500])
     """
+    if device is None:
+        device = _DEFAULT_DEVICE[0]  # torch.set_default_device; None: the CPU
     if end is None:
         start, end = 0, start
     if (
@@ -459,6 +475,8 @@ def arange(
 
 def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """torch.range (deprecated): like arange but includes ``end``; float by default."""
+    if device is None:
+        device = _DEFAULT_DEVICE[0]  # torch.set_default_device; None: the CPU
     if end is None:
         start, end = 0, start
     n = int(math.floor((end - start) / step)) + 1
@@ -475,6 +493,8 @@ def linspace(
     Like torch, the first half is computed from ``start`` and the second half from ``end``
     so both ends are exact.
     """
+    if device is None:
+        device = _DEFAULT_DEVICE[0]  # torch.set_default_device; None: the CPU
     if not isinstance(steps, (int, np.integer)) or steps < 0:
         raise RuntimeError(f"linspace(): number of steps must be non-negative, got {steps}")
     start = start.item() if isinstance(start, Tensor) else start
@@ -523,6 +543,8 @@ def logspace(
     requires_grad=False,
 ) -> Tensor:
     """``base ** linspace(start, end, steps)``."""
+    if device is None:
+        device = _DEFAULT_DEVICE[0]  # torch.set_default_device; None: the CPU
     lin = linspace(start, end, steps, dtype=_dtype.float64, device=device)
     arr = (float(base) ** lin._data).astype(_dt(dtype).np)
     return _finish(arr, requires_grad)
@@ -532,6 +554,8 @@ def eye(
     n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False
 ) -> Tensor:
     """A 2-D tensor with ones on the diagonal."""
+    if device is None:
+        device = _DEFAULT_DEVICE[0]  # torch.set_default_device; None: the CPU
     if n < 0 or (m is not None and m < 0):
         raise RuntimeError(f"eye(): n and m must be non-negative, got n={n}, m={m}")
     xp, _ = _xp(device)
@@ -539,6 +563,8 @@ def eye(
 
 
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if device is None:
+        device = _DEFAULT_DEVICE[0]  # torch.set_default_device; None: the CPU
     xp, _ = _xp(device)
     return _finish(xp.asarray(s, dtype=_dt(dtype).np), requires_grad)
 
@@ -570,3 +596,173 @@ FUNCTIONS = [
 ]
 TENSOR_METHODS: dict = {}
 INPLACE: dict = {}
+
+
+# --- strided allocation, buffers, fill, vander ------------------------------------------------
+def empty_strided(
+    size,
+    stride,
+    *,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+    pin_memory=False,
+) -> Tensor:
+    """An uninitialised tensor of ``size`` whose elements are ``stride`` elements apart.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.empty_strided((2, 3), (1, 2)).stride()
+        (1, 2)
+    """
+    if device is None:
+        device = _DEFAULT_DEVICE[0]  # torch.set_default_device; None: the CPU
+    size = shape_arg((size,), "empty_strided")
+    stride = tuple(int(s) for s in stride)
+    if len(size) != len(stride):
+        raise RuntimeError(
+            f"empty_strided: mismatch in length of strides and shape ({len(size)} sizes, "
+            f"{len(stride)} strides)"
+        )
+    if any(s < 0 for s in stride):
+        raise RuntimeError(f"empty_strided: negative strides are not supported, got {stride}")
+    np_dt = _dt(dtype).np
+    xp = np if device is None else _xp(device)[0]
+    need = 0 if 0 in size else 1 + sum((n - 1) * s for n, s in zip(size, stride))
+    buf = xp.empty(need, dtype=np_dt)
+    item = buf.itemsize
+    arr = xp.lib.stride_tricks.as_strided(buf, size, tuple(s * item for s in stride))
+    return _finish(arr, requires_grad) if requires_grad else wrap(arr)
+
+
+def new_empty_strided(
+    self: Tensor, size, stride, *, dtype=None, layout=None, device=None, requires_grad=False
+) -> Tensor:
+    """``empty_strided`` with this tensor's dtype and device unless given."""
+    if device is None and self._data.__class__ is not _ndarray:
+        device = self.device
+    return empty_strided(
+        size,
+        stride,
+        dtype=self.dtype if dtype is None else dtype,
+        device=device,
+        requires_grad=requires_grad,
+    )
+
+
+def frombuffer(buffer, *, dtype, count: int = -1, offset: int = 0, requires_grad=False) -> Tensor:
+    """A 1-D tensor sharing memory with an object exposing the buffer protocol.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.frombuffer(bytearray([1, 0, 2, 0]), dtype=torch.int16)
+        tensor([1, 2], dtype=torch.int16)
+    """
+    import warnings
+
+    np_dt = _dtype.to_dtype(dtype).np
+    nbytes = memoryview(buffer).nbytes
+    if offset < 0 or offset >= max(nbytes, 1) and nbytes:
+        raise ValueError(
+            f"offset ({offset} bytes) must be non-negative and no greater than buffer length "
+            f"({nbytes} bytes) minus 1"
+        )
+    if count == 0 or count < -1:
+        raise ValueError(f"count must be a positive integer or -1 (got {count})")
+    if count == -1 and (nbytes - offset) % np_dt.itemsize:
+        raise ValueError(
+            f"buffer length ({nbytes - offset} bytes) after offset ({offset} bytes) must be a "
+            f"multiple of element size ({np_dt.itemsize})"
+        )
+    if count > 0 and offset + count * np_dt.itemsize > nbytes:
+        raise ValueError(
+            f"requested buffer length ({count} * {np_dt.itemsize} bytes) after offset "
+            f"({offset} bytes) must not be greater than actual buffer length ({nbytes} bytes)"
+        )
+    arr = np.frombuffer(buffer, dtype=np_dt, count=count, offset=offset)
+    if not arr.flags.writeable:
+        warnings.warn(
+            "The given buffer is not writable: the tensor is read-only (in-place writes to it "
+            "raise). Copy the buffer or make it writable before converting it to a tensor.",
+            UserWarning,
+            stacklevel=2,
+        )
+    return _finish(arr, requires_grad) if requires_grad else wrap(arr)
+
+
+class _Fill(Node):
+    """A tensor of ``a``'s shape and dtype filled with ``value`` (a number, or the 0-dim second
+    input): no gradient to ``a``, the sum of the gradient to the value."""
+
+    def forward(self, a, v=None, value=None):
+        self.shape = a.shape
+        out = xp_of(a).empty(a.shape, dtype=a.dtype)
+        out[...] = v if v is not None else value
+        return out
+
+    def name(self):
+        return "FillBackward0"
+
+    def backward(self, g):
+        need = self.needs_input_grad
+        ga = wrap(xp_of(g._data).zeros(self.shape, g._data.dtype)) if need[0] else None
+        if len(need) == 1:
+            return (ga,)
+        return ga, (g.sum() if need[1] else None)
+
+
+def fill(input: Tensor, value) -> Tensor:
+    """A tensor like ``input`` filled with ``value`` (a number or a 0-dim tensor).
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.fill(torch.zeros(2), 3.0)
+        tensor([3., 3.])
+    """
+    if isinstance(value, Tensor):
+        if value._data.ndim:
+            raise RuntimeError(
+                "fill_ only supports 0-dimension value tensor but got tensor with "
+                f"{value._data.ndim} dimensions."
+            )
+        return _Fill.apply(input, value)
+    return _Fill.apply(input, value=value)
+
+
+def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
+    """The Vandermonde matrix of a 1-D tensor: column ``j`` is ``x ** (N - 1 - j)`` (or
+    ``x ** j`` when ``increasing``); integer and bool inputs give int64.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.vander(torch.tensor([1, 2, 3]), N=3)
+        tensor([[1, 1, 1],
+                [4, 2, 1],
+                [9, 3, 1]])
+    """
+    from .shape import cat, expand, flip, unsqueeze
+
+    if x._data.ndim != 1:
+        raise RuntimeError("x must be a one-dimensional tensor.")
+    n = x._data.shape[0]
+    if N is None:
+        N = n
+    if N < 0:
+        raise RuntimeError("N must be non-negative.")
+    if x._data.dtype.kind in "biu":
+        x = x.to(_dtype.int64)
+    ones_col = wrap(xp_of(x._data).ones((n, 1), dtype=x._data.dtype))
+    if N == 0:
+        return wrap(xp_of(x._data).empty((n, 0), dtype=x._data.dtype))
+    if N == 1:
+        res = ones_col
+    else:
+        # powers by a running product along the columns (as torch does: cumprod), so the
+        # gradient is that of a product, defined at x = 0
+        res = cat([ones_col, expand(unsqueeze(x, 1), (n, N - 1)).cumprod(1)], 1)
+    return res if increasing else flip(res, 1)
+
+
+FUNCTIONS += ["empty_strided", "frombuffer", "fill", "vander"]
+TENSOR_METHODS["new_empty_strided"] = new_empty_strided

@@ -392,7 +392,16 @@ class BasicIndex(Node):
         return a[key]
 
     def name(self):
-        return "SliceBackward0"
+        # torch applies a basic index item by item; its grad_fn is the node of the last one
+        # (x[0] and x[:, 1] select, x[0, 1:] slices, x[0, None] unsqueezes)
+        key = self.key if self.key.__class__ is tuple else (self.key,)
+        for k in reversed(key):
+            if k is Ellipsis:
+                continue
+            if k is None:
+                return "UnsqueezeBackward0"
+            return "SliceBackward0" if k.__class__ is slice else "SelectBackward0"
+        return "AliasBackward0"
 
     def backward(self, g):
         return BasicIndexBackward.apply(g, key=self.key, shape=self.in_shape)
@@ -2068,6 +2077,167 @@ def histogram(input: Tensor, bins=100, *, range=None, weight=None, density: bool
 
 
 # --- exports --------------------------------------------------------------------------------
+
+
+# --- index_reduce / isin / unravel_index / fill_diagonal_ -----------------------------------
+_INDEX_REDUCTIONS = ("prod", "mean", "amax", "amin")
+
+
+def index_reduce(
+    input: Tensor,
+    dim: int,
+    index: Tensor,
+    source: Tensor,
+    reduce: str,
+    *,
+    include_self: bool = True,
+    out=None,
+) -> Tensor:
+    """A copy of ``input`` whose slices at ``index`` along ``dim`` are reduced ('prod', 'mean',
+    'amax' or 'amin') with the slices of ``source``; ``include_self=False`` leaves ``input``'s
+    own values out wherever something is reduced into.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> x = torch.ones(3)
+        >>> x.index_reduce(0, torch.tensor([0, 0, 2]), torch.tensor([2., 3., 4.]), 'prod')
+        tensor([6., 1., 4.])
+    """
+    if reduce not in _INDEX_REDUCTIONS:
+        raise RuntimeError(
+            "index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got "
+            f"{reduce}."
+        )
+    if isinstance(index, Tensor) and index._data.ndim > 1:
+        raise IndexError(
+            f"index_reduce_(): Index is supposed to be a vector, but got dim: "
+            f"{index._data.ndim} with type: {_tname(index._data)} and size: "
+            f"{list(index._data.shape)}"
+        )
+    d, idx = _dim_index("index_reduce", input, dim, index)
+    _index_src_checks(
+        "index_reduce",
+        input,
+        d,
+        idx,
+        source,
+        RuntimeError,
+        "index_reduce_(): Number of indices ({n}) should be equal to source.size(dim): ({s}), "
+        "for dim: {d}",
+    )
+    if source._data.dtype != input._data.dtype:
+        raise RuntimeError(
+            f"index_reduce_(): self ({_tname(input._data)}) and source ({_tname(source._data)}) "
+            "must have the same scalar type"
+        )
+    size = input._data.shape[d] if input._data.ndim else 1
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= size):
+        raise IndexError("index out of range in self")
+    if input._data.ndim == 0:
+        res = index_reduce(
+            input.reshape(1), 0, wrap(idx), source.reshape(-1), reduce, include_self=include_self
+        )
+        return _out(res.reshape(()), out)
+    # index_reduce is scatter_reduce with the index vector broadcast over source's other dims
+    src = source if source._data.ndim else source.reshape(1)
+    nd = src._data.ndim
+    xp = xp_of(input._data)
+    full = xp.broadcast_to(idx.reshape((1,) * d + (-1,) + (1,) * (nd - d - 1)), src._data.shape)
+    res = ScatterReduce.apply(
+        input,
+        src,
+        index=xp.ascontiguousarray(full),
+        dim=d,
+        reduce=reduce,
+        include_self=bool(include_self),
+    )
+    return _out(res, out)
+
+
+def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool = False) -> Tensor:
+    """A bool tensor of ``elements``' shape: whether each element is in ``test_elements``
+    (either may be a scalar); ``invert`` negates it.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.isin(torch.tensor([1, 2, 3]), torch.tensor([2, 5]))
+        tensor([False,  True, False])
+    """
+    if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
+        raise TypeError(
+            "isin(): expected at least one of 'elements' or 'test_elements' to be a Tensor"
+        )
+    like = elements if isinstance(elements, Tensor) else test_elements
+    xp = xp_of(like._data)
+    e = elements._data if isinstance(elements, Tensor) else xp.asarray(elements)
+    t = test_elements._data if isinstance(test_elements, Tensor) else xp.asarray(test_elements)
+    if isinstance(elements, Tensor) and isinstance(test_elements, Tensor):
+        check_same_device("isin", elements, test_elements)
+    res = xp.isin(e, t, assume_unique=assume_unique, invert=invert)
+    return wrap(xp.asarray(res))
+
+
+def unravel_index(indices, shape) -> tuple:
+    """The coordinates in an array of ``shape`` of flat ``indices`` (one int64 tensor per dim).
+
+    Negative or too large indices wrap around per dimension, as torch's arithmetic does.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.unravel_index(torch.tensor([4, 7]), (2, 4))
+        (tensor([1, 1]), tensor([0, 3]))
+    """
+    if isinstance(indices, Tensor):
+        arr = indices._data
+    else:
+        arr = np.asarray(indices)
+    if arr.dtype.kind not in "iu" or arr.dtype == bool:
+        from .. import _dtype
+
+        name = _dtype.from_numpy_dtype(arr.dtype) if arr.dtype in _dtype._BY_NP else arr.dtype
+        raise TypeError(f"expected 'indices' to be integer dtype, but got {name}")
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),)
+    shape = tuple(int(s) for s in shape)
+    if any(s < 0 for s in shape):
+        raise ValueError(f"'shape' cannot have negative values, but got {shape}")
+    xp = xp_of(arr)
+    flat = arr.astype(np.int64)
+    out = []
+    stride = 1
+    for s in reversed(shape):
+        out.append(wrap(xp.floor_divide(flat, stride) % s if s else flat * 0))
+        stride *= s
+    return tuple(reversed(out))
+
+
+class FillDiagonal(Node):
+    """A copy of ``a`` with its main diagonal (wrapping every ``cols + 1`` rows of a tall
+    matrix when ``wrap``) set to ``value``."""
+
+    def forward(self, a, value, wrap):
+        self.wrap = wrap
+        out = a.copy()
+        xp = xp_of(a)
+        fill = _scalar_for(out, value) if out.dtype.kind != "b" else bool(value)
+        xp.fill_diagonal(out, fill, wrap=wrap)
+        return out
+
+    def backward(self, g):
+        return FillDiagonal.apply(g, value=0, wrap=self.wrap)
+
+
+def _fill_diagonal(input: Tensor, fill_value, wrap: bool = False) -> Tensor:
+    a = input._data
+    if a.ndim < 2:
+        raise RuntimeError("dimensions must larger than 1")
+    if a.ndim > 2 and len(set(a.shape)) != 1:
+        raise RuntimeError("all dimensions of input must be of equal length")
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    return FillDiagonal.apply(input, value=fill_value, wrap=bool(wrap))
+
+
 def _method_scatter(self, dim, index, src=None, *, value=None, reduce=None):
     return scatter(self, dim, index, src, value=value, reduce=reduce)
 
@@ -2152,3 +2322,7 @@ FUNCTIONS = [
     "histc",
     "histogram",
 ]
+FUNCTIONS += ["index_reduce", "isin", "unravel_index"]
+TENSOR_METHODS["index_reduce"] = index_reduce
+TENSOR_METHODS["index_reduce_"] = _fast_inplace(index_reduce, "index_reduce_")
+INPLACE["fill_diagonal_"] = _fill_diagonal

@@ -29,6 +29,7 @@ from .._device import array_module, cupy_or_none, to_device
 from .._tensor import Tensor, wrap
 from ..autograd.function import Node
 from ._util import shape_arg
+from .creation import _DEFAULT_DEVICE
 
 _M64 = (1 << 64) - 1
 _DEFAULT_SEED = 67280421310721  # torch's default seed for a fresh generator
@@ -465,6 +466,8 @@ def rand(
         >>> x.shape, bool(((x >= 0) & (x < 1)).all())
         (torch.Size([2, 3]), True)
     """
+    if device is None:
+        device = _DEFAULT_DEVICE[0]  # torch.set_default_device; None: the CPU
     shape = _size_of(size, kwargs.pop("size", None), "rand")
     _no_kwargs("rand", kwargs)
     dt, dev = _target(dtype, device, out)
@@ -492,6 +495,8 @@ def randn(
         >>> torch.randn(2, 3, dtype=torch.float64).dtype
         torch.float64
     """
+    if device is None:
+        device = _DEFAULT_DEVICE[0]  # torch.set_default_device; None: the CPU
     shape = _size_of(size, kwargs.pop("size", None), "randn")
     _no_kwargs("randn", kwargs)
     dt, dev = _target(dtype, device, out)
@@ -565,6 +570,8 @@ def randint(
         >>> x.dtype, bool(((x >= 3) & (x < 10)).all())
         (torch.int64, True)
     """
+    if device is None:
+        device = _DEFAULT_DEVICE[0]  # torch.set_default_device; None: the CPU
     if size is None and isinstance(high, (tuple, list)):
         low, high, size = 0, low, high  # randint(high, size): the first positional is `high`
     elif high is None:
@@ -602,6 +609,8 @@ def randperm(
         >>> sorted(torch.randperm(5).tolist())
         [0, 1, 2, 3, 4]
     """
+    if device is None:
+        device = _DEFAULT_DEVICE[0]  # torch.set_default_device; None: the CPU
     n = _int_arg(n, "randperm", "n", 1)
     if n < 0:
         raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")

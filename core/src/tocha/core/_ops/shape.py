@@ -1968,6 +1968,392 @@ def as_strided(input: Tensor, size, stride, storage_offset: int | None = None) -
     )
 
 
+# --- select and the *_scatter ops -------------------------------------------------------------
+class Select(Node):
+    """``input`` at ``index`` along ``dim`` (a view without that dim)."""
+
+    is_view = True
+
+    def forward(self, a, dim, index):
+        self.in_shape, self.dim, self.index = a.shape, dim, index
+        # the trailing ... keeps a 0-dim result an array view (NumPy would return a scalar)
+        return a[(_FULL,) * dim + (index, Ellipsis)]
+
+    def backward(self, g):
+        z = wrap(xp_of(g._data).zeros(self.in_shape, dtype=g._data.dtype))
+        return ViewScatter.apply(z, g, kind="select", args=(self.dim, self.index), fresh=True)
+
+
+def _select_view(a, dim: int, index: int):
+    return a[(_FULL,) * dim + (index, Ellipsis)]
+
+
+def _slice_view(a, dim: int, start: int, end: int, step: int):
+    return a[(_FULL,) * dim + (slice(start, end, step),)]
+
+
+_VIEWS = {"select": _select_view, "slice": _slice_view, "diagonal": _diag_view}
+_SCATTER_NAMES = {
+    "select": "SelectScatterBackward0",
+    "slice": "SliceScatterBackward0",
+    "diagonal": "DiagonalScatterBackward0",
+}
+
+
+def _tensor_view(t: Tensor, kind: str, args: tuple) -> Tensor:
+    """The same view as ``_VIEWS[kind]`` taken with a differentiable tocha op."""
+    if kind == "select":
+        return Select.apply(t, dim=args[0], index=args[1])
+    if kind == "slice":
+        from .index import getitem
+
+        return getitem(t, (_FULL,) * args[0] + (slice(*args[1:]),))
+    return Diagonal.apply(t, offset=args[0], d1=args[1], d2=args[2])
+
+
+class ViewScatter(Node):
+    """A copy of ``a`` whose view ``kind(args)`` (select, slice or diagonal) holds ``src``."""
+
+    def forward(self, a, src, kind, args, fresh=False):
+        self.kind, self.args = kind, args
+        out = a if fresh else a.copy()
+        _VIEWS[kind](out, *args)[...] = src
+        return out
+
+    def name(self):
+        return _SCATTER_NAMES[self.kind]
+
+    def backward(self, g):
+        need_a, need_src = self.needs_input_grad
+        gs = _tensor_view(g, self.kind, self.args) if need_src else None
+        ga = None
+        if need_a:
+            # g with the scattered-over view zeroed (that part of a was overwritten)
+            shape = _VIEWS[self.kind](g._data, *self.args).shape
+            z = wrap(xp_of(g._data).zeros(shape, dtype=g._data.dtype))
+            ga = ViewScatter.apply(g, z, kind=self.kind, args=self.args)
+        return ga, gs
+
+
+def _check_src(src: Tensor, view_shape: tuple) -> None:
+    if tuple(src._data.shape) != tuple(view_shape):
+        raise RuntimeError(
+            "expected src to have a size equal to the slice of self. src size = "
+            f"{list(src._data.shape)}, slice size = {list(view_shape)}"
+        )
+
+
+def _scatter_into(input: Tensor, src: Tensor, kind: str, args: tuple) -> Tensor:
+    view = _VIEWS[kind](input._data, *args)
+    _check_src(src, view.shape)
+    if src._data.dtype != input._data.dtype:
+        src = src.to(input.dtype)
+    return ViewScatter.apply(input, src, kind=kind, args=args)
+
+
+def select(input: Tensor, dim: int, index: int) -> Tensor:
+    """The slice of ``input`` at ``index`` along ``dim``, as a view without that dim.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.arange(6).reshape(2, 3).select(1, 2)
+        tensor([2, 5])
+    """
+    nd = input._data.ndim
+    if nd == 0:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    d = norm_dim(dim, nd, "select")
+    if isinstance(index, Tensor):
+        index = int(index.item())
+    n = input._data.shape[d]
+    if not _is_int(index) or not -n <= index < n:
+        raise IndexError(
+            f"select(): index {index} out of range for tensor of size "
+            f"{list(input._data.shape)} at dimension {d}"
+        )
+    index = int(index) % n
+    if not (input._rg and MODE.grad):
+        return _view_of(input, _select_view(input._data, d, index))
+    return Select.apply(input, dim=d, index=index)
+
+
+def select_scatter(input: Tensor, src: Tensor, dim: int, index: int) -> Tensor:
+    """A copy of ``input`` with the slice at ``index`` along ``dim`` replaced by ``src``.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.select_scatter(torch.zeros(2, 2), torch.ones(2), 0, 1)
+        tensor([[0., 0.],
+                [1., 1.]])
+    """
+    nd = input._data.ndim
+    if nd == 0:
+        raise IndexError("select_scatter() cannot be applied to a 0-dim tensor.")
+    d = norm_dim(dim, nd, "select_scatter")
+    n = input._data.shape[d]
+    if not -n <= index < n:
+        raise IndexError(
+            f"select_scatter(): index {index} out of range for tensor of size "
+            f"{list(input._data.shape)} at dimension {d}"
+        )
+    return _scatter_into(input, src, "select", (d, int(index) % n))
+
+
+def slice_scatter(
+    input: Tensor, src: Tensor, dim: int = 0, start=None, end=None, step: int = 1
+) -> Tensor:
+    """A copy of ``input`` with ``input[..., start:end:step, ...]`` (along ``dim``) set to
+    ``src``.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.slice_scatter(torch.zeros(4), torch.ones(2), start=1, step=2)
+        tensor([0., 1., 0., 1.])
+    """
+    nd = input._data.ndim
+    d = norm_dim(dim, max(nd, 1), "slice_scatter")
+    if step is None:
+        step = 1
+    if step <= 0:
+        raise RuntimeError("slice step must be positive")
+    n = input._data.shape[d]
+    start, end, step = slice(start, end, step).indices(n)
+    return _scatter_into(input, src, "slice", (d, start, end, step))
+
+
+def diagonal_scatter(
+    input: Tensor, src: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1
+) -> Tensor:
+    """A copy of ``input`` with its ``(dim1, dim2)`` diagonal at ``offset`` set to ``src``.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.diagonal_scatter(torch.zeros(2, 2), torch.ones(2))
+        tensor([[1., 0.],
+                [0., 1.]])
+    """
+    d1, d2 = _diag_dims(input._data.ndim, dim1, dim2)
+    return _scatter_into(input, src, "diagonal", (int(offset), d1, d2))
+
+
+# --- in-place view ops: the tensor itself becomes the view ------------------------------------
+def _inplace_view(fn, name: str):
+    """``name`` (``squeeze_``, ``t_`` ...): ``self`` takes the shape of ``fn(self, ...)``."""
+
+    def method(self: Tensor, *args, **kwargs) -> Tensor:
+        track = MODE.grad and self._rg
+        if track and self.grad_fn is None:
+            raise RuntimeError(
+                f"{name}: a leaf Variable that requires grad is being used in an in-place "
+                "operation."
+            )
+        if track:
+            from .inplace import _alias
+
+            res = fn(_alias(self), *args, **kwargs)
+            self.grad_fn, self._nr = res.grad_fn, res._nr
+        else:
+            res = fn(self, *args, **kwargs)
+        self._data = res._data
+        return self
+
+    method.__name__ = name
+    method.__doc__ = f"In-place version of ``{fn.__name__}``: this tensor becomes the view."
+    return method
+
+
+# --- small queries ----------------------------------------------------------------------------
+def is_same_size(input: Tensor, other: Tensor) -> bool:
+    """Whether the two tensors have the same shape."""
+    return input._data.shape == other._data.shape
+
+
+def is_nonzero(input: Tensor) -> bool:
+    """The truth value of a one-element tensor (torch's errors for empty or larger ones)."""
+    n = input._data.size
+    if n == 0:
+        raise RuntimeError("Boolean value of Tensor with no values is ambiguous")
+    if n > 1:
+        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+    return bool(input._data.reshape(()).item())
+
+
+def sum_to_size(self: Tensor, *size) -> Tensor:
+    """Sum ``self`` down to ``size`` (which must expand to ``self``'s shape).
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.ones(2, 3).sum_to_size(1, 3)
+        tensor([[2., 2., 2.]])
+    """
+    from ..autograd.engine import _sum_to
+
+    shape = tuple(_int_list(_varargs(size), "sum_to_size", "size"))
+    own = self._data.shape
+    lead = len(own) - len(shape)
+    if lead < 0 or any(s != 1 and s != own[lead + i] for i, s in enumerate(shape)):
+        raise RuntimeError(f"size {{{list(shape)}}} is not expandable to size {{{list(own)}}}.")
+    return _sum_to(self, shape)
+
+
+def storage_offset(self: Tensor) -> int:
+    """The offset of this tensor's first element in its storage, in elements."""
+    root, offset, _ = _storage_of(self._data)
+    return int(offset) if root is not None else 0
+
+
+# --- meshgrid / cartesian_prod / combinations / block_diag ------------------------------------
+def meshgrid(*tensors, indexing: str | None = None) -> tuple:
+    """Coordinate grids from 1-D tensors: output ``i`` varies along dim ``i`` ('ij') or, for the
+    first two, along the swapped dims ('xy', NumPy's default). The outputs are expanded views.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> a, b = torch.meshgrid(torch.tensor([1, 2]), torch.tensor([3, 4, 5]), indexing="ij")
+        >>> a.shape
+        torch.Size([2, 3])
+    """
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing is None:
+        warnings.warn(
+            "torch.meshgrid: in an upcoming release, it will be required to pass the indexing "
+            "argument.",
+            UserWarning,
+            stacklevel=2,
+        )
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(
+            f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}'
+        )
+    if not tensors:
+        raise RuntimeError("meshgrid expects a non-empty TensorList")
+    for i, t in enumerate(tensors):
+        if t._data.ndim > 1:
+            raise RuntimeError(
+                f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got: "
+                f"{t._data.ndim}D tensor at position {i}"
+            )
+        if t._data.dtype != tensors[0]._data.dtype:
+            raise RuntimeError(
+                "torch.meshgrid: Expected all tensors in the tensor list to have the same dtype"
+            )
+    ts = list(tensors)
+    swap = indexing == "xy" and len(ts) >= 2
+    if swap:
+        ts[0], ts[1] = ts[1], ts[0]
+    sizes = tuple(int(t._data.size) for t in ts)
+    nd = len(ts)
+    outs = []
+    for i, t in enumerate(ts):
+        shape = [1] * nd
+        shape[i] = sizes[i]
+        outs.append(expand(reshape(t, tuple(shape)), sizes))
+    if swap:  # the grids were built over (second, first, ...): hand them back in input order
+        outs[0], outs[1] = outs[1], outs[0]
+    return tuple(outs)
+
+
+def cartesian_prod(*tensors) -> Tensor:
+    """The Cartesian product of 1-D tensors: one row per combination (itertools.product order).
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.cartesian_prod(torch.tensor([1, 2]), torch.tensor([3, 4]))
+        tensor([[1, 3],
+                [1, 4],
+                [2, 3],
+                [2, 4]])
+    """
+    for i, t in enumerate(tensors):
+        if t._data.ndim != 1:
+            raise RuntimeError(
+                f"Expect a 1D vector, but got shape {list(t._data.shape)} (tensor {i} of "
+                "cartesian_prod)"
+            )
+    if len(tensors) == 1:
+        return tensors[0]
+    grids = meshgrid(*tensors, indexing="ij")
+    return stack([reshape(g, -1) for g in grids], 1)
+
+
+def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> Tensor:
+    """All length-``r`` combinations of the elements of a 1-D tensor, one per row
+    (itertools.combinations order; ``with_replacement`` allows repeats).
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.combinations(torch.tensor([1, 2, 3]))
+        tensor([[1, 2],
+                [1, 3],
+                [2, 3]])
+    """
+    import itertools
+
+    if input._data.ndim != 1:
+        raise RuntimeError(f"Expect a 1D vector, but got shape {list(input._data.shape)}")
+    if r < 0:
+        raise RuntimeError(f"Expect a non-negative number, but got {r}")
+    if r == 0:
+        return wrap(xp_of(input._data).empty(0, dtype=input._data.dtype))
+    n = input._data.shape[0]
+    gen = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    idx = np.array(list(gen(range(n), r)), dtype=np.intp).reshape(-1, r)
+    from .index import getitem
+
+    xp = xp_of(input._data)
+    return getitem(input, wrap(xp.asarray(idx.astype(np.int64))))
+
+
+def block_diag(*tensors) -> Tensor:
+    """A block-diagonal matrix of the given 0-, 1- or 2-D tensors (promoted to one dtype).
+
+    Example:
+        >>> import tocha.core as torch
+        >>> torch.block_diag(torch.tensor([[1, 2]]), torch.tensor(3))
+        tensor([[1, 2, 0],
+                [0, 0, 3]])
+    """
+    from ._util import result_dtype
+
+    mats = []
+    for i, t in enumerate(tensors):
+        nd = t._data.ndim
+        if nd > 2:
+            raise RuntimeError(
+                f"torch.block_diag: Input tensors must have 2 or fewer dimensions. Input {i} "
+                f"has {nd} dimensions"
+            )
+        mats.append(reshape(t, (1, -1)) if nd < 2 else t)
+    if not mats:
+        return wrap(np.empty((1, 0), dtype=_dtype.get_default_dtype().np))
+    dt = result_dtype(mats)
+    return BlockDiag.apply(*[m if m._data.dtype == dt.np else m.to(dt) for m in mats])
+
+
+class BlockDiag(Node):
+    """The 2-D inputs placed along the diagonal of a zero matrix."""
+
+    def forward(self, *mats):
+        self.spans = []
+        rows = sum(m.shape[0] for m in mats)
+        cols = sum(m.shape[1] for m in mats)
+        out = xp_of(mats[0]).zeros((rows, cols), dtype=mats[0].dtype)
+        r = c = 0
+        for m in mats:
+            h, w = m.shape
+            out[r : r + h, c : c + w] = m
+            self.spans.append((slice(r, r + h), slice(c, c + w)))
+            r, c = r + h, c + w
+        return out
+
+    def backward(self, g):
+        from .index import getitem
+
+        return tuple(getitem(g, span) for span in self.spans)
+
+
 FUNCTIONS = [
     "reshape",
     "permute",
@@ -2082,3 +2468,33 @@ TENSOR_METHODS = {
     "as_strided": as_strided,
 }
 INPLACE: dict = {"tril_": tril, "triu_": triu}
+FUNCTIONS += [
+    "select",
+    "select_scatter",
+    "slice_scatter",
+    "diagonal_scatter",
+    "is_same_size",
+    "is_nonzero",
+    "meshgrid",
+    "cartesian_prod",
+    "combinations",
+    "block_diag",
+]
+TENSOR_METHODS.update(
+    {
+        "select": select,
+        "select_scatter": select_scatter,
+        "slice_scatter": slice_scatter,
+        "diagonal_scatter": diagonal_scatter,
+        "is_same_size": is_same_size,
+        "is_nonzero": is_nonzero,
+        "sum_to_size": sum_to_size,
+        "storage_offset": storage_offset,
+        "squeeze_": _inplace_view(squeeze, "squeeze_"),
+        "unsqueeze_": _inplace_view(unsqueeze, "unsqueeze_"),
+        "t_": _inplace_view(t, "t_"),
+        "transpose_": _inplace_view(transpose, "transpose_"),
+        "swapdims_": _inplace_view(transpose, "swapdims_"),
+        "swapaxes_": _inplace_view(transpose, "swapaxes_"),
+    }
+)

@@ -328,3 +328,7 @@ def _finish_leaf(t: Tensor, g, capture_leaves, results, accumulate, create_graph
             t.grad._bump_version()
     else:
         t.grad = g if t.grad is None else t.grad + g
+    post = t._extra.get("post_acc_hooks") if t._extra else None
+    if post:  # Tensor.register_post_accumulate_grad_hook: after .grad holds this backward's sum
+        for h in list(post):
+            h(t)
