@@ -6,6 +6,10 @@ function of raw arrays (NumPy or CuPy) that updates the parameter and its state 
 flattened and cut into cache-sized chunks: all the passes of an update rule then run over a
 chunk while it is still in the CPU cache, instead of streaming the whole parameter through
 memory once per pass (which is what bounds a per-op implementation on large parameters).
+
+The kernels share the steps of torch's update rules below (``effective_grad``, ``lerp_``,
+``square_avg_``, ``addcdiv_`` ...): each writes through ``out=`` into the scratch arrays it is
+given, in torch's order of operations, so that a step rounds as torch's does.
 """
 
 from __future__ import annotations
@@ -26,6 +30,13 @@ __all__ = [
     "new_step",
     "state_like",
     "full_state_like",
+    "effective_grad",
+    "decayed_grad",
+    "lerp_",
+    "square_avg_",
+    "moments_",
+    "addcdiv_",
+    "add_",
 ]
 
 # Elements per chunk: 64 Ki float32 = 256 KiB per array, so the five or six arrays an update
@@ -110,17 +121,17 @@ def _flat(arr):
     return f
 
 
-def _units(kernel, p, g, states: tuple, ntmp: int, consts: tuple, out: list) -> object:
+def _units(kernel, p, g, states: tuple, ntmp: int, args: tuple, out: list) -> object:
     """Append the work for one parameter to ``out`` as units of at most ``CHUNK`` elements.
 
-    A unit is ``(kernel, p, g, states, ntmp, consts)`` on arrays of one shape. Returns a
+    A unit is ``(kernel, p, g, states, ntmp, args)`` on arrays of one shape. Returns a
     write-back callable when the parameter had to be copied (strided arrays), else None.
     """
     n = p.size
     if n <= CHUNK and p.dtype.kind != "c" and g.shape == p.shape:
         # small parameter: one unit on the arrays as they are (element-wise ufuncs accept any
         # layout), without flattening
-        out.append((kernel, p, g, states, ntmp, consts))
+        out.append((kernel, p, g, states, ntmp, args))
         return None
     writable = (p, *states)
     copies = None
@@ -147,7 +158,7 @@ def _units(kernel, p, g, states: tuple, ntmp: int, consts: tuple, out: list) -> 
                 fg[lo:hi],
                 tuple(None if s is None else s[lo:hi] for s in fs),
                 ntmp,
-                consts,
+                args,
             )
         )
     if copies is None:
@@ -162,16 +173,16 @@ def _units(kernel, p, g, states: tuple, ntmp: int, consts: tuple, out: list) -> 
 
 
 def _run_units(units, scratch: Scratch) -> None:
-    for kernel, p, g, states, ntmp, consts in units:
+    for kernel, p, g, states, ntmp, args in units:
         tmps = scratch.get(p, p.size, ntmp)
         if p.ndim != 1:
             shape = p.shape
             tmps = [t.reshape(shape) for t in tmps]
-        kernel(np if p.__class__ is _ndarray else _xp_of(p), p, g, states, tmps, *consts)
+        kernel(np if p.__class__ is _ndarray else _xp_of(p), p, g, states, tmps, *args)
 
 
-def run(kernel, scratch: Scratch, p, g, states: tuple, ntmp: int, *consts) -> None:
-    """Apply ``kernel(xp, p, g, states, tmps, *consts)`` to one parameter, chunk by chunk.
+def run(kernel, scratch: Scratch, p, g, states: tuple, ntmp: int, args: tuple) -> None:
+    """Apply ``kernel(xp, p, g, states, tmps, *args)`` to one parameter, chunk by chunk.
 
     ``p`` and the arrays in ``states`` (``None`` entries allowed) are updated in place; ``g``
     is only read. The kernel sees arrays of equal shape: the parameter's own when it fits in
@@ -179,7 +190,7 @@ def run(kernel, scratch: Scratch, p, g, states: tuple, ntmp: int, *consts) -> No
     like torch's ``view_as_real``).
     """
     units: list = []
-    write_back = _units(kernel, p, g, states, ntmp, consts, units)
+    write_back = _units(kernel, p, g, states, ntmp, args, units)
     _run_units(units, scratch)
     if write_back is not None:
         write_back()
@@ -206,8 +217,9 @@ class Batch:
         self.jobs: list = []
         self.size = 0
 
-    def add(self, kernel, p, g, states: tuple, ntmp: int, *consts) -> None:
-        self.jobs.append((kernel, p, g, states, ntmp, consts))
+    def add(self, kernel, p, g, states: tuple, ntmp: int, args: tuple) -> None:
+        """Queue ``kernel(xp, p, g, states, tmps, *args)`` with ``ntmp`` scratch arrays."""
+        self.jobs.append((kernel, p, g, states, ntmp, args))
         self.size += p.size
 
     def run(self) -> None:
@@ -222,13 +234,13 @@ class Batch:
             or jobs[0][1].__class__ is not _ndarray
             or len({id(j[1]) for j in jobs}) != len(jobs)  # a parameter listed twice
         ):
-            for kernel, p, g, states, ntmp, consts in jobs:
-                run(kernel, scratch, p, g, states, ntmp, *consts)
+            for job in jobs:
+                run(job[0], scratch, *job[1:])
             return
         units: list = []
         write_backs = []
-        for kernel, p, g, states, ntmp, consts in jobs:
-            wb = _units(kernel, p, g, states, ntmp, consts, units)
+        for job in jobs:
+            wb = _units(*job, units)
             if wb is not None:
                 write_backs.append(wb)
         # contiguous runs of units with about the same number of elements per thread
@@ -255,21 +267,33 @@ class Batch:
             wb()
 
 
-def effective_grad(xp, p, g, tmps, weight_decay: float, maximize: bool, slot: int):
+def effective_grad(xp, p, g, tmps, weight_decay: float, maximize: bool):
     """The gradient an update uses: ``-g`` when maximizing, plus ``weight_decay * p`` (L2).
 
-    Writes into ``tmps[slot]`` only when it has to (``g`` itself is never modified).
+    Writes into ``tmps[1]`` (and uses ``tmps[0]``) only when it has to; ``g`` itself is never
+    modified.
     """
     if maximize:
-        g = xp.negative(g, out=tmps[slot])
+        g = xp.negative(g, out=tmps[1])
     if weight_decay != 0:
-        out = tmps[slot]
-        other = tmps[slot - 1] if slot > 0 else tmps[slot + 1]
+        out = tmps[1]
         # grad + weight_decay * param, the rounding of torch's grad.add(param, alpha=wd)
-        xp.multiply(p, weight_decay, out=other)
-        xp.add(g, other, out=out)
+        xp.multiply(p, weight_decay, out=tmps[0])
+        xp.add(g, tmps[0], out=out)
         g = out
     return g
+
+
+def decayed_grad(xp, p, g, tmps, lr: float, weight_decay: float, maximize: bool, decoupled: bool):
+    """``effective_grad`` for the optimizers with a ``decoupled_weight_decay`` option.
+
+    Decoupled (AdamW-style) decay scales ``p`` by ``1 - lr * weight_decay`` in place first and
+    then leaves the gradient without an L2 term.
+    """
+    if weight_decay != 0 and decoupled:
+        p *= 1 - lr * weight_decay
+        weight_decay = 0
+    return effective_grad(xp, p, g, tmps, weight_decay, maximize)
 
 
 def lerp_(xp, a, b, w: float, t) -> None:
@@ -282,3 +306,30 @@ def lerp_(xp, a, b, w: float, t) -> None:
         dt = a.dtype.type
         t *= dt(1) - dt(w)
         xp.subtract(b, t, out=a)
+
+
+def square_avg_(xp, v, g, beta: float, t) -> None:
+    """``v <- beta * v + (1 - beta) * g * g`` in place (torch's ``mul_`` then ``addcmul_``)."""
+    v *= beta
+    xp.multiply(g, 1 - beta, out=t)
+    t *= g
+    v += t
+
+
+def moments_(xp, m, v, g, beta1: float, beta2: float, t) -> None:
+    """Adam's running averages: ``m`` of the gradient (a lerp), ``v`` of its square."""
+    lerp_(xp, m, g, 1 - beta1, t)
+    square_avg_(xp, v, g, beta2, t)
+
+
+def addcdiv_(xp, p, a, b, value: float, t) -> None:
+    """``p += (value * a) / b`` in place, with the roundings of torch's ``addcdiv_``."""
+    xp.multiply(a, value, out=t)
+    t /= b
+    p += t
+
+
+def add_(xp, p, a, alpha: float, t) -> None:
+    """``p += alpha * a`` in place (torch's ``add_(a, alpha=alpha)``); ``t`` may be ``a``."""
+    xp.multiply(a, alpha, out=t)
+    p += t

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from .._tensor import Tensor
 from . import _util
-from .optimizer import Optimizer, _validate
+from .optimizer import _check_hparams, _ElementwiseOptimizer
 
 __all__ = ["Adadelta"]
 
@@ -15,11 +12,8 @@ __all__ = ["Adadelta"]
 def _adadelta_kernel(xp, p, g, states, tmps, lr, rho, eps, wd, maximize):
     sq, acc = states
     t0, t1, t2 = tmps
-    g = _util.effective_grad(xp, p, g, (t0, t1), wd, maximize, 1)
-    sq *= rho
-    xp.multiply(g, 1 - rho, out=t0)
-    t0 *= g
-    sq += t0
+    g = _util.effective_grad(xp, p, g, tmps, wd, maximize)
+    _util.square_avg_(xp, sq, g, rho, t0)
     # std = sqrt(sq + eps); delta = sqrt(acc + eps) / std * g
     xp.add(sq, eps, out=t0)
     xp.sqrt(t0, out=t0)
@@ -27,15 +21,11 @@ def _adadelta_kernel(xp, p, g, states, tmps, lr, rho, eps, wd, maximize):
     xp.sqrt(t2, out=t2)
     t2 /= t0
     t2 *= g
-    acc *= rho
-    xp.multiply(t2, 1 - rho, out=t0)
-    t0 *= t2
-    acc += t0
-    xp.multiply(t2, -lr, out=t2)
-    p += t2
+    _util.square_avg_(xp, acc, t2, rho, t0)
+    _util.add_(xp, p, t2, -lr, t2)
 
 
-class Adadelta(Optimizer):
+class Adadelta(_ElementwiseOptimizer):
     r"""Adadelta.
 
     .. code-block:: text
@@ -67,6 +57,15 @@ class Adadelta(Optimizer):
         tensor([0.6985], requires_grad=True)
     """
 
+    _kernel = staticmethod(_adadelta_kernel)
+    _ntmp = 3
+    _group_defaults = {
+        "foreach": None,
+        "maximize": False,
+        "differentiable": False,
+        "capturable": False,
+    }
+
     def __init__(
         self,
         params,
@@ -80,12 +79,7 @@ class Adadelta(Optimizer):
         maximize: bool = False,
         differentiable: bool = False,
     ) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        _validate(lr >= 0.0, f"Invalid learning rate: {lr}")
-        _validate(0.0 <= rho <= 1.0, f"Invalid rho value: {rho}")
-        _validate(eps >= 0.0, f"Invalid epsilon value: {eps}")
-        _validate(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
+        _check_hparams(lr, rho=rho, epsilon=eps, weight_decay=weight_decay)
         defaults = dict(
             lr=lr,
             rho=rho,
@@ -98,47 +92,13 @@ class Adadelta(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def _setstate_group_defaults(self) -> dict[str, Any]:
-        return {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
-
-    def _tensor_step_keys(self) -> bool:
-        return True
-
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one Adadelta step; returns the closure's loss when a closure is given."""
-        loss = self._eval_closure(closure)
-        batch = self._batch()
-        add = batch.add
-        state = self.state
-        for group in self.param_groups:
-            self._check_differentiable(group)
-            lr = _util.scalar(group["lr"])
-            rho = group["rho"]
-            eps = group["eps"]
-            wd = _util.scalar(group["weight_decay"])
-            maximize = group["maximize"]
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                st = state[p]
-                if not st:
-                    st["step"] = _util.new_step()
-                    st["square_avg"] = _util.state_like(p)
-                    st["acc_delta"] = _util.state_like(p)
-                st["step"]._data += 1
-                add(
-                    _adadelta_kernel,
-                    p._data,
-                    g._data,
-                    (st["square_avg"]._data, st["acc_delta"]._data),
-                    3,
-                    lr,
-                    rho,
-                    eps,
-                    wd,
-                    maximize,
-                )
-                p._bump_version()
-        batch.run()
-        return loss
+    def _group_args(self, group):
+        lr = _util.scalar(group["lr"])
+        args = (
+            lr,
+            group["rho"],
+            group["eps"],
+            _util.scalar(group["weight_decay"]),
+            group["maximize"],
+        )
+        return ("square_avg", "acc_delta"), args, None

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from .._tensor import Tensor
 from . import _util
-from .optimizer import Optimizer, _validate
+from .optimizer import _check_fused, _check_hparams, _ElementwiseOptimizer
 
 __all__ = ["Adagrad"]
 
@@ -15,17 +12,15 @@ __all__ = ["Adagrad"]
 def _adagrad_kernel(xp, p, g, states, tmps, wd, eps, maximize, clr):
     (acc,) = states
     t0, t1 = tmps
-    g = _util.effective_grad(xp, p, g, tmps, wd, maximize, 1)
+    g = _util.effective_grad(xp, p, g, tmps, wd, maximize)
     xp.multiply(g, g, out=t0)
     acc += t0
     xp.sqrt(acc, out=t0)
     t0 += eps
-    xp.multiply(g, -clr, out=t1)
-    t1 /= t0
-    p += t1
+    _util.addcdiv_(xp, p, g, t0, -clr, t1)
 
 
-class Adagrad(Optimizer):
+class Adagrad(_ElementwiseOptimizer):
     r"""Adagrad.
 
     .. code-block:: text
@@ -60,6 +55,9 @@ class Adagrad(Optimizer):
         tensor([ 0.5000, -1.5000], requires_grad=True)
     """
 
+    _kernel = staticmethod(_adagrad_kernel)
+    _group_defaults = {"foreach": None, "maximize": False, "differentiable": False, "fused": None}
+
     def __init__(
         self,
         params,
@@ -74,16 +72,13 @@ class Adagrad(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        _validate(lr >= 0.0, f"Invalid learning rate: {lr}")
-        _validate(lr_decay >= 0.0, f"Invalid lr_decay value: {lr_decay}")
-        _validate(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
-        _validate(
-            initial_accumulator_value >= 0.0,
-            f"Invalid initial_accumulator_value value: {initial_accumulator_value}",
+        _check_hparams(
+            lr,
+            lr_decay=lr_decay,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            epsilon=eps,
         )
-        _validate(eps >= 0.0, f"Invalid epsilon value: {eps}")
         defaults = dict(
             lr=lr,
             lr_decay=lr_decay,
@@ -96,66 +91,23 @@ class Adagrad(Optimizer):
             fused=fused,
         )
         super().__init__(params, defaults)
-        if fused:
-            if differentiable:
-                raise RuntimeError("`fused` does not support `differentiable`")
-            if foreach:
-                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
-        init = self.defaults["initial_accumulator_value"]
+        _check_fused(defaults)
         for group in self.param_groups:
             for p in group["params"]:
-                self._init_state(p, init)
+                self._init_state(self.state[p], p, ("sum",))
 
-    def _init_state(self, p: Tensor, init: float) -> None:
-        st = self.state[p]
+    def _init_state(self, st, p, names) -> None:
+        # the sums start at initial_accumulator_value (the constructor's, in every group)
+        init = self.defaults["initial_accumulator_value"]
         st["step"] = _util.new_step()
-        value = complex(init, init) if p.is_complex() else init
-        st["sum"] = _util.full_state_like(p, value)
-
-    def _setstate_group_defaults(self) -> dict[str, Any]:
-        return {"foreach": None, "maximize": False, "differentiable": False, "fused": None}
-
-    def _tensor_step_keys(self) -> bool:
-        return True
+        st["sum"] = _util.full_state_like(p, complex(init, init) if p.is_complex() else init)
 
     def share_memory(self) -> None:
         """Kept for torch compatibility: a no-op (tocha tensors are not shared across
         processes through torch.multiprocessing)."""
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one Adagrad step; returns the closure's loss when a closure is given."""
-        loss = self._eval_closure(closure)
-        batch = self._batch()
-        add = batch.add
-        state = self.state
-        for group in self.param_groups:
-            self._check_differentiable(group)
-            lr = _util.scalar(group["lr"])
-            lr_decay = group["lr_decay"]
-            wd = _util.scalar(group["weight_decay"])
-            eps = group["eps"]
-            maximize = group["maximize"]
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                st = state[p]
-                if not st:
-                    self._init_state(p, self.defaults["initial_accumulator_value"])
-                step_t = st["step"]._data
-                step_t += 1
-                clr = lr / (1 + (float(step_t) - 1) * lr_decay)
-                add(
-                    _adagrad_kernel,
-                    p._data,
-                    g._data,
-                    (st["sum"]._data,),
-                    2,
-                    wd,
-                    eps,
-                    maximize,
-                    clr,
-                )
-                p._bump_version()
-        batch.run()
-        return loss
+    def _group_args(self, group):
+        lr = _util.scalar(group["lr"])
+        lr_decay = group["lr_decay"]
+        args = (_util.scalar(group["weight_decay"]), group["eps"], group["maximize"])
+        return ("sum",), args, lambda step, st: (lr / (1 + (step - 1) * lr_decay),)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
 
 from .._tensor import Tensor
 from . import _util
-from .optimizer import Optimizer, _validate
+from .optimizer import _check_fused, _check_hparams, _ElementwiseOptimizer
 
 __all__ = ["Adam"]
 
@@ -16,27 +14,17 @@ __all__ = ["Adam"]
 def _adam_kernel(xp, p, g, states, tmps, beta1, beta2, lr, wd, eps, maximize, decoupled, c):
     m, v, vmax = states
     t0, t1 = tmps
-    if wd != 0 and decoupled:
-        p *= 1 - lr * wd
-        wd = 0
-    g = _util.effective_grad(xp, p, g, tmps, wd, maximize, 1)
-    _util.lerp_(xp, m, g, 1 - beta1, t0)
-    v *= beta2
-    xp.multiply(g, 1 - beta2, out=t0)
-    t0 *= g
-    v += t0
+    g = _util.decayed_grad(xp, p, g, tmps, lr, wd, maximize, decoupled)
+    _util.moments_(xp, m, v, g, beta1, beta2, t0)
     step_size, bc2_sqrt = c
     if vmax is not None:
         xp.maximum(vmax, v, out=vmax)
-        xp.sqrt(vmax, out=t0)
-    else:
-        xp.sqrt(v, out=t0)
+        v = vmax
     # denom = sqrt(v) / sqrt(1 - beta2^t) + eps, then param += (-step_size * m) / denom
+    xp.sqrt(v, out=t0)
     t0 /= bc2_sqrt
     t0 += eps
-    xp.multiply(m, -step_size, out=t1)
-    t1 /= t0
-    p += t1
+    _util.addcdiv_(xp, p, m, t0, -step_size, t1)
 
 
 def adam_bias(step: float, beta1: float, beta2: float, lr: float) -> tuple[float, float]:
@@ -46,7 +34,7 @@ def adam_bias(step: float, beta1: float, beta2: float, lr: float) -> tuple[float
     return lr / bias_correction1, math.sqrt(bias_correction2)
 
 
-class Adam(Optimizer):
+class Adam(_ElementwiseOptimizer):
     r"""Adam (Kingma & Ba, 2014) with torch's bias correction, AMSGrad and weight decay.
 
     With :math:`g` the gradient (negated when ``maximize``), at step :math:`t`:
@@ -87,6 +75,17 @@ class Adam(Optimizer):
         tensor([ 0.9000, -1.9000], requires_grad=True)
     """
 
+    _kernel = staticmethod(_adam_kernel)
+    _group_defaults = {
+        "amsgrad": False,
+        "maximize": False,
+        "foreach": None,
+        "capturable": False,
+        "differentiable": False,
+        "decoupled_weight_decay": False,
+        "fused": None,
+    }
+
     def __init__(
         self,
         params,
@@ -103,18 +102,11 @@ class Adam(Optimizer):
         fused: bool | None = None,
         decoupled_weight_decay: bool = False,
     ) -> None:
-        if isinstance(lr, Tensor):
-            if foreach and not capturable:
-                raise ValueError(
-                    "lr as a Tensor is not supported for capturable=False and foreach=True"
-                )
-            if lr.numel() != 1:
-                raise ValueError("Tensor lr must be 1-element")
-        _validate(lr >= 0.0, f"Invalid learning rate: {lr}")
-        _validate(eps >= 0.0, f"Invalid epsilon value: {eps}")
-        _validate(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]}")
-        _validate(0.0 <= betas[1] < 1.0, f"Invalid beta parameter at index 1: {betas[1]}")
-        _validate(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
+        if isinstance(lr, Tensor) and foreach and not capturable:
+            raise ValueError(
+                "lr as a Tensor is not supported for capturable=False and foreach=True"
+            )
+        _check_hparams(lr, epsilon=eps, betas=betas, weight_decay=weight_decay)
         both_float = isinstance(betas[0], float) and isinstance(betas[1], float)
         both_tensor = isinstance(betas[0], Tensor) and isinstance(betas[1], Tensor)
         if not (both_float or both_tensor):
@@ -143,71 +135,12 @@ class Adam(Optimizer):
             decoupled_weight_decay=decoupled_weight_decay,
         )
         super().__init__(params, defaults)
-        if fused:
-            if differentiable:
-                raise RuntimeError("`fused` does not support `differentiable`")
-            if foreach:
-                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+        _check_fused(defaults)
 
-    def _setstate_group_defaults(self) -> dict[str, Any]:
-        return {
-            "amsgrad": False,
-            "maximize": False,
-            "foreach": None,
-            "capturable": False,
-            "differentiable": False,
-            "decoupled_weight_decay": False,
-            "fused": None,
-        }
-
-    def _tensor_step_keys(self) -> bool:
-        return True
-
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one Adam step; returns the closure's loss when a closure is given."""
-        loss = self._eval_closure(closure)
-        batch = self._batch()
-        add = batch.add
-        state = self.state
-        for group in self.param_groups:
-            self._check_differentiable(group)
-            beta1, beta2 = (_util.scalar(b) for b in group["betas"])
-            lr = _util.scalar(group["lr"])
-            wd = _util.scalar(group["weight_decay"])
-            eps = group["eps"]
-            amsgrad = group["amsgrad"]
-            maximize = group["maximize"]
-            decoupled = group["decoupled_weight_decay"]
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                st = state[p]
-                if not st:
-                    st["step"] = _util.new_step()
-                    st["exp_avg"] = _util.state_like(p)
-                    st["exp_avg_sq"] = _util.state_like(p)
-                    if amsgrad:
-                        st["max_exp_avg_sq"] = _util.state_like(p)
-                step_t = st["step"]._data
-                step_t += 1
-                c = adam_bias(float(step_t), beta1, beta2, lr)
-                vmax = st["max_exp_avg_sq"]._data if amsgrad else None
-                add(
-                    _adam_kernel,
-                    p._data,
-                    g._data,
-                    (st["exp_avg"]._data, st["exp_avg_sq"]._data, vmax),
-                    2,
-                    beta1,
-                    beta2,
-                    lr,
-                    wd,
-                    eps,
-                    maximize,
-                    decoupled,
-                    c,
-                )
-                p._bump_version()
-        batch.run()
-        return loss
+    def _group_args(self, group):
+        beta1, beta2 = (_util.scalar(b) for b in group["betas"])
+        lr = _util.scalar(group["lr"])
+        names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq" if group["amsgrad"] else None)
+        args = (beta1, beta2, lr, _util.scalar(group["weight_decay"]), group["eps"])
+        args += (group["maximize"], group["decoupled_weight_decay"])
+        return names, args, lambda step, st: (adam_bias(step, beta1, beta2, lr),)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from .._tensor import Tensor
 from . import _util
-from .optimizer import Optimizer, _validate
+from .optimizer import _check_hparams, _ElementwiseOptimizer
 
 __all__ = ["Adamax"]
 
@@ -15,18 +12,16 @@ __all__ = ["Adamax"]
 def _adamax_kernel(xp, p, g, states, tmps, beta1, beta2, wd, eps, maximize, clr):
     m, u = states
     t0 = tmps[0]
-    g = _util.effective_grad(xp, p, g, tmps, wd, maximize, 1)
+    g = _util.effective_grad(xp, p, g, tmps, wd, maximize)
     _util.lerp_(xp, m, g, 1 - beta1, t0)
     u *= beta2
     xp.abs(g, out=t0)
     t0 += eps
     xp.maximum(u, t0, out=u)
-    xp.multiply(m, -clr, out=t0)
-    t0 /= u
-    p += t0
+    _util.addcdiv_(xp, p, m, u, -clr, t0)
 
 
-class Adamax(Optimizer):
+class Adamax(_ElementwiseOptimizer):
     r"""Adamax, the infinity-norm variant of Adam.
 
     .. code-block:: text
@@ -57,6 +52,14 @@ class Adamax(Optimizer):
         tensor([ 0.9000, -1.9000], requires_grad=True)
     """
 
+    _kernel = staticmethod(_adamax_kernel)
+    _group_defaults = {
+        "foreach": None,
+        "maximize": False,
+        "differentiable": False,
+        "capturable": False,
+    }
+
     def __init__(
         self,
         params,
@@ -70,13 +73,7 @@ class Adamax(Optimizer):
         differentiable: bool = False,
         capturable: bool = False,
     ) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        _validate(lr >= 0.0, f"Invalid learning rate: {lr}")
-        _validate(eps >= 0.0, f"Invalid epsilon value: {eps}")
-        _validate(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]}")
-        _validate(0.0 <= betas[1] < 1.0, f"Invalid beta parameter at index 1: {betas[1]}")
-        _validate(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
+        _check_hparams(lr, epsilon=eps, betas=betas, weight_decay=weight_decay)
         defaults = dict(
             lr=lr,
             betas=betas,
@@ -89,50 +86,8 @@ class Adamax(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def _setstate_group_defaults(self) -> dict[str, Any]:
-        return {"foreach": None, "maximize": False, "differentiable": False, "capturable": False}
-
-    def _tensor_step_keys(self) -> bool:
-        return True
-
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one Adamax step; returns the closure's loss when a closure is given."""
-        loss = self._eval_closure(closure)
-        batch = self._batch()
-        add = batch.add
-        state = self.state
-        for group in self.param_groups:
-            self._check_differentiable(group)
-            beta1, beta2 = (_util.scalar(b) for b in group["betas"])
-            lr = _util.scalar(group["lr"])
-            wd = _util.scalar(group["weight_decay"])
-            eps = group["eps"]
-            maximize = group["maximize"]
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                st = state[p]
-                if not st:
-                    st["step"] = _util.new_step()
-                    st["exp_avg"] = _util.state_like(p)
-                    st["exp_inf"] = _util.state_like(p)
-                step_t = st["step"]._data
-                step_t += 1
-                clr = lr / (1 - beta1 ** float(step_t))
-                add(
-                    _adamax_kernel,
-                    p._data,
-                    g._data,
-                    (st["exp_avg"]._data, st["exp_inf"]._data),
-                    2,
-                    beta1,
-                    beta2,
-                    wd,
-                    eps,
-                    maximize,
-                    clr,
-                )
-                p._bump_version()
-        batch.run()
-        return loss
+    def _group_args(self, group):
+        beta1, beta2 = (_util.scalar(b) for b in group["betas"])
+        lr = _util.scalar(group["lr"])
+        args = (beta1, beta2, _util.scalar(group["weight_decay"]), group["eps"], group["maximize"])
+        return ("exp_avg", "exp_inf"), args, lambda step, st: (lr / (1 - beta1**step),)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._tensor import Tensor, wrap
 from ..autograd.grad_mode import enable_grad
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _check_hparams
 
 __all__ = ["LBFGS"]
 
@@ -211,10 +211,7 @@ class LBFGS(Optimizer):
         history_size: int = 100,
         line_search_fn: str | None = None,
     ) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not lr >= 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_hparams(lr)
         if max_eval is None:
             max_eval = max_iter * 5 // 4
         defaults = dict(
@@ -433,9 +430,6 @@ class LBFGS(Optimizer):
         if al is not None:
             state["al"] = [_as_tensor(v) for v in al]
         return orig_loss
-
-    def _setstate_group_defaults(self) -> dict[str, Any]:
-        return {}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from .._tensor import Tensor
 from . import _util
-from .optimizer import Optimizer, _validate
+from .optimizer import _check_hparams, _ElementwiseOptimizer
 
 __all__ = ["NAdam"]
 
@@ -15,30 +14,19 @@ __all__ = ["NAdam"]
 def _nadam_kernel(xp, p, g, states, tmps, beta1, beta2, lr, wd, eps, maximize, decoupled, c):
     m, v = states
     t0, t1 = tmps
-    if wd != 0 and decoupled:
-        p *= 1 - lr * wd
-        wd = 0
-    g = _util.effective_grad(xp, p, g, tmps, wd, maximize, 1)
+    g = _util.decayed_grad(xp, p, g, tmps, lr, wd, maximize, decoupled)
     bias_correction2, coef_g, coef_m = c
-    _util.lerp_(xp, m, g, 1 - beta1, t0)
-    v *= beta2
-    xp.multiply(g, 1 - beta2, out=t0)
-    t0 *= g
-    v += t0
+    _util.moments_(xp, m, v, g, beta1, beta2, t0)
     # denom = sqrt(v / bias_correction2) + eps
     xp.divide(v, bias_correction2, out=t0)
     xp.sqrt(t0, out=t0)
     t0 += eps
     # theta += (coef_g * g) / denom, then theta += (coef_m * m) / denom (two roundings, as torch)
-    xp.multiply(g, coef_g, out=t1)
-    t1 /= t0
-    p += t1
-    xp.multiply(m, coef_m, out=t1)
-    t1 /= t0
-    p += t1
+    _util.addcdiv_(xp, p, g, t0, coef_g, t1)
+    _util.addcdiv_(xp, p, m, t0, coef_m, t1)
 
 
-class NAdam(Optimizer):
+class NAdam(_ElementwiseOptimizer):
     r"""NAdam: Adam with Nesterov momentum and a decaying momentum schedule.
 
     With :math:`\mu_t = \beta_1 (1 - 0.5 \cdot 0.96^{t \psi})` (:math:`\psi` = ``momentum_decay``)
@@ -77,6 +65,15 @@ class NAdam(Optimizer):
         tensor(0.4501)
     """
 
+    _kernel = staticmethod(_nadam_kernel)
+    _group_defaults = {
+        "maximize": False,
+        "foreach": None,
+        "capturable": False,
+        "differentiable": False,
+        "decoupled_weight_decay": False,
+    }
+
     def __init__(
         self,
         params,
@@ -92,14 +89,9 @@ class NAdam(Optimizer):
         capturable: bool = False,
         differentiable: bool = False,
     ) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        _validate(lr >= 0.0, f"Invalid learning rate: {lr}")
-        _validate(eps >= 0.0, f"Invalid epsilon value: {eps}")
-        _validate(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]}")
-        _validate(0.0 <= betas[1] < 1.0, f"Invalid beta parameter at index 1: {betas[1]}")
-        _validate(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
-        _validate(momentum_decay >= 0.0, f"Invalid momentum_decay value: {momentum_decay}")
+        _check_hparams(
+            lr, epsilon=eps, betas=betas, weight_decay=weight_decay, momentum_decay=momentum_decay
+        )
         defaults = dict(
             lr=lr,
             betas=betas,
@@ -114,18 +106,6 @@ class NAdam(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def _setstate_group_defaults(self) -> dict[str, Any]:
-        return {
-            "maximize": False,
-            "foreach": None,
-            "capturable": False,
-            "differentiable": False,
-            "decoupled_weight_decay": False,
-        }
-
-    def _tensor_step_keys(self) -> bool:
-        return True
-
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         for st in self.state.values():
@@ -133,61 +113,29 @@ class NAdam(Optimizer):
             if mp is not None and not isinstance(mp, Tensor):
                 st["mu_product"] = _util.new_step(float(mp))
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one NAdam step; returns the closure's loss when a closure is given."""
-        loss = self._eval_closure(closure)
-        batch = self._batch()
-        add = batch.add
-        state = self.state
-        for group in self.param_groups:
-            self._check_differentiable(group)
-            beta1, beta2 = (_util.scalar(b) for b in group["betas"])
-            lr = _util.scalar(group["lr"])
-            wd = _util.scalar(group["weight_decay"])
-            eps = group["eps"]
-            psi = group["momentum_decay"]
-            maximize = group["maximize"]
-            decoupled = group["decoupled_weight_decay"]
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                st = state[p]
-                if not st:
-                    st["step"] = _util.new_step()
-                    st["mu_product"] = _util.new_step(1.0)
-                    st["exp_avg"] = _util.state_like(p)
-                    st["exp_avg_sq"] = _util.state_like(p)
-                step_t = st["step"]._data
-                step_t += 1
-                step = float(step_t)
-                mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
-                mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))
-                # the product is a float32 (or float64) tensor, rounded at each step like torch's
-                mp_arr = st["mu_product"]._data
-                mp_arr *= mu
-                mu_product = float(mp_arr)
-                mu_product_next = mu_product * mu_next
-                c = (
-                    1 - beta2**step,
-                    -lr * (1.0 - mu) / (1.0 - mu_product),
-                    -lr * mu_next / (1.0 - mu_product_next),
-                )
-                add(
-                    _nadam_kernel,
-                    p._data,
-                    g._data,
-                    (st["exp_avg"]._data, st["exp_avg_sq"]._data),
-                    2,
-                    beta1,
-                    beta2,
-                    lr,
-                    wd,
-                    eps,
-                    maximize,
-                    decoupled,
-                    c,
-                )
-                p._bump_version()
-        batch.run()
-        return loss
+    def _init_state(self, st, p, names) -> None:
+        # torch's layout: the running momentum product sits between the step and the buffers
+        st["step"] = _util.new_step()
+        st["mu_product"] = _util.new_step(1.0)
+        st["exp_avg"] = _util.state_like(p)
+        st["exp_avg_sq"] = _util.state_like(p)
+
+    def _group_args(self, group):
+        beta1, beta2 = (_util.scalar(b) for b in group["betas"])
+        lr = _util.scalar(group["lr"])
+        psi = group["momentum_decay"]
+        args = (beta1, beta2, lr, _util.scalar(group["weight_decay"]), group["eps"])
+        args += (group["maximize"], group["decoupled_weight_decay"])
+
+        def per_step(step: float, st) -> tuple:
+            mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
+            mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))
+            # the product is a float32 (or float64) tensor, rounded at each step like torch's
+            mp_arr = st["mu_product"]._data
+            mp_arr *= mu
+            mu_product = float(mp_arr)
+            coef_g = -lr * (1.0 - mu) / (1.0 - mu_product)
+            coef_m = -lr * mu_next / (1.0 - mu_product * mu_next)
+            return ((1 - beta2**step, coef_g, coef_m),)
+
+        return ("exp_avg", "exp_avg_sq"), args, per_step

@@ -189,6 +189,10 @@ class Optimizer:
     """
 
     _in_step = False
+    # group options a state_dict from an older version may lack, with their defaults
+    _group_defaults: dict[str, Any] = {}
+    # whether ``state['step']`` is a tensor (all but SGD and LBFGS), as torch keeps it
+    _step_is_tensor = False
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -238,20 +242,12 @@ class Optimizer:
         self.defaults.setdefault("differentiable", False)
         # groups saved by older versions may lack newer options: fill them from the defaults
         for group in self.param_groups:
-            for k, v in self._setstate_group_defaults().items():
+            for k, v in self._group_defaults.items():
                 group.setdefault(k, v)
-        if self._tensor_step_keys():
+        if self._step_is_tensor:
             for st in self.state.values():
                 if isinstance(st, dict) and "step" in st and not isinstance(st["step"], Tensor):
                     st["step"] = _util.new_step(float(st["step"]))
-
-    def _setstate_group_defaults(self) -> dict[str, Any]:
-        """Group options a state_dict from an older version may lack, with their defaults."""
-        return {}
-
-    def _tensor_step_keys(self) -> bool:
-        """Whether ``state['step']`` is a tensor for this optimizer (all but SGD and LBFGS)."""
-        return False
 
     def __repr__(self) -> str:
         lines = [self.__class__.__name__ + " ("]
@@ -513,20 +509,6 @@ class Optimizer:
         for post_hook in self._optimizer_load_state_dict_post_hooks.values():
             post_hook(self)
 
-    # --- helpers for the element-wise optimizers -------------------------------------------------
-    def _scratch(self) -> _util.Scratch:
-        return self._scratches()[0]
-
-    def _scratches(self) -> list:
-        # temporaries reused from step to step (one set per thread); not part of the state
-        s = self.__dict__.get("_scratch_buffers")
-        if s is None:
-            s = self.__dict__["_scratch_buffers"] = [_util.Scratch()]
-        return s
-
-    def _batch(self) -> _util.Batch:
-        return _util.Batch(self._scratches())
-
     def _check_differentiable(self, group: dict[str, Any]) -> None:
         if group.get("differentiable"):
             raise RuntimeError(
@@ -538,3 +520,109 @@ class Optimizer:
 def _validate(cond: bool, message: str) -> None:
     if not cond:
         raise ValueError(message)
+
+
+def _check_hparams(lr, **values) -> None:
+    """Validate a constructor's hyperparameters with torch's messages, in the order given.
+
+    ``lr`` is a number or a one-element tensor, at least 0; ``betas`` must lie in [0, 1),
+    ``rho`` in [0, 1], and every other value must be at least 0 (its keyword is the name the
+    message uses, e.g. ``epsilon``).
+    """
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    _validate(lr >= 0.0, f"Invalid learning rate: {lr}")
+    for name, value in values.items():
+        if name == "betas":
+            for i in (0, 1):
+                _validate(0.0 <= value[i] < 1.0, f"Invalid beta parameter at index {i}: {value[i]}")
+        elif name == "rho":
+            _validate(0.0 <= value <= 1.0, f"Invalid rho value: {value}")
+        else:
+            _validate(value >= 0.0, f"Invalid {name} value: {value}")
+
+
+def _check_fused(defaults: dict[str, Any]) -> None:
+    if defaults["fused"]:
+        if defaults["differentiable"]:
+            raise RuntimeError("`fused` does not support `differentiable`")
+        if defaults["foreach"]:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+
+class _ElementwiseOptimizer(Optimizer):
+    """Base of the optimizers whose update is an element-wise kernel (all but LBFGS).
+
+    ``step`` walks the groups and the parameters that have a gradient, creates each
+    parameter's state on first use, counts its steps, and hands ``_kernel`` to a
+    :class:`_util.Batch` (chunked, in place, spread over threads when large). A subclass gives
+    the kernel, how many scratch arrays it needs (``_ntmp``) and ``_group_args``; torch's
+    ``foreach``/``fused`` choices are accepted and all take this one path.
+    """
+
+    _step_is_tensor = True
+    _ntmp = 2
+
+    @staticmethod
+    def _kernel(xp, p, g, states, tmps, *args) -> None:
+        """Update ``p`` (and the ``states`` arrays) in place from the gradient ``g``."""
+        raise NotImplementedError
+
+    def _group_args(self, group: dict[str, Any]) -> tuple[tuple, tuple, Callable | None]:
+        """``(names, args, per_step)`` for one parameter group.
+
+        ``names`` lists the state buffers the kernel receives, in order (``None`` for one the
+        group's options leave out); the kernel is called with ``*args`` and then, when
+        ``per_step`` is given, ``*per_step(step, state)`` for the parameter's step count.
+        """
+        raise NotImplementedError
+
+    def _init_state(self, st: dict[str, Any], p: Tensor, names: tuple) -> None:
+        """Fill a new parameter's state: a step counter and a zero buffer per name."""
+        st["step"] = _util.new_step()
+        for name in names:
+            if name is not None:
+                st[name] = _util.state_like(p)
+
+    def _prepare(self, p: Tensor, names: tuple, args: tuple, per_step) -> tuple[tuple, tuple]:
+        """The state arrays and kernel arguments to update ``p`` with (counts the step)."""
+        st = self.state[p]
+        if not st:
+            self._init_state(st, p, names)
+        step_t = st["step"]._data
+        step_t += 1
+        states = tuple([None if n is None else st[n]._data for n in names])
+        if per_step is None:
+            return states, args
+        return states, args + per_step(float(step_t), st)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Perform one optimization step; returns the closure's loss when a closure is given.
+
+        Args:
+            closure: re-evaluates the model and returns the loss (optional); it runs with
+                gradients enabled.
+        """
+        loss = self._eval_closure(closure)
+        batch = _util.Batch(self._scratches())
+        add = batch.add
+        kernel, ntmp, prepare = self._kernel, self._ntmp, self._prepare
+        for group in self.param_groups:
+            self._check_differentiable(group)
+            names, args, per_step = self._group_args(group)
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                states, kargs = prepare(p, names, args, per_step)
+                add(kernel, p._data, g._data, states, ntmp, kargs)
+                p._bump_version()
+        batch.run()
+        return loss
+
+    def _scratches(self) -> list:
+        # temporaries reused from step to step (one set per thread); not part of the state
+        s = self.__dict__.get("_scratch_buffers")
+        if s is None:
+            s = self.__dict__["_scratch_buffers"] = [_util.Scratch()]
+        return s

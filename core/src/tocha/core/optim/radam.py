@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from .._tensor import Tensor
 from . import _util
-from .optimizer import Optimizer, _validate
+from .optimizer import _check_hparams, _ElementwiseOptimizer
 
 __all__ = ["RAdam"]
 
@@ -15,15 +12,8 @@ __all__ = ["RAdam"]
 def _radam_kernel(xp, p, g, states, tmps, beta1, beta2, lr, wd, eps, maximize, decoupled, c):
     m, v = states
     t0, t1 = tmps
-    if wd != 0 and decoupled:
-        p *= 1 - lr * wd
-        wd = 0
-    g = _util.effective_grad(xp, p, g, tmps, wd, maximize, 1)
-    _util.lerp_(xp, m, g, 1 - beta1, t0)
-    v *= beta2
-    xp.multiply(g, 1 - beta2, out=t0)
-    t0 *= g
-    v += t0
+    g = _util.decayed_grad(xp, p, g, tmps, lr, wd, maximize, decoupled)
+    _util.moments_(xp, m, v, g, beta1, beta2, t0)
     bias_correction1, bc2_sqrt, rect = c
     # update = (m / bias_correction1) * lr [* adaptive_lr * rect]; theta -= update
     xp.divide(m, bias_correction1, out=t1)
@@ -39,7 +29,7 @@ def _radam_kernel(xp, p, g, states, tmps, beta1, beta2, lr, wd, eps, maximize, d
     p -= t1
 
 
-class RAdam(Optimizer):
+class RAdam(_ElementwiseOptimizer):
     r"""RAdam: Adam whose adaptive step is switched on only once the variance of the adaptive
     learning rate is tractable, and rectified until then.
 
@@ -81,6 +71,15 @@ class RAdam(Optimizer):
         tensor([ 0.8000, -1.6000], requires_grad=True)
     """
 
+    _kernel = staticmethod(_radam_kernel)
+    _group_defaults = {
+        "foreach": None,
+        "maximize": False,
+        "differentiable": False,
+        "decoupled_weight_decay": False,
+        "capturable": False,
+    }
+
     def __init__(
         self,
         params,
@@ -95,13 +94,7 @@ class RAdam(Optimizer):
         capturable: bool = False,
         differentiable: bool = False,
     ) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        _validate(lr >= 0.0, f"Invalid learning rate: {lr}")
-        _validate(eps >= 0.0, f"Invalid epsilon value: {eps}")
-        _validate(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]}")
-        _validate(0.0 <= betas[1] < 1.0, f"Invalid beta parameter at index 1: {betas[1]}")
-        _validate(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
+        _check_hparams(lr, epsilon=eps, betas=betas, weight_decay=weight_decay)
         defaults = dict(
             lr=lr,
             betas=betas,
@@ -115,72 +108,22 @@ class RAdam(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def _setstate_group_defaults(self) -> dict[str, Any]:
-        return {
-            "foreach": None,
-            "maximize": False,
-            "differentiable": False,
-            "decoupled_weight_decay": False,
-            "capturable": False,
-        }
+    def _group_args(self, group):
+        beta1, beta2 = (_util.scalar(b) for b in group["betas"])
+        lr = _util.scalar(group["lr"])
+        args = (beta1, beta2, lr, _util.scalar(group["weight_decay"]), group["eps"])
+        args += (group["maximize"], group["decoupled_weight_decay"])
+        rho_inf = 2 / (1 - beta2) - 1
 
-    def _tensor_step_keys(self) -> bool:
-        return True
+        def per_step(step: float, st) -> tuple:
+            bias_correction1 = 1 - beta1**step
+            bias_correction2 = 1 - beta2**step
+            rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
+            rect = None
+            if rho_t > 5.0:
+                rect = (
+                    (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+                ) ** 0.5
+            return ((bias_correction1, bias_correction2**0.5, rect),)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one RAdam step; returns the closure's loss when a closure is given."""
-        loss = self._eval_closure(closure)
-        batch = self._batch()
-        add = batch.add
-        state = self.state
-        for group in self.param_groups:
-            self._check_differentiable(group)
-            beta1, beta2 = (_util.scalar(b) for b in group["betas"])
-            lr = _util.scalar(group["lr"])
-            wd = _util.scalar(group["weight_decay"])
-            eps = group["eps"]
-            maximize = group["maximize"]
-            decoupled = group["decoupled_weight_decay"]
-            rho_inf = 2 / (1 - beta2) - 1
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                st = state[p]
-                if not st:
-                    st["step"] = _util.new_step()
-                    st["exp_avg"] = _util.state_like(p)
-                    st["exp_avg_sq"] = _util.state_like(p)
-                step_t = st["step"]._data
-                step_t += 1
-                step = float(step_t)
-                bias_correction1 = 1 - beta1**step
-                bias_correction2 = 1 - beta2**step
-                rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
-                rect = None
-                if rho_t > 5.0:
-                    rect = (
-                        (rho_t - 4)
-                        * (rho_t - 2)
-                        * rho_inf
-                        / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
-                    ) ** 0.5
-                c = (bias_correction1, bias_correction2**0.5, rect)
-                add(
-                    _radam_kernel,
-                    p._data,
-                    g._data,
-                    (st["exp_avg"]._data, st["exp_avg_sq"]._data),
-                    2,
-                    beta1,
-                    beta2,
-                    lr,
-                    wd,
-                    eps,
-                    maximize,
-                    decoupled,
-                    c,
-                )
-                p._bump_version()
-        batch.run()
-        return loss
+        return ("exp_avg", "exp_avg_sq"), args, per_step

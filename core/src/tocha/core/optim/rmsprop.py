@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from .._tensor import Tensor
 from . import _util
-from .optimizer import Optimizer, _validate
+from .optimizer import _check_hparams, _ElementwiseOptimizer
 
 __all__ = ["RMSprop"]
 
@@ -15,11 +12,8 @@ __all__ = ["RMSprop"]
 def _rmsprop_kernel(xp, p, g, states, tmps, lr, alpha, eps, wd, momentum, maximize):
     sq, buf, gavg = states
     t0, t1 = tmps
-    g = _util.effective_grad(xp, p, g, tmps, wd, maximize, 1)
-    sq *= alpha
-    xp.multiply(g, 1 - alpha, out=t0)
-    t0 *= g
-    sq += t0
+    g = _util.effective_grad(xp, p, g, tmps, wd, maximize)
+    _util.square_avg_(xp, sq, g, alpha, t0)
     if gavg is not None:
         _util.lerp_(xp, gavg, g, 1 - alpha, t0)
         # avg = sqrt(sq - gavg^2)
@@ -34,15 +28,12 @@ def _rmsprop_kernel(xp, p, g, states, tmps, lr, alpha, eps, wd, momentum, maximi
         buf *= momentum
         xp.divide(g, t0, out=t0)
         buf += t0
-        xp.multiply(buf, -lr, out=t0)
-        p += t0
+        _util.add_(xp, p, buf, -lr, t0)
     else:
-        xp.multiply(g, -lr, out=t1)
-        t1 /= t0
-        p += t1
+        _util.addcdiv_(xp, p, g, t0, -lr, t1)
 
 
-class RMSprop(Optimizer):
+class RMSprop(_ElementwiseOptimizer):
     r"""RMSprop: divide the gradient by a running root mean square of recent gradients.
 
     .. code-block:: text
@@ -77,6 +68,16 @@ class RMSprop(Optimizer):
         tensor([0.9800], requires_grad=True)
     """
 
+    _kernel = staticmethod(_rmsprop_kernel)
+    _group_defaults = {
+        "momentum": 0,
+        "centered": False,
+        "foreach": None,
+        "maximize": False,
+        "differentiable": False,
+        "capturable": False,
+    }
+
     def __init__(
         self,
         params,
@@ -91,13 +92,7 @@ class RMSprop(Optimizer):
         maximize: bool = False,
         differentiable: bool = False,
     ) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        _validate(lr >= 0.0, f"Invalid learning rate: {lr}")
-        _validate(eps >= 0.0, f"Invalid epsilon value: {eps}")
-        _validate(momentum >= 0.0, f"Invalid momentum value: {momentum}")
-        _validate(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
-        _validate(alpha >= 0.0, f"Invalid alpha value: {alpha}")
+        _check_hparams(lr, epsilon=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
         defaults = dict(
             lr=lr,
             momentum=momentum,
@@ -112,62 +107,13 @@ class RMSprop(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def _setstate_group_defaults(self) -> dict[str, Any]:
-        return {
-            "momentum": 0,
-            "centered": False,
-            "foreach": None,
-            "maximize": False,
-            "differentiable": False,
-            "capturable": False,
-        }
-
-    def _tensor_step_keys(self) -> bool:
-        return True
-
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one RMSprop step; returns the closure's loss when a closure is given."""
-        loss = self._eval_closure(closure)
-        batch = self._batch()
-        add = batch.add
-        state = self.state
-        for group in self.param_groups:
-            self._check_differentiable(group)
-            lr = _util.scalar(group["lr"])
-            alpha = group["alpha"]
-            eps = group["eps"]
-            wd = _util.scalar(group["weight_decay"])
-            momentum = group["momentum"]
-            centered = group["centered"]
-            maximize = group["maximize"]
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                st = state[p]
-                if not st:
-                    st["step"] = _util.new_step()
-                    st["square_avg"] = _util.state_like(p)
-                    if momentum > 0:
-                        st["momentum_buffer"] = _util.state_like(p)
-                    if centered:
-                        st["grad_avg"] = _util.state_like(p)
-                st["step"]._data += 1
-                buf = st["momentum_buffer"]._data if momentum > 0 else None
-                gavg = st["grad_avg"]._data if centered else None
-                add(
-                    _rmsprop_kernel,
-                    p._data,
-                    g._data,
-                    (st["square_avg"]._data, buf, gavg),
-                    2,
-                    lr,
-                    alpha,
-                    eps,
-                    wd,
-                    momentum,
-                    maximize,
-                )
-                p._bump_version()
-        batch.run()
-        return loss
+    def _group_args(self, group):
+        momentum = group["momentum"]
+        names = (
+            "square_avg",
+            "momentum_buffer" if momentum > 0 else None,
+            "grad_avg" if group["centered"] else None,
+        )
+        args = (_util.scalar(group["lr"]), group["alpha"], group["eps"])
+        args += (_util.scalar(group["weight_decay"]), momentum, group["maximize"])
+        return names, args, None

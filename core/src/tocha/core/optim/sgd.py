@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from .._tensor import Tensor
 from . import _util
-from .optimizer import Optimizer, _validate
+from .optimizer import _check_hparams, _ElementwiseOptimizer
 
 __all__ = ["SGD"]
 
 
 def _sgd_kernel(xp, p, g, states, tmps, lr, momentum, dampening, wd, nesterov, maximize, init):
     t0 = tmps[0]
-    g = _util.effective_grad(xp, p, g, tmps, wd, maximize, 1)
+    g = _util.effective_grad(xp, p, g, tmps, wd, maximize)
     if momentum != 0:
         buf = states[0]
         if init:
@@ -32,11 +29,10 @@ def _sgd_kernel(xp, p, g, states, tmps, lr, momentum, dampening, wd, nesterov, m
             g = t0
         else:
             g = buf
-    xp.multiply(g, -lr, out=t0)
-    p += t0
+    _util.add_(xp, p, g, -lr, t0)
 
 
-class SGD(Optimizer):
+class SGD(_ElementwiseOptimizer):
     r"""Stochastic gradient descent, with optional momentum (torch's formulation).
 
     For each parameter :math:`\theta` with gradient :math:`g` (negated when ``maximize``):
@@ -73,6 +69,16 @@ class SGD(Optimizer):
         tensor([ 0.4600, -0.9200], requires_grad=True)
     """
 
+    _kernel = staticmethod(_sgd_kernel)
+    _step_is_tensor = False
+    _group_defaults = {
+        "nesterov": False,
+        "maximize": False,
+        "foreach": None,
+        "differentiable": False,
+        "fused": False,
+    }
+
     def __init__(
         self,
         params,
@@ -87,11 +93,7 @@ class SGD(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        _validate(lr >= 0.0, f"Invalid learning rate: {lr}")
-        _validate(momentum >= 0.0, f"Invalid momentum value: {momentum}")
-        _validate(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
+        _check_hparams(lr, momentum=momentum, weight_decay=weight_decay)
         defaults = dict(
             lr=lr,
             momentum=momentum,
@@ -107,55 +109,20 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
 
-    def _setstate_group_defaults(self) -> dict[str, Any]:
-        return {
-            "nesterov": False,
-            "maximize": False,
-            "foreach": None,
-            "differentiable": False,
-            "fused": False,
-        }
+    def _group_args(self, group):
+        momentum = group["momentum"]
+        args = (_util.scalar(group["lr"]), momentum, group["dampening"])
+        args += (_util.scalar(group["weight_decay"]), group["nesterov"], group["maximize"])
+        return ("momentum_buffer",) if momentum != 0 else (), args, None
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one SGD step; returns the closure's loss when a closure is given."""
-        loss = self._eval_closure(closure)
-        batch = self._batch()
-        add = batch.add
-        for group in self.param_groups:
-            self._check_differentiable(group)
-            lr = _util.scalar(group["lr"])
-            momentum = group["momentum"]
-            dampening = group["dampening"]
-            wd = _util.scalar(group["weight_decay"])
-            nesterov = group["nesterov"]
-            maximize = group["maximize"]
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                init = False
-                buf = None
-                if momentum != 0:
-                    st = self.state[p]
-                    bt = st.get("momentum_buffer")
-                    if bt is None:
-                        bt = st["momentum_buffer"] = _util.state_like(p)
-                        init = True
-                    buf = bt._data
-                add(
-                    _sgd_kernel,
-                    p._data,
-                    g._data,
-                    (buf,),
-                    2,
-                    lr,
-                    momentum,
-                    dampening,
-                    wd,
-                    nesterov,
-                    maximize,
-                    init,
-                )
-                p._bump_version()
-        batch.run()
-        return loss
+    def _prepare(self, p, names, args, per_step):
+        # no step counter, and no state at all without momentum (torch's layout); the buffer
+        # starts as a copy of the first gradient, which the kernel makes when told ``init``
+        if not names:
+            return (None,), args + (False,)
+        st = self.state[p]
+        buf = st.get("momentum_buffer")
+        if buf is None:
+            buf = st["momentum_buffer"] = _util.state_like(p)
+            return (buf._data,), args + (True,)
+        return (buf._data,), args + (False,)
