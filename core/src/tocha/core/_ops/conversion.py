@@ -15,12 +15,37 @@ from . import creation as _creation
 _ndarray = np.ndarray
 
 
-def _move(arr, dev):
+def _move(arr, dev, non_blocking=False):
     if dev.type == "cpu":
         return arr if arr.__class__ is _ndarray else arr.get()
     xp = array_module(dev)
+    from ..cuda.memory import _install_tracking_allocator
+
+    _install_tracking_allocator(xp)  # peak memory statistics from the first transfer on
     with xp.cuda.Device(dev.index or 0):
+        if (
+            non_blocking
+            and arr.__class__ is _ndarray
+            and arr.flags.c_contiguous
+            and _pinned(xp, arr)
+        ):
+            # from page-locked memory the copy can be queued on the current stream and the
+            # host goes on (torch's non_blocking); from pageable memory it is synchronous
+            out = xp.empty(arr.shape, dtype=arr.dtype)
+            out.set(arr, stream=xp.cuda.get_current_stream())
+            return out
         return xp.asarray(arr)
+
+
+def _pinned(cp, arr) -> bool:
+    """Whether NumPy array ``arr`` lives in CUDA page-locked host memory."""
+    if arr.size == 0:
+        return False
+    try:
+        attrs = cp.cuda.runtime.pointerGetAttributes(arr.ctypes.data)
+    except Exception:  # memory CUDA has never seen (older drivers raise for it)
+        return False
+    return int(attrs.type) == int(getattr(cp.cuda.runtime, "memoryTypeHost", 1))
 
 
 def _astype(a, dt):
@@ -34,11 +59,11 @@ def _astype(a, dt):
 class ToCopy(Node):
     """dtype and/or device conversion; backward converts the gradient back."""
 
-    def forward(self, a, dt=None, dev=None, copy=False):
+    def forward(self, a, dt=None, dev=None, copy=False, non_blocking=False):
         self.src_dt = a.dtype
         self.src_dev = CPU if a.__class__ is _ndarray else device_of_array(a)
         if dev is not None:
-            a = _move(a, dev)
+            a = _move(a, dev, non_blocking)
         if dt is not None and dt != a.dtype:
             a = _astype(a, dt)
         elif copy or dev is None:
@@ -134,6 +159,10 @@ def to(self: Tensor, *args, non_blocking=False, copy=False, memory_format=None, 
     same_dt = np_dt is None or np_dt == self._data.dtype
     if same_dev and same_dt and not copy:
         return self
+    if non_blocking and not same_dev and dev.type == "cuda":
+        return ToCopy.apply(
+            self, dt=None if same_dt else np_dt, dev=dev, copy=copy, non_blocking=True
+        )
     return ToCopy.apply(
         self, dt=None if same_dt else np_dt, dev=None if same_dev else dev, copy=copy
     )
@@ -167,7 +196,54 @@ def cuda(self: Tensor, device=None, non_blocking=False, memory_format=None) -> T
         "cuda"
         if device is None
         else to_device(device if not isinstance(device, int) else f"cuda:{device}"),
+        non_blocking=non_blocking,
     )
+
+
+class PinMemory(Node):
+    """A copy in page-locked host memory; the gradient passes through (as torch's)."""
+
+    def forward(self, a):
+        import cupyx
+
+        out = cupyx.empty_pinned(a.shape, dtype=a.dtype)
+        out[...] = a
+        return out
+
+    def backward(self, g):
+        return g
+
+
+def pin_memory(self: Tensor, device=None) -> Tensor:
+    """A copy of this CPU tensor in page-locked (pinned) host memory, so that
+    ``.to('cuda', non_blocking=True)`` can copy it asynchronously. Needs CUDA (CuPy), as in
+    torch; a tensor that is pinned already is returned as it is."""
+    from .._device import cupy_or_none
+
+    cp = cupy_or_none()
+    if cp is None:
+        raise RuntimeError(
+            "Cannot access accelerator device when none is available. (pin_memory: pinned "
+            "host memory needs CUDA: install CuPy with `pip install tocha-core[cuda12]` on a "
+            "machine with an NVIDIA GPU)"
+        )
+    a = self._data
+    if a.__class__ is not _ndarray:
+        raise RuntimeError(f"cannot pin '{self.type()}' only dense CPU tensors can be pinned")
+    if _pinned(cp, a):
+        return self
+    return PinMemory.apply(self)
+
+
+def is_pinned(self: Tensor, device=None) -> bool:
+    """Whether this tensor lives in page-locked host memory (False without CUDA)."""
+    a = self._data
+    if a.__class__ is not _ndarray:
+        return False
+    from .._device import cupy_or_none
+
+    cp = cupy_or_none()
+    return cp is not None and _pinned(cp, a)
 
 
 def _caster(dt):
@@ -252,6 +328,8 @@ TENSOR_METHODS = {
     "contiguous": contiguous,
     "cpu": cpu,
     "cuda": cuda,
+    "pin_memory": pin_memory,
+    "is_pinned": is_pinned,
     "type": type_,
     "type_as": type_as,
     "copy_": copy_,

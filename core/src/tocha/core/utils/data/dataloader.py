@@ -17,6 +17,7 @@ the worker's process sentinel together with its result pipe) and reported with i
 
 from __future__ import annotations
 
+import collections.abc
 import contextlib
 import itertools
 import math
@@ -105,8 +106,9 @@ class DataLoader(Generic[T_co]):
             ``shuffle``, ``sampler`` and ``drop_last``).
         num_workers: worker processes for loading; 0 loads in the main process.
         collate_fn: turns a list of samples into a batch (default :func:`default_collate`).
-        pin_memory: accepted for compatibility; page-locked host memory is not used (a
-            warning says so when no GPU is present, as in torch).
+        pin_memory: copy every batch's tensors into page-locked host memory (with CUDA),
+            so ``.to('cuda', non_blocking=True)`` copies them asynchronously; without a GPU
+            a warning says it is not used, as in torch.
         drop_last: drop the last, incomplete batch.
         timeout: seconds to wait for one batch from the workers (0: no limit).
         worker_init_fn: called as ``worker_init_fn(worker_id)`` in each worker after seeding.
@@ -380,8 +382,7 @@ class _BaseDataLoaderIter:
                 "pinned memory won't be used.",
                 stacklevel=2,
             )
-        # tocha has no page-locked host tensors: batches are returned as they are
-        self._pin_memory = False
+        self._pin_memory = bool(loader.pin_memory) and cupy_or_none() is not None
         self._timeout = loader.timeout
         self._collate_fn = loader.collate_fn
         self._sampler_iter = iter(self._index_sampler)
@@ -409,6 +410,8 @@ class _BaseDataLoaderIter:
         if self._sampler_iter is None:
             self._reset()  # type: ignore[call-arg]
         data = self._next_data()
+        if self._pin_memory:
+            data = pin_memory(data)
         self._num_yielded += 1
         if (
             self._dataset_kind == _DatasetKind.Iterable
@@ -455,6 +458,35 @@ class _SingleProcessDataLoaderIter(_BaseDataLoaderIter):
     def _next_data(self):
         index = self._next_index()  # may raise StopIteration
         return self._dataset_fetcher.fetch(index)  # may raise StopIteration
+
+
+def pin_memory(data):
+    """``data`` with every tensor in it (nested in mappings, namedtuples, lists, tuples, or an
+    object with its own ``pin_memory()``) copied into page-locked memory, as torch's loader
+    pins a batch."""
+    from ..._tensor import Tensor
+
+    if isinstance(data, Tensor):
+        return data.pin_memory()
+    if isinstance(data, (str, bytes)):
+        return data
+    if isinstance(data, collections.abc.Mapping):
+        try:
+            return type(data)({k: pin_memory(v) for k, v in data.items()})
+        except TypeError:  # a mapping type that cannot be built from a dict
+            return {k: pin_memory(v) for k, v in data.items()}
+    if isinstance(data, tuple) and hasattr(data, "_fields"):  # namedtuple
+        return type(data)(*(pin_memory(v) for v in data))
+    if isinstance(data, tuple):
+        return tuple(pin_memory(v) for v in data)
+    if isinstance(data, collections.abc.Sequence):
+        try:
+            return type(data)([pin_memory(v) for v in data])
+        except TypeError:
+            return [pin_memory(v) for v in data]
+    if hasattr(data, "pin_memory"):
+        return data.pin_memory()
+    return data
 
 
 def _signal_name(code: int) -> str:
