@@ -36,6 +36,19 @@ def _apply_permutation(t: Tensor, permutation, dim: int = 1) -> Tensor:
     return t.index_select(dim, permutation)
 
 
+def _reset_uniform(module: Module) -> None:
+    """torch's start for recurrent weights: every parameter from U(-1/sqrt(hidden_size),
+    1/sqrt(hidden_size))."""
+    stdv = 1.0 / math.sqrt(module.hidden_size) if module.hidden_size > 0 else 0
+    for weight in module.parameters():
+        init.uniform_(weight, -stdv, stdv)
+
+
+def _refuse_proj_size(kwargs: dict) -> None:
+    if "proj_size" in kwargs:
+        raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+
+
 class RNNBase(Module):
     """The shared machinery of `RNN`, `LSTM` and `GRU` (``mode`` picks the cell).
 
@@ -161,9 +174,7 @@ class RNNBase(Module):
 
     def reset_parameters(self) -> None:
         """Every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
-        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
-        for weight in self.parameters():
-            init.uniform_(weight, -stdv, stdv)
+        _reset_uniform(self)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -194,14 +205,18 @@ class RNNBase(Module):
                 f"got {input.size(-1)}"
             )
 
-    def get_expected_hidden_size(self, input: Tensor, batch_sizes) -> tuple:
+    def _state_shape(self, input: Tensor, batch_sizes, size: int) -> tuple:
+        """(layers * directions, batch, size): the shape of an initial state."""
         if batch_sizes is not None:
             mini_batch = int(batch_sizes[0])
         else:
             mini_batch = input.size(0) if self.batch_first else input.size(1)
         num_directions = 2 if self.bidirectional else 1
-        size = self.proj_size if self.proj_size > 0 else self.hidden_size
         return (self.num_layers * num_directions, mini_batch, size)
+
+    def get_expected_hidden_size(self, input: Tensor, batch_sizes) -> tuple:
+        size = self.proj_size if self.proj_size > 0 else self.hidden_size
+        return self._state_shape(input, batch_sizes, size)
 
     def check_hidden_size(
         self, hx: Tensor, expected_hidden_size, msg: str = "Expected hidden size {}, got {}"
@@ -302,8 +317,7 @@ class RNN(RNNBase):
     """
 
     def __init__(self, *args, **kwargs) -> None:
-        if "proj_size" in kwargs:
-            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        _refuse_proj_size(kwargs)
         if len(args) > 3:
             self_nl = args[3]
             args = args[:3] + args[4:]
@@ -342,12 +356,7 @@ class LSTM(RNNBase):
         super().__init__("LSTM", *args, **kwargs)
 
     def get_expected_cell_size(self, input: Tensor, batch_sizes) -> tuple:
-        if batch_sizes is not None:
-            mini_batch = int(batch_sizes[0])
-        else:
-            mini_batch = input.size(0) if self.batch_first else input.size(1)
-        num_directions = 2 if self.bidirectional else 1
-        return (self.num_layers * num_directions, mini_batch, self.hidden_size)
+        return self._state_shape(input, batch_sizes, self.hidden_size)
 
     def check_forward_args(self, input: Tensor, hidden, batch_sizes) -> None:
         self.check_input(input, batch_sizes)
@@ -388,8 +397,7 @@ class GRU(RNNBase):
     """
 
     def __init__(self, *args, **kwargs) -> None:
-        if "proj_size" in kwargs:
-            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        _refuse_proj_size(kwargs)
         super().__init__("GRU", *args, **kwargs)
 
     def forward(self, input, hx: Tensor | None = None):
@@ -517,9 +525,19 @@ class RNNCellBase(Module):
         return s
 
     def reset_parameters(self) -> None:
-        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
-        for weight in self.parameters():
-            init.uniform_(weight, -stdv, stdv)
+        _reset_uniform(self)
+
+    def _one_state_input(self, name: str, input: Tensor, hx):
+        """RNNCell/GRUCell: (input, hx) batched, with zeros for a missing hx, and whether the
+        input was batched."""
+        batched = _cell_input(name, input, hx)
+        if not batched:
+            input = input.unsqueeze(0)
+        if hx is None:
+            hx = zeros((input.size(0), self.hidden_size), dtype=input.dtype, device=input.device)
+        elif not batched:
+            hx = hx.unsqueeze(0)
+        return input, hx, batched
 
     def _step(self, mode: str, input: Tensor, h: Tensor, c: Tensor | None):
         """One time step through the fused layer node (a one-step sequence)."""
@@ -577,13 +595,7 @@ class RNNCell(RNNCellBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        batched = _cell_input("RNNCell", input, hx)
-        if not batched:
-            input = input.unsqueeze(0)
-        if hx is None:
-            hx = zeros((input.size(0), self.hidden_size), dtype=input.dtype, device=input.device)
-        elif not batched:
-            hx = hx.unsqueeze(0)
+        input, hx, batched = self._one_state_input("RNNCell", input, hx)
         if self.nonlinearity == "tanh":
             mode = "RNN_TANH"
         elif self.nonlinearity == "relu":
@@ -649,12 +661,6 @@ class GRUCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, num_chunks=3, device=device, dtype=dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
-        batched = _cell_input("GRUCell", input, hx)
-        if not batched:
-            input = input.unsqueeze(0)
-        if hx is None:
-            hx = zeros((input.size(0), self.hidden_size), dtype=input.dtype, device=input.device)
-        elif not batched:
-            hx = hx.unsqueeze(0)
+        input, hx, batched = self._one_state_input("GRUCell", input, hx)
         ret = self._step("GRU", input, hx, None)[1]
         return ret if batched else ret.squeeze(0)
