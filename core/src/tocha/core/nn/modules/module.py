@@ -115,6 +115,20 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
     __str__ = __repr__
 
 
+def _add_hook(hooks: dict, hook, flags=(), prepend: bool = False) -> RemovableHandle:
+    """Register ``hook`` in ``hooks`` under a fresh handle. ``flags`` holds ``(dict, on)``
+    pairs of per-hook flags (with_kwargs, always_call): the hook's id is set in each dict that
+    is ``on``, and the handle removes it from all of them. ``prepend`` runs it first."""
+    handle = RemovableHandle(hooks, extra_dict=[d for d, _ in flags] if flags else None)
+    hooks[handle.id] = hook
+    for d, on in flags:
+        if on:
+            d[handle.id] = True
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
+
+
 # --- global hooks (torch.nn.modules.module.register_module_*) -----------------------------------
 _global_buffer_registration_hooks: dict = OrderedDict()
 _global_module_registration_hooks: dict = OrderedDict()
@@ -130,50 +144,41 @@ _global_forward_hooks_with_kwargs: dict = OrderedDict()
 
 def register_module_buffer_registration_hook(hook: Callable) -> RemovableHandle:
     """Run ``hook(module, name, buffer)`` on every ``register_buffer``; it may return a new one."""
-    handle = RemovableHandle(_global_buffer_registration_hooks)
-    _global_buffer_registration_hooks[handle.id] = hook
-    return handle
+    return _add_hook(_global_buffer_registration_hooks, hook)
 
 
 def register_module_module_registration_hook(hook: Callable) -> RemovableHandle:
     """Run ``hook(module, name, submodule)`` on every sub-module registration."""
-    handle = RemovableHandle(_global_module_registration_hooks)
-    _global_module_registration_hooks[handle.id] = hook
-    return handle
+    return _add_hook(_global_module_registration_hooks, hook)
 
 
 def register_module_parameter_registration_hook(hook: Callable) -> RemovableHandle:
     """Run ``hook(module, name, param)`` on every ``register_parameter``."""
-    handle = RemovableHandle(_global_parameter_registration_hooks)
-    _global_parameter_registration_hooks[handle.id] = hook
-    return handle
+    return _add_hook(_global_parameter_registration_hooks, hook)
 
 
 def register_module_forward_pre_hook(hook: Callable) -> RemovableHandle:
     """A forward pre-hook run before every module's own pre-hooks: ``hook(module, args)``."""
-    handle = RemovableHandle(_global_forward_pre_hooks)
-    _global_forward_pre_hooks[handle.id] = hook
-    return handle
+    return _add_hook(_global_forward_pre_hooks, hook)
 
 
 def register_module_forward_hook(
     hook: Callable, *, with_kwargs: bool = False, always_call: bool = False
 ) -> RemovableHandle:
     """A forward hook run for every module, before its own: ``hook(module, args, output)``."""
-    handle = RemovableHandle(
-        _global_forward_hooks,
-        extra_dict=[_global_forward_hooks_always_called, _global_forward_hooks_with_kwargs],
+    flags = (
+        (_global_forward_hooks_always_called, always_call),
+        (_global_forward_hooks_with_kwargs, with_kwargs),
     )
-    _global_forward_hooks[handle.id] = hook
-    if with_kwargs:
-        _global_forward_hooks_with_kwargs[handle.id] = True
-    if always_call:
-        _global_forward_hooks_always_called[handle.id] = True
-    return handle
+    return _add_hook(_global_forward_hooks, hook, flags)
 
 
 _MIXED_HOOKS_MSG = (
     "Cannot use both regular backward hooks and full backward hooks as a global Module hook. "
+    "Please use only one of them."
+)
+_MIXED_MODULE_HOOKS_MSG = (
+    "Cannot use both regular backward hooks and full backward hooks on a single Module. "
     "Please use only one of them."
 )
 
@@ -184,16 +189,12 @@ def register_module_backward_hook(hook: Callable) -> RemovableHandle:
     if _global_is_full_backward_hook is True:
         raise RuntimeError(_MIXED_HOOKS_MSG)
     _global_is_full_backward_hook = False
-    handle = RemovableHandle(_global_backward_hooks)
-    _global_backward_hooks[handle.id] = hook
-    return handle
+    return _add_hook(_global_backward_hooks, hook)
 
 
 def register_module_full_backward_pre_hook(hook: Callable) -> RemovableHandle:
     """Global ``hook(module, grad_output)`` run before every module's backward."""
-    handle = RemovableHandle(_global_backward_pre_hooks)
-    _global_backward_pre_hooks[handle.id] = hook
-    return handle
+    return _add_hook(_global_backward_pre_hooks, hook)
 
 
 def register_module_full_backward_hook(hook: Callable) -> RemovableHandle:
@@ -202,9 +203,7 @@ def register_module_full_backward_hook(hook: Callable) -> RemovableHandle:
     if _global_is_full_backward_hook is False:
         raise RuntimeError(_MIXED_HOOKS_MSG)
     _global_is_full_backward_hook = True
-    handle = RemovableHandle(_global_backward_hooks)
-    _global_backward_hooks[handle.id] = hook
-    return handle
+    return _add_hook(_global_backward_hooks, hook)
 
 
 # --- full backward hooks --------------------------------------------------------------------
@@ -795,15 +794,8 @@ class Module:
             >>> h.remove(); m(torch.tensor(1.0))
             tensor(2.)
         """
-        handle = RemovableHandle(
-            self._forward_pre_hooks, extra_dict=self._forward_pre_hooks_with_kwargs
-        )
-        self._forward_pre_hooks[handle.id] = hook
-        if with_kwargs:
-            self._forward_pre_hooks_with_kwargs[handle.id] = True
-        if prepend:
-            self._forward_pre_hooks.move_to_end(handle.id, last=False)
-        return handle
+        flags = ((self._forward_pre_hooks_with_kwargs, with_kwargs),)
+        return _add_hook(self._forward_pre_hooks, hook, flags, prepend)
 
     def register_forward_hook(
         self,
@@ -825,18 +817,11 @@ class Module:
             >>> m(torch.tensor(1.5))
             tensor(15.)
         """
-        handle = RemovableHandle(
-            self._forward_hooks,
-            extra_dict=[self._forward_hooks_with_kwargs, self._forward_hooks_always_called],
+        flags = (
+            (self._forward_hooks_with_kwargs, with_kwargs),
+            (self._forward_hooks_always_called, always_call),
         )
-        self._forward_hooks[handle.id] = hook
-        if with_kwargs:
-            self._forward_hooks_with_kwargs[handle.id] = True
-        if always_call:
-            self._forward_hooks_always_called[handle.id] = True
-        if prepend:
-            self._forward_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook(self._forward_hooks, hook, flags, prepend)
 
     def register_full_backward_pre_hook(
         self, hook: Callable, prepend: bool = False
@@ -852,11 +837,7 @@ class Module:
             >>> m(x).backward(); x.grad
             tensor(3.)
         """
-        handle = RemovableHandle(self._backward_pre_hooks)
-        self._backward_pre_hooks[handle.id] = hook
-        if prepend:
-            self._backward_pre_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook(self._backward_pre_hooks, hook, prepend=prepend)
 
     def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
         """Run ``hook(module, grad_input, grad_output)`` once the gradients w.r.t. the module's
@@ -875,30 +856,18 @@ class Module:
             [((tensor(6.),), (tensor(1.),))]
         """
         if self._is_full_backward_hook is False:
-            raise RuntimeError(
-                "Cannot use both regular backward hooks and full backward hooks on a single "
-                "Module. Please use only one of them."
-            )
+            raise RuntimeError(_MIXED_MODULE_HOOKS_MSG)
         self._is_full_backward_hook = True
-        handle = RemovableHandle(self._backward_hooks)
-        self._backward_hooks[handle.id] = hook
-        if prepend:
-            self._backward_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook(self._backward_hooks, hook, prepend=prepend)
 
     def register_backward_hook(self, hook: Callable) -> RemovableHandle:
         """Deprecated torch hook: ``hook(module, grad_input, grad_output)`` on the grad_fn of the
         module's (first) output, i.e. the inputs and outputs of the last op in ``forward``.
         Prefer `register_full_backward_hook`."""
         if self._is_full_backward_hook is True:
-            raise RuntimeError(
-                "Cannot use both regular backward hooks and full backward hooks on a single "
-                "Module. Please use only one of them."
-            )
+            raise RuntimeError(_MIXED_MODULE_HOOKS_MSG)
         self._is_full_backward_hook = False
-        handle = RemovableHandle(self._backward_hooks)
-        self._backward_hooks[handle.id] = hook
-        return handle
+        return _add_hook(self._backward_hooks, hook)
 
     def _get_backward_hooks(self) -> tuple[list, list]:
         full, non_full = [], []
@@ -917,9 +886,7 @@ class Module:
 
     def register_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
         """Run ``hook(module, prefix, keep_vars)`` before ``state_dict`` saves this module."""
-        handle = RemovableHandle(self._state_dict_pre_hooks)
-        self._state_dict_pre_hooks[handle.id] = hook
-        return handle
+        return _add_hook(self._state_dict_pre_hooks, hook)
 
     def _register_state_dict_hook(self, hook: Callable) -> RemovableHandle:
         if getattr(hook, "_from_public_api", False):
@@ -927,26 +894,19 @@ class Module:
                 "Cannot register the same function as the state dict post hook that was "
                 "previously registered via register_state_dict_post_hook"
             )
-        handle = RemovableHandle(self._state_dict_hooks)
-        self._state_dict_hooks[handle.id] = hook
-        return handle
+        return _add_hook(self._state_dict_hooks, hook)
 
     def register_state_dict_post_hook(self, hook: Callable) -> RemovableHandle:
         """Run ``hook(module, state_dict, prefix, local_metadata)`` after this module is saved;
         it may edit ``state_dict`` in place (and must return None)."""
         hook._from_public_api = True
-        handle = RemovableHandle(self._state_dict_hooks)
-        self._state_dict_hooks[handle.id] = hook
-        return handle
+        return _add_hook(self._state_dict_hooks, hook)
 
     def _register_load_state_dict_pre_hook(
         self, hook: Callable, with_module: bool = False
     ) -> RemovableHandle:
-        handle = RemovableHandle(self._load_state_dict_pre_hooks)
-        self._load_state_dict_pre_hooks[handle.id] = _WrappedHook(
-            hook, self if with_module else None
-        )
-        return handle
+        wrapped = _WrappedHook(hook, self if with_module else None)
+        return _add_hook(self._load_state_dict_pre_hooks, wrapped)
 
     def register_load_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
         """Run ``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
@@ -956,9 +916,7 @@ class Module:
     def register_load_state_dict_post_hook(self, hook: Callable) -> RemovableHandle:
         """Run ``hook(module, incompatible_keys)`` after ``load_state_dict``; it may edit the
         key lists in place."""
-        handle = RemovableHandle(self._load_state_dict_post_hooks)
-        self._load_state_dict_post_hooks[handle.id] = hook
-        return handle
+        return _add_hook(self._load_state_dict_post_hooks, hook)
 
     # --- calling --------------------------------------------------------------------------
     def _call_impl(self, *args, **kwargs):
