@@ -396,3 +396,33 @@ def test_share_memory():
         os._exit(0)
     os.waitpid(pid, 0)
     assert t.tolist() == [0.0, 7.0, 2.0, 3.0]  # the child's write is visible
+
+
+# --- numeric helpers beyond the op table ------------------------------------------------------
+def test_cov_weights_and_corrcoef_edges():
+    a = RNG.standard_normal((3, 6))
+    fw = np.array([1, 2, 1, 3, 1, 2])
+    aw = RNG.uniform(0.1, 1.0, 6)
+    got = torch.cov(_t(a), correction=2, fweights=_t(fw), aweights=_t(aw))
+    np.testing.assert_allclose(got.numpy(), np.cov(a, ddof=2, fweights=fw, aweights=aw))
+    assert torch.cov(torch.tensor([1, 2, 3])).item() == 1.0  # integers become float, 0-dim
+    assert torch.corrcoef(_t(a[0])).item() == 1.0
+    with pytest.raises(RuntimeError, match="fweights cannot be negative"):
+        torch.cov(_t(a), fweights=_t(-fw))
+
+
+def test_integer_and_special_cases():
+    a = torch.tensor([12, -18, 0])
+    a.gcd_(torch.tensor([8, 12, 0]))
+    assert a.tolist() == [4, 6, 0]
+    assert torch.lcm(torch.tensor([4, -6]), torch.tensor([6, 4])).tolist() == [12, 12]
+    m, e = torch.frexp(torch.tensor([0.0, 8.0, -5.0]))
+    assert m.tolist() == [0.0, 0.5, -0.625] and e.tolist() == [0, 4, 3]
+    assert e.dtype == torch.int32
+    assert torch.trapezoid(torch.tensor([1, 2, 3])).dtype == torch.float32
+    assert torch.diff(torch.tensor([True, False, False])).tolist() == [True, False]
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(NotImplementedError, match="derivative for 'igamma: input'"):
+        torch.igamma(x, torch.tensor([0.5, 3.0])).sum().backward()
+    with pytest.raises(NotImplementedError, match="gcd_cpu"):
+        torch.gcd(torch.ones(2), torch.ones(2))

@@ -15,7 +15,7 @@ import numpy as np
 
 import tocha.core as torch
 
-FAMILIES = ["arith", "pointwise", "reduce", "shape", "index", "linalg", "spectral"]
+FAMILIES = ["arith", "pointwise", "reduce", "shape", "index", "linalg", "spectral", "numeric"]
 
 
 @dataclass

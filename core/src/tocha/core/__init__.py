@@ -73,6 +73,7 @@ _FAMILIES = [
     "conv",
     "pool",
     "spectral",
+    "numeric",
     "misc",
 ]
 _modules = []
