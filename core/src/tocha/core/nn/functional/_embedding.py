@@ -38,7 +38,9 @@ def _check_range(idx, num: int) -> None:
         raise IndexError("index out of range in self")
 
 
-def _padding(padding_idx, num: int):
+def _padding_index(padding_idx, num: int):
+    """``padding_idx`` checked against ``num`` rows and made non-negative (as given
+    otherwise; nn.Embedding stores this); None stays None."""
     if padding_idx is None:
         return None
     if padding_idx > 0:
@@ -48,7 +50,12 @@ def _padding(padding_idx, num: int):
         if padding_idx < -num:
             raise AssertionError("Padding_idx must be within num_embeddings")
         padding_idx = num + padding_idx
-    return int(padding_idx)
+    return padding_idx
+
+
+def _padding(padding_idx, num: int):
+    padding_idx = _padding_index(padding_idx, num)
+    return None if padding_idx is None else int(padding_idx)
 
 
 def _renorm(weight: Tensor, idx, max_norm: float, norm_type: float) -> None:

@@ -323,6 +323,14 @@ def interpolate(
     return _P.resample(input, maps, node_name=name)
 
 
+def _warn_deprecated(name: str) -> None:
+    # stacklevel 3: the warning points at the caller of the deprecated function
+    warnings.warn(
+        f"`nn.functional.{name}` is deprecated. Use `nn.functional.interpolate` instead.",
+        stacklevel=3,
+    )
+
+
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
     """Deprecated alias of `interpolate` (warns, as torch does).
 
@@ -335,10 +343,7 @@ def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=
         ...     F.upsample(torch.ones(1, 1, 2), scale_factor=2).shape
         torch.Size([1, 1, 4])
     """
-    warnings.warn(
-        "`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` instead.",
-        stacklevel=2,
-    )
+    _warn_deprecated("upsample")
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
@@ -354,10 +359,7 @@ def upsample_nearest(input, size=None, scale_factor=None):
         ...     F.upsample_nearest(torch.ones(1, 1, 2, 2), scale_factor=2).shape
         torch.Size([1, 1, 4, 4])
     """
-    warnings.warn(
-        "`nn.functional.upsample_nearest` is deprecated. Use `nn.functional.interpolate` instead.",
-        stacklevel=2,
-    )
+    _warn_deprecated("upsample_nearest")
     return interpolate(input, size, scale_factor, mode="nearest")
 
 
@@ -373,10 +375,7 @@ def upsample_bilinear(input, size=None, scale_factor=None):
         ...     F.upsample_bilinear(torch.ones(1, 1, 2, 2), scale_factor=2).shape
         torch.Size([1, 1, 4, 4])
     """
-    warnings.warn(
-        "`nn.functional.upsample_bilinear` is deprecated. Use `nn.functional.interpolate` instead.",
-        stacklevel=2,
-    )
+    _warn_deprecated("upsample_bilinear")
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
 
 

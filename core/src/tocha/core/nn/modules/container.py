@@ -305,6 +305,18 @@ class ModuleList(Module):
         return self
 
 
+def _check_pair(owner: str, j: int, item) -> None:
+    """Element ``j`` of the sequence given to ``update`` must be a (key, value) pair."""
+    if not isinstance(item, container_abcs.Iterable):
+        raise TypeError(
+            f"{owner} update sequence element #{j} should be Iterable; is{type(item).__name__}"
+        )
+    if not len(item) == 2:
+        raise ValueError(
+            f"{owner} update sequence element #{j} has length {len(item)}; 2 is required"
+        )
+
+
 class ModuleDict(Module):
     """An ordered dict of sub-modules, registered under their keys.
 
@@ -369,21 +381,7 @@ class ModuleDict(Module):
                 self[key] = module
             return
         for j, m in enumerate(modules):
-            if not isinstance(m, container_abcs.Iterable):
-                raise TypeError(
-                    "ModuleDict update sequence element #"
-                    + str(j)
-                    + " should be Iterable; is"
-                    + type(m).__name__
-                )
-            if not len(m) == 2:
-                raise ValueError(
-                    "ModuleDict update sequence element #"
-                    + str(j)
-                    + " has length "
-                    + str(len(m))
-                    + "; 2 is required"
-                )
+            _check_pair("ModuleDict", j, m)
             self[m[0]] = m[1]
 
 
@@ -586,21 +584,7 @@ class ParameterDict(Module):
                 self[key] = parameter
         else:
             for j, p in enumerate(parameters):
-                if not isinstance(p, container_abcs.Iterable):
-                    raise TypeError(
-                        "ParameterDict update sequence element #"
-                        + str(j)
-                        + " should be Iterable; is"
-                        + type(p).__name__
-                    )
-                if not len(p) == 2:
-                    raise ValueError(
-                        "ParameterDict update sequence element #"
-                        + str(j)
-                        + " has length "
-                        + str(len(p))
-                        + "; 2 is required"
-                    )
+                _check_pair("ParameterDict", j, p)
                 self[p[0]] = p[1]
 
     def extra_repr(self) -> str:

@@ -10,7 +10,10 @@ __all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "Fe
 
 
 class _DropoutNd(Module):
+    """``p`` and ``inplace``; a subclass names ``_fn`` (called with them and the mode)."""
+
     __constants__ = ["p", "inplace"]
+    _fn = None
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
@@ -18,6 +21,9 @@ class _DropoutNd(Module):
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
         self.p = p
         self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return self._fn(input, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
@@ -34,8 +40,7 @@ class Dropout(_DropoutNd):
         tensor([1., 1., 1.])
     """
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.dropout(input, self.p, self.training, self.inplace)
+    _fn = staticmethod(F.dropout)
 
 
 class Dropout1d(_DropoutNd):
@@ -47,8 +52,7 @@ class Dropout1d(_DropoutNd):
         tensor(0.)
     """
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.dropout1d(input, self.p, self.training, self.inplace)
+    _fn = staticmethod(F.dropout1d)
 
 
 class Dropout2d(_DropoutNd):
@@ -60,8 +64,7 @@ class Dropout2d(_DropoutNd):
         tensor(0.)
     """
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.dropout2d(input, self.p, self.training, self.inplace)
+    _fn = staticmethod(F.dropout2d)
 
 
 class Dropout3d(_DropoutNd):
@@ -73,8 +76,7 @@ class Dropout3d(_DropoutNd):
         tensor(0.)
     """
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.dropout3d(input, self.p, self.training, self.inplace)
+    _fn = staticmethod(F.dropout3d)
 
 
 class AlphaDropout(_DropoutNd):

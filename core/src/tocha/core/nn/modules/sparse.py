@@ -7,23 +7,11 @@ from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad
 from .. import functional as F
 from .. import init
+from ..functional._embedding import _padding_index
 from ..parameter import Parameter
 from .module import Module
 
 __all__ = ["Embedding", "EmbeddingBag"]
-
-
-def _check_padding(padding_idx, num_embeddings: int):
-    if padding_idx is None:
-        return None
-    if padding_idx > 0:
-        if padding_idx >= num_embeddings:
-            raise AssertionError("Padding_idx must be within num_embeddings")
-    elif padding_idx < 0:
-        if padding_idx < -num_embeddings:
-            raise AssertionError("Padding_idx must be within num_embeddings")
-        padding_idx = num_embeddings + padding_idx
-    return padding_idx
 
 
 def _pretrained_shape(embeddings: Tensor) -> tuple:
@@ -111,7 +99,7 @@ class Embedding(_EmbeddingBase):
         super().__init__()
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
-        self.padding_idx = _check_padding(padding_idx, num_embeddings)
+        self.padding_idx = _padding_index(padding_idx, num_embeddings)
         self.max_norm = max_norm
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
@@ -214,7 +202,7 @@ class EmbeddingBag(_EmbeddingBase):
         self.max_norm = max_norm
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
-        self.padding_idx = _check_padding(padding_idx, num_embeddings)
+        self.padding_idx = _padding_index(padding_idx, num_embeddings)
         self._init_weight(_weight, device, dtype)
         self.mode = mode
         self.sparse = sparse
