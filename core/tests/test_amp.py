@@ -142,6 +142,25 @@ def test_wrappers_are_installed_once_and_keep_names_and_identity():
     assert len(autocast_mode.TABLE) == n
 
 
+def test_user_modules_importing_a_listed_function_get_the_wrapper():
+    import sys
+    import types
+
+    with torch.autocast("cpu"):
+        pass
+    original = torch.matmul.__wrapped__
+    mod = types.ModuleType("user_script_for_amp_test")
+    mod.matmul = original  # as ``from tocha.core import matmul`` before the first region
+    sys.modules[mod.__name__] = mod
+    try:
+        autocast_mode._replace_everywhere()
+        assert mod.matmul is torch.matmul
+        with torch.autocast("cpu"):
+            assert mod.matmul(torch.ones(2, 2), torch.ones(2, 2)).dtype == torch.bfloat16
+    finally:
+        del sys.modules[mod.__name__]
+
+
 def test_every_core_list_entry_resolves():
     """The lower-precision and loss entries are all tocha functions (fft/linalg extras may
     come later)."""

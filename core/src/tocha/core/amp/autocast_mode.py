@@ -486,12 +486,17 @@ def _install() -> None:
 def _replace_everywhere() -> None:
     """Swap the listed functions for their wrappers in module namespaces, on Tensor, and in
     class attributes of tocha classes that hold one as a staticmethod (nn.Conv1d's
-    ``_fn = staticmethod(F.conv1d)``)."""
+    ``_fn = staticmethod(F.conv1d)``). References kept elsewhere before the first region (in
+    a closure, a container, a default argument) stay unwrapped."""
     by_id = {id(fn): (fn, w) for fn, (w, _) in TABLE.items()}
     holders = [Tensor]
     for name, mod in list(sys.modules.items()):
-        if mod is not None and (name == "tocha" or name.startswith("tocha.")):
-            holders.append(mod)
+        if mod is None or not hasattr(mod, "__dict__"):
+            continue
+        # every module: user code that did ``from tocha.core import matmul`` before its first
+        # region holds the original (only exact identities are swapped, so nothing else moves)
+        holders.append(mod)
+        if name == "tocha" or name.startswith("tocha."):
             for value in list(vars(mod).values()):
                 if isinstance(value, type) and value.__module__ == name and value is not Tensor:
                     holders.append(value)
