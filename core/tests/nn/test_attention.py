@@ -136,6 +136,60 @@ def test_sdpa_gqa_and_dropout():
     np.testing.assert_allclose(a(qq.grad), g1, atol=1e-12)
 
 
+@pytest.mark.parametrize("grad", [False, True])
+@pytest.mark.parametrize(
+    "case", ["small", "large_scores", "all_very_negative", "masked_row", "nan", "long_rows"]
+)
+def test_sdpa_unshifted_exp_and_its_fallbacks(case, grad):
+    # float32 scores up to 80 take softmax without the max shift (exp of the raw scores);
+    # larger scores, rows whose every score is below -60 and masked rows fall back to the
+    # max-shifted softmax. Every case must agree with the reference, with and without the
+    # probabilities kept for backward.
+    rng = np.random.default_rng(5)
+    q, k, v = (rng.standard_normal((2, 3, 6, 8)) for _ in range(3))
+    mask = None
+    if case == "large_scores":
+        q[0, 1] *= 200  # scores of several hundred in one head
+    elif case == "all_very_negative":
+        mask = np.full((6, 6), -200.0)
+        mask[:, 0] = -90.0
+    elif case == "masked_row":
+        mask = np.zeros((6, 6))
+        mask[2] = -np.inf
+    elif case == "nan":
+        q[1, 2, 3, 0] = np.nan
+    elif case == "long_rows":
+        k, v = (rng.standard_normal((2, 3, 300, 8)) for _ in range(2))
+    ref = _np_sdpa(q, k, v, mask)
+    tq, tk, tv = (t(x.astype(np.float32), grad) for x in (q, k, v))
+    tm = None if mask is None else t(mask.astype(np.float32))
+    out = F.scaled_dot_product_attention(tq, tk, tv, tm)
+    if case == "nan":  # the NaN query row is NaN, every other row exact
+        assert np.isnan(a(out)[1, 2, 3]).all()
+        bad = np.zeros(ref.shape, bool)
+        bad[1, 2, 3] = True
+        np.testing.assert_allclose(a(out)[~bad], ref[~bad], rtol=2e-5, atol=2e-6)
+        return
+    np.testing.assert_allclose(a(out), ref, rtol=2e-5, atol=2e-6)
+    if case == "masked_row":
+        assert np.all(a(out)[:, :, 2] == 0)
+
+
+def test_mha_output_layout_is_a_view_of_rows():
+    # MultiheadAttention lays the attention output out as (B, L, H, hd): the merge of the
+    # heads is then free, and values match the float64 reference in both layouts
+    rng = np.random.default_rng(6)
+    for bf in (True, False):
+        mha = nn.MultiheadAttention(16, 4, batch_first=bf).eval()
+        x = torch.tensor(rng.standard_normal((3, 5, 16)).astype(np.float32))
+        with torch.no_grad():
+            out = mha(x, x, x, need_weights=False)[0]
+        m64 = nn.MultiheadAttention(16, 4, batch_first=bf).double().eval()
+        m64.load_state_dict({n: p.double() for n, p in mha.state_dict().items()})
+        ref = m64(x.double(), x.double(), x.double(), need_weights=False)[0]
+        np.testing.assert_allclose(a(out), a(ref), rtol=1e-5, atol=1e-6)
+
+
 def test_sdpa_errors():
     q = torch.randn(2, 3, 4, 8)
     with pytest.raises(RuntimeError, match="Explicit attn_mask should not be set"):
