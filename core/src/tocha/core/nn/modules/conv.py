@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import math
 
-from ..._ops.creation import empty
 from ..._tensor import Tensor
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter, UninitializedParameter
+from ..parameter import UninitializedParameter
+from .linear import _weight_and_bias
 from .module import Module
 
 __all__ = [
@@ -114,19 +114,10 @@ class _ConvNd(Module):
             shape = (in_channels, out_channels // groups, *kernel_size)
         else:
             shape = (out_channels, in_channels // groups, *kernel_size)
-        if isinstance(self, _LazyMixin):
-            self.weight = UninitializedParameter(device=device, dtype=dtype)
-            if bias:
-                self.bias = UninitializedParameter(device=device, dtype=dtype)
-            else:
-                self.register_parameter("bias", None)
-            return
-        self.weight = Parameter(empty(shape, device=device, dtype=dtype))
-        if bias:
-            self.bias = Parameter(empty(out_channels, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        lazy = isinstance(self, _LazyMixin)
+        _weight_and_bias(self, shape, bias, device, dtype, bias_size=out_channels, lazy=lazy)
+        if not lazy:
+            self.reset_parameters()
 
     def reset_parameters(self) -> None:
         # kaiming_uniform_(a=sqrt(5)) gives U(-1/sqrt(fan_in), 1/sqrt(fan_in)), torch's default

@@ -14,6 +14,25 @@ from .module import Module
 __all__ = ["Identity", "Linear", "Bilinear", "LazyLinear"]
 
 
+def _weight_and_bias(
+    module: Module, shape, bias: bool, device, dtype, bias_size=None, lazy: bool = False
+) -> None:
+    """Register an uninitialised ``weight`` of ``shape`` and a ``bias`` of ``bias_size``
+    (default ``shape[0]``; None when not ``bias``): ``reset_parameters`` gives them values.
+    ``lazy``: UninitializedParameters, shaped at the first call."""
+
+    def param(size):
+        if lazy:
+            return UninitializedParameter(device=device, dtype=dtype)
+        return Parameter(empty(size, device=device, dtype=dtype))
+
+    module.weight = param(shape)
+    if bias:
+        module.bias = param(shape[0] if bias_size is None else bias_size)
+    else:
+        module.register_parameter("bias", None)
+
+
 class Identity(Module):
     """Returns its input unchanged; any constructor arguments are ignored.
 
@@ -54,11 +73,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(empty((out_features, in_features), device=device, dtype=dtype))
-        if bias:
-            self.bias = Parameter(empty(out_features, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        _weight_and_bias(self, (out_features, in_features), bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -104,13 +119,8 @@ class Bilinear(Module):
         self.in1_features = in1_features
         self.in2_features = in2_features
         self.out_features = out_features
-        self.weight = Parameter(
-            empty((out_features, in1_features, in2_features), device=device, dtype=dtype)
-        )
-        if bias:
-            self.bias = Parameter(empty(out_features, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        shape = (out_features, in1_features, in2_features)
+        _weight_and_bias(self, shape, bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -146,11 +156,7 @@ class LazyLinear(Linear):
         Module.__init__(self)
         self.in_features = 0
         self.out_features = out_features
-        self.weight = UninitializedParameter(device=device, dtype=dtype)
-        if bias:
-            self.bias = UninitializedParameter(device=device, dtype=dtype)
-        else:
-            self.register_parameter("bias", None)
+        _weight_and_bias(self, None, bias, device, dtype, bias_size=out_features, lazy=True)
 
     def reset_parameters(self) -> None:
         if not self.has_uninitialized_params() and self.in_features != 0:
