@@ -95,12 +95,16 @@ class Scratch:
     bounded no matter how large the parameters are.
     """
 
-    __slots__ = ("_pool",)
+    __slots__ = ("_pool", "_shaped")
 
     def __init__(self) -> None:
         self._pool: dict = {}
+        # views of the pooled buffers in the shapes asked for so far: parameters keep their
+        # shapes from step to step, and building the views anew costs more than a small update
+        self._shaped: dict = {}
 
     def get(self, like, n: int, k: int) -> list:
+        """``k`` flat buffers of ``n`` elements with the dtype and device of ``like``."""
         key = (like.__class__, like.dtype, _device_key(like))
         bufs = self._pool.get(key)
         if bufs is None or len(bufs) < k or bufs[0].size < n:
@@ -108,9 +112,24 @@ class Scratch:
             xp = _xp_of(like)
             bufs = [xp.empty(size, dtype=like.dtype) for _ in range(max(k, len(bufs or ())))]
             self._pool[key] = bufs
+            self._shaped.clear()  # the views would keep the replaced buffers alive
         if bufs[0].size == n:
             return bufs[:k]
         return [b[:n] for b in bufs[:k]]
+
+    def shaped(self, like, k: int) -> list:
+        """``k`` buffers with the shape, dtype and device of ``like`` (at most ``CHUNK`` elements)."""
+        if like.__class__ is _ndarray:
+            key = (like.dtype, like.shape, k)
+        else:
+            key = (like.__class__, like.dtype, like.shape, k, like.device.id)
+        views = self._shaped.get(key)
+        if views is None:
+            views = self.get(like, like.size, k)
+            if like.ndim != 1:
+                views = [t.reshape(like.shape) for t in views]
+            self._shaped[key] = views
+        return views
 
 
 def _flat(arr):
@@ -173,12 +192,10 @@ def _units(kernel, p, g, states: tuple, ntmp: int, args: tuple, out: list) -> ob
 
 
 def _run_units(units, scratch: Scratch) -> None:
+    shaped = scratch.shaped
     for kernel, p, g, states, ntmp, args in units:
-        tmps = scratch.get(p, p.size, ntmp)
-        if p.ndim != 1:
-            shape = p.shape
-            tmps = [t.reshape(shape) for t in tmps]
-        kernel(np if p.__class__ is _ndarray else _xp_of(p), p, g, states, tmps, *args)
+        xp = np if p.__class__ is _ndarray else _xp_of(p)
+        kernel(xp, p, g, states, shaped(p, ntmp), *args)
 
 
 def run(kernel, scratch: Scratch, p, g, states: tuple, ntmp: int, args: tuple) -> None:
