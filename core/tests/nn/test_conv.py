@@ -1,6 +1,6 @@
 """Convolutions: conv1d/2d/3d, conv_transpose1d/2d/3d, unfold/fold and the Conv/ConvTranspose
 layers against direct NumPy loops over windows; first and second gradients by finite
-differences (both the im2col path and the Winograd 3x3 path); torch's default initialisation,
+differences (the im2col path, the implicit-GEMM path and the Winograd 3x3 path); torch's default initialisation,
 reprs, padding modes and error messages."""
 
 from __future__ import annotations
@@ -19,14 +19,20 @@ from tocha.core.autograd import gradcheck, gradgradcheck
 RNG = np.random.default_rng(0)
 
 
-@pytest.fixture(params=["winograd", "im2col"])
+@pytest.fixture(params=["winograd", "im2col", "igemm"])
 def path(request, monkeypatch):
-    """Run with the kernel choice of one core (Winograd for 3x3 stride 1) or of several
-    (im2col everywhere), whatever the machine's thread settings."""
+    """Run with the kernel choice of one core (Winograd for 3x3 stride 1), with im2col
+    everywhere, or with the implicit GEMM for every ungrouped stride-1 convolution whatever its
+    size, whatever the machine's thread settings."""
     from tocha.core._ops import conv as conv_ops
 
     single = request.param == "winograd"
     monkeypatch.setattr(conv_ops, "_single_core", lambda: single)
+    if request.param == "im2col":
+        monkeypatch.setattr(conv_ops, "_IG_MIN_CHANNELS", 1 << 30)
+    elif request.param == "igemm":
+        monkeypatch.setattr(conv_ops, "_IG_MIN_CHANNELS", 1)
+        monkeypatch.setattr(conv_ops, "_IG_MAX_MARGIN", float("inf"))
     return request.param
 
 

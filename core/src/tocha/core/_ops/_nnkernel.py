@@ -214,3 +214,112 @@ def special(xp):
     import cupyx.scipy.special as sp  # pragma: no cover - GPU
 
     return sp
+
+
+# --- GEMM with accumulation (CBLAS through ctypes) -----------------------------------------------
+# NumPy's matmul has no ``beta``: accumulating C += A @ B needs a temporary and an extra pass.
+# The OpenBLAS that NumPy links exports CBLAS; a ctypes call into it accumulates in place and,
+# unlike SciPy's f2py BLAS wrappers (measured: they hold the GIL for the whole call), releases
+# the GIL, so several Python threads can run GEMMs at once. When that library can't be found
+# (another BLAS, another platform) the same calls fall back to matmul plus an add.
+_CBLAS: dict = {}
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+
+
+def _find_cblas() -> dict:
+    """{'s': sgemm, 'd': dgemm} from the OpenBLAS loaded in this process (NumPy's first)."""
+    import ctypes
+
+    fns = {}
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {ln.split()[-1] for ln in f if "openblas" in ln.rsplit("/", 1)[-1]}
+    except OSError:
+        return fns
+    # NumPy's own copy first (SciPy may load another OpenBLAS beside it)
+    for path in sorted(paths, key=lambda p: ("numpy" not in p, p)):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        # the "64_" symbols take 64-bit integers (ILP64), the plain ones 32-bit (LP64)
+        for suffix, int_t in (("64_", ctypes.c_int64), ("", ctypes.c_int)):
+            for prefix in ("scipy_cblas_", "cblas_"):
+                for ch, real in (("s", ctypes.c_float), ("d", ctypes.c_double)):
+                    fn = getattr(lib, f"{prefix}{ch}gemm{suffix}", None)
+                    if fn is None or ch in fns:
+                        continue
+                    e, p = ctypes.c_int, ctypes.c_void_p
+                    fn.argtypes = [e, e, e, int_t, int_t, int_t, real, p, int_t, p, int_t, real]
+                    fn.argtypes += [p, int_t]
+                    fn.restype = None
+                    fns[ch] = fn
+        if fns:
+            break
+    return fns
+
+
+def _cblas_fn(dt):
+    """The CBLAS ?gemm for float32/float64 (checked once against matmul), or None."""
+    key = dt.char
+    if key in _CBLAS:
+        return _CBLAS[key]
+    if not _CBLAS:
+        try:
+            _CBLAS["fns"] = _find_cblas()
+        except Exception:  # pragma: no cover - no ctypes, an unexpected library
+            _CBLAS["fns"] = {}
+    fn = _CBLAS["fns"].get({"f": "s", "d": "d"}.get(key, "?"))
+    if fn is not None:
+        # a wrong guess about the library's integer width shows up here, not in a result
+        rng = np.random.default_rng(0)
+        a, b = rng.standard_normal((3, 5)).astype(dt), rng.standard_normal((4, 5)).astype(dt)
+        c = np.ones((3, 4), dtype=dt)
+        try:
+            _call(fn, a, b, c, 1.0, True)
+            ok = np.allclose(c, a @ b.T + 1, rtol=1e-4, atol=1e-4)
+        except Exception:  # pragma: no cover
+            ok = False
+        fn = fn if ok else None
+    _CBLAS[key] = fn
+    return fn
+
+
+def _ld(a) -> int:
+    return max(a.strides[0] // a.itemsize, a.shape[1], 1)
+
+
+def _call(fn, a, b, c, beta, trans_b) -> None:
+    m, k = a.shape
+    n = c.shape[1]
+    tb = _TRANS if trans_b else _NO_TRANS
+    fn(
+        _ROW_MAJOR, _NO_TRANS, tb, m, n, k, 1.0,
+        a.ctypes.data, _ld(a), b.ctypes.data, _ld(b), beta, c.ctypes.data, _ld(c),
+    )  # fmt: skip
+
+
+def gemm_into(a, b, c, beta: float = 0.0, trans_b: bool = False, use_cblas: bool = True) -> None:
+    """``c = a @ b + beta * c`` (``b.T`` when ``trans_b``) for 2-D float32/float64 NumPy arrays
+    whose last axis is contiguous (slices of larger arrays are fine); ``beta`` is 0 or 1.
+
+    Runs through CBLAS when it is available (no temporary, the GIL released), else through
+    ``np.matmul``.
+    """
+    if c.shape[0] == 0 or c.shape[1] == 0:
+        return
+    fn = _cblas_fn(c.dtype) if use_cblas else None
+    bb = b.T if trans_b else b
+    if a.shape[1] == 0:  # an empty sum
+        if beta == 0:
+            c[...] = 0
+        return
+    if fn is not None and all(
+        v.strides[1] == v.itemsize and v.strides[0] >= 0 and v.dtype == c.dtype for v in (a, b, c)
+    ):
+        _call(fn, a, b, c, beta, trans_b)
+        return
+    if beta == 0:
+        np.matmul(a, bb, out=c)
+    else:
+        c += np.matmul(a, bb)
