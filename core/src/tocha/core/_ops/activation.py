@@ -17,7 +17,7 @@ import numpy as np
 from .._tensor import Tensor, wrap
 from ..autograd.function import Node
 from ..autograd.grad_mode import MODE
-from ._nnkernel import erfc_pos, ndtr_into, run, select_into
+from ._nnkernel import ndtr_into, run, select_into
 from ._util import xp_of
 from .pointwise import where
 
@@ -86,6 +86,49 @@ class _Act(Node):
 
 
 # --- gelu -------------------------------------------------------------------------------------
+# float32 Phi(x) = sigmoid(x * h(x^2)): h(y) = logit(Phi(sqrt y)) / sqrt y is smooth, and a
+# degree-7 polynomial in y (fitted on |x| <= 5.6, weighted by the accuracy asked of gelu:
+# 2e-6 relative or 1e-7 absolute, of which it uses a third) gives it in 20 vectorised passes
+# (the erfc series took 31). Beyond |x| = 5.6, h stays at h(5.6^2): the sigmoid is then 1 to
+# float32 precision for x > 0 and below 1e-8 for x < 0. Stored negated: exp(-x h) directly.
+_GELU_NEG_H = (
+    -1.5957733392715454,
+    -0.07265517860651016,
+    5.4959175031399354e-05,
+    0.00011462238035164773,
+    -8.686783075972926e-06,
+    3.358040316925326e-07,
+    -6.672427055320895e-09,
+    5.148252310571699e-11,
+)
+_GELU_Y_MAX = 5.6 * 5.6
+
+
+def _gelu_f32(out, x, cdf=False):
+    """``out = gelu(x)`` for a float32 NumPy block, or with ``cdf`` ``out = Phi(x)`` and the
+    return value ``exp(-x^2 / 2)`` (what gelu's derivative needs besides)."""
+    y = np.multiply(x, x)
+    pdf = None
+    if cdf:
+        pdf = np.multiply(y, -0.5)
+        np.exp(pdf, out=pdf)
+    np.minimum(y, _GELU_Y_MAX, out=y)
+    c = _GELU_NEG_H
+    np.multiply(y, c[7], out=out)
+    for k in range(6, 0, -1):
+        out += c[k]
+        out *= y
+    out += c[0]
+    out *= x
+    np.exp(out, out=out)  # exp(-x h(x^2)); inf for very negative x, giving Phi = 0
+    out += 1
+    if cdf:
+        np.reciprocal(out, out=out)
+        return pdf
+    np.divide(x, out, out=out)
+    return None
+
+
 def _gelu_fwd(xp, out, x, approximate):
     if approximate == "tanh":
         t = xp.multiply(x, x)
@@ -98,15 +141,7 @@ def _gelu_fwd(xp, out, x, approximate):
         t *= x
         xp.multiply(t, 0.5, out=out)
     elif xp is np and x.dtype == np.float32:
-        # x * Phi(x) = max(x, 0) - |x| * Phi(-|x|), with Phi(-|x|) = erfc(|x| / sqrt 2) / 2:
-        # one erfc of a non-negative argument and no branch on the sign
-        z = np.abs(x)
-        a = np.multiply(z, _SQRT1_2, dtype=np.float32)
-        erfc_pos(np, out, a)
-        out *= z
-        out *= -0.5
-        np.maximum(x, 0, out=z)
-        out += z
+        _gelu_f32(out, x)
     else:
         ndtr_into(xp, out, x)
         out *= x
@@ -132,10 +167,13 @@ def _gelu_bwd(xp, out, g, x, approximate):
         out += t
         out *= g
     else:
-        ndtr_into(xp, out, x)
-        t = xp.multiply(x, x)
-        t *= -0.5
-        xp.exp(t, out=t)
+        if xp is np and x.dtype == np.float32:
+            t = _gelu_f32(out, x, cdf=True)  # out = Phi(x), t = exp(-x^2 / 2)
+        else:
+            ndtr_into(xp, out, x)
+            t = xp.multiply(x, x)
+            t *= -0.5
+            xp.exp(t, out=t)
         t *= x
         t *= _INV_SQRT_2PI
         out += t
