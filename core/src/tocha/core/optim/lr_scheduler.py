@@ -91,32 +91,47 @@ def _warn_get_lr_called_within_step(scheduler: LRScheduler) -> None:
         )
 
 
-class _InStep:
-    """Marks that ``get_lr`` is being called by ``step`` (so it does not warn)."""
+class _Flag:
+    """Sets the boolean attribute ``name`` of a scheduler for the length of a ``with`` block:
+    ``_get_lr_called_within_step`` while ``step`` calls ``get_lr`` (so that it does not warn),
+    ``_is_initial`` during the step a scheduler takes when it is constructed."""
 
-    def __init__(self, scheduler: LRScheduler) -> None:
+    def __init__(self, scheduler: LRScheduler, name: str) -> None:
         self.scheduler = scheduler
+        self.name = name
 
     def __enter__(self):
-        self.scheduler._get_lr_called_within_step = True
+        setattr(self.scheduler, self.name, True)
         return self
 
     def __exit__(self, *exc) -> None:
-        self.scheduler._get_lr_called_within_step = False
+        setattr(self.scheduler, self.name, False)
 
 
-class _InitialStep:
-    """Marks the step a scheduler takes when it is constructed."""
+def _in_step(scheduler: LRScheduler) -> _Flag:
+    return _Flag(scheduler, "_get_lr_called_within_step")
 
-    def __init__(self, scheduler: LRScheduler) -> None:
-        self.scheduler = scheduler
 
-    def __enter__(self):
-        self.scheduler._is_initial = True
-        return self
+def _checked_optimizer(optimizer) -> Optimizer:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+    return optimizer
 
-    def __exit__(self, *exc) -> None:
-        self.scheduler._is_initial = False
+
+def _fn_state(fn) -> dict | None:
+    """What a state_dict keeps of a user function: nothing for a plain function (it lives in
+    the user's code), the attributes of a callable object."""
+    return None if fn is None or isinstance(fn, types.FunctionType) else fn.__dict__.copy()
+
+
+def _load_fn_state(fn, saved: dict | None) -> None:
+    if saved is not None:
+        fn.__dict__.update(saved)
+
+
+def _cosine(base_lr, eta_min, angle: float):
+    """``eta_min + (base_lr - eta_min) * (1 + cos(angle)) / 2``: SGDR's annealing curve."""
+    return eta_min + (base_lr - eta_min) * (1 + math.cos(angle)) / 2
 
 
 def _track_optimizer_step(scheduler: LRScheduler, optimizer: Optimizer) -> None:
@@ -162,9 +177,7 @@ class LRScheduler:
     _is_initial: bool = False
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
-        self.optimizer = optimizer
+        self.optimizer = _checked_optimizer(optimizer)
         if last_epoch == -1:
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", _copy(group["lr"]))
@@ -185,16 +198,28 @@ class LRScheduler:
 
     def _initial_step(self) -> None:
         self._step_count = 0
-        with _InitialStep(self):
+        with _Flag(self, "_is_initial"):
             self.step()
 
     def state_dict(self) -> dict[str, Any]:
         """The scheduler's attributes (everything but the optimizer)."""
-        return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
+        return self._state_except(())
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore attributes saved by ``state_dict()``."""
         self.__dict__.update(state_dict)
+
+    def _state_except(self, keys: tuple[str, ...]) -> dict[str, Any]:
+        """The attributes but the optimizer and ``keys`` (which a subclass saves its own way,
+        after these)."""
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer" and k not in keys}
+
+    def _load_except(self, state_dict: dict[str, Any], key: str):
+        """Restore the attributes in ``state_dict`` but ``key``; return what was saved under it."""
+        state_dict = dict(state_dict)
+        saved = state_dict.pop(key)
+        self.__dict__.update(state_dict)
+        return saved
 
     def get_last_lr(self) -> list:
         """The learning rates of the groups after the last ``step()``."""
@@ -233,7 +258,7 @@ class LRScheduler:
         self._update_lr(epoch)
 
     def _update_lr(self, epoch: int | None = None) -> None:
-        with _InStep(self):
+        with _in_step(self):
             if epoch is None:
                 self.last_epoch += 1
                 values = self.get_lr()
@@ -241,19 +266,49 @@ class LRScheduler:
                 self.last_epoch = epoch
                 closed = getattr(self, "_get_closed_form_lr", None)
                 values = closed() if closed is not None else self.get_lr()
+        self._apply_lrs(values)
+
+    def _apply_lrs(self, values) -> None:
         for group, lr in zip(self.optimizer.param_groups, values):
             _set_group_value(group, "lr", lr)
         self._last_lr = _group_values(self.optimizer, "lr")
+
+
+class _FactorLR(LRScheduler):
+    """A scheduler whose chainable form multiplies every group's rate by one factor per step
+    (``_factor()``, ``None`` leaving the rates as they are) and whose closed form is each
+    group's initial rate times ``_closed_form_factor()``."""
+
+    def _factor(self):
+        raise NotImplementedError
+
+    def _closed_form_factor(self):
+        raise NotImplementedError
+
+    def get_lr(self) -> list:
+        _warn_get_lr_called_within_step(self)
+        factor = self._factor()
+        if factor is None:
+            return _group_values(self.optimizer, "lr")
+        return [group["lr"] * factor for group in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self) -> list:
+        factor = self._closed_form_factor()
+        return [base_lr * factor for base_lr in self.base_lrs]
 
 
 class _LRScheduler(LRScheduler):
     """Deprecated alias of :class:`LRScheduler` kept by torch."""
 
 
-def _lambdas_state(lr_lambdas: list) -> list:
-    # plain functions are not saved (they live in the user's code); callable objects are
-    # saved through their __dict__
-    return [None if isinstance(fn, types.FunctionType) else fn.__dict__.copy() for fn in lr_lambdas]
+def _lr_lambdas(optimizer: Optimizer, lr_lambda) -> list:
+    """One lr_lambda per parameter group (a single one is repeated)."""
+    n = len(optimizer.param_groups)
+    if not isinstance(lr_lambda, (list, tuple)):
+        return [lr_lambda] * n
+    if len(lr_lambda) != n:
+        raise ValueError(f"Expected {n} lr_lambdas, but got {len(lr_lambda)}")
+    return list(lr_lambda)
 
 
 class LambdaLR(LRScheduler):
@@ -278,28 +333,18 @@ class LambdaLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1) -> None:
         self.optimizer = optimizer
-        if not isinstance(lr_lambda, (list, tuple)):
-            self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
-        else:
-            if len(lr_lambda) != len(optimizer.param_groups):
-                raise ValueError(
-                    f"Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}"
-                )
-            self.lr_lambdas = list(lr_lambda)
+        self.lr_lambdas = _lr_lambdas(optimizer, lr_lambda)
         super().__init__(optimizer, last_epoch)
 
     def state_dict(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
-        state["lr_lambdas"] = _lambdas_state(self.lr_lambdas)
+        """The attributes; of the lr_lambdas only the attributes of callable objects."""
+        state = self._state_except(("lr_lambdas",))
+        state["lr_lambdas"] = [_fn_state(fn) for fn in self.lr_lambdas]
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state_dict = dict(state_dict)
-        lr_lambdas = state_dict.pop("lr_lambdas")
-        self.__dict__.update(state_dict)
-        for fn, saved in zip(self.lr_lambdas, lr_lambdas):
-            if saved is not None:
-                fn.__dict__.update(saved)
+        for fn, saved in zip(self.lr_lambdas, self._load_except(state_dict, "lr_lambdas")):
+            _load_fn_state(fn, saved)
 
     def get_lr(self) -> list:
         _warn_get_lr_called_within_step(self)
@@ -324,14 +369,7 @@ class MultiplicativeLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1) -> None:
         self.optimizer = optimizer
-        if not isinstance(lr_lambda, (list, tuple)):
-            self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
-        else:
-            if len(lr_lambda) != len(optimizer.param_groups):
-                raise ValueError(
-                    f"Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}"
-                )
-            self.lr_lambdas = list(lr_lambda)
+        self.lr_lambdas = _lr_lambdas(optimizer, lr_lambda)
         for fn in self.lr_lambdas:
             if not callable(fn):
                 raise TypeError(f"lr_lambda should be a function, but got {type(fn).__name__}")
@@ -350,7 +388,7 @@ class MultiplicativeLR(LRScheduler):
         ]
 
 
-class StepLR(LRScheduler):
+class StepLR(_FactorLR):
     """Multiply the learning rate by ``gamma`` every ``step_size`` epochs.
 
     Example:
@@ -372,19 +410,16 @@ class StepLR(LRScheduler):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list:
-        _warn_get_lr_called_within_step(self)
+    def _factor(self):
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
-            return _group_values(self.optimizer, "lr")
-        return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+            return None
+        return self.gamma
 
-    def _get_closed_form_lr(self) -> list:
-        return [
-            base_lr * self.gamma ** (self.last_epoch // self.step_size) for base_lr in self.base_lrs
-        ]
+    def _closed_form_factor(self):
+        return self.gamma ** (self.last_epoch // self.step_size)
 
 
-class MultiStepLR(LRScheduler):
+class MultiStepLR(_FactorLR):
     """Multiply the learning rate by ``gamma`` at each epoch listed in ``milestones``.
 
     Example:
@@ -410,22 +445,17 @@ class MultiStepLR(LRScheduler):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list:
-        _warn_get_lr_called_within_step(self)
+    def _factor(self):
         if self.last_epoch not in self.milestones:
-            return _group_values(self.optimizer, "lr")
-        factor = self.gamma ** self.milestones[self.last_epoch]
-        return [group["lr"] * factor for group in self.optimizer.param_groups]
+            return None
+        return self.gamma ** self.milestones[self.last_epoch]
 
-    def _get_closed_form_lr(self) -> list:
+    def _closed_form_factor(self):
         milestones = sorted(self.milestones.elements())
-        return [
-            base_lr * self.gamma ** bisect_right(milestones, self.last_epoch)
-            for base_lr in self.base_lrs
-        ]
+        return self.gamma ** bisect_right(milestones, self.last_epoch)
 
 
-class ConstantLR(LRScheduler):
+class ConstantLR(_FactorLR):
     """Multiply the learning rate by ``factor`` until epoch ``total_iters``.
 
     Example:
@@ -453,22 +483,18 @@ class ConstantLR(LRScheduler):
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list:
-        _warn_get_lr_called_within_step(self)
+    def _factor(self):
         if self.last_epoch == 0:
-            return [group["lr"] * self.factor for group in self.optimizer.param_groups]
+            return self.factor
         if self.last_epoch != self.total_iters:
-            return _group_values(self.optimizer, "lr")
-        return [group["lr"] * (1.0 / self.factor) for group in self.optimizer.param_groups]
+            return None
+        return 1.0 / self.factor
 
-    def _get_closed_form_lr(self) -> list:
-        return [
-            base_lr * (self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
-            for base_lr in self.base_lrs
-        ]
+    def _closed_form_factor(self):
+        return self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor)
 
 
-class LinearLR(LRScheduler):
+class LinearLR(_FactorLR):
     """Scale the learning rate linearly from ``start_factor`` to ``end_factor`` over
     ``total_iters`` epochs.
 
@@ -504,32 +530,24 @@ class LinearLR(LRScheduler):
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list:
-        _warn_get_lr_called_within_step(self)
+    def _factor(self):
         if self.last_epoch == 0:
-            return [group["lr"] * self.start_factor for group in self.optimizer.param_groups]
+            return self.start_factor
         if self._is_initial or self.last_epoch > self.total_iters:
-            return _group_values(self.optimizer, "lr")
+            return None
         delta = self.end_factor - self.start_factor
-        factor = 1.0 + delta / (
-            self.total_iters * self.start_factor + (self.last_epoch - 1) * delta
+        return 1.0 + delta / (self.total_iters * self.start_factor + (self.last_epoch - 1) * delta)
+
+    def _closed_form_factor(self):
+        return (
+            self.start_factor
+            + (self.end_factor - self.start_factor)
+            * min(self.total_iters, self.last_epoch)
+            / self.total_iters
         )
-        return [group["lr"] * factor for group in self.optimizer.param_groups]
-
-    def _get_closed_form_lr(self) -> list:
-        return [
-            base_lr
-            * (
-                self.start_factor
-                + (self.end_factor - self.start_factor)
-                * min(self.total_iters, self.last_epoch)
-                / self.total_iters
-            )
-            for base_lr in self.base_lrs
-        ]
 
 
-class ExponentialLR(LRScheduler):
+class ExponentialLR(_FactorLR):
     """Multiply the learning rate by ``gamma`` every epoch.
 
     Example:
@@ -546,14 +564,11 @@ class ExponentialLR(LRScheduler):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list:
-        _warn_get_lr_called_within_step(self)
-        if self._is_initial:
-            return _group_values(self.optimizer, "lr")
-        return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+    def _factor(self):
+        return None if self._is_initial else self.gamma
 
-    def _get_closed_form_lr(self) -> list:
-        return [base_lr * self.gamma**self.last_epoch for base_lr in self.base_lrs]
+    def _closed_form_factor(self):
+        return self.gamma**self.last_epoch
 
 
 def _check_children(owner: str, optimizer, schedulers) -> None:
@@ -575,16 +590,14 @@ def _check_children(owner: str, optimizer, schedulers) -> None:
 
 
 def _children_state(self) -> dict[str, Any]:
-    state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+    """The attributes, with the children's state_dicts in place of the children."""
+    state = self._state_except(("_schedulers",))
     state["_schedulers"] = [s.state_dict() for s in self._schedulers]
     return state
 
 
 def _load_children_state(self, state_dict: dict[str, Any]) -> None:
-    state_dict = dict(state_dict)
-    children = state_dict.pop("_schedulers")
-    self.__dict__.update(state_dict)
-    for sched, saved in zip(self._schedulers, children):
+    for sched, saved in zip(self._schedulers, self._load_except(state_dict, "_schedulers")):
         sched.load_state_dict(saved)
 
 
@@ -657,7 +670,7 @@ class SequentialLR(LRScheduler):
     load_state_dict = _load_children_state
 
 
-class PolynomialLR(LRScheduler):
+class PolynomialLR(_FactorLR):
     """Decay the learning rate as ``(1 - epoch / total_iters) ** power`` until ``total_iters``.
 
     Example:
@@ -683,22 +696,16 @@ class PolynomialLR(LRScheduler):
         self.power = power
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list:
-        _warn_get_lr_called_within_step(self)
+    def _factor(self):
         if self._is_initial or self.last_epoch > self.total_iters:
-            return _group_values(self.optimizer, "lr")
-        decay_factor = (
+            return None
+        return (
             (1.0 - self.last_epoch / self.total_iters)
             / (1.0 - (self.last_epoch - 1) / self.total_iters)
         ) ** self.power
-        return [group["lr"] * decay_factor for group in self.optimizer.param_groups]
 
-    def _get_closed_form_lr(self) -> list:
-        return [
-            base_lr
-            * (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
-            for base_lr in self.base_lrs
-        ]
+    def _closed_form_factor(self):
+        return (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -738,10 +745,7 @@ class CosineAnnealingLR(LRScheduler):
             return _group_values(self.optimizer, "lr")
         if self._step_count == 1 and epoch > 0:
             # resuming: the closed form gives the rate at last_epoch
-            return [
-                eta_min + (base_lr - eta_min) * (1 + math.cos(epoch * math.pi / T_max)) / 2
-                for base_lr in self.base_lrs
-            ]
+            return [_cosine(base_lr, eta_min, epoch * math.pi / T_max) for base_lr in self.base_lrs]
         if (epoch - 1 - T_max) % (2 * T_max) == 0:
             # at the bottom of the cosine the ratio below is 0/0: step up by the half-period
             return [
@@ -757,11 +761,8 @@ class CosineAnnealingLR(LRScheduler):
         ]
 
     def _get_closed_form_lr(self) -> list:
-        return [
-            self.eta_min
-            + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
-            for base_lr in self.base_lrs
-        ]
+        angle = math.pi * self.last_epoch / self.T_max
+        return [_cosine(base_lr, self.eta_min, angle) for base_lr in self.base_lrs]
 
 
 class ChainedScheduler(LRScheduler):
@@ -844,9 +845,7 @@ class ReduceLROnPlateau(LRScheduler):
         if factor >= 1.0:
             raise ValueError("Factor should be < 1.0.")
         self.factor = factor
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
-        self.optimizer = optimizer
+        self.optimizer = _checked_optimizer(optimizer)
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != len(optimizer.param_groups):
                 raise ValueError(
@@ -947,6 +946,29 @@ def _set_momentum(group: dict[str, Any], use_beta1: bool, momentum) -> None:
         group["momentum"] = momentum
 
 
+def _init_cycle_momentum(sched, base_momentum, max_momentum, last_epoch, max_first=False):
+    """Set up momentum cycling (CyclicLR, OneCycleLR): check that the optimizer has a momentum
+    (or Adam's beta1, then ``sched.use_beta1``), and on a new schedule start each group at its
+    max momentum. Returns ``(base_momentums, max_momentums)``, one value per group; torch
+    formats (and checks) OneCycleLR's ``max_momentum`` first."""
+    optimizer = sched.optimizer
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError(
+            "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
+        )
+    sched.use_beta1 = "betas" in optimizer.defaults
+    given = {"base_momentum": base_momentum, "max_momentum": max_momentum}
+    order = reversed(given) if max_first else given
+    per_group = {name: _format_param(name, optimizer, given[name]) for name in order}
+    base_momentums, max_momentums = per_group["base_momentum"], per_group["max_momentum"]
+    if last_epoch == -1:
+        for m_mom, b_mom, group in zip(max_momentums, base_momentums, optimizer.param_groups):
+            _set_momentum(group, sched.use_beta1, m_mom)
+            group["max_momentum"] = m_mom
+            group["base_momentum"] = b_mom
+    return base_momentums, max_momentums
+
+
 class CyclicLR(LRScheduler):
     """Cycle the learning rate between ``base_lr`` and ``max_lr`` (Smith, 2017), stepped
     every batch; the momentum (or Adam's beta1) cycles inversely when ``cycle_momentum``.
@@ -994,9 +1016,7 @@ class CyclicLR(LRScheduler):
         max_momentum: float = 0.9,
         last_epoch: int = -1,
     ) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
-        self.optimizer = optimizer
+        self.optimizer = _checked_optimizer(optimizer)
         base_lrs = _format_param("base_lr", optimizer, base_lr)
         if last_epoch == -1:
             for lr, group in zip(base_lrs, optimizer.param_groups):
@@ -1015,20 +1035,9 @@ class CyclicLR(LRScheduler):
         self._init_scale_fn()
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(
-                    "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
-                )
-            self.use_beta1 = "betas" in self.optimizer.defaults
-            self.base_momentums = _format_param("base_momentum", optimizer, base_momentum)
-            self.max_momentums = _format_param("max_momentum", optimizer, max_momentum)
-            if last_epoch == -1:
-                for m_mom, b_mom, group in zip(
-                    self.max_momentums, self.base_momentums, optimizer.param_groups
-                ):
-                    _set_momentum(group, self.use_beta1, m_mom)
-                    group["max_momentum"] = m_mom
-                    group["base_momentum"] = b_mom
+            self.base_momentums, self.max_momentums = _init_cycle_momentum(
+                self, base_momentum, max_momentum, last_epoch
+            )
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
 
@@ -1086,20 +1095,13 @@ class CyclicLR(LRScheduler):
         return lrs
 
     def state_dict(self) -> dict[str, Any]:
-        state = super().state_dict()
-        state.pop("_scale_fn_ref", None)
-        fn = state.pop("_scale_fn_custom")
-        state["_scale_fn_custom"] = None
-        if fn is not None and not isinstance(fn, types.FunctionType):
-            state["_scale_fn_custom"] = fn.__dict__.copy()
+        """The attributes; of a custom ``scale_fn`` only the attributes of a callable object."""
+        state = self._state_except(("_scale_fn_ref", "_scale_fn_custom"))
+        state["_scale_fn_custom"] = _fn_state(self._scale_fn_custom)
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state_dict = dict(state_dict)
-        fn = state_dict.pop("_scale_fn_custom")
-        super().load_state_dict(state_dict)
-        if fn is not None:
-            self._scale_fn_custom.__dict__.update(fn)
+        _load_fn_state(self._scale_fn_custom, self._load_except(state_dict, "_scale_fn_custom"))
         self._init_scale_fn()
 
 
@@ -1148,11 +1150,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
     def get_lr(self) -> list:
         _warn_get_lr_called_within_step(self)
-        return [
-            self.eta_min
-            + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
-            for base_lr in self.base_lrs
-        ]
+        angle = math.pi * self.T_cur / self.T_i
+        return [_cosine(base_lr, self.eta_min, angle) for base_lr in self.base_lrs]
 
     def step(self, epoch=None) -> None:
         """Advance one epoch, or move to the (possibly fractional) ``epoch``."""
@@ -1179,10 +1178,9 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 self.T_i = self.T_0
                 self.T_cur = epoch
         self.last_epoch = math.floor(epoch)
-        with _InStep(self):
-            for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
-                _set_group_value(group, "lr", lr)
-        self._last_lr = _group_values(self.optimizer, "lr")
+        with _in_step(self):
+            values = self.get_lr()
+        self._apply_lrs(values)
 
 
 class OneCycleLR(LRScheduler):
@@ -1235,9 +1233,7 @@ class OneCycleLR(LRScheduler):
         three_phase: bool = False,
         last_epoch: int = -1,
     ) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
-        self.optimizer = optimizer
+        self.optimizer = _checked_optimizer(optimizer)
         if total_steps is not None:
             if total_steps <= 0 or not isinstance(total_steps, int):
                 raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
@@ -1287,20 +1283,7 @@ class OneCycleLR(LRScheduler):
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if self.cycle_momentum:
-            if "momentum" not in self.optimizer.defaults and "betas" not in self.optimizer.defaults:
-                raise ValueError(
-                    "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
-                )
-            self.use_beta1 = "betas" in self.optimizer.defaults
-            max_momentums = _format_param("max_momentum", optimizer, max_momentum)
-            base_momentums = _format_param("base_momentum", optimizer, base_momentum)
-            if last_epoch == -1:
-                for m_mom, b_mom, group in zip(
-                    max_momentums, base_momentums, optimizer.param_groups
-                ):
-                    _set_momentum(group, self.use_beta1, m_mom)
-                    group["max_momentum"] = m_mom
-                    group["base_momentum"] = b_mom
+            _init_cycle_momentum(self, base_momentum, max_momentum, last_epoch, max_first=True)
         super().__init__(optimizer, last_epoch)
 
     def _anneal_func(self, start, end, pct):
