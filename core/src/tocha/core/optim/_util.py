@@ -27,6 +27,7 @@ __all__ = [
     "Batch",
     "run",
     "scalar",
+    "options",
     "new_step",
     "state_like",
     "full_state_like",
@@ -49,6 +50,19 @@ _ndarray = np.ndarray
 def scalar(x) -> float:
     """A hyperparameter as a Python number (torch allows lr, betas ... as one-element tensors)."""
     return float(x) if isinstance(x, Tensor) else x
+
+
+def options(group: dict, *keys: str) -> tuple:
+    """The options ``keys`` of a parameter group, as a kernel's arguments: tensors as Python
+    numbers, and ``betas`` as its two values."""
+    out = []
+    for key in keys:
+        value = group[key]
+        if key == "betas":
+            out += [scalar(b) for b in value]
+        else:
+            out.append(scalar(value))
+    return tuple(out)
 
 
 def _scalar_np_dtype():

@@ -93,12 +93,5 @@ class Adadelta(_ElementwiseOptimizer):
         super().__init__(params, defaults)
 
     def _group_args(self, group):
-        lr = _util.scalar(group["lr"])
-        args = (
-            lr,
-            group["rho"],
-            group["eps"],
-            _util.scalar(group["weight_decay"]),
-            group["maximize"],
-        )
+        args = _util.options(group, "lr", "rho", "eps", "weight_decay", "maximize")
         return ("square_avg", "acc_delta"), args, None

@@ -107,7 +107,6 @@ class Adagrad(_ElementwiseOptimizer):
         processes through torch.multiprocessing)."""
 
     def _group_args(self, group):
-        lr = _util.scalar(group["lr"])
-        lr_decay = group["lr_decay"]
-        args = (_util.scalar(group["weight_decay"]), group["eps"], group["maximize"])
+        args = _util.options(group, "weight_decay", "eps", "maximize")
+        lr, lr_decay = _util.options(group, "lr", "lr_decay")
         return ("sum",), args, lambda step, st: (lr / (1 + (step - 1) * lr_decay),)

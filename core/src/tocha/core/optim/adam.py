@@ -138,9 +138,8 @@ class Adam(_ElementwiseOptimizer):
         _check_fused(defaults)
 
     def _group_args(self, group):
-        beta1, beta2 = (_util.scalar(b) for b in group["betas"])
-        lr = _util.scalar(group["lr"])
+        opts = ("betas", "lr", "weight_decay", "eps", "maximize", "decoupled_weight_decay")
+        args = _util.options(group, *opts)
+        beta1, beta2, lr = args[:3]
         names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq" if group["amsgrad"] else None)
-        args = (beta1, beta2, lr, _util.scalar(group["weight_decay"]), group["eps"])
-        args += (group["maximize"], group["decoupled_weight_decay"])
         return names, args, lambda step, st: (adam_bias(step, beta1, beta2, lr),)

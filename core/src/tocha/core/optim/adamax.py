@@ -87,7 +87,6 @@ class Adamax(_ElementwiseOptimizer):
         super().__init__(params, defaults)
 
     def _group_args(self, group):
-        beta1, beta2 = (_util.scalar(b) for b in group["betas"])
-        lr = _util.scalar(group["lr"])
-        args = (beta1, beta2, _util.scalar(group["weight_decay"]), group["eps"], group["maximize"])
+        args = _util.options(group, "betas", "weight_decay", "eps", "maximize")
+        beta1, lr = args[0], _util.scalar(group["lr"])
         return ("exp_avg", "exp_inf"), args, lambda step, st: (lr / (1 - beta1**step),)

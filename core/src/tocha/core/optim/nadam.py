@@ -121,11 +121,10 @@ class NAdam(_ElementwiseOptimizer):
         st["exp_avg_sq"] = _util.state_like(p)
 
     def _group_args(self, group):
-        beta1, beta2 = (_util.scalar(b) for b in group["betas"])
-        lr = _util.scalar(group["lr"])
+        opts = ("betas", "lr", "weight_decay", "eps", "maximize", "decoupled_weight_decay")
+        args = _util.options(group, *opts)
+        beta1, beta2, lr = args[:3]
         psi = group["momentum_decay"]
-        args = (beta1, beta2, lr, _util.scalar(group["weight_decay"]), group["eps"])
-        args += (group["maximize"], group["decoupled_weight_decay"])
 
         def per_step(step: float, st) -> tuple:
             mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))

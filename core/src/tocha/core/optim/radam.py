@@ -109,10 +109,9 @@ class RAdam(_ElementwiseOptimizer):
         super().__init__(params, defaults)
 
     def _group_args(self, group):
-        beta1, beta2 = (_util.scalar(b) for b in group["betas"])
-        lr = _util.scalar(group["lr"])
-        args = (beta1, beta2, lr, _util.scalar(group["weight_decay"]), group["eps"])
-        args += (group["maximize"], group["decoupled_weight_decay"])
+        opts = ("betas", "lr", "weight_decay", "eps", "maximize", "decoupled_weight_decay")
+        args = _util.options(group, *opts)
+        beta1, beta2, lr = args[:3]
         rho_inf = 2 / (1 - beta2) - 1
 
         def per_step(step: float, st) -> tuple:

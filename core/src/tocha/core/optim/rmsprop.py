@@ -108,12 +108,7 @@ class RMSprop(_ElementwiseOptimizer):
         super().__init__(params, defaults)
 
     def _group_args(self, group):
-        momentum = group["momentum"]
-        names = (
-            "square_avg",
-            "momentum_buffer" if momentum > 0 else None,
-            "grad_avg" if group["centered"] else None,
-        )
-        args = (_util.scalar(group["lr"]), group["alpha"], group["eps"])
-        args += (_util.scalar(group["weight_decay"]), momentum, group["maximize"])
-        return names, args, None
+        buf = "momentum_buffer" if group["momentum"] > 0 else None
+        names = ("square_avg", buf, "grad_avg" if group["centered"] else None)
+        opts = ("lr", "alpha", "eps", "weight_decay", "momentum", "maximize")
+        return names, _util.options(group, *opts), None

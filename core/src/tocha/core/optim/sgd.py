@@ -110,10 +110,9 @@ class SGD(_ElementwiseOptimizer):
         super().__init__(params, defaults)
 
     def _group_args(self, group):
-        momentum = group["momentum"]
-        args = (_util.scalar(group["lr"]), momentum, group["dampening"])
-        args += (_util.scalar(group["weight_decay"]), group["nesterov"], group["maximize"])
-        return ("momentum_buffer",) if momentum != 0 else (), args, None
+        opts = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
+        names = ("momentum_buffer",) if group["momentum"] != 0 else ()
+        return names, _util.options(group, *opts), None
 
     def _prepare(self, p, names, args, per_step):
         # no step counter, and no state at all without momentum (torch's layout); the buffer
