@@ -233,3 +233,32 @@ def test_causal_detection_and_custom_activation():
     np.testing.assert_allclose(a(enc(x, mask=mask)), a(enc(x, mask=mask, is_causal=True)))
     with pytest.raises(RuntimeError, match="Need attn_mask if specifying the is_causal hint"):
         enc(x, is_causal=True)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_inference_in_place_path_matches_recorded_path(norm_first):
+    # under no_grad the residual adds and relu run in place on the layer's own scratch
+    # outputs (threaded for large tensors): the recorded path's values (to rounding: the
+    # attention normalizes its output instead of its probabilities there), the input
+    # untouched, and a hooked module's output never overwritten
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(64, 4, 256, batch_first=True, norm_first=norm_first)
+    layer.eval()
+    x = torch.randn(8, 40, 64)  # (8 * 40 * 256) elements: the threaded in-place path
+    x0 = x.numpy().copy()
+    ref = layer(x).detach().numpy()  # grad mode on: recorded, nothing in place
+    with torch.no_grad():
+        out = layer(x).numpy()
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(x.numpy(), x0)
+    kept = []
+    layer.self_attn.register_forward_hook(lambda m, i, o: kept.append(o[0]))
+    layer.linear1.register_forward_hook(lambda m, i, o: kept.append(o))
+    with torch.no_grad():
+        out2 = layer(x).numpy()
+    np.testing.assert_allclose(out2, ref, rtol=1e-5, atol=1e-5)
+    assert float(kept[1].min()) < 0  # linear1's hooked output was not relu'd in place
+    with torch.no_grad():
+        xin = layer.norm1(x) if norm_first else x
+        sa = layer.self_attn(xin, xin, xin, need_weights=False)[0]
+    np.testing.assert_array_equal(kept[0].numpy(), sa.numpy())  # no residual added into it

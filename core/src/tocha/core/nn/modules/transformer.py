@@ -12,8 +12,12 @@ import copy
 import warnings
 from collections.abc import Callable
 
+import numpy as np
+
+from ... import _parallel
 from ..._ops.creation import full
 from ..._tensor import Tensor
+from ...autograd.grad_mode import MODE
 from .. import functional as F
 from .. import init
 from ..functional import _attention as _A
@@ -22,7 +26,7 @@ from .attention import MultiheadAttention
 from .container import ModuleList
 from .dropout import Dropout
 from .linear import Linear
-from .module import Module
+from .module import Module, _global_forward_hooks
 from .normalization import LayerNorm
 
 __all__ = [
@@ -58,6 +62,51 @@ def _detect_is_causal_mask(mask, is_causal=None, size=None) -> bool:
         else:
             make_causal = False
     return make_causal
+
+
+def _own_outputs(*mods) -> bool:
+    """Whether the outputs of ``mods`` (tocha's own Linear/Dropout/MultiheadAttention, no
+    forward hook that could keep them) are scratch the layer may overwrite: true only when no
+    graph is recorded. Residual adds and relu then run in place, as in torch's fused
+    inference path, saving an allocation and a pass each."""
+    if MODE.grad or _global_forward_hooks:
+        return False
+    for m in mods:
+        if type(m) not in (Linear, Dropout, MultiheadAttention) or m._forward_hooks:
+            return False
+    return True
+
+
+def _in_place(ufunc, out: Tensor, *args) -> Tensor:
+    """``ufunc(out, *args)`` written into ``out`` (a NumPy float tensor that nothing else
+    holds), over the intra-op threads when large."""
+    a = out._data
+    if a.__class__ is not np.ndarray or not a.flags.c_contiguous or not a.flags.writeable:
+        return None
+    flat_args = []
+    for b in args:
+        if b.__class__ is Tensor:
+            b = b._data
+            if b.__class__ is not np.ndarray or b.shape != a.shape or b.dtype != a.dtype:
+                return None
+            b = np.ascontiguousarray(b).reshape(-1)
+        flat_args.append(b)
+    flat = a.reshape(-1)
+    if _parallel._parallel(flat.size):
+        arrays = [b for b in flat_args if b.__class__ is np.ndarray]
+        scalars = [b for b in flat_args if b.__class__ is not np.ndarray]
+        _parallel._run(ufunc, flat, (flat, *arrays), tuple(scalars))
+    else:
+        ufunc(flat, *flat_args, out=flat)
+    out._bump_version()
+    return out
+
+
+def _residual(x: Tensor, y: Tensor, own: bool) -> Tensor:
+    """``x + y``; into ``y`` when it is the layer's own scratch (``own``)."""
+    if own and _in_place(np.add, y, x) is not None:
+        return y
+    return x + y
 
 
 def _get_clones(module: Module, n: int) -> ModuleList:
@@ -297,12 +346,16 @@ class TransformerEncoderLayer(Module):
         )
         src_mask = _A._canonical_mask(src_mask, "src_mask", None, "", src.dtype, check_other=False)
         x = src
+        own_sa = _own_outputs(self.self_attn, self.dropout1)
+        own_ff = _own_outputs(self.linear2, self.dropout2)
         if self.norm_first:
-            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
-            x = x + self._ff_block(self.norm2(x))
+            sa = self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            x = _residual(x, sa, own_sa)
+            x = _residual(x, self._ff_block(self.norm2(x)), own_ff)
         else:
-            x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
-            x = self.norm2(x + self._ff_block(x))
+            sa = self._sa_block(x, src_mask, src_key_padding_mask, is_causal)
+            x = self.norm1(_residual(x, sa, own_sa))
+            x = self.norm2(_residual(x, self._ff_block(x), own_ff))
         return x
 
     def _sa_block(self, x, attn_mask, key_padding_mask, is_causal: bool = False) -> Tensor:
@@ -318,7 +371,14 @@ class TransformerEncoderLayer(Module):
         return self.dropout1(x)
 
     def _ff_block(self, x: Tensor) -> Tensor:
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
+        h = self.linear1(x)
+        if not (
+            self.activation is F.relu
+            and _own_outputs(self.linear1)
+            and _in_place(np.maximum, h, 0) is not None
+        ):
+            h = self.activation(h)
+        x = self.linear2(self.dropout(h))
         return self.dropout2(x)
 
 
