@@ -153,6 +153,24 @@ def test_load_casts_state_to_the_parameter_dtype_but_keeps_step():
     assert st["exp_avg"].numpy().flags.c_contiguous
 
 
+@pytest.mark.parametrize("name", ["Adam", "Adagrad", "RMSprop"])
+@pytest.mark.parametrize("start", [5.0, 2.0**24 - 1, 2.0**24, 2.0**25 + 1])
+def test_step_counter_counts_in_its_own_dtype(name, start):
+    # torch adds 1 to a float32 step tensor: past 2**24 the count stops moving, and the bias
+    # corrections use the rounded count; a resumed counter must behave the same way
+    params = _params(dtype=np.float32)
+    opt = getattr(optim, name)(params, lr=0.1)
+    _steps(opt, params, range(1), dtype=np.float32)
+    st = opt.state[params[0]]
+    st["step"] = torch.tensor(np.float32(start))
+    _steps(opt, params, range(1, 3), dtype=np.float32)
+    want = np.float32(start)
+    for _ in range(2):
+        want = want + np.float32(1)
+    assert st["step"].dtype == torch.float32
+    assert st["step"].numpy().tobytes() == np.asarray(want).tobytes()
+
+
 def test_load_errors():
     params = _params()
     opt = optim.SGD(params, lr=0.1)

@@ -590,7 +590,9 @@ class _ElementwiseOptimizer(Optimizer):
         if not st:
             self._init_state(st, p, names)
         step_t = st["step"]._data
-        step_t += 1
+        # step += 1 through a Python float: the same value (exact, then rounded once to the
+        # counter's dtype), without the cost of an in-place ufunc on a 0-d array
+        step_t[...] = float(step_t) + 1.0
         states = tuple([None if n is None else st[n]._data for n in names])
         if per_step is None:
             return states, args
