@@ -108,10 +108,6 @@ class _Flag:
         setattr(self.scheduler, self.name, False)
 
 
-def _in_step(scheduler: LRScheduler) -> _Flag:
-    return _Flag(scheduler, "_get_lr_called_within_step")
-
-
 def _checked_optimizer(optimizer) -> Optimizer:
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
@@ -258,7 +254,7 @@ class LRScheduler:
         self._update_lr(epoch)
 
     def _update_lr(self, epoch: int | None = None) -> None:
-        with _in_step(self):
+        with _Flag(self, "_get_lr_called_within_step"):
             if epoch is None:
                 self.last_epoch += 1
                 values = self.get_lr()
@@ -1178,7 +1174,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 self.T_i = self.T_0
                 self.T_cur = epoch
         self.last_epoch = math.floor(epoch)
-        with _in_step(self):
+        with _Flag(self, "_get_lr_called_within_step"):
             values = self.get_lr()
         self._apply_lrs(values)
 
