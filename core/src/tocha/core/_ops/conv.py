@@ -21,6 +21,11 @@ Kernels (forward on raw arrays, NumPy or CuPy through ``xp``):
   the weight in one GEMM per group (a batched matmul over groups, no loop over channels).
   The weight gradient is one GEMM against the same columns; the input gradient is one GEMM
   followed by col2im (a strided slice-add per kernel offset).
+- Stride-1 ungrouped convolutions on the CPU with 16+ channels and maps large enough that
+  padding them adds at most 30% (ResNet's 32x32 and 16x16 stages): implicit GEMM, one GEMM per
+  kernel tap on column slices of the padded channels-first input, accumulated in place through
+  CBLAS on the intra-op threads; no im2col buffer (see "implicit GEMM" below). Forward, input
+  gradient and weight gradient all use it.
 - 3x3, stride 1, dilation 1, ungrouped 2-D convolutions on the CPU (the bulk of ResNet/VGG
   work): Winograd F(2x2, 3x3). It needs 2.25x fewer multiplications than im2col, which matters
   because OpenBLAS's SGEMM runs at ~60% of the speed of torch's oneDNN kernels here. The
@@ -28,6 +33,7 @@ Kernels (forward on raw arrays, NumPy or CuPy through ``xp``):
   the error is that of a direct convolution (measured: max |err| 6e-5 vs 5e-5 for torch on
   unit-normal 64-channel inputs). Forward, input gradient (a stride-1 transposed 3x3
   convolution is a 3x3 convolution with the flipped kernel) and weight gradient all use it.
+  It is chosen on one core only, ahead of the implicit GEMM.
 """
 
 from __future__ import annotations
