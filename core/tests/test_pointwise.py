@@ -5,6 +5,7 @@ complex gradients and error messages."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -654,3 +655,45 @@ def test_heaviside_has_no_derivative():
     assert y.tolist() == [1.0, 0.5, 0.0]
     with pytest.raises(RuntimeError, match="derivative for aten::heaviside is not implemented"):
         y.sum().backward()
+
+
+def _shifted_softmax(a, axis):
+    """softmax and log_softmax in float64 the way torch computes them (row max shift), so
+    rows holding inf or nan give torch's nan results."""
+    with np.errstate(all="ignore"):
+        z = a - a.max(axis=axis, keepdims=True)
+        s = np.exp(z).sum(axis=axis, keepdims=True)
+        return np.exp(z) / s, z - np.log(s)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "case",
+    ["moderate", "large", "very_negative", "mixed_extremes", "inf_rows", "nan_row"],
+)
+def test_softmax_shift_free_path_matches_the_shifted_maths(case, dtype):
+    """softmax/log_softmax skip the row-max shift only when every exp(x) is a normal float
+    and the row sums cannot overflow; either way the result is the shifted maths."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((6, 37))
+    if case == "large":
+        a = a * 5 + 70.0  # above the overflow-safe bound: the shifted path
+    elif case == "very_negative":
+        a = a - 95.0  # exp underflows without the shift
+    elif case == "mixed_extremes":
+        a[0, 0], a[1, 1] = 500.0, -500.0
+    elif case == "inf_rows":
+        a[0, 3], a[2, :] = np.inf, -np.inf
+    elif case == "nan_row":
+        a[4, 5] = np.nan
+    a = a.astype(dtype).astype(np.float64)  # the reference sees the same rounded inputs
+    x = torch.from_numpy(a.astype(dtype))
+    # float32: relative error of exp, absolute error of x - logsumexp (|x| up to ~10)
+    tol = dict(rtol=2e-6, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch gives nan rows without a warning
+        for dim in (0, 1):
+            want, want_log = _shifted_softmax(a, dim)
+            np.testing.assert_allclose(torch.softmax(x, dim).numpy(), want, equal_nan=True, **tol)
+            got_log = torch.log_softmax(x, dim).numpy()
+            np.testing.assert_allclose(got_log, want_log, equal_nan=True, **tol)
