@@ -114,12 +114,21 @@ def test_read_idx_round_trip(tmp_path):
     assert ex.read_idx(plain, ndim=1).tolist() == [3, 1, 4]
 
 
+def _damaged(data: bytes, pos: int) -> bytes:
+    out = bytearray(data)
+    out[pos] = 0xFF
+    return bytes(out)
+
+
 @pytest.mark.parametrize(
     "name, content, message",
     [
         # a gzip stream cut short (a partial download)
         ("cut.gz", gzip.compress(_idx_bytes(np.ones((5, 4, 4))))[:-12], "not a readable IDX"),
         ("notgzip.gz", b"this is not gzip data", "not a readable IDX"),
+        # damaged deflate data (zlib.error) and a damaged CRC (BadGzipFile)
+        ("deflate.gz", _damaged(gzip.compress(_idx_bytes(np.ones((2, 2, 2)))), 10), "readable"),
+        ("crc.gz", _damaged(gzip.compress(_idx_bytes(np.ones((2, 2, 2)))), -7), "readable"),
         ("magic.gz", gzip.compress(b"\x00\x00\x0d\x03" + bytes(12)), "magic number 0x00000d03"),
         # a complete gzip stream whose IDX data stops before the header says it should
         ("short.gz", gzip.compress(_idx_bytes(np.ones((5, 4, 4)))[:-7]), "holds 73 data bytes"),

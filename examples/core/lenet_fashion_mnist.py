@@ -26,6 +26,7 @@ import os
 import struct
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +61,9 @@ def read_idx(path: str | os.PathLike, ndim: int | None = None) -> np.ndarray:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as f:
             raw = f.read()
-    except (OSError, EOFError) as e:  # BadGzipFile is an OSError; a cut gzip stream, EOFError
+    # a bad gzip header or CRC raises BadGzipFile (an OSError), bad deflate data zlib.error, and
+    # a stream cut short EOFError
+    except (OSError, EOFError, zlib.error) as e:
         if isinstance(e, FileNotFoundError):
             raise
         raise ValueError(f"read_idx: {path} is not a readable IDX file: {e}") from e
@@ -88,7 +91,7 @@ def read_idx(path: str | os.PathLike, ndim: int | None = None) -> np.ndarray:
 
 
 def load_split(data_dir: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, 28, 28) uint8 and labels (N,) uint8 of the 'train' or 't10k' split."""
+    """Images (N, 28, 28) uint8 and labels (N,) uint8 of the 'train' or 'test' split."""
     images_name, labels_name = FILES[split]
     images = read_idx(Path(data_dir) / images_name, ndim=3)
     labels = read_idx(Path(data_dir) / labels_name, ndim=1)
