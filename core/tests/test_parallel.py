@@ -88,3 +88,44 @@ def test_caching_allocator_is_on_by_default_and_can_be_turned_off():
     env = {"TOCHA_CPU_CACHING_ALLOCATOR": "0", "PATH": ""}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+_BLAS = _parallel.blas_thread_fns()
+needs_openblas = pytest.mark.skipif(_BLAS is None, reason="NumPy's BLAS is not OpenBLAS here")
+
+
+@needs_openblas
+def test_set_num_threads_also_sets_openblas_threads():
+    get, _ = _BLAS
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert get() == 1
+        torch.set_num_threads(2)
+        assert get() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert get() == before
+
+
+@needs_openblas
+def test_one_blas_thread_regions_nest_and_restore():
+    get, _ = _BLAS
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with _parallel.one_blas_thread():
+            assert get() == 1
+            with _parallel.one_blas_thread():
+                assert get() == 1
+            assert get() == 1  # the outer region still holds it
+            assert _parallel.blas_threads_outside() == 2
+            torch.set_num_threads(3)  # applies when the region ends
+            assert get() == 1
+        assert get() == 3
+        a = np.random.default_rng(0).standard_normal((64, 64))
+        with _parallel.one_blas_thread():
+            inside = a @ a
+        np.testing.assert_array_equal(inside, a @ a)
+    finally:
+        torch.set_num_threads(before)

@@ -10,6 +10,7 @@ ufunc (each element is computed by the same loop).
 from __future__ import annotations
 
 import contextvars
+import ctypes
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -39,7 +40,9 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(n: int) -> None:
-    """Use ``n`` threads for large CPU elementwise ops (``1`` turns parallelism off)."""
+    """Use ``n`` threads for intra-op parallelism on the CPU: tocha's own pool for large
+    elementwise work and OpenBLAS's threads for matrix products (as ``torch.set_num_threads``
+    sets both its pool and its BLAS threads); ``1`` runs everything on one core."""
     global _num_threads, _pool
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: number of threads must be a positive int, got {n!r}")
@@ -48,6 +51,7 @@ def set_num_threads(n: int) -> None:
         old, _pool = _pool, None
     if old is not None:
         old.shutdown(wait=False)
+    _set_blas_threads(n)
 
 
 def _get_pool() -> ThreadPoolExecutor:
@@ -121,3 +125,89 @@ def binary(ufunc, a: np.ndarray, b, dtype=None):
     out = np.empty(a.shape, dtype or a.dtype)
     _run(ufunc, out.reshape(-1), (a.reshape(-1),), (b,))
     return out
+
+
+# --- OpenBLAS's own threads -----------------------------------------------------------------
+# NumPy's OpenBLAS runs each GEMM on its own threads. Kernels that already split their work
+# over tocha's pool (conv chunks, attention chunks, recurrent time loops with small GEMMs) hold
+# it to one thread meanwhile: woken for every short GEMM, its workers cost more than they give
+# and busy-wait on the cores our threads need (measured: 2-40x slower steps on a busy 2-core
+# machine). Nested and concurrent holders share one save/restore of the setting.
+_BLAS_FNS: list = []
+_BLAS_LOCK = threading.Lock()
+_BLAS_STATE = [0, 1]  # [holders inside, the thread count to restore when the last leaves]
+
+
+def blas_thread_fns():
+    """``(get, set)`` of the OpenBLAS thread count NumPy uses, or None (another BLAS, no
+    /proc, another OS): then BLAS threading is left as it is."""
+    if _BLAS_FNS:
+        return _BLAS_FNS[0]
+    fns = None
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {ln.split()[-1] for ln in f if "openblas" in ln.rsplit("/", 1)[-1]}
+        # NumPy's own copy first (SciPy may load another OpenBLAS beside it)
+        for path in sorted(paths, key=lambda p: ("numpy" not in p, p)):
+            lib = ctypes.CDLL(path)
+            for suffix in ("64_", "", "_64"):
+                for prefix in ("scipy_openblas", "openblas"):
+                    get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+                    put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+                    if get is not None and put is not None:
+                        put.argtypes = [ctypes.c_int]
+                        fns = (get, put)
+                        break
+                if fns:
+                    break
+            if fns:
+                break
+    except Exception:  # pragma: no cover - no /proc, an unknown BLAS
+        fns = None
+    _BLAS_FNS.append(fns)
+    return fns
+
+
+def _set_blas_threads(n: int) -> None:
+    fns = blas_thread_fns()
+    if fns is None:
+        return
+    with _BLAS_LOCK:
+        if _BLAS_STATE[0]:  # inside a one-thread region: applies when the last holder leaves
+            _BLAS_STATE[1] = n
+        else:
+            fns[1](n)
+
+
+def blas_threads_outside() -> int:
+    """OpenBLAS's thread count outside one-thread regions (1 when it cannot be set)."""
+    fns = blas_thread_fns()
+    if fns is None:
+        return 1
+    with _BLAS_LOCK:
+        return _BLAS_STATE[1] if _BLAS_STATE[0] else fns[0]()
+
+
+class one_blas_thread:  # noqa: N801 - used as a context manager
+    """OpenBLAS held to one thread while inside (a no-op where it cannot be set)."""
+
+    __slots__ = ("fns",)
+
+    def __enter__(self):
+        self.fns = fns = blas_thread_fns()
+        if fns is not None:
+            with _BLAS_LOCK:
+                if _BLAS_STATE[0] == 0:
+                    _BLAS_STATE[1] = fns[0]()
+                    if _BLAS_STATE[1] != 1:
+                        fns[1](1)
+                _BLAS_STATE[0] += 1
+        return self
+
+    def __exit__(self, *exc):
+        fns = self.fns
+        if fns is not None:
+            with _BLAS_LOCK:
+                _BLAS_STATE[0] -= 1
+                if _BLAS_STATE[0] == 0 and _BLAS_STATE[1] != 1:
+                    fns[1](_BLAS_STATE[1])

@@ -421,8 +421,7 @@ def _single_core() -> bool:
     """
     if _parallel.get_num_threads() > 1:
         return False
-    fns = _blas_threads_fns()
-    return fns is None or fns[0]() <= 1
+    return _parallel.blas_threads_outside() <= 1
 
 
 def _wino_ok(xp, dt, geo, C, Co, N) -> bool:  # noqa: N803
@@ -472,14 +471,6 @@ def _wino_chunks(N, th, tw, C, min_tiles=0):  # noqa: N803
     return [(n, n + 1, i, min(th, i + rows)) for n in range(N) for i in range(0, th, rows)]
 
 
-def _blas_threads_fns():
-    try:  # the OpenBLAS thread-count setter found by the RNN kernels (one lookup per process)
-        from .rnn import _blas_threads_fns as fns
-    except Exception:  # pragma: no cover - that module or its helper missing
-        return None
-    return fns()
-
-
 def _run_chunks(fn, chunks, parallel=True):
     """``[fn(c) for c in chunks]``, spread over the intra-op threads when ``parallel``.
 
@@ -510,37 +501,27 @@ def _run_chunks(fn, chunks, parallel=True):
         return res
 
 
-class _single_blas:  # noqa: N801 - used as a context manager
+class _single_blas(_parallel.one_blas_thread):  # noqa: N801 - used as a context manager
     """OpenBLAS held to one thread for the duration of a convolution on the CPU.
 
     The convolution kernels parallelise over chunks of the batch themselves. Letting OpenBLAS
     use its own threads for any GEMM of the op (even the small weight transform before the
     chunks) wakes its workers, which then busy-wait on the second core while our chunk threads
     need it: measured, a two-thread Winograd forward then ran no faster than one thread while
-    keeping both cores busy.
+    keeping both cores busy. A batch of one is not split over threads: OpenBLAS then keeps
+    its threads for the GEMMs.
     """
 
-    __slots__ = ("prev", "put", "n")
+    __slots__ = ("hold",)
 
     def __init__(self, n_batch: int = 2):
-        self.n = n_batch
+        self.hold = _parallel.get_num_threads() > 1 and n_batch > 1
 
     def __enter__(self):
-        self.prev = None
-        # a batch of one is not split over threads: OpenBLAS keeps its threads for the GEMMs
-        if _parallel.get_num_threads() > 1 and self.n > 1:
-            fns = _blas_threads_fns()
-            if fns is not None:
-                get, self.put = fns
-                prev = get()
-                if prev != 1:
-                    self.prev = prev
-                    self.put(1)
+        if self.hold:
+            return super().__enter__()
+        self.fns = None
         return self
-
-    def __exit__(self, *exc):
-        if self.prev is not None:
-            self.put(self.prev)
 
 
 def _wino_v(xb, n0, n1, i0, i1, tw, dt):

@@ -26,10 +26,9 @@ exact too (at the cost of the unfused graph).
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
+from .. import _parallel
 from .._tensor import Tensor, wrap
 from ..autograd.function import _RELEASED_MSG, Node
 from ..autograd.grad_mode import MODE
@@ -44,65 +43,14 @@ __all__ = ["rnn_layer", "composite_layer", "row_gather", "row_scatter", "fusable
 # threads anyway, and waking them for every step costs more than the product (on a busy
 # 2-core machine a 0.4 ms single-threaded step took 2-40 ms with two threads). The loops
 # therefore run with one BLAS thread; the large GEMMs outside them keep every thread.
-_BLAS_SETTER: list = []
-
-
-def _blas_threads_fns():
-    """(get, set) of the OpenBLAS thread count NumPy uses, or None (other BLAS, other OS)."""
-    if _BLAS_SETTER:
-        return _BLAS_SETTER[0]
-    fns = None
-    try:
-        import ctypes
-
-        with open("/proc/self/maps") as f:
-            paths = {ln.split()[-1] for ln in f if "openblas" in ln.rsplit("/", 1)[-1]}
-        # NumPy's own copy first (SciPy may load another OpenBLAS beside it)
-        paths = sorted(paths, key=lambda p: ("numpy" not in p, p))
-        for path in paths:
-            lib = ctypes.CDLL(path)
-            for suffix in ("64_", "", "_64"):
-                for prefix in ("scipy_openblas", "openblas"):
-                    get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-                    put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-                    if get is not None and put is not None:
-                        put.argtypes = [ctypes.c_int]
-                        fns = (get, put)
-                        break
-                if fns:
-                    break
-            if fns:
-                break
-    except Exception:  # pragma: no cover - no /proc, no ctypes, an unknown BLAS
-        fns = None
-    _BLAS_SETTER.append(fns)
-    return fns
-
-
-_BLAS_LOCK = threading.Lock()
-_BLAS_STATE = [0, 1]  # [callers inside, the thread count to restore when the last leaves]
 
 
 def _in_one_blas_thread(fn, xp, *args):
-    """``quiet(fn, xp, *args)`` with OpenBLAS limited to one thread for the call (nested and
-    concurrent callers share one save/restore of the setting)."""
-    fns = _blas_threads_fns() if xp is np else None
-    if fns is None:
+    """``quiet(fn, xp, *args)`` with OpenBLAS limited to one thread for the call."""
+    if xp is not np:
         return quiet(fn, xp, *args)
-    get, put = fns
-    with _BLAS_LOCK:
-        if _BLAS_STATE[0] == 0:
-            _BLAS_STATE[1] = get()
-            if _BLAS_STATE[1] != 1:
-                put(1)
-        _BLAS_STATE[0] += 1
-    try:
+    with _parallel.one_blas_thread():
         return quiet(fn, xp, *args)
-    finally:
-        with _BLAS_LOCK:
-            _BLAS_STATE[0] -= 1
-            if _BLAS_STATE[0] == 0 and _BLAS_STATE[1] != 1:
-                put(_BLAS_STATE[1])
 
 
 class _StepMatmul:
@@ -119,9 +67,9 @@ class _StepMatmul:
     def __init__(self, xp, n_steps: int):
         self.xp = xp
         self.k = 4  # no probing
-        fns = _blas_threads_fns() if xp is np else None
-        many = _BLAS_STATE[1] if fns is not None else 1
-        if fns is not None and many > 1 and n_steps >= 16 and _BLAS_STATE[0] == 1:
+        fns = _parallel.blas_thread_fns() if xp is np else None
+        many = _parallel.blas_threads_outside()
+        if fns is not None and many > 1 and n_steps >= 16 and _parallel._BLAS_STATE[0] == 1:
             self.k = 0
             self.t = [0.0, 0.0]
             self.many = many
