@@ -122,3 +122,27 @@ def test_identity_lazy_flatten_unflatten():
     assert tuple(u(torch.randn(4, 6)).shape) == (4, 3, 2)
     with pytest.raises(TypeError, match="unflattened_size must be tuple of ints"):
         nn.Unflatten(1, (2, 2.0))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("layout", ["contiguous", "strided_x", "transposed_w", "batched"])
+def test_linear_with_bias_in_the_gemm_matches_numpy(dtype, layout):
+    """Inputs large enough for the bias-first GEMM path, against float64 NumPy maths, with
+    operands that are views (the path must fall back or handle them)."""
+    rng = np.random.default_rng(7)
+    npdt = np.float32 if dtype == torch.float32 else np.float64
+    x = rng.standard_normal((96, 130)).astype(npdt)
+    w = rng.standard_normal((70, 130)).astype(npdt)
+    b = rng.standard_normal(70).astype(npdt)
+    tx, tw = torch.from_numpy(x), torch.from_numpy(w)
+    if layout == "strided_x":
+        tx = torch.from_numpy(np.ascontiguousarray(np.repeat(x, 2, axis=1)))[:, ::2]
+    elif layout == "transposed_w":
+        tw = torch.from_numpy(np.ascontiguousarray(w.T)).t()
+    elif layout == "batched":
+        tx = tx.reshape(2, 48, 130)
+    y = F.linear(tx, tw, torch.from_numpy(b))
+    want = (x.astype(np.float64) @ w.astype(np.float64).T + b).reshape(y.shape)
+    tol = 1e-4 if dtype == torch.float32 else 1e-12
+    np.testing.assert_allclose(y.numpy(), want, rtol=tol, atol=tol)
+    assert y.dtype == dtype
