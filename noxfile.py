@@ -49,7 +49,12 @@ def _has_tests(folder: Path) -> bool:
     return any(folder.rglob("test_*.py")) or any(folder.rglob("*_test.py"))
 
 
-nox.options.sessions = ["lint", *(f"tests-{pkg}" for pkg in PACKAGES if _exists(pkg)), "docs"]
+nox.options.sessions = [
+    "lint",
+    *(f"tests-{pkg}" for pkg in PACKAGES if _exists(pkg)),
+    "docs",
+    "kernels",  # skips with a message where nvcc is absent
+]
 
 
 @nox.session
