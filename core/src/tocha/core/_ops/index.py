@@ -76,8 +76,12 @@ def _scatter_at(name: str, out, coords: tuple, vals) -> None:
     """``ufunc.at`` at full coordinates (one broadcastable int array per dim of ``out``).
 
     NumPy's ``ufunc.at`` is several times faster with one flat index than with a tuple of
-    arrays, so on a contiguous CPU buffer the coordinates are folded into flat offsets.
+    arrays, so on a contiguous CPU buffer the coordinates are folded into flat offsets. On a
+    GPU, floating outputs go to tocha's scatter kernels (atomic, or sorted runs under
+    ``use_deterministic_algorithms``).
     """
+    if out.__class__ is not _ndarray and _cuda_scatter(name, out, coords, vals):
+        return
     if out.__class__ is not _ndarray or not out.flags.c_contiguous or not out.size:
         _ufunc_at(name, out, coords, vals)
         return
@@ -89,6 +93,23 @@ def _scatter_at(name: str, out, coords: tuple, vals) -> None:
     flat = np.broadcast_to(flat, shape).reshape(-1)
     vals = np.broadcast_to(vals, shape).reshape(-1) if np.ndim(vals) else vals
     getattr(np, name).at(out.reshape(-1), flat, vals)
+
+
+def _cuda_scatter(name: str, out, coords: tuple, vals) -> bool:  # pragma: no cover - GPU
+    """``_scatter_at`` through ``cuda._segment`` on a C-contiguous floating CuPy array; False
+    (nothing done) where the kernels do not apply."""
+    if not out.flags.c_contiguous or not out.size:
+        return False
+    from ..cuda import _segment
+
+    if not _segment.supported(out.dtype):
+        return False
+    xp = xp_of(out)
+    shape = np.broadcast_shapes(*(c.shape for c in coords))
+    tgt = _segment.flat_targets(xp, tuple(s // out.itemsize for s in out.strides), coords)
+    v = xp.broadcast_to(xp.asarray(vals, dtype=out.dtype), shape).reshape(-1)
+    _segment.scatter_into(out, tgt, v, name)
+    return True
 
 
 def _scalar_for(arr, s):

@@ -21,6 +21,13 @@ from ._util import xp_of
 _ndarray = np.ndarray
 
 
+def _cuda_ok(dtype) -> bool:
+    """Whether tocha's embedding kernels (cuda/_embedding.py) take ``dtype``."""
+    from ..cuda import _embedding
+
+    return _embedding.supported(dtype)
+
+
 def _mm(a, b):
     """``a @ b`` for raw 2-D arrays; half and bfloat16 go through float32 (no BLAS for them)."""
     if low_precision(a.dtype):
@@ -151,6 +158,10 @@ def scatter_rows(xp, num: int, idx, rows, counts_scale=None):
     n = idx.shape[0]
     d = rows.shape[1]
     dt = rows.dtype
+    if xp is not np and _cuda_ok(dt):  # pragma: no cover - GPU
+        from ..cuda import _embedding
+
+        return _embedding.backward(rows, idx, num, counts_scale)
     if xp is np and n and not low_precision(dt):
         import scipy.sparse as sps
 
@@ -178,6 +189,10 @@ class Embedding(Node):
         xp = xp_of(w)
         self.idx, self.padding_idx, self.freq = idx, padding_idx, scale_grad_by_freq
         self.num = w.shape[0]
+        if xp is not np and w.ndim == 2 and _cuda_ok(w.dtype):  # pragma: no cover - GPU
+            from ..cuda import _embedding
+
+            return _embedding.forward(w, idx)
         return xp.take(w, idx, axis=0)
 
     def _row_scale(self, xp, flat):
@@ -242,6 +257,10 @@ class BagReduce(Node):
                 gp = (gsel * rows).sum(1) * wrap(xp.asarray(self.coef, dtype=g._data.dtype))
             return (gr, gp) if self.has_psw else (gr,)
         ga = g._data
+        if xp is not np and not self.has_psw and _cuda_ok(ga.dtype):  # pragma: no cover - GPU
+            from ..cuda import _embedding
+
+            return (wrap(_embedding.bag_rows_backward(ga, seg, self.c)) if needs[0] else None,)
         gsel = xp.take(ga, seg, axis=0)
         res = [
             wrap((gsel * self.c[:, None].astype(ga.dtype)).astype(ga.dtype)) if needs[0] else None
@@ -258,6 +277,10 @@ class BagReduce(Node):
 def _seg_matmul(xp, seg, c, rows, nbags):
     n, d = rows.shape
     dt = rows.dtype
+    if xp is not np and _cuda_ok(dt):  # pragma: no cover - GPU
+        from ..cuda import _embedding
+
+        return _embedding.bag_sum(rows, c, _embedding.offsets_from_seg(xp, seg, nbags), nbags)
     if xp is np and not low_precision(dt):
         import scipy.sparse as sps
 
@@ -281,6 +304,13 @@ class BagMax(Node):
 
     def forward(self, rows, starts=None, nonempty=None, nbags=0, keep=None):
         xp = xp_of(rows)
+        if xp is not np and _cuda_ok(rows.dtype):  # pragma: no cover - GPU
+            from ..cuda import _embedding
+
+            off = _embedding.offsets_from_starts(xp, starts, rows.shape[0])
+            out, self.pos = _embedding.bag_max(rows, keep, off, nbags)
+            self.n = rows.shape[0]
+            return out
         if xp is not np:  # CuPy has no ufunc.reduceat: reduce on the host, then move back
             host = [
                 None if a is None else (a.get() if hasattr(a, "get") else a)

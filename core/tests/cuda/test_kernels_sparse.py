@@ -1,0 +1,280 @@
+"""tocha's CUDA kernels for embeddings, scatter/segment reductions, fused optimizers and
+attention: the pure-Python parts on the CPU, and every kernel against the xp (CPU) reference
+on a GPU (``gpu``-marked: forward and backward, float32/float16/bfloat16, odd sizes,
+non-contiguous and empty inputs, atomic and deterministic variants)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tocha.core as torch
+import tocha.core.nn.functional as F
+from tocha.core.cuda import _embedding as E
+from tocha.core.cuda import _segment as S
+
+# --- CPU: the parts that need no GPU --------------------------------------------------------
+
+
+def test_sorted_runs_groups_equal_keys_in_index_order():
+    order, starts, run_keys = S.sorted_runs(np, np.array([3, 1, 3, 0, 1, 3]))
+    np.testing.assert_array_equal(order, [3, 1, 4, 0, 2, 5])
+    np.testing.assert_array_equal(starts, [0, 1, 3, 6])
+    np.testing.assert_array_equal(run_keys, [0, 1, 3])
+
+
+def test_sorted_runs_of_nothing():
+    order, starts, run_keys = S.sorted_runs(np, np.zeros(0, np.int64))
+    assert order.shape == (0,) and run_keys.shape == (0,)
+    np.testing.assert_array_equal(starts, [0])
+
+
+def test_flat_targets_match_ravel_multi_index():
+    rng = np.random.default_rng(0)
+    shape = (4, 5, 6)
+    out = np.zeros(shape)
+    idx = rng.integers(0, 5, size=(3, 4, 6))
+    coords = (np.arange(3)[:, None, None], idx, np.arange(6)[None, None, :])
+    tgt = S.flat_targets(np, tuple(s // out.itemsize for s in out.strides), coords)
+    want = np.ravel_multi_index(np.broadcast_arrays(*coords), shape).reshape(-1)
+    np.testing.assert_array_equal(tgt, want)
+    # through a transposed (F-ordered) buffer's strides: the offsets address its memory
+    buf = np.arange(np.prod(shape), dtype=np.float64).reshape(shape[::-1])
+    t = buf.T
+    tgt_t = S.flat_targets(np, tuple(s // t.itemsize for s in t.strides), coords)
+    np.testing.assert_array_equal(
+        buf.reshape(-1)[tgt_t], t[np.broadcast_arrays(*coords)].reshape(-1)
+    )
+
+
+@pytest.mark.parametrize(
+    "name,code",
+    [("add", 0), ("sum", 0), ("maximum", 1), ("amax", 1), ("minimum", 2), ("amin", 2)],
+)
+def test_op_codes(name, code):
+    assert S.op_code(name) == code
+
+
+def test_op_code_prod_and_errors():
+    assert S.op_code("multiply") == 3
+    with pytest.raises(ValueError, match="no reduction 'mean'"):
+        S.op_code("mean")
+    with pytest.raises(ValueError, match="no reduction 'prod'"):
+        S.op_code("prod", allow_prod=False)
+
+
+def test_accumulation_dtype_and_supported_dtypes():
+    import ml_dtypes
+
+    assert S.acc_dtype(np.float64) == np.float64
+    for dt in (np.float32, np.float16, ml_dtypes.bfloat16):
+        assert S.acc_dtype(dt) == np.float32
+        assert S.supported(dt) and E.supported(dt)
+    assert not S.supported(np.int64) and not E.supported(np.bool_)
+
+
+def test_deterministic_follows_the_switch():
+    try:
+        torch.use_deterministic_algorithms(True)
+        assert S.deterministic()
+        torch.use_deterministic_algorithms(False)
+        assert not S.deterministic()
+    finally:
+        torch.use_deterministic_algorithms(False)
+
+
+def test_bag_offsets_from_segments_and_starts():
+    seg = np.array([0, 0, 2, 2, 2, 4])  # bags 1 and 3 empty
+    np.testing.assert_array_equal(E.offsets_from_seg(np, seg, 5), [0, 2, 2, 5, 5, 6])
+    np.testing.assert_array_equal(E.offsets_from_seg(np, np.zeros(0, np.int64), 2), [0, 0, 0])
+    np.testing.assert_array_equal(E.offsets_from_starts(np, np.array([0, 2, 2]), 7), [0, 2, 2, 7])
+
+
+# --- GPU: each kernel against the CPU (xp) reference ------------------------------------------
+
+FLOATS = ["float32", "float16", "bfloat16"]
+TOL = {"float32": 1e-5, "float16": 2e-3, "bfloat16": 2e-2, "float64": 1e-12}
+
+
+@pytest.fixture(params=[False, True], ids=["atomic", "deterministic"])
+def det(request):
+    torch.use_deterministic_algorithms(request.param)
+    yield request.param
+    torch.use_deterministic_algorithms(False)
+
+
+def _close(a, b, dtype, scale=1.0):
+    a = a.detach().cpu().to(torch.float64).numpy()
+    b = b.detach().cpu().to(torch.float64).numpy()
+    tol = TOL[dtype] * max(1.0, scale)
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def _pair(x, requires_grad=True):
+    """The same leaf on the CPU and on the GPU."""
+    c = x.detach().clone().requires_grad_(requires_grad)
+    g = x.detach().to("cuda").requires_grad_(requires_grad)
+    return c, g
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("d", [1, 31, 33, 1000, 4097])
+def test_gpu_embedding_forward_backward(dtype, d, det):
+    num = 50
+    w = torch.randn(num, d).to(getattr(torch, dtype))
+    idx = torch.randint(0, num, (7, 13))
+    wc, wg = _pair(w)
+    yc = F.embedding(idx, wc, padding_idx=3)
+    yg = F.embedding(idx.to("cuda"), wg, padding_idx=3)
+    _close(yg, yc, dtype)
+    go = torch.randn(7, 13, d).to(getattr(torch, dtype))
+    yc.backward(go)
+    yg.backward(go.to("cuda"))
+    _close(wg.grad, wc.grad, dtype, scale=8)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_gpu_embedding_scale_grad_by_freq_noncontiguous_and_empty(dtype, det):
+    base = torch.randn(33, 40).to(getattr(torch, dtype))
+    w = base[:, ::2]  # a strided weight
+    idx = torch.tensor([1, 1, 5, 32, 1, 0])
+    wc, wg = _pair(w)
+    F.embedding(idx, wc, scale_grad_by_freq=True).sum().backward()
+    F.embedding(idx.to("cuda"), wg, scale_grad_by_freq=True).sum().backward()
+    _close(wg.grad, wc.grad, dtype)
+    empty = F.embedding(torch.zeros(0, dtype=torch.int64).to("cuda"), wg)
+    assert tuple(empty.shape) == (0, 20)
+
+
+@pytest.mark.gpu
+def test_gpu_embedding_backward_is_bitwise_repeatable_when_deterministic():
+    torch.use_deterministic_algorithms(True)
+    try:
+        w = torch.randn(10, 257, device="cuda", requires_grad=True)
+        idx = torch.randint(0, 10, (20000,), device="cuda")
+        go = torch.randn(20000, 257, device="cuda")
+        grads = []
+        for _ in range(3):
+            w.grad = None
+            F.embedding(idx, w).backward(go)
+            grads.append(w.grad.cpu().numpy())
+        assert all(np.array_equal(grads[0], g) for g in grads[1:])
+    finally:
+        torch.use_deterministic_algorithms(False)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("d", [1, 33, 1000])
+def test_gpu_embedding_bag(dtype, mode, d, det):
+    num = 40
+    w = torch.randn(num, d).to(getattr(torch, dtype))
+    idx = torch.randint(0, num, (31,))
+    offsets = torch.tensor([0, 3, 3, 10, 30])  # an empty bag
+    wc, wg = _pair(w)
+    psw = None
+    if mode == "sum":
+        psw = torch.rand(31).to(getattr(torch, dtype))
+    pc, pg = (None, None) if psw is None else _pair(psw)
+    yc = F.embedding_bag(idx, wc, offsets, mode=mode, per_sample_weights=pc, padding_idx=2)
+    yg = F.embedding_bag(
+        idx.to("cuda"), wg, offsets.to("cuda"), mode=mode, per_sample_weights=pg, padding_idx=2
+    )
+    _close(yg, yc, dtype, scale=4)
+    go = torch.randn(*yc.shape).to(getattr(torch, dtype))
+    yc.backward(go)
+    yg.backward(go.to("cuda"))
+    _close(wg.grad, wc.grad, dtype, scale=8)
+    if psw is not None:
+        _close(pg.grad, pc.grad, dtype, scale=8 * d**0.5)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", FLOATS + ["float64"])
+@pytest.mark.parametrize("reduce", ["sum", "mean", "amax", "amin", "prod"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_gpu_scatter_reduce(dtype, reduce, include_self, det):
+    x = torch.randn(6, 33).to(getattr(torch, dtype))
+    src = torch.randn(9, 33).to(getattr(torch, dtype))
+    index = torch.randint(0, 6, (9, 33))
+    xc, xg = _pair(x)
+    sc, sg = _pair(src)
+    yc = xc.scatter_reduce(0, index, sc, reduce, include_self=include_self)
+    yg = xg.scatter_reduce(0, index.to("cuda"), sg, reduce, include_self=include_self)
+    _close(yg, yc, dtype, scale=4)
+    go = torch.randn(6, 33).to(getattr(torch, dtype))
+    yc.backward(go)
+    yg.backward(go.to("cuda"))
+    _close(xg.grad, xc.grad, dtype, scale=8)
+    _close(sg.grad, sc.grad, dtype, scale=8)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("cols", [1, 31, 33, 1000, 4097])
+def test_gpu_scatter_add_and_index_add(dtype, cols, det):
+    x = torch.randn(5, cols).to(getattr(torch, dtype))
+    src = torch.randn(12, cols).to(getattr(torch, dtype))
+    index = torch.randint(0, 5, (12, cols))
+    vec = torch.randint(0, 5, (12,))
+    xc, xg = _pair(x)
+    sc, sg = _pair(src)
+    yc = xc.scatter_add(0, index, sc) + xc.index_add(0, vec, sc, alpha=0.5)
+    yg = xg.scatter_add(0, index.to("cuda"), sg) + xg.index_add(0, vec.to("cuda"), sg, alpha=0.5)
+    _close(yg, yc, dtype, scale=8)
+    yc.sum().backward()
+    yg.sum().backward()
+    _close(sg.grad, sc.grad, dtype)
+    # along dim 1, a non-contiguous source, and nothing to scatter
+    t = torch.randn(cols, 4).to(getattr(torch, dtype)).t()
+    ic = torch.randint(0, 4, (4, cols))
+    rc = torch.zeros(4, 4).to(getattr(torch, dtype)).scatter_add(1, ic, t)
+    rg = torch.zeros(4, 4, device="cuda").to(getattr(torch, dtype))
+    rg = rg.scatter_add(1, ic.to("cuda"), t.to("cuda"))
+    _close(rg, rc, dtype, scale=8)
+    e = xg.index_add(0, torch.zeros(0, dtype=torch.int64, device="cuda"), sg[:0])
+    _close(e, xc, dtype)
+
+
+@pytest.mark.gpu
+def test_gpu_scatter_add_is_bitwise_repeatable_when_deterministic():
+    torch.use_deterministic_algorithms(True)
+    try:
+        src = torch.randn(100000, device="cuda")
+        index = torch.randint(0, 7, (100000,), device="cuda")
+        outs = [torch.zeros(7, device="cuda").scatter_add(0, index, src).cpu() for _ in range(3)]
+        assert all(torch.equal(outs[0], o) for o in outs[1:])
+    finally:
+        torch.use_deterministic_algorithms(False)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", FLOATS + ["float64"])
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "min"])
+@pytest.mark.parametrize("d", [1, 31, 33, 1000, 4097])
+def test_gpu_segment_csr(dtype, reduce, d):
+    import cupy as cp
+
+    rng = np.random.default_rng(0)
+    offsets = np.array([0, 4, 4, 9, 10, 17])
+    x = torch.randn(17, d).to(getattr(torch, dtype))
+    xn = x.to(torch.float64).numpy()
+    want = np.zeros((5, d))
+    arg = np.full((5, d), -1)
+    for s in range(5):
+        lo, hi = offsets[s], offsets[s + 1]
+        if hi > lo:
+            seg = xn[lo:hi]
+            want[s] = {"sum": seg.sum, "mean": seg.mean, "max": seg.max, "min": seg.min}[reduce](0)
+            if reduce in ("max", "min"):
+                arg[s] = lo + (seg.argmax(0) if reduce == "max" else seg.argmin(0))
+    del rng
+    got, got_arg = S.segment_csr(x.to("cuda")._data, cp.asarray(offsets), reduce, return_arg=True)
+    np.testing.assert_allclose(
+        cp.asnumpy(got).astype(np.float64), want, rtol=TOL[dtype] * 4, atol=TOL[dtype] * 4
+    )
+    if reduce in ("max", "min"):
+        np.testing.assert_array_equal(cp.asnumpy(got_arg), arg)
