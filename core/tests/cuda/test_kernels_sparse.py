@@ -278,3 +278,113 @@ def test_gpu_segment_csr(dtype, reduce, d):
     )
     if reduce in ("max", "min"):
         np.testing.assert_array_equal(cp.asnumpy(got_arg), arg)
+
+
+# --- fused optimizers -------------------------------------------------------------------------
+
+
+def test_optim_pack_pointers_sizes_and_batches():
+    from tocha.core.cuda import _optim as O
+
+    a, b = np.zeros(3, np.float32), np.zeros(5, np.float32)
+    ptrs = O.pack([a, None, b])
+    assert ptrs.dtype == np.uint64
+    assert list(ptrs) == [a.ctypes.data, 0, b.ctypes.data]
+    assert O.batches(0) == []
+    assert O.batches(5, limit=2) == [(0, 2), (2, 2), (4, 1)]
+    assert O.batches(65535) == [(0, 65535)] and O.batches(65536)[-1] == (65535, 1)
+    assert O.grid_x([1, 3]) == 1 and O.grid_x([257]) == 2 and O.grid_x([10**9]) == O.MAX_BLOCKS_X
+    assert O.grid_x([]) == 1
+
+
+def test_optim_eligibility_and_dtype_groups():
+    import ml_dtypes
+
+    from tocha.core.cuda import _optim as O
+
+    p = np.zeros((3, 4), np.float32)
+    assert O.eligible(p, np.ones((3, 4), np.float32), (np.zeros((3, 4), np.float32), None))
+    assert not O.eligible(p, np.ones((3, 4), np.float64), ())  # grad of another dtype
+    assert not O.eligible(p.T, np.ones((4, 3), np.float32), ())  # strided parameter
+    assert not O.eligible(p, np.ones((3, 4), np.float32), (np.zeros((4, 3), np.float32).T,))
+    assert not O.eligible(np.zeros(3, np.int64), np.zeros(3, np.int64), ())
+    half = np.zeros(2, ml_dtypes.bfloat16)
+    groups = O.by_dtype([(p, None), (half, None), (p, 1)])
+    assert list(groups) == [np.dtype(np.float32), np.dtype(ml_dtypes.bfloat16)]
+    assert len(groups[np.dtype(np.float32)]) == 2
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+def test_fused_and_foreach_on_the_cpu_take_the_xp_path(name, monkeypatch):
+    from tocha.core.cuda import _optim as O
+
+    def boom(items):
+        raise AssertionError("the CUDA multi-tensor step ran for CPU parameters")
+
+    monkeypatch.setattr(O, "sgd_multi", boom)
+    monkeypatch.setattr(O, "adam_multi", boom)
+    kw = {"momentum": 0.9} if name == "SGD" else {}
+    res = []
+    for flags in ({}, {"fused": True}, {"foreach": True}):
+        w = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+        opt = getattr(torch.optim, name)([w], lr=0.1, **kw, **flags)
+        for _ in range(3):
+            opt.zero_grad()
+            (w**2).sum().backward()
+            opt.step()
+        res.append(w.detach().numpy().copy())
+    np.testing.assert_array_equal(res[0], res[1])
+    np.testing.assert_array_equal(res[0], res[2])
+
+
+OPTIM_CASES = [
+    ("SGD", {"momentum": 0.0}),
+    ("SGD", {"momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01}),
+    ("SGD", {"momentum": 0.9, "nesterov": True, "maximize": True}),
+    ("Adam", {}),
+    ("Adam", {"weight_decay": 0.1, "amsgrad": True}),
+    ("Adam", {"maximize": True, "betas": (0.8, 0.99)}),
+    ("AdamW", {"weight_decay": 0.1}),
+    ("AdamW", {"amsgrad": True, "maximize": True}),
+]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", FLOATS + ["float64"])
+@pytest.mark.parametrize("name,kw", OPTIM_CASES)
+@pytest.mark.parametrize("flag", ["fused", "foreach"])
+def test_gpu_fused_optimizer_matches_the_xp_step(dtype, name, kw, flag):
+    shapes = [(1,), (31,), (33, 5), (1000,), (4097, 3), (0,)]
+    dt = getattr(torch, dtype)
+    init = [torch.randn(*s).to(dt) for s in shapes]
+    grads = [[torch.randn(*s).to(dt) for s in shapes] for _ in range(3)]
+    results = []
+    for fused in (False, True):
+        ps = [t.to("cuda").requires_grad_(True) for t in init]
+        extra = {flag: True} if fused else {"foreach": False}
+        opt = getattr(torch.optim, name)(ps, lr=0.01, **kw, **extra)
+        for step in range(3):
+            for p, g in zip(ps, grads[step]):
+                p.grad = g.to("cuda")
+            opt.step()
+        results.append([p.detach().cpu() for p in ps])
+        if fused:
+            st = opt.state[ps[2]]
+            assert all(v.device.type == "cuda" for k, v in st.items() if k != "step")
+    for a, b in zip(*results):
+        _close(b, a, dtype, scale=4)
+
+
+@pytest.mark.gpu
+def test_gpu_fused_adam_with_a_strided_parameter_falls_back_for_it():
+    base = torch.randn(8, 6, device="cuda")
+    p1 = base[:, ::2].detach().requires_grad_(True)  # not contiguous: xp path
+    p2 = torch.randn(5, device="cuda", requires_grad=True)
+    q1, q2 = p1.detach().clone().requires_grad_(True), p2.detach().clone().requires_grad_(True)
+    o1 = torch.optim.Adam([p1, p2], lr=0.1, fused=True)
+    o2 = torch.optim.Adam([q1, q2], lr=0.1)
+    for o, a, b in ((o1, p1, p2), (o2, q1, q2)):
+        (a.sum() * 2 + (b**2).sum()).backward()
+        o.step()
+    _close(p1, q1, "float32")
+    _close(p2, q2, "float32")

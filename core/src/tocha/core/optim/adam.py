@@ -34,6 +34,13 @@ def adam_bias(step: float, beta1: float, beta2: float, lr: float) -> tuple[float
     return lr / bias_correction1, math.sqrt(bias_correction2)
 
 
+def _adam_cuda(items) -> None:
+    """The fused multi-tensor CUDA step of one group (``fused``/``foreach`` on CuPy)."""
+    from ..cuda import _optim
+
+    _optim.adam_multi(items)
+
+
 class Adam(_ElementwiseOptimizer):
     r"""Adam (Kingma & Ba, 2014) with torch's bias correction, AMSGrad and weight decay.
 
@@ -58,8 +65,9 @@ class Adam(_ElementwiseOptimizer):
         weight_decay: weight decay, as an L2 penalty unless ``decoupled_weight_decay``
             (default 0).
         amsgrad: use the AMSGrad variant (default False).
-        foreach, fused, capturable: accepted for compatibility; tocha has one (chunked,
-            in-place) implementation.
+        foreach, fused: on CUDA, update each group in one fused multi-tensor kernel launch;
+            on the CPU accepted for compatibility (one chunked, in-place implementation).
+        capturable: accepted for compatibility.
         maximize: maximize the objective instead of minimizing it (default False).
         differentiable: only ``False`` is supported.
         decoupled_weight_decay: decay the weights directly, as AdamW does (default False).
@@ -76,6 +84,7 @@ class Adam(_ElementwiseOptimizer):
     """
 
     _kernel = staticmethod(_adam_kernel)
+    _cuda_multi = staticmethod(_adam_cuda)
     _group_defaults = {
         "amsgrad": False,
         "maximize": False,

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from copy import deepcopy
 from typing import Any
 
+import numpy as np
+
 from .._tensor import Tensor, wrap
 from ..autograd.grad_mode import enable_grad
 from . import _util
@@ -542,6 +544,15 @@ def _check_hparams(lr, **values) -> None:
             _validate(value >= 0.0, f"Invalid {name} value: {value}")
 
 
+_ndarray = np.ndarray
+
+
+def _cuda_optim():
+    from ..cuda import _optim
+
+    return _optim
+
+
 def _check_fused(defaults: dict[str, Any]) -> None:
     if defaults["fused"]:
         if defaults["differentiable"]:
@@ -562,6 +573,9 @@ class _ElementwiseOptimizer(Optimizer):
 
     _step_is_tensor = True
     _ntmp = 2
+    # ``items -> None``: the fused multi-tensor CUDA step (cuda/_optim.py) for the parameters
+    # of one group, each ``(p, g, states, kernel args)``; None where a subclass has none
+    _cuda_multi = None
 
     @staticmethod
     def _kernel(xp, p, g, states, tmps, *args) -> None:
@@ -612,13 +626,26 @@ class _ElementwiseOptimizer(Optimizer):
         for group in self.param_groups:
             self._check_differentiable(group)
             names, args, per_step = self._group_args(group)
+            # fused / foreach on CUDA: the group's parameters in one multi-tensor launch
+            fused = self._cuda_multi is not None and (group.get("fused") or group.get("foreach"))
+            items = [] if fused else None
             for p in group["params"]:
                 g = p.grad
                 if g is None:
                     continue
                 states, kargs = prepare(p, names, args, per_step)
-                add(kernel, p._data, g._data, states, ntmp, kargs)
+                pa, ga = p._data, g._data
+                if (
+                    fused
+                    and pa.__class__ is not _ndarray
+                    and _cuda_optim().eligible(pa, ga, states)
+                ):
+                    items.append((pa, ga, states, kargs))
+                else:
+                    add(kernel, pa, ga, states, ntmp, kargs)
                 p._bump_version()
+            if items:
+                self._cuda_multi(items)
         batch.run()
         return loss
 

@@ -32,6 +32,13 @@ def _sgd_kernel(xp, p, g, states, tmps, lr, momentum, dampening, wd, nesterov, m
     _util.add_(xp, p, g, -lr, t0)
 
 
+def _sgd_cuda(items) -> None:
+    """The fused multi-tensor CUDA step of one group (``fused``/``foreach`` on CuPy)."""
+    from ..cuda import _optim
+
+    _optim.sgd_multi(items)
+
+
 class SGD(_ElementwiseOptimizer):
     r"""Stochastic gradient descent, with optional momentum (torch's formulation).
 
@@ -52,9 +59,10 @@ class SGD(_ElementwiseOptimizer):
         weight_decay: L2 penalty (default 0).
         nesterov: use Nesterov momentum (default False).
         maximize: maximize the objective instead of minimizing it (default False).
-        foreach: accepted for compatibility; tocha has one (chunked, in-place) implementation.
+        foreach: on CUDA, update the group in one fused multi-tensor kernel launch; on the
+            CPU accepted for compatibility (one chunked, in-place implementation).
         differentiable: only ``False`` is supported.
-        fused: accepted for compatibility, like ``foreach``.
+        fused: like ``foreach``.
 
     Example:
         >>> import tocha.core as torch
@@ -70,6 +78,7 @@ class SGD(_ElementwiseOptimizer):
     """
 
     _kernel = staticmethod(_sgd_kernel)
+    _cuda_multi = staticmethod(_sgd_cuda)
     _step_is_tensor = False
     _group_defaults = {
         "nesterov": False,
