@@ -388,3 +388,70 @@ def test_gpu_fused_adam_with_a_strided_parameter_falls_back_for_it():
         o.step()
     _close(p1, q1, "float32")
     _close(p2, q2, "float32")
+
+
+# --- attention ------------------------------------------------------------------------------
+
+
+def test_attention_eligibility_and_grid():
+    import ml_dtypes
+
+    from tocha.core.cuda import _attention as A
+
+    def z(*s, dt=np.float32):
+        return np.zeros(s, dt)
+
+    assert A.eligible(z(2, 3, 5, 64), z(2, 3, 7, 64), z(2, 3, 7, 128))
+    h = ml_dtypes.bfloat16
+    assert A.eligible(z(1, 4, 8, dt=h), z(1, 9, 8, dt=h), z(1, 9, 8, dt=h))
+    assert not A.eligible(z(2, 5, 129), z(2, 7, 129), z(2, 7, 8))  # head dim over 128
+    assert not A.eligible(z(2, 5, 8), z(1, 7, 8), z(1, 7, 8))  # broadcast batch
+    assert not A.eligible(z(5, 8, dt=np.float64), z(7, 8, dt=np.float64), z(7, 8, dt=np.float64))
+    assert not A.eligible(z(0, 8), z(7, 8), z(7, 8)) and not A.eligible(z(5, 8), z(0, 8), z(0, 8))
+    assert A.grid(3, 16) == (3, 1) and A.grid(3, 17) == (6, 1)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_probs_from_logsumexp_match_softmax(causal):
+    from tocha.core.cuda import _attention as A
+
+    rng = np.random.default_rng(0)
+    q, k = rng.standard_normal((2, 5, 8)), rng.standard_normal((2, 7, 8))
+    s = q @ k.swapaxes(-1, -2) * 0.3
+    if causal:
+        s = s + np.triu(np.full((5, 7), -np.inf), 1)
+    m = s.max(-1, keepdims=True)
+    lse = (m + np.log(np.exp(s - m).sum(-1, keepdims=True)))[..., 0].astype(np.float32)
+    want = np.exp(s - m) / np.exp(s - m).sum(-1, keepdims=True)
+    np.testing.assert_allclose(A.probs(np, q, k, lse, 0.3, causal), want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("n_q,n_k,e,ev", [(1, 1, 8, 8), (31, 33, 64, 64), (33, 100, 128, 32)])
+def test_gpu_flash_attention_matches_the_xp_path(dtype, causal, n_q, n_k, e, ev):
+    dt = getattr(torch, dtype)
+    q = torch.randn(2, 3, n_q, e).to(dt)
+    k = torch.randn(2, 3, n_k, e).to(dt)
+    v = torch.randn(2, 3, n_k, ev).to(dt)
+    ins_c = [t.clone().requires_grad_(True) for t in (q, k, v)]
+    ins_g = [t.to("cuda").requires_grad_(True) for t in (q, k, v)]
+    yc = F.scaled_dot_product_attention(*ins_c, is_causal=causal)
+    yg = F.scaled_dot_product_attention(*ins_g, is_causal=causal)
+    _close(yg, yc, dtype, scale=2)
+    go = torch.randn(*yc.shape).to(dt)
+    yc.backward(go)
+    yg.backward(go.to("cuda"))
+    for a, b in zip(ins_g, ins_c):
+        _close(a.grad, b.grad, dtype, scale=8)
+
+
+@pytest.mark.gpu
+def test_gpu_flash_attention_non_contiguous_inputs():
+    q = torch.randn(2, 9, 4, 32, device="cuda").transpose(1, 2)  # (2, 4, 9, 32) strided
+    k = torch.randn(2, 11, 4, 32, device="cuda").transpose(1, 2)
+    v = torch.randn(2, 11, 4, 16, device="cuda").transpose(1, 2)
+    y = F.scaled_dot_product_attention(q, k, v)
+    want = F.scaled_dot_product_attention(q.cpu(), k.cpu(), v.cpu())
+    _close(y, want, "float32")

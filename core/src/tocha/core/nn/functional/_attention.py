@@ -201,6 +201,19 @@ class Attention(Node):
         self.has_bias = bool(bias)
         if bias:
             self.save_inputs = (0, 1, 2, 3)
+        self.lse = None
+        if xp is not np and not bias and keep is None and not weights:  # pragma: no cover - GPU
+            from ...cuda import _attention as _flash
+
+            if _flash.eligible(q, k, v):
+                out, self.lse = _flash.forward(q, k, v, scale, causal)
+                self.p = None
+                if layout is not None and len(layout) == out.ndim:
+                    lay = xp.empty(tuple(out.shape[i] for i in layout), dtype=out.dtype)
+                    lay = lay.transpose(tuple(np.argsort(layout)))
+                    lay[...] = out
+                    out = lay
+                return out
         dt = q.dtype
         low = dt.kind == "V" or dt.itemsize == 2
         if low:  # half types: computed in float32 as torch's CPU kernels do
@@ -295,9 +308,17 @@ class Attention(Node):
         self._saved_in = None
         self._saved_out = None
         self.p = None
+        self.lse = None
 
     def backward(self, g, *gw):
         q, k, v = self.saved_inputs[:3]
+        if self.p is None and self.lse is not None and not MODE.grad:  # pragma: no cover - GPU
+            # the flash forward kept only the log-sum-exp: rebuild P from it
+            from ...cuda import _attention as _flash
+
+            self.p = _flash.probs(
+                xp_of(q._data), q._data, k._data, self.lse, self.scale, self.causal
+            )
         if MODE.grad or self.p is None:
             return self._backward_graph(q, k, v, g, gw[0] if gw else None)
         needs = self.needs_input_grad
