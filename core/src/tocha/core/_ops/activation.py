@@ -73,15 +73,34 @@ class _Act(Node):
     fused kernels, ``graph(g, x, **p)`` the same gradient in tocha ops."""
 
     save_inputs = (0,)
+    cuda: str | None = None  # its fused kernel in cuda/_activation.py (the CuPy path)
+
+    def _cuda(self):
+        """(kernel name, scalar parameters) of the CuPy path."""
+        return self.cuda, self.p
 
     def forward(self, x, **p):
         self.p = p
+        if self.cuda is not None and x.__class__ is not np.ndarray:
+            from ..cuda import _activation as _cuda_act
+
+            name, params = self._cuda()
+            y = _cuda_act.forward(name, x, params)
+            if y is not None:
+                return y
         return run(self.fwd, x, **p)
 
     def backward(self, g):
         (x,) = self.saved_inputs
         if MODE.grad:  # create_graph: a differentiable gradient
             return self.graph(g, x, **self.p)
+        if self.cuda is not None and x._data.__class__ is not np.ndarray:
+            from ..cuda import _activation as _cuda_act
+
+            name, params = self._cuda()
+            r = _cuda_act.backward(name, g._data, x._data, params)
+            if r is not None:
+                return wrap(r)
         return wrap(run(self.bwd, g._data, x._data, **self.p))
 
 
@@ -183,6 +202,10 @@ def _gelu_bwd(xp, out, g, x, approximate):
 class Gelu(_Act):
     fwd = staticmethod(_gelu_fwd)
     bwd = staticmethod(_gelu_bwd)
+    cuda = "gelu"
+
+    def _cuda(self):
+        return ("gelu_tanh" if self.p["approximate"] == "tanh" else "gelu"), {}
 
     @staticmethod
     def graph(g, x, approximate):
@@ -232,6 +255,7 @@ def _silu_bwd(xp, out, g, x):
 class Silu(_Act):
     fwd = staticmethod(_silu_fwd)
     bwd = staticmethod(_silu_bwd)
+    cuda = "silu"
 
     @staticmethod
     def graph(g, x):
@@ -281,6 +305,7 @@ def _mish_bwd(xp, out, g, x):
 class Mish(_Act):
     fwd = staticmethod(_mish_fwd)
     bwd = staticmethod(_mish_bwd)
+    cuda = "mish"
 
     @staticmethod
     def graph(g, x):
@@ -314,6 +339,7 @@ def _softplus_bwd(xp, out, g, x, beta, threshold):
 class Softplus(_Act):
     fwd = staticmethod(_softplus_fwd)
     bwd = staticmethod(_softplus_bwd)
+    cuda = "softplus"
 
     @staticmethod
     def graph(g, x, beta, threshold):
@@ -392,6 +418,7 @@ def _elu_bwd(xp, out, g, x, alpha, scale, input_scale):
 class Elu(_Act):
     fwd = staticmethod(_elu_fwd)
     bwd = staticmethod(_elu_bwd)
+    cuda = "elu"
 
     @staticmethod
     def graph(g, x, alpha, scale, input_scale):
@@ -431,6 +458,7 @@ def _leaky_bwd(xp, out, g, x, slope):
 class LeakyRelu(_Act):
     fwd = staticmethod(_leaky_fwd)
     bwd = staticmethod(_leaky_bwd)
+    cuda = "leaky_relu"
 
     @staticmethod
     def graph(g, x, slope):
@@ -528,6 +556,7 @@ def _hardswish_bwd(xp, out, g, x):
 class Hardswish(_Act):
     fwd = staticmethod(_hardswish_fwd)
     bwd = staticmethod(_hardswish_bwd)
+    cuda = "hardswish"
 
     @staticmethod
     def graph(g, x):
@@ -552,7 +581,23 @@ class Hardsigmoid(_Masked):
 
     @staticmethod
     def fwd(x):
+        if x.__class__ is not np.ndarray:  # CuPy: the fused kernel (None: not covered)
+            from ..cuda import _activation as _cuda_act
+
+            y = _cuda_act.forward("hardsigmoid", x, {"scale": Hardsigmoid.scale})
+            if y is not None:
+                return y
         return run(_hardsigmoid_fwd, x)
+
+    def backward(self, g):
+        (x,) = self.saved_inputs
+        if not MODE.grad and x._data.__class__ is not np.ndarray:
+            from ..cuda import _activation as _cuda_act
+
+            r = _cuda_act.backward("hardsigmoid", g._data, x._data, {"scale": self.scale})
+            if r is not None:
+                return wrap(r)
+        return _Masked.backward(self, g)
 
     @staticmethod
     def mask(x):

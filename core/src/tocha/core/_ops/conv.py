@@ -822,6 +822,12 @@ def _ig_weight(x, g, geo, wshape):
 # --- dispatch -----------------------------------------------------------------------------------
 def conv_forward(x, w, geo, b=None, keep=None):
     xp = xp_of(x)
+    if xp is not np:  # CuPy: im2col / depthwise CUDA kernels (None: not covered)
+        from ..cuda import _conv as _cuda_conv
+
+        y = _cuda_conv.conv_forward(x, w, geo, b, keep)
+        if y is not None:
+            return y
     dt = _compute_dtype(x.dtype)
     if _wino_ok(xp, dt, geo, x.shape[1], w.shape[0], x.shape[0]):
         xx = x.astype(dt, copy=False)
@@ -834,6 +840,12 @@ def conv_forward(x, w, geo, b=None, keep=None):
 
 def conv_transpose_forward(g, w, geo, b=None):
     xp = xp_of(g)
+    if xp is not np:  # CuPy: GEMM + col2im / depthwise CUDA kernels (None: not covered)
+        from ..cuda import _conv as _cuda_conv
+
+        y = _cuda_conv.conv_transpose_forward(g, w, geo, b)
+        if y is not None:
+            return y
     dt = _compute_dtype(g.dtype)
     X, O, K, s, d, lo, G = geo  # noqa: N806
     if _wino_ok(xp, dt, geo, w.shape[1], w.shape[0], g.shape[0]):
@@ -864,6 +876,12 @@ def conv_transpose_forward(g, w, geo, b=None):
 
 def conv_weight_forward(x, g, geo, wshape, cols=None):
     xp = xp_of(x)
+    if xp is not np:  # CuPy: im2col + GEMM / depthwise CUDA kernels (None: not covered)
+        from ..cuda import _conv as _cuda_conv
+
+        gw = _cuda_conv.conv_weight_forward(x, g, geo, wshape, cols)
+        if gw is not None:
+            return gw
     dt = _compute_dtype(x.dtype)
     if _wino_ok(xp, dt, geo, x.shape[1], g.shape[1], x.shape[0]):
         gw = _wino_weight(x.astype(dt, copy=False), g.astype(dt, copy=False), geo[5])
@@ -990,6 +1008,12 @@ def conv_transpose_nd(
 def _unfold_array(x, geo):
     """(N, C, *X) -> (N, C*prod(K), prod(O)) windows (torch's unfold layout)."""
     xp = xp_of(x)
+    if xp is not np:  # CuPy: the im2col CUDA kernel (None: not covered)
+        from ..cuda import _conv as _cuda_conv
+
+        cols = _cuda_conv.unfold(x, geo)
+        if cols is not None:
+            return cols
     X, O, K, s, d, lo, _ = geo  # noqa: N806
     N, C = x.shape[:2]  # noqa: N806
     xb = _padded(xp, x, lo, geo.span, x.dtype)
@@ -1007,6 +1031,12 @@ def _unfold_array(x, geo):
 def _fold_array(cols, geo, C):  # noqa: N803
     """The adjoint of ``_unfold_array``: overlapping windows summed back into (N, C, *X)."""
     xp = xp_of(cols)
+    if xp is not np:  # CuPy: the col2im CUDA kernel (None: not covered)
+        from ..cuda import _conv as _cuda_conv
+
+        out = _cuda_conv.fold(cols, geo, C)
+        if out is not None:
+            return out
     X, O, K, s, d, lo, _ = geo  # noqa: N806
     N = cols.shape[0]  # noqa: N806
     span = geo.span

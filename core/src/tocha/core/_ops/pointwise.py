@@ -1093,8 +1093,15 @@ class Sigmoid(_Unary):
         t += 1
         return xp.reciprocal(t, out=t)
 
+    def forward(self, a):
+        y = _cuda_act_fwd("sigmoid", a)
+        return _Unary.forward(self, a) if y is None else y
+
     def backward(self, g):
         (y,) = self.saved_outputs
+        r = _cuda_act_bwd("sigmoid", g, y)
+        if r is not None:
+            return r
         y = _cj(y)
         return g * y * (1 - y)
 
@@ -1119,10 +1126,36 @@ class Tanh(_Unary):
     def fn(xp, a):
         return xp.tanh(a)
 
+    def forward(self, a):
+        y = _cuda_act_fwd("tanh", a)
+        return _Unary.forward(self, a) if y is None else y
+
     def backward(self, g):
         (y,) = self.saved_outputs
+        r = _cuda_act_bwd("tanh", g, y)
+        if r is not None:
+            return r
         y = _cj(y)
         return g * (1 - y * y)
+
+
+def _cuda_act_fwd(name, a):
+    """CuPy: ``name``'s fused forward kernel (cuda/_activation.py), or None."""
+    if a.__class__ is _ndarray or a.dtype.kind != "f":
+        return None
+    from ..cuda import _activation as _cuda_act
+
+    return _cuda_act.forward(name, a)
+
+
+def _cuda_act_bwd(name, g, y):
+    """CuPy, no graph to record: ``name``'s fused backward from its output ``y``, or None."""
+    if MODE.grad or y._data.__class__ is _ndarray:
+        return None
+    from ..cuda import _activation as _cuda_act
+
+    r = _cuda_act.backward(name, g._data, y._data)
+    return None if r is None else wrap(r)
 
 
 def tanh(input: Tensor, *, out=None) -> Tensor:
@@ -2782,10 +2815,14 @@ class Relu(_Unary):
             kind = dt.kind
             if (kind == "f" and dt.itemsize != 2) or kind == "i" or kind == "u":
                 return _relu_np(a)  # what _Unary.forward ends in, without its checks
-        return _Unary.forward(self, a)
+        y = _cuda_act_fwd("relu", a)
+        return _Unary.forward(self, a) if y is None else y
 
     def backward(self, g):
         (y,) = self.saved_outputs
+        r = _cuda_act_bwd("relu", g, y)
+        if r is not None:
+            return r
         yd, gd = y._data, g._data
         if not MODE.grad and gd.__class__ is _ndarray and yd.__class__ is _ndarray:
             # where(y > 0, g, 0.0) below without the tocha ops around it (the same result;

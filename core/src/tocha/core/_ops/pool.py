@@ -151,6 +151,12 @@ def _prod(t) -> int:
 
 
 def resample_array(x, maps):
+    if x.__class__ is not _ndarray:  # CuPy: one window-pooling kernel (None: not covered)
+        from ..cuda import _pool as _cuda_pool
+
+        y = _cuda_pool.resample(x, maps)
+        if y is not None:
+            return y
     dt = x.dtype
     work = x.astype(np.float32) if low_precision(dt) else x
     for axis, m in maps:
@@ -297,10 +303,17 @@ class IndexScatter(Node):
     def name(self) -> str:
         return self.__dict__.get("_name", "MaxPoolBackward0")
 
-    def forward(self, v, *, idx, size, accumulate=True, unique=False, node_name=None):
+    def forward(self, v, *, idx, size, accumulate=True, unique=False, node_name=None, pool=None):
         self.idx, self.size = idx, tuple(size)
         if node_name is not None:
             self._name = node_name
+        if pool is not None and v.__class__ is not _ndarray:
+            # CuPy, max pooling's (K, s, d, lo): a deterministic gather kernel (None: not covered)
+            from ..cuda import _pool as _cuda_pool
+
+            out = _cuda_pool.max_pool_backward(v, idx, size, *pool)
+            if out is not None:
+                return out
         lead = v.shape[:2]
         P = _prod(lead)  # noqa: N806
         n = _prod(size)
@@ -443,6 +456,12 @@ def max_pool_arrays(x, K, s, d, lo, O, want_idx: bool):  # noqa: N803
     Returns (values, indices or None); indices are flat positions in the input's spatial dims.
     """
     xp = xp_of(x)
+    if xp is not np:  # CuPy: the max-pooling kernel (None: not covered)
+        from ..cuda import _pool as _cuda_pool
+
+        res = _cuda_pool.max_pool(x, K, s, d, lo, O, want_idx)
+        if res is not None:
+            return res
     if _fast_2x2(x, K, s, d, lo, O):
         res = _max_pool_2x2(x, O, want_idx)
         if res is not None:
@@ -516,12 +535,13 @@ class MaxPool(Node):
         self.nd = len(K)
         self.X = x.shape[2:]
         self.unique = all(si >= di * (k - 1) + 1 for si, di, k in zip(s, d, K))
+        self.pool = (K, s, d, lo)
         v, idx = max_pool_arrays(x, K, s, d, lo, O, True)
         self.idx = idx
         return v, idx
 
     def backward(self, g, _gi=None):
-        return IndexScatter.apply(g, idx=self.idx, size=self.X, unique=self.unique)
+        return IndexScatter.apply(g, idx=self.idx, size=self.X, unique=self.unique, pool=self.pool)
 
 
 # --- fractional max pooling ------------------------------------------------------------------------
@@ -595,7 +615,13 @@ def max_pool_nd(x: Tensor, K, s, d, lo, O, return_indices: bool):  # noqa: N803
     from .._mode import MODE
     from .._tensor import wrap
 
-    if not return_indices and MODE.grad and x._rg and _fast_2x2(x._data, K, s, d, lo, O):
+    if (
+        not return_indices
+        and MODE.grad
+        and x._rg
+        and _fast_2x2(x._data, K, s, d, lo, O)
+        and (x._data.__class__ is _ndarray or not _cuda_usable(x._data))  # CuPy: MaxPool's kernel
+    ):
         return MaxPoolValues.apply(x, O=tuple(O)), None
     if return_indices or (MODE.grad and x._rg):
         v, i = MaxPool.apply(x, K=tuple(K), s=tuple(s), d=tuple(d), lo=tuple(lo), O=tuple(O))
@@ -605,6 +631,13 @@ def max_pool_nd(x: Tensor, K, s, d, lo, O, return_indices: bool):  # noqa: N803
 
 
 _ = math
+
+
+def _cuda_usable(a) -> bool:
+    """Whether the CUDA pooling kernels take the CuPy array ``a``."""
+    from ..cuda import _pool as _cuda_pool
+
+    return _cuda_pool.usable(a)
 
 
 # --- torch.* top-level names (thin wrappers over nn.functional, imported when called) ----------
