@@ -48,10 +48,26 @@ class CrossEntropy(Node):
         xp = xp_of(x)
         m, c = x.shape
         out_dt = x.dtype
-        xw = _work(x)
         valid = t != ignore_index
         tt = xp.where(valid, t, 0)
         check_targets(xp, t, valid, c)
+        if xp is not np and m and c:  # CuPy: the fused row kernel
+            from ..cuda import _cross_entropy as _cu
+
+            r = _cu.forward(x, tt, valid, weight, smoothing)
+            if r is not None:
+                loss, self.lse, wt, wf, big_w = r
+                self.e = self.s = None  # backward recomputes the softmax from lse
+                self.tt, self.wt, self.valid = tt, wt, valid
+                self.wf, self.big_w, self.denom = wf, big_w, wt.sum()
+                self.smoothing, self.reduction, self.c = smoothing, reduction, c
+                if reduction == "none":
+                    return loss.astype(out_dt, copy=False)
+                total = loss.sum()
+                if reduction == "mean":
+                    total = total / self.denom
+                return xp.asarray(total, dtype=out_dt)
+        xw = _work(x)
         rows = xp.arange(m)
         if m and c:
             mx = xw.max(1)
@@ -109,6 +125,17 @@ class CrossEntropy(Node):
         a = (1 - eps) * wt
         if eps:
             a = a + (eps / c) * self.big_w * valid
+        if self.e is None:  # the CuPy kernel's forward: its backward kernel
+            from ..cuda import _cross_entropy as _cu
+
+            (x,) = self.saved_inputs
+            hot = s * ((1 - eps) * wt)
+            sm = s * (eps / c) * valid if eps else None
+            gx = _cu.backward(x._data, self.tt, self.lse, s * a, hot, sm, self.wf)
+            if gx is not None:
+                return wrap(gx)
+            self.e = xp.exp(_work(x._data) - self.lse[:, None])  # the xp path below then
+            self.s = xp.ones_like(self.lse)
         coef = quiet(xp.divide, s * a, self.s)  # per row: scale * a / sum(exp)
         e = self.e
         m = e.shape[0]

@@ -85,6 +85,13 @@ class NativeLayerNorm(Node):
         for s in shape[len(shape) - k :]:
             n *= s
         m = x.size // n if n else 0
+        if xp is not np:  # CuPy: the row kernel
+            from ..cuda import _norm as _cu
+
+            r = _cu.forward(x, w, b, k, eps, center=True)
+            if r is not None:
+                out, self.mean, self.rstd = r
+                return out
         out_dt = x.dtype
         x2 = _work(x).reshape(m, n)
         wf = _work(w).reshape(n) if w is not None else None
@@ -131,6 +138,19 @@ class NativeLayerNorm(Node):
             return self._graph(g, x, w, needs)
         xa, ga = x._data, g._data
         xp = xp_of(xa)
+        if xp is not np:  # CuPy: the row kernel and the column partial sums
+            from ..cuda import _norm as _cu
+
+            wa = w._data if w is not None else None
+            nw, nb = self.has_w and needs[1], self.has_b and needs[-1]
+            r = _cu.backward(xa, ga, wa, self.mean, self.rstd, self.k, needs[0], nw, nb)
+            if r is not None:
+                res = [wrap(r[0]) if needs[0] else None]
+                if self.has_w:
+                    res.append(wrap(r[1]) if nw else None)
+                if self.has_b:
+                    res.append(wrap(r[2]) if nb else None)
+                return tuple(res)
         shape = xa.shape
         m = self.mean.shape[0]
         n = xa.size // m if m else 0
@@ -253,6 +273,13 @@ class RmsNorm(Node):
         for s in shape[len(shape) - k :]:
             n *= s
         m = x.size // n if n else 0
+        if xp is not np:  # CuPy: the row kernel
+            from ..cuda import _norm as _cu
+
+            r = _cu.forward(x, w[0] if w else None, None, k, eps, center=False)
+            if r is not None:
+                out, _, self.rstd = r
+                return out
         x2 = _work(x).reshape(m, n)
         ms = xp.einsum("ij,ij->i", x2, x2) if n else xp.zeros(m, x2.dtype)
         ms /= max(n, 1)
@@ -280,6 +307,15 @@ class RmsNorm(Node):
                 return (gx,)
             return gx, ((g * xh).sum(tuple(range(nd - self.k))) if needs[1] else None)
         xa, ga = x._data, g._data
+        if xa.__class__ is not _ndarray:  # CuPy: the row kernel and the column partial sums
+            from ..cuda import _norm as _cu
+
+            wa = w._data if w is not None else None
+            nw = w is not None and needs[1]
+            r = _cu.backward(xa, ga, wa, None, self.rstd, self.k, needs[0], nw, False)
+            if r is not None:
+                gx = wrap(r[0]) if needs[0] else None
+                return (gx,) if w is None else (gx, wrap(r[1]) if nw else None)
         m = self.rstd.shape[0]
         n = xa.size // m if m else 0
         x2 = _work(xa).reshape(m, n)

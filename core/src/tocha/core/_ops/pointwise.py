@@ -2944,6 +2944,12 @@ class Softmax(Node):
         self.dim = dim
         if dim is not None and _EXTOBJ is not None and _fast_float(a):
             return _softmax_np(a, dim)
+        if dim is not None and a.__class__ is not _ndarray:  # CuPy: the row kernel
+            from ..cuda import _softmax as _cu
+
+            y = _cu.forward(a, dim, log=False)
+            if y is not None:
+                return y
         out_dt = a.dtype
         if _low_precision(a):
             a = a.astype(np.float32)
@@ -2958,6 +2964,12 @@ class Softmax(Node):
         (y,) = self.saved_outputs
         if self.dim is None:
             return y * (g - g * y)
+        if not MODE.grad and y._data.__class__ is not _ndarray:  # CuPy, no graph: the kernel
+            from ..cuda import _softmax as _cu
+
+            gx = _cu.backward(y._data, g._data, self.dim, log=False)
+            if gx is not None:
+                return wrap(gx)
         if _small_grads(g, y):
             # y * (g - (g * y).sum(dim, keepdim=True)) below, NumPy op for NumPy op (the
             # same results) in one buffer, without a tocha op per step
@@ -2979,6 +2991,12 @@ class LogSoftmax(Node):
         self.dim = dim
         if dim is not None and _EXTOBJ is not None and _fast_float(a):
             return _log_softmax_np(a, dim)
+        if dim is not None and a.__class__ is not _ndarray:  # CuPy: the row kernel
+            from ..cuda import _softmax as _cu
+
+            y = _cu.forward(a, dim, log=True)
+            if y is not None:
+                return y
         out_dt = a.dtype
         if _low_precision(a):
             a = a.astype(np.float32)
@@ -2994,6 +3012,12 @@ class LogSoftmax(Node):
         (y,) = self.saved_outputs
         if self.dim is None:
             return g - exp(y) * g
+        if not MODE.grad and y._data.__class__ is not _ndarray:  # CuPy, no graph: the kernel
+            from ..cuda import _softmax as _cu
+
+            gx = _cu.backward(y._data, g._data, self.dim, log=True)
+            if gx is not None:
+                return wrap(gx)
         if _small_grads(g, y) and _EXTOBJ is not None:
             # g - exp(y) * g.sum(dim, keepdim=True) below, NumPy op for NumPy op (exp quiet
             # as the Exp op runs it) in one buffer
