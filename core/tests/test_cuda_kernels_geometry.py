@@ -56,3 +56,12 @@ def test_every_kernel_file_is_readable_and_names_extern_c_entry_points():
         assert 'extern "C"' in text, f'{f.name} exposes no extern "C" entry point'
     with pytest.raises(FileNotFoundError, match="no kernel file"):
         K.source("no_such_kernel")
+
+
+def test_cuda_include_dirs_finds_the_directory_with_the_bf16_header(tmp_path):
+    empty, full = tmp_path / "a", tmp_path / "b"
+    empty.mkdir()
+    full.mkdir()
+    (full / "cuda_bf16.h").write_text("// header")
+    assert K.cuda_include_dirs([empty, full]) == [str(full)]
+    assert K.cuda_include_dirs([empty]) == []

@@ -14,6 +14,7 @@ the choice of block sizes and grid shapes is where launch bugs hide, and it need
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 import numpy as np
@@ -59,11 +60,44 @@ def source(stem: str) -> str:
     return path.read_text()
 
 
+def cuda_include_dirs(candidates=None) -> list[str]:
+    """Directories holding the CUDA headers the kernels include (``cuda_bf16.h``,
+    ``cuda_fp16.h``): NVRTC does not search them by itself, and CuPy adds only some. Looked for
+    in ``$CUDA_PATH``/``$CUDA_HOME``, CuPy's CUDA path, the ``nvidia-*`` wheels of the CUDA
+    runtime, and /usr/local/cuda; the first directory that has ``cuda_bf16.h`` wins."""
+    if candidates is None:
+        candidates = []
+        for var in ("CUDA_PATH", "CUDA_HOME"):
+            if os.environ.get(var):
+                candidates.append(Path(os.environ[var]) / "include")
+        try:
+            import cupy
+
+            path = cupy.cuda.get_cuda_path()
+            if path:
+                candidates.append(Path(path) / "include")
+        except Exception:  # no CuPy: the loader is not used anyway
+            pass
+        try:  # the pip-installed CUDA runtime headers (nvidia/cu13/include, nvidia/cuda_runtime/...)
+            import nvidia
+
+            for root in nvidia.__path__:
+                candidates.extend(sorted(Path(root).glob("*/include")))
+        except Exception:
+            pass
+        candidates.append(Path("/usr/local/cuda/include"))
+    for d in candidates:
+        if (Path(d) / "cuda_bf16.h").is_file():
+            return [str(d)]
+    return []
+
+
 @functools.cache
 def _module(stem: str, arch: str):
     import cupy
 
-    return cupy.RawModule(code=source(stem), options=_OPTIONS)
+    options = _OPTIONS + tuple(f"-I{d}" for d in cuda_include_dirs())
+    return cupy.RawModule(code=source(stem), options=options)
 
 
 def function(stem: str, name: str):
