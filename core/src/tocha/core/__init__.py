@@ -110,8 +110,9 @@ for _name in ("linalg", "random", "fft"):
     except ModuleNotFoundError as _e:
         if _e.name != f"{__name__}.{_name}":
             raise
-# torch.cuda and torch.amp (both import without CuPy: see their docstrings)
-from . import amp, cuda  # noqa: E402
+# torch.cuda and torch.amp (both import without CuPy: see their docstrings); torch.distributed
+# (it imports mpi4py only in init_process_group, so `import tocha.core` stays cheap)
+from . import amp, cuda, distributed  # noqa: E402
 from ._dtype import can_cast  # noqa: E402
 from ._parallel import get_num_threads, set_num_threads  # noqa: E402
 from .amp import autocast  # noqa: E402
