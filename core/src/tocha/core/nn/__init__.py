@@ -9,10 +9,10 @@ from .modules import *  # noqa: F403
 from .modules import __all__ as _modules_all
 from .parameter import Buffer, Parameter, UninitializedParameter  # noqa: F401
 
-__all__ = ["Parameter", "Buffer", "functional", "init", "utils", *_modules_all]
+__all__ = ["Parameter", "Buffer", "functional", "init", "parallel", "utils", *_modules_all]
 
 
 def __getattr__(name):
-    if name == "utils":
-        return _importlib.import_module(f"{__name__}.utils")
+    if name in ("utils", "parallel"):
+        return _importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
