@@ -54,6 +54,7 @@ nox.options.sessions = [
     *(f"tests-{pkg}" for pkg in PACKAGES if _exists(pkg)),
     "docs",
     "kernels",  # skips with a message where nvcc is absent
+    "mpi",
 ]
 
 
@@ -102,6 +103,39 @@ def gpu(session: nox.Session) -> None:
     """pytest -m gpu over core/tests, with CuPy for CUDA 12 (needs an NVIDIA GPU)."""
     session.install(f"./{CORE}[test,cuda12]")
     session.run("pytest", f"{CORE}/tests", "-m", "gpu", *session.posargs)
+
+
+# Per mpiexec pass: hydra kills the whole job after this many seconds (a hung collective
+# fails CI instead of stalling it).
+MPI_TIMEOUT_S = "600"
+
+
+@nox.session
+def mpi(session: nox.Session) -> None:
+    """The mpi-marked tests of core/tests/distributed: 1 rank, then 2 and 4 ranks.
+
+    Installs ./core[test] with MPICH and mpi4py from PyPI (the `distributed` extra). Pass 1 is
+    a plain pytest: tests that launch their own `mpiexec -n N python script.py` under a
+    timeout (fault, DDP, ZeRO) run there, and the in-world tests see one rank. Passes 2 and 3
+    run pytest itself under `mpiexec -n 2` and `-n 4` (4 oversubscribes a 2-core runner,
+    which MPICH allows); conftest.py aborts the job when a test fails on any rank.
+    """
+    session.install(f"./{CORE}[test,distributed]")
+    tests = f"{CORE}/tests/distributed"
+    args = ["-m", "mpi", "-p", "no:cacheprovider", tests, *session.posargs]
+    session.run("pytest", *args)
+    for nranks in ("2", "4"):
+        session.run(
+            "mpiexec",
+            "-n",
+            nranks,
+            "python",
+            "-m",
+            "pytest",
+            "-q",
+            *args,
+            env={"MPIEXEC_TIMEOUT": MPI_TIMEOUT_S},
+        )
 
 
 @nox.session
