@@ -73,7 +73,7 @@ def _op_code(op, fn: str, dtype: np.dtype) -> tuple[int, bool]:
     if dtype.kind == "c" and op not in (RedOpType.SUM, RedOpType.AVG):
         raise ValueError(f"{fn}: ReduceOp.{op.name} is not supported for complex tensors on NCCL")
     if op == RedOpType.AVG:
-        if hasattr(nccl, "NCCL_AVG") and dtype.kind == "f":
+        if hasattr(nccl, "NCCL_AVG") and (dtype.kind == "f" or dtype == _NP_BFLOAT16):
             return nccl.NCCL_AVG, False
         return nccl.NCCL_SUM, True
     names = {
@@ -126,6 +126,17 @@ def _as_nccl(flat):
     return flat
 
 
+def _average(buf, n: int) -> None:
+    """AVG after a SUM where ncclAvg is not used: in place, integers truncated toward zero."""
+    import cupy
+
+    if buf.dtype.kind in "fc":
+        buf /= n
+    else:
+        q = abs(buf) // n
+        buf[...] = cupy.where(buf < 0, -q, q)
+
+
 def _done(pg, tensors_back, async_op: bool, post=None):
     """Write results back / divide, bump versions, and return a Work when async_op."""
 
@@ -157,9 +168,7 @@ def all_reduce(pg: ProcessGroup, tensor: Tensor, op, async_op: bool):
     comm.allReduce(
         buf.data.ptr, buf.data.ptr, buf.size, _dtype_code(buf.dtype, "all_reduce"), code, s.ptr
     )
-    post = (lambda: flat.__itruediv__(pg.size())) if divide and arr.dtype.kind in "fc" else None
-    if divide and arr.dtype.kind in "iu":
-        post = lambda: flat.__ifloordiv__(pg.size())  # noqa: E731
+    post = (lambda: _average(flat, pg.size())) if divide else None
     return _done(pg, [(tensor, flat, own)], async_op, post)
 
 
@@ -180,7 +189,7 @@ def reduce(pg: ProcessGroup, tensor: Tensor, root: int, op, async_op: bool):
         root,
         _stream().ptr,
     )
-    post = (lambda: flat.__itruediv__(pg.size())) if divide and is_root else None
+    post = (lambda: _average(flat, pg.size())) if divide and is_root else None
     back = [(tensor, flat, own)] if is_root else []
     return _done(pg, back, async_op, post)
 
@@ -251,7 +260,7 @@ def reduce_scatter_tensor(pg: ProcessGroup, output: Tensor, input: Tensor, op, a
         code,
         _stream().ptr,
     )
-    post = (lambda: flat.__itruediv__(pg.size())) if divide else None
+    post = (lambda: _average(flat, pg.size())) if divide else None
     return _done(pg, [(output, flat, own)], async_op, post)
 
 
