@@ -331,6 +331,10 @@ def test_errors_name_function_and_values(dist_world):
         dist.all_to_all_single(torch.zeros(n), torch.zeros(n), [1] * n, [2] * n)
     with pytest.raises(ValueError, match="ReduceOp.MAX is not defined for complex"):
         dist.all_reduce(torch.zeros(2, dtype=torch.complex64), op=ReduceOp.MAX)
+    with pytest.raises(ValueError, match="backend 'gloo' is not supported by tocha"):
+        dist.new_group(list(range(n)), backend="gloo")
+    with pytest.raises(ValueError, match=r"new_group: ranks must be distinct .* got \[0, 0\]"):
+        dist.new_group([0, 0])
     with pytest.raises(ValueError, match="initialize the default process group twice"):
         dist.init_process_group("mpi")
     assert dist.is_initialized()

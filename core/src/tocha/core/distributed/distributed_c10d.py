@@ -298,7 +298,7 @@ def init_process_group(
     if world_size not in (-1, None) and world_size != mpi_size:
         raise ValueError(
             f"init_process_group: world_size={world_size} but the MPI job has {mpi_size} "
-            "processes (launch with `mpiexec -n {world_size}` or leave world_size out)"
+            f"processes (launch with `mpiexec -n {world_size}` or leave world_size out)"
         )
     if rank not in (-1, None) and rank != mpi_rank:
         raise ValueError(
@@ -359,6 +359,10 @@ def new_group(
         raise ValueError(
             f"new_group: ranks must be distinct global ranks in [0, {world.size()}), got {ranks}"
         )
+    # checked before the Split, so every rank raises alike instead of leaving others waiting
+    name = world.backend if backend is None else str(Backend(backend))
+    if name == Backend.NCCL and not is_nccl_available():
+        raise RuntimeError("new_group: backend='nccl' needs CuPy with NCCL (cupy-cuda12x)")
     MPI = _mpi()
     me = world.rank()
     member = me in ranks
@@ -366,7 +370,7 @@ def new_group(
     comm = world.comm.Split(0 if member else MPI.UNDEFINED, key=me)
     if not member:
         return GroupMember.NON_GROUP_MEMBER
-    pg = ProcessGroup(comm, backend or world.backend, ranks)
+    pg = ProcessGroup(comm, name, ranks)
     _STATE["groups"].append(pg)
     return pg
 
