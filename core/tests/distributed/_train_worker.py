@@ -155,11 +155,13 @@ def buffers(rank: int, ws: int):
     model(torch.ones(1, 3))
     after_fwd = model.module.scale.numpy().copy()
     nb = DDP(WithBuffer(float(rank + 1)), broadcast_buffers=False)
+    nb_init = nb.module.scale.numpy().copy()  # not broadcast at construction either
     nb.module.scale.fill_(10.0 * (rank + 1))
     nb(torch.ones(1, 3))
     return {
         "after_init": after_init,
         "after_fwd": after_fwd,
+        "no_broadcast_init": nb_init,
         "no_broadcast": nb.module.scale.numpy().copy(),
         "keys": np.array(sorted(model.state_dict())),
     }

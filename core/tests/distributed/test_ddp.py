@@ -85,6 +85,7 @@ def test_buffers_broadcast_and_state_dict_keys(mpiexec, tmp_path):
     for r, res in enumerate(results):
         np.testing.assert_array_equal(res["after_init"], [1.0, 1.0, 1.0])  # rank 0's at init
         np.testing.assert_array_equal(res["after_fwd"], [10.0] * 3)  # rank 0's before forward
+        np.testing.assert_array_equal(res["no_broadcast_init"], [r + 1.0] * 3)
         np.testing.assert_array_equal(res["no_broadcast"], [10.0 * (r + 1)] * 3)
         assert res["keys"].tolist() == ["module.lin.bias", "module.lin.weight", "module.scale"]
 

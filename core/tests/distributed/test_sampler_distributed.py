@@ -102,3 +102,16 @@ def test_with_dataloader():
 def test_invalid_rank(rank):
     with pytest.raises(ValueError, match=r"Invalid rank .*interval \[0, 1\]"):
         DistributedSampler(range(4), num_replicas=2, rank=rank)
+
+
+@pytest.mark.mpi
+def test_defaults_come_from_the_process_group(dist_world):
+    import tocha.core.distributed as dist
+
+    s = DistributedSampler(range(11), seed=2)
+    assert (s.num_replicas, s.rank) == (dist_world.size, dist_world.rank)
+    everyone = [None] * dist_world.size
+    dist.all_gather_object(everyone, list(s))
+    flat = [i for part in everyone for i in part]
+    assert len(flat) == math.ceil(11 / dist_world.size) * dist_world.size
+    assert sorted(set(flat)) == list(range(11))

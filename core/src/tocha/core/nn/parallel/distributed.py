@@ -303,7 +303,8 @@ class DistributedDataParallel(Module):
             are moved there. ``None`` for CPU modules.
         output_device: accepted for torch compatibility (outputs stay on the module's device).
         dim: accepted for torch compatibility (the batch is split by the user, per rank).
-        broadcast_buffers: broadcast the buffers from rank 0 at the start of each forward.
+        broadcast_buffers: broadcast the buffers from rank 0 at the start of each forward
+            (default on); ``False`` also leaves them out of the construction-time broadcast.
         init_sync: broadcast parameters and buffers from rank 0 at construction.
         process_group: the group to average over (default: the whole world).
         bucket_cap_mb: bucket size in MiB (default 25).
@@ -312,6 +313,8 @@ class DistributedDataParallel(Module):
             unused on every rank keeps its gradient, one used on some rank gets the average.
         check_reduction, gradient_as_bucket_view, static_graph: accepted for compatibility;
             they do not change the gradients computed.
+        forward_sync_buffers: torch 2.13's replacement of ``broadcast_buffers`` for the
+            per-forward broadcast only (it does not affect the construction-time one).
 
     Example:
         >>> import tocha.core as torch
@@ -328,7 +331,7 @@ class DistributedDataParallel(Module):
         device_ids: list | None = None,
         output_device=None,
         dim: int = 0,
-        broadcast_buffers: bool = True,
+        broadcast_buffers: bool | None = None,
         init_sync: bool = True,
         process_group=None,
         bucket_cap_mb: float | None = None,
@@ -336,6 +339,8 @@ class DistributedDataParallel(Module):
         check_reduction: bool = False,
         gradient_as_bucket_view: bool = False,
         static_graph: bool = False,
+        *,
+        forward_sync_buffers: bool | None = None,
     ) -> None:
         super().__init__()
         dist = _dist()
@@ -380,7 +385,11 @@ class DistributedDataParallel(Module):
         self.device = dev
         self.module = module
         self.dim = dim
-        self.broadcast_buffers = broadcast_buffers
+        # torch 2.13: forward_sync_buffers replaces broadcast_buffers (both default to on);
+        # broadcast_buffers=False also keeps the buffers out of the construction-time sync
+        if forward_sync_buffers is None:
+            forward_sync_buffers = broadcast_buffers is not False
+        self.broadcast_buffers = forward_sync_buffers
         self.process_group = process_group
         self.find_unused_parameters = find_unused_parameters
         self.gradient_as_bucket_view = gradient_as_bucket_view
@@ -395,9 +404,10 @@ class DistributedDataParallel(Module):
         self._verify_same_model([p for _, p in params])
         self.modules_buffers = list(module.buffers())
         if init_sync:
+            init_buffers = self.modules_buffers if broadcast_buffers is not False else []
             with no_grad():
                 _broadcast_coalesced(
-                    [p for _, p in module.named_parameters()] + self.modules_buffers,
+                    [p for _, p in module.named_parameters()] + init_buffers,
                     _src_rank(process_group),
                     process_group,
                 )
