@@ -3,3 +3,32 @@
 from .misc import Conv2dNormActivation, SqueezeExcitation, StochasticDepth, stochastic_depth
 
 __all__ = ["Conv2dNormActivation", "SqueezeExcitation", "StochasticDepth", "stochastic_depth"]
+
+# boxes, NMS, RoI ops, FPN and focal loss (appended by the ops helper)
+from .boxes import (  # noqa: E402
+    batched_nms,
+    box_area,
+    box_convert,
+    box_iou,
+    clip_boxes_to_image,
+    complete_box_iou,
+    distance_box_iou,
+    generalized_box_iou,
+    masks_to_boxes,
+    nms,
+    remove_small_boxes,
+)
+
+__all__ += [
+    "batched_nms",
+    "box_area",
+    "box_convert",
+    "box_iou",
+    "clip_boxes_to_image",
+    "complete_box_iou",
+    "distance_box_iou",
+    "generalized_box_iou",
+    "masks_to_boxes",
+    "nms",
+    "remove_small_boxes",
+]
