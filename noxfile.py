@@ -60,6 +60,7 @@ nox.options.sessions = [
     *(f"tests-{pkg}" for pkg in PACKAGES if _exists(pkg)),
     "docs",
     "kernels",  # skips with a message where nvcc is absent
+    "kernels-nvrtc",
     "mpi",
 ]
 
@@ -218,6 +219,21 @@ def kernels(session: nox.Session) -> None:
     if failed:
         session.error(f"{len(failed)} of {len(sources)} kernel file(s) failed: {failed}")
     session.log(f"compiled {len(sources)} kernel file(s) for sm_{', sm_'.join(KERNEL_ARCHS)}")
+
+
+@nox.session(name="kernels-nvrtc")
+def kernels_nvrtc(session: nox.Session) -> None:
+    """Compile every CUDA kernel with NVRTC, as cupy.RawModule does at run time (no GPU needed).
+
+    nvcc accepts things NVRTC does not (host headers, <math.h> macros such as INFINITY), so
+    this proves the run-time path. Installs CuPy with NVRTC and the CUDA headers (~400 MB).
+    """
+    kernel_dir = ROOT / CORE / "src" / "tocha" / "core" / "cuda" / "kernels"
+    sources = sorted(str(p) for p in kernel_dir.glob("*.cu"))
+    if not sources:
+        session.skip(f"no .cu files in {kernel_dir.relative_to(ROOT)} yet")
+    session.install("cupy-cuda13x", "nvidia-cuda-nvrtc", "nvidia-cuda-runtime", "cuda-pathfinder")
+    session.run("python", str(ROOT / ".ci" / "nvrtc_compile.py"), *sources)
 
 
 @nox.session

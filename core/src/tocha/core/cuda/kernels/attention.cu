@@ -16,6 +16,9 @@
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
 
+// -inf without <math.h>'s INFINITY macro, which NVRTC (cupy.RawModule) does not define
+__device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000); }
+
 typedef long long i64;
 
 #define BQ 16
@@ -79,7 +82,7 @@ __device__ void attn_fwd(const T* __restrict__ q, const T* __restrict__ k,
     float m[ROWS_PER_WARP], l[ROWS_PER_WARP], o[ROWS_PER_WARP][PER_LANE];
 #pragma unroll
     for (int r = 0; r < ROWS_PER_WARP; ++r) {
-        m[r] = -INFINITY;
+        m[r] = neg_inf();
         l[r] = 0.f;
 #pragma unroll
         for (int c = 0; c < PER_LANE; ++c) o[r][c] = 0.f;
@@ -109,10 +112,10 @@ __device__ void attn_fwd(const T* __restrict__ q, const T* __restrict__ k,
             float s = 0.f;
             for (int d = 0; d < E; ++d) s += Qs[row][d] * Ks[lane][d];
             const bool valid = kj < S && (!causal || kj <= qi);
-            s = valid ? s : -INFINITY;
+            s = valid ? s : neg_inf();
             const float mt = warp_max(s);
             const float mn = fmaxf(m[r], mt);
-            if (mn == -INFINITY) continue;  // nothing visible yet for this row (uniform)
+            if (mn == neg_inf()) continue;  // nothing visible yet for this row (uniform)
             const float p = valid ? __expf(s - mn) : 0.f;
             const float alpha = __expf(m[r] - mn);  // 0 on the first visible tile
             l[r] = l[r] * alpha + warp_sum(p);
@@ -138,7 +141,7 @@ __device__ void attn_fwd(const T* __restrict__ q, const T* __restrict__ k,
             const int d = c * 32 + lane;
             if (d < Ev) orow[d] = from_f<T>(o[r][c] * inv);
         }
-        if (lane == 0) lse[bh * L + qi] = l[r] > 0.f ? m[r] + logf(l[r]) : -INFINITY;
+        if (lane == 0) lse[bh * L + qi] = l[r] > 0.f ? m[r] + logf(l[r]) : neg_inf();
     }
 }
 
