@@ -32,3 +32,8 @@ __all__ += [
     "nms",
     "remove_small_boxes",
 ]
+from .ps_roi_align import PSRoIAlign, ps_roi_align  # noqa: E402
+from .roi_align import RoIAlign, roi_align  # noqa: E402
+from .roi_pool import RoIPool, roi_pool  # noqa: E402
+
+__all__ += ["PSRoIAlign", "RoIAlign", "RoIPool", "ps_roi_align", "roi_align", "roi_pool"]
