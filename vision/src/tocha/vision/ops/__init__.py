@@ -37,3 +37,8 @@ from .roi_align import RoIAlign, roi_align  # noqa: E402
 from .roi_pool import RoIPool, roi_pool  # noqa: E402
 
 __all__ += ["PSRoIAlign", "RoIAlign", "RoIPool", "ps_roi_align", "roi_align", "roi_pool"]
+from .feature_pyramid_network import FeaturePyramidNetwork  # noqa: E402
+from .focal_loss import sigmoid_focal_loss  # noqa: E402
+from .poolers import MultiScaleRoIAlign  # noqa: E402
+
+__all__ += ["FeaturePyramidNetwork", "MultiScaleRoIAlign", "sigmoid_focal_loss"]
