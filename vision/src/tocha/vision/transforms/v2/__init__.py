@@ -1,0 +1,75 @@
+"""torchvision.transforms.v2: transforms that carry images, boxes and masks together.
+
+Example:
+    >>> import tocha.core as torch
+    >>> from tocha.vision.transforms import v2
+    >>> _ = torch.manual_seed(0)
+    >>> t = v2.Compose([
+    ...     v2.RandomResizedCrop(8),
+    ...     v2.RandomHorizontalFlip(),
+    ...     v2.ToDtype(torch.float32, scale=True),
+    ...     v2.Normalize([0.5] * 3, [0.5] * 3),
+    ... ])
+    >>> t(torch.zeros(3, 20, 30, dtype=torch.uint8)).shape
+    torch.Size([3, 8, 8])
+"""
+
+from .._mode import InterpolationMode
+from . import functional
+from ._transforms import (
+    CenterCrop,
+    ColorJitter,
+    Compose,
+    ConvertImageDtype,
+    Grayscale,
+    Lambda,
+    Normalize,
+    Pad,
+    PILToTensor,
+    RandomApply,
+    RandomChoice,
+    RandomCrop,
+    RandomGrayscale,
+    RandomHorizontalFlip,
+    RandomOrder,
+    RandomResizedCrop,
+    RandomVerticalFlip,
+    Resize,
+    ToDtype,
+    ToImage,
+    ToPILImage,
+    ToTensor,
+    Transform,
+    query_chw,
+    query_size,
+)
+
+__all__ = [
+    "CenterCrop",
+    "ColorJitter",
+    "Compose",
+    "ConvertImageDtype",
+    "Grayscale",
+    "InterpolationMode",
+    "Lambda",
+    "Normalize",
+    "PILToTensor",
+    "Pad",
+    "RandomApply",
+    "RandomChoice",
+    "RandomCrop",
+    "RandomGrayscale",
+    "RandomHorizontalFlip",
+    "RandomOrder",
+    "RandomResizedCrop",
+    "RandomVerticalFlip",
+    "Resize",
+    "ToDtype",
+    "ToImage",
+    "ToPILImage",
+    "ToTensor",
+    "Transform",
+    "functional",
+    "query_chw",
+    "query_size",
+]
