@@ -252,3 +252,116 @@ def test_classic_imagenet_pipeline_on_pil():
     lo = (0 - 0.485) / 0.229
     assert float(out.min().item()) >= min(lo, (0 - 0.406) / 0.225) - 1e-6
     assert math.isfinite(float(out.sum().item()))
+
+
+# ----------------------------------------------------------------------------- tv_tensors
+
+tv_tensors = pytest.importorskip("tocha.vision.tv_tensors")
+
+
+def _box_sample():
+    image = tv_tensors.Image(_img(20, 30))
+    mask = np.zeros((20, 30), np.uint8)
+    mask[4:10, 6:16] = 1  # the object covered by the first box
+    boxes = tv_tensors.BoundingBoxes(
+        [[6, 4, 16, 10], [0, 0, 30, 20]], format="XYXY", canvas_size=(20, 30)
+    )
+    return image, tv_tensors.Mask(torch.from_numpy(mask)), boxes
+
+
+def _mask_bbox(mask):
+    ys, xs = np.nonzero(mask)
+    return [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+
+
+def test_functional_geometry_on_boxes_and_masks():
+    image, mask, boxes = _box_sample()
+    flipped = F.horizontal_flip(boxes)
+    assert isinstance(flipped, tv_tensors.BoundingBoxes)
+    assert flipped.tolist() == [[14, 4, 24, 10], [0, 0, 30, 20]]
+    assert _mask_bbox(F.horizontal_flip(mask).numpy()) == flipped.tolist()[0]
+    assert F.vertical_flip(boxes).tolist() == [[6, 10, 16, 16], [0, 0, 30, 20]]
+    cropped = F.crop(boxes, 2, 8, 10, 10)
+    assert cropped.canvas_size == (10, 10) and cropped.tolist() == [[0, 2, 8, 8], [0, 0, 10, 10]]
+    assert _mask_bbox(F.crop(mask, 2, 8, 10, 10).numpy()) == cropped.tolist()[0]
+    padded = F.pad(boxes, [1, 2, 3, 4])
+    assert padded.canvas_size == (26, 34) and padded.tolist()[0] == [7, 6, 17, 12]
+    resized = F.resize(boxes, [40, 15])
+    assert resized.canvas_size == (40, 15) and resized.tolist()[0] == [3, 8, 8, 20]
+    rmask = F.resize(mask, [40, 15], antialias=True)
+    assert isinstance(rmask, tv_tensors.Mask) and set(np.unique(rmask.numpy())) == {0, 1}
+    assert _mask_bbox(rmask.numpy()) == [3, 8, 8, 20]
+    img = F.resize(image, [10, 10])
+    assert isinstance(img, tv_tensors.Image) and tuple(img.shape) == (3, 10, 10)
+    # Colour ops and normalisation leave boxes and masks alone.
+    assert F.adjust_brightness(boxes, 2.0) is boxes and F.adjust_hue(mask, 0.1) is mask
+
+
+def test_box_formats_round_trip_through_geometry():
+    xyxy = tv_tensors.BoundingBoxes([[6.0, 4.0, 16.0, 10.0]], format="XYXY", canvas_size=(20, 30))
+    xywh = tv_tensors.BoundingBoxes([[6.0, 4.0, 10.0, 6.0]], format="XYWH", canvas_size=(20, 30))
+    cxcywh = tv_tensors.BoundingBoxes(
+        [[11.0, 7.0, 10.0, 6.0]], format="CXCYWH", canvas_size=(20, 30)
+    )
+    for fn in [F.horizontal_flip, lambda b: F.crop(b, 1, 2, 15, 20), lambda b: F.resize(b, [7, 9])]:
+        a = fn(xyxy).numpy()[0]
+        w = fn(xywh).numpy()[0]
+        c = fn(cxcywh).numpy()[0]
+        np.testing.assert_allclose([w[0], w[1], w[0] + w[2], w[1] + w[3]], a, atol=1e-5)
+        np.testing.assert_allclose(
+            [c[0] - c[2] / 2, c[1] - c[3] / 2, c[0] + c[2] / 2, c[1] + c[3] / 2], a, atol=1e-5
+        )
+    crop_out = F.crop(xyxy, 0, 10, 20, 30).tolist()[0]
+    assert crop_out == [0.0, 4.0, 6.0, 10.0]  # clamped to the new canvas ("soft" mode)
+    loose = tv_tensors.BoundingBoxes(
+        [[6.0, 4.0, 16.0, 10.0]], format="XYXY", canvas_size=(20, 30), clamping_mode=None
+    )
+    assert F.crop(loose, 0, 10, 20, 30).tolist()[0] == [-4.0, 4.0, 6.0, 10.0]
+
+
+def test_transforms_move_image_boxes_and_mask_together():
+    image, mask, boxes = _box_sample()
+    t = v2.Compose(
+        [
+            v2.RandomResizedCrop(16, scale=(0.5, 1.0)),
+            v2.RandomHorizontalFlip(),
+            v2.RandomVerticalFlip(),
+            v2.Pad(2),
+            v2.ColorJitter(0.3, 0.3, 0.3, 0.05),
+            v2.ToDtype(torch.float32, scale=True),
+        ]
+    )
+    torch.manual_seed(0)
+    for _ in range(20):
+        img_out, mask_out, boxes_out, label = t(image, mask, boxes, 7)
+        assert label == 7
+        assert isinstance(img_out, tv_tensors.Image) and img_out.dtype == torch.float32
+        assert isinstance(mask_out, tv_tensors.Mask) and mask_out.dtype == torch.uint8
+        assert tuple(img_out.shape) == (3, 20, 20) and tuple(mask_out.shape) == (20, 20)
+        assert boxes_out.canvas_size == (20, 20)
+        m = mask_out.numpy()
+        if m.any():
+            # Nearest resampling of the mask against scaled box coordinates: within a pixel.
+            np.testing.assert_allclose(_mask_bbox(m), boxes_out.numpy()[0], atol=1.01)
+    # A plain tensor beside an Image is not treated as an image.
+    plain = torch.zeros(3, 20, 30)
+    out_img, out_plain = v2.RandomCrop(5)(image, plain)
+    assert tuple(out_img.shape) == (3, 5, 5) and out_plain is plain
+
+
+def test_to_image_and_to_dtype_with_tv_tensors():
+    image, mask, boxes = _box_sample()
+    pil = PIL.Image.fromarray(image.numpy().transpose(1, 2, 0))
+    out = v2.ToImage()(pil)
+    assert isinstance(out, tv_tensors.Image)
+    np.testing.assert_array_equal(out.numpy(), image.numpy())
+    img_f, mask_same = v2.ToDtype(torch.float32, scale=True)(image, mask)
+    assert img_f.dtype == torch.float32 and mask_same.dtype == torch.uint8
+    img_f, mask_i = v2.ToDtype(
+        {tv_tensors.Image: torch.float32, tv_tensors.Mask: torch.int64, "others": None}
+    )(image, mask)
+    assert img_f.dtype == torch.float32 and mask_i.dtype == torch.int64
+    assert float(img_f.max().item()) > 1.0  # scale=False keeps values
+    assert v2.query_size([image, mask, boxes]) == (20, 30)
+    with pytest.raises(ValueError, match="multiple"):
+        v2.query_size([image, F.resize(mask, [5, 5])])

@@ -89,7 +89,7 @@ def _isinstance_tv(x, name) -> bool:
 
 
 def _kind(x) -> str:
-    """'pil', 'image' (incl. Video and plain tensors), 'boxes', 'mask' or 'other'."""
+    """'pil', 'image' (incl. Video and plain tensors), 'boxes', 'mask', 'keypoints', 'other'."""
     if _is_pil(x):
         return "pil"
     if isinstance(x, torch.Tensor):
@@ -97,11 +97,15 @@ def _kind(x) -> str:
             return "boxes"
         if _isinstance_tv(x, "Mask"):
             return "mask"
+        if _isinstance_tv(x, "KeyPoints"):
+            return "keypoints"
         return "image"
     return "other"
 
 
 def _type_error(fn, x):
+    if _kind(x) == "keypoints":
+        return TypeError(f"{fn}: KeyPoints are not supported by this transform yet")
     return TypeError(
         f"{fn}: input should be a PIL image, an image tensor or a tv_tensor, got {type(x).__name__}"
     )
@@ -201,7 +205,8 @@ def _boxes_xyxy(boxes) -> np.ndarray:
 
 
 def _boxes_back(xyxy: np.ndarray, like, canvas_size, clamp=True):
-    if clamp:
+    # For axis-aligned boxes torchvision's "soft" and "hard" clamping coincide; None disables it.
+    if clamp and getattr(like, "clamping_mode", "soft") is not None:
         h, w = canvas_size
         xyxy[..., 0::2] = np.clip(xyxy[..., 0::2], 0, w)
         xyxy[..., 1::2] = np.clip(xyxy[..., 1::2], 0, h)
@@ -212,9 +217,8 @@ def _boxes_back(xyxy: np.ndarray, like, canvas_size, clamp=True):
     elif fmt == "CXCYWH":
         out[..., :2] = (xyxy[..., :2] + xyxy[..., 2:]) / 2
         out[..., 2:] = xyxy[..., 2:] - xyxy[..., :2]
+    # Integer boxes truncate back to their dtype, as torchvision's ``.to(dtype)`` does.
     dtype = _np(like).dtype
-    if not np.issubdtype(dtype, np.floating):
-        out = np.round(out)
     return _wrap(out.astype(dtype), like, canvas_size=tuple(int(s) for s in canvas_size))
 
 
@@ -285,9 +289,9 @@ def resize(inpt, size, interpolation=InterpolationMode.BILINEAR, max_size=None, 
     """
     interpolation = check_interpolation(interpolation)
     kind = _kind(inpt)
-    h, w = get_size(inpt) if kind != "other" else (None, None)
-    if kind == "other":
+    if kind in ("other", "keypoints"):
         raise _type_error("resize", inpt)
+    h, w = get_size(inpt)
     oh, ow = _resize.output_size(h, w, [size] if isinstance(size, int) else size, max_size)
     if kind == "pil":
         if (oh, ow) == (h, w):
@@ -297,7 +301,7 @@ def resize(inpt, size, interpolation=InterpolationMode.BILINEAR, max_size=None, 
         b = _boxes_xyxy(inpt)
         b[..., 0::2] *= ow / w
         b[..., 1::2] *= oh / h
-        return _boxes_back(b, inpt, (oh, ow), clamp=False)
+        return _boxes_back(b, inpt, (oh, ow), clamp=True)
     a = _np(inpt)
     if kind == "mask":
         mode = "nearest"
@@ -696,7 +700,7 @@ def normalize(inpt, mean, std, inplace: bool = False):
     """
     kind = _kind(inpt)
     if kind != "image":
-        if kind in ("boxes", "mask"):
+        if kind in ("boxes", "mask", "keypoints"):
             return inpt
         raise TypeError(f"normalize: input should be an image tensor, got {type(inpt).__name__}")
     a = _np(inpt)
@@ -753,7 +757,7 @@ def rgb_to_grayscale(inpt, num_output_channels: int = 1):
         if num_output_channels == 3:
             img = _pil().merge("RGB", [img, img, img])
         return img
-    if kind in ("boxes", "mask"):
+    if kind in ("boxes", "mask", "keypoints"):
         return inpt
     if kind != "image":
         raise _type_error("rgb_to_grayscale", inpt)
@@ -792,7 +796,7 @@ def _color_dispatch(fn, inpt, factor, pil_fn, arr_fn):
     kind = _kind(inpt)
     if kind == "pil":
         return pil_fn(inpt)
-    if kind in ("boxes", "mask"):
+    if kind in ("boxes", "mask", "keypoints"):
         return inpt
     if kind != "image":
         raise _type_error(fn, inpt)
