@@ -227,6 +227,25 @@ def test_exif_orientation():
     assert io.decode_image(data, apply_exif_orientation=True).shape == (3, 6, 2)
 
 
+@needs_skimage
+@pytest.mark.parametrize("fmt", ["WEBP", "AVIF"])
+def test_webp_and_avif_decode_as_pillow(fmt):
+    features = pytest.importorskip("PIL.features")
+    if not features.check(fmt.lower()):
+        pytest.skip(f"Pillow was built without {fmt}")
+    for name in ("chelsea.png", "horse.png"):
+        buf = pyio.BytesIO()
+        PIL_Image.open(photo(name)).save(buf, format=fmt, quality=90)
+        data = as_tensor(np.frombuffer(buf.getvalue(), dtype=np.uint8))
+        ref = pil_chw(PIL_Image.open(pyio.BytesIO(buf.getvalue())))
+        decode = io.decode_webp if fmt == "WEBP" else io.decode_avif
+        np.testing.assert_array_equal(decode(data).numpy(), ref)
+        np.testing.assert_array_equal(io.decode_image(data).numpy(), ref)
+        assert decode(data, mode="RGB").shape == (3, *ref.shape[1:])
+    with pytest.raises(RuntimeError, match=f"not a {fmt} image"):
+        decode(io.read_file(photo("chelsea.png")))
+
+
 # --- errors -----------------------------------------------------------------------------------
 @needs_skimage
 def test_corrupt_and_non_image_files_raise_naming_them(tmp_path):

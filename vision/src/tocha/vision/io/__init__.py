@@ -13,6 +13,7 @@ Example:
 
 from ._image import (
     ImageReadMode,
+    decode_avif,
     decode_gif,
     decode_image,
     decode_jpeg,
@@ -29,6 +30,7 @@ from ._image import (
 
 __all__ = [
     "ImageReadMode",
+    "decode_avif",
     "decode_gif",
     "decode_image",
     "decode_jpeg",

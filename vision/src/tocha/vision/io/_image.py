@@ -16,6 +16,7 @@ from ._pil import pil_to_chw
 
 __all__ = [
     "ImageReadMode",
+    "decode_avif",
     "decode_gif",
     "decode_image",
     "decode_jpeg",
@@ -312,6 +313,11 @@ def decode_gif(input: Tensor) -> Tensor:
 def decode_webp(input: Tensor, mode: ImageReadMode | str = ImageReadMode.UNCHANGED) -> Tensor:
     """Decode WEBP bytes into a uint8 ``[C, H, W]`` tensor (RGB or RGBA)."""
     return _decode(input, mode, False, "decode_webp", formats=("WEBP",))
+
+
+def decode_avif(input: Tensor, mode: ImageReadMode | str = ImageReadMode.UNCHANGED) -> Tensor:
+    """Decode AVIF bytes into a uint8 ``[C, H, W]`` tensor (needs Pillow built with AVIF)."""
+    return _decode(input, mode, False, "decode_avif", formats=("AVIF",))
 
 
 # --- encoding ---------------------------------------------------------------------------------
