@@ -13,6 +13,7 @@ Example:
     ('L', (5, 4), True)
 """
 
+from ._dataset_wrapper import wrap_dataset_for_transforms_v2
 from .cifar import CIFAR10, CIFAR100
 from .coco import CocoCaptions, CocoDetection
 from .fakedata import FakeData
@@ -44,4 +45,5 @@ __all__ = [
     "VisionDataset",
     "default_loader",
     "pil_loader",
+    "wrap_dataset_for_transforms_v2",
 ]

@@ -9,15 +9,21 @@ Items are ``(PIL image of mode "L", int)``; ``data`` is a ``uint8`` tensor ``(N,
 ``targets`` an ``int64`` tensor.
 
 Example:
-    >>> import os
-    >>> from tocha.vision.datasets import FashionMNIST
-    >>> if os.path.isdir("/usr/share/datasets/fashion-mnist"):
-    ...     ds = FashionMNIST("/nonexistent", train=False)
-    ...     img, label = ds[0]
-    ...     print(len(ds), img.size, img.mode, label, ds.classes[label])
-    ... else:
-    ...     print(10000, (28, 28), "L", 9, "Ankle boot")
-    10000 (28, 28) L 9 Ankle boot
+    >>> import gzip, os, struct, tempfile
+    >>> from tocha.vision.datasets import MNIST
+    >>> root = tempfile.mkdtemp()
+    >>> raw = os.path.join(root, "MNIST", "raw")
+    >>> os.makedirs(raw)
+    >>> def idx(name, shape, payload):  # magic 0x0000 08 <ndim>, big-endian sizes, data
+    ...     head = bytes([0, 0, 8, len(shape)]) + struct.pack(">%dI" % len(shape), *shape)
+    ...     with gzip.open(os.path.join(raw, name + ".gz"), "wb") as f:
+    ...         f.write(head + payload)
+    >>> idx("t10k-images-idx3-ubyte", (2, 28, 28), bytes(784) + bytes([255]) * 784)
+    >>> idx("t10k-labels-idx1-ubyte", (2,), bytes([7, 2]))
+    >>> ds = MNIST(root, train=False)
+    >>> img, label = ds[1]
+    >>> len(ds), img.size, img.mode, img.getpixel((3, 3)), label, ds.classes[label]
+    (2, (28, 28), 'L', 255, 2, '2 - two')
 """
 
 from __future__ import annotations
