@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import os
+import pathlib
 import pickle
 import struct
 
@@ -258,6 +259,43 @@ def test_cifar_missing_files_named(tmp_path):
     os.remove(os.path.join(folder, "data_batch_3"))
     with pytest.raises(RuntimeError, match="cifar-10-python.tar.gz.*data_batch_3"):
         datasets.CIFAR10(tmp_path)
+
+
+def test_cifar_download_unpacks_and_verifies(tmp_path, monkeypatch):
+    import tarfile
+
+    folder, ref = make_cifar(tmp_path / "build")
+    folder = pathlib.Path(folder)
+    archive = tmp_path / "mirror" / "cifar-10-python.tar.gz"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, "cifar-10-batches-py")
+    md5 = {n: hashlib.md5((folder / n).read_bytes()).hexdigest() for n in os.listdir(folder)}
+    monkeypatch.setattr(datasets.CIFAR10, "url", archive.as_uri())
+    monkeypatch.setattr(datasets.CIFAR10, "tgz_md5", hashlib.md5(archive.read_bytes()).hexdigest())
+    monkeypatch.setattr(
+        datasets.CIFAR10,
+        "train_list",
+        [[f"data_batch_{i}", md5[f"data_batch_{i}"]] for i in range(1, 6)],
+    )
+    monkeypatch.setattr(datasets.CIFAR10, "test_list", [["test_batch", md5["test_batch"]]])
+    monkeypatch.setattr(
+        datasets.CIFAR10,
+        "meta",
+        {"filename": "batches.meta", "key": "label_names", "md5": md5["batches.meta"]},
+    )
+    ds = datasets.CIFAR10(tmp_path / "root", train=False, download=True)
+    assert ds.targets == ref["test_batch"][1]
+    # A batch that does not match its MD5 after unpacking is reported.
+    monkeypatch.setattr(datasets.CIFAR10, "test_list", [["test_batch", "0" * 32]])
+    with pytest.raises(RuntimeError, match="test_batch does not have md5 0{32}"):
+        datasets.CIFAR10(tmp_path / "root2", train=False, download=True)
+    # Offline: the error names the archive, its checksum and where to put it.
+    monkeypatch.setattr(datasets.CIFAR10, "url", (tmp_path / "gone.tar.gz").as_uri())
+    with pytest.raises(RuntimeError) as e:
+        datasets.CIFAR10(tmp_path / "root3", download=True)
+    assert str(tmp_path / "root3" / "cifar-10-python.tar.gz") in str(e.value)
+    assert "md5 " + hashlib.md5(archive.read_bytes()).hexdigest() in str(e.value)
 
 
 # -- SVHN ----------------------------------------------------------------------------------
