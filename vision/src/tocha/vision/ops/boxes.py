@@ -80,12 +80,22 @@ def _sweep_pairs(b: np.ndarray, thr: float, axis: int) -> tuple[np.ndarray, np.n
         if qe <= p0 + 1:
             continue
         q = slice(p0, qe)
-        # a cheap comparison-only test on the other axis first; IoU only for the survivors
-        cand = np.minimum(y2[p0:p1, None], y2[None, q]) > np.maximum(y1[p0:p1, None], y1[None, q])
-        cand &= np.minimum(x2[p0:p1, None], x2[None, q]) > np.maximum(x1[p0:p1, None], x1[None, q])
-        # only q > p: each unordered pair once
-        cand &= np.arange(p0, qe)[None, :] > np.arange(p0, p1)[:, None]
-        pi, qi = np.nonzero(cand)
+        # necessary conditions for a positive intersection, comparisons only (1-byte
+        # temporaries); the exact IoU is computed for the survivors. lo[q] >= lo[p] in the
+        # window, so on the sweep axis only lo[q] < hi[p] is left to check.
+        if axis == 0:
+            cand = x1[None, q] < x2[p0:p1, None]
+            cand &= y1[None, q] < y2[p0:p1, None]
+            cand &= y1[p0:p1, None] < y2[None, q]
+        else:
+            cand = y1[None, q] < y2[p0:p1, None]
+            cand &= x1[None, q] < x2[p0:p1, None]
+            cand &= x1[p0:p1, None] < x2[None, q]
+        # only q > p: each unordered pair once (the window starts at the block)
+        tri = np.arange(p1 - p0)
+        cand[:, : p1 - p0] &= tri[None, :] > tri[:, None]
+        flat = np.flatnonzero(cand)
+        pi, qi = np.divmod(flat, qe - p0)
         pi += p0
         qi += p0
         w = np.minimum(x2[pi], x2[qi]) - np.maximum(x1[pi], x1[qi])
