@@ -579,3 +579,20 @@ def test_imagenet_from_devkit_and_val_archives(tmp_path):
     assert repr(ds).splitlines()[-1] == "    Split: val"
     with pytest.raises(RuntimeError, match="ILSVRC2012_img_train.tar is not present.*place it in"):
         datasets.ImageNet(tmp_path, split="train")
+    # The training tar holds one tar per class, unpacked into train/<wnid>/.
+    with tarfile.open(tmp_path / "ILSVRC2012_img_train.tar", "w") as outer:
+        for k, wnid in enumerate(("n01443537", "n01440764")):
+            inner = tmp_path / "build" / f"{wnid}.tar"
+            with tarfile.open(inner, "w") as tar:
+                for j in range(k + 1):
+                    name = f"{wnid}_{j}.JPEG"
+                    _png(tmp_path / "build" / name, (0, 0, 0))
+                    tar.add(tmp_path / "build" / name, name)
+            outer.add(inner, inner.name)
+    train = datasets.ImageNet(tmp_path, split="train")
+    assert [(os.path.basename(p), t) for p, t in train.samples] == [
+        ("n01440764_0.JPEG", 0),
+        ("n01440764_1.JPEG", 0),
+        ("n01443537_0.JPEG", 1),
+    ]
+    assert sorted(os.listdir(tmp_path / "train")) == ["n01440764", "n01443537"]
