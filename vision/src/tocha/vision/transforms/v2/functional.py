@@ -612,7 +612,7 @@ def to_tensor(pic):
         1.0
     """
     if _is_pil(pic):
-        a = np.array(pic, copy=True)
+        a = np.asarray(pic)
         if pic.mode == "1":
             a = a.astype(np.uint8) * 255
     elif isinstance(pic, np.ndarray):
@@ -627,9 +627,12 @@ def to_tensor(pic):
         a = a[:, :, None]
     a = a.transpose(2, 0, 1)
     if a.dtype == np.uint8:
+        # One pass: read the HWC bytes, write the CHW floats (a fresh contiguous buffer).
         ft = _np_dtype(torch.get_default_dtype())
-        a = a.astype(ft) / ft.type(255)
-    return torch.from_numpy(np.ascontiguousarray(a))
+        out = np.empty(a.shape, dtype=ft)
+        np.divide(a, ft.type(255), out=out)
+        return torch.from_numpy(out)
+    return torch.from_numpy(np.array(a, order="C"))
 
 
 def to_pil_image(pic, mode=None):
@@ -712,7 +715,8 @@ def normalize(inpt, mean, std, inplace: bool = False):
     s = np.asarray(std, dtype=a.dtype).reshape(-1, 1, 1)
     if (s == 0).any():
         raise ValueError(f"normalize: std evaluated to zero after conversion to {a.dtype}: {std}")
-    out = (a - m) / s
+    out = np.subtract(a, m)
+    out /= s
     if inplace and inpt.device.type == "cpu" and type(inpt) is torch.Tensor:
         a[...] = out
         return inpt
