@@ -412,3 +412,20 @@ def test_errors_name_the_function():
         F.horizontal_flip([1, 2, 3])
     with pytest.raises(TypeError, match="resize"):
         F.resize("x", 3)
+
+
+def test_pil_modes_to_tensor():
+    expected = {
+        "1": (torch.float32, torch.bool),
+        "L": (torch.float32, torch.uint8),
+        "I": (torch.int32, torch.int32),
+        "F": (torch.float32, torch.float32),
+        "I;16": (torch.int16, torch.int32),
+    }
+    for mode, (classic, plain) in expected.items():
+        im = PIL.Image.new(mode, (3, 2), 1)
+        assert F.to_tensor(im).dtype == classic and tuple(F.to_tensor(im).shape) == (1, 2, 3)
+        assert F.pil_to_tensor(im).dtype == plain
+    assert F.to_tensor(PIL.Image.new("1", (2, 2), 1)).tolist() == [[[1.0, 1.0], [1.0, 1.0]]]
+    big = PIL.Image.new("I;16", (1, 1), 40000)
+    assert F.pil_to_tensor(big).item() == 40000 and F.to_tensor(big).item() == 40000 - 65536

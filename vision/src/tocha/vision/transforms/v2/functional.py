@@ -503,6 +503,8 @@ def pil_to_tensor(pic):
     if not _is_pil(pic):
         raise TypeError(f"pil_to_tensor: pic should be a PIL image, got {type(pic).__name__}")
     a = np.array(pic, copy=True)
+    if a.dtype == np.uint16:
+        a = a.astype(np.int32)  # tocha.core has no uint16 dtype; int32 keeps every value
     if a.ndim == 2:
         a = a[:, :, None]
     return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))
@@ -612,7 +614,8 @@ def to_tensor(pic):
         1.0
     """
     if _is_pil(pic):
-        a = np.asarray(pic)
+        # torchvision reads 16-bit images as int16 here (values above 32767 wrap).
+        a = np.asarray(pic) if not pic.mode.startswith("I;16") else np.array(pic, np.int16)
         if pic.mode == "1":
             a = a.astype(np.uint8) * 255
     elif isinstance(pic, np.ndarray):
