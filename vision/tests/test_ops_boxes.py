@@ -159,3 +159,35 @@ def test_clip_remove_area_masks():
     m[1, 5, 0] = 1
     got = ops.masks_to_boxes(torch.tensor(m)).numpy()
     np.testing.assert_array_equal(got, [[2, 1, 5, 3], [0, 5, 0, 5], [0, 0, 0, 0]])
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_box_losses_match_pairwise_diagonals(reduction):
+    rng = np.random.default_rng(7)
+    a, b = _random_boxes(rng, 6), _random_boxes(rng, 6)
+    ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b)
+    red = {"none": lambda x: x, "mean": np.mean, "sum": np.sum}[reduction]
+    cases = [
+        (ops.generalized_box_iou_loss, ops.generalized_box_iou),
+        (ops.distance_box_iou_loss, ops.distance_box_iou),
+        (ops.complete_box_iou_loss, ops.complete_box_iou),
+    ]
+    for loss_fn, pair_fn in cases:
+        got = loss_fn(ta, tb, reduction=reduction)
+        ref = red(1 - np.diag(pair_fn(ta, tb).detach().numpy()))
+        # the losses put eps in the denominators: differences of order 1e-7 / area
+        np.testing.assert_allclose(got.detach().numpy(), ref, rtol=1e-6, atol=1e-8)
+        got.sum().backward()
+        assert np.isfinite(ta.grad.numpy()).all()
+        ta.grad = None
+    with pytest.raises(ValueError, match="generalized_box_iou_loss: invalid reduction"):
+        ops.generalized_box_iou_loss(ta, tb, reduction="avg")
+    with pytest.raises(ValueError, match="must have the same shape"):
+        ops.distance_box_iou_loss(ta, tb[:3])
+
+
+def test_box_loss_gradient_against_finite_differences():
+    a = torch.tensor([[0.0, 0.0, 2.0, 3.0]], dtype=torch.float64, requires_grad=True)
+    b = torch.tensor([[1.0, 0.5, 3.5, 2.5]], dtype=torch.float64)
+    for fn in (ops.generalized_box_iou_loss, ops.distance_box_iou_loss):
+        assert torch.autograd.gradcheck(lambda t, f=fn: f(t, b), (a,))

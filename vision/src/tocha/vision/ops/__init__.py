@@ -42,3 +42,8 @@ from .focal_loss import sigmoid_focal_loss  # noqa: E402
 from .poolers import MultiScaleRoIAlign  # noqa: E402
 
 __all__ += ["FeaturePyramidNetwork", "MultiScaleRoIAlign", "sigmoid_focal_loss"]
+from .ciou_loss import complete_box_iou_loss  # noqa: E402
+from .diou_loss import distance_box_iou_loss  # noqa: E402
+from .giou_loss import generalized_box_iou_loss  # noqa: E402
+
+__all__ += ["complete_box_iou_loss", "distance_box_iou_loss", "generalized_box_iou_loss"]
