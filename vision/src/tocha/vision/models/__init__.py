@@ -1,0 +1,55 @@
+"""Classification models with torchvision's builders, weights enums and state_dict names.
+
+Example:
+    >>> from tocha.vision import models
+    >>> m = models.get_model("resnet18", num_classes=10)
+    >>> sum(p.numel() for p in m.parameters())
+    11181642
+"""
+
+from ._api import (
+    Weights,
+    WeightsEnum,
+    get_model,
+    get_model_builder,
+    get_model_weights,
+    get_weight,
+    list_models,
+    register_model,
+)
+from .alexnet import *  # noqa: F403
+from .efficientnet import *  # noqa: F403
+from .lenet import *  # noqa: F403
+from .mobilenetv2 import *  # noqa: F403
+from .mobilenetv3 import *  # noqa: F403
+from .resnet import *  # noqa: F403
+from .vgg import *  # noqa: F403
+from .vgg import (
+    VGG11_BN_Weights,
+    VGG11_Weights,
+    VGG13_BN_Weights,
+    VGG13_Weights,
+    VGG16_BN_Weights,
+    VGG16_Weights,
+    VGG19_BN_Weights,
+    VGG19_Weights,
+    vgg11,
+    vgg11_bn,
+    vgg13,
+    vgg13_bn,
+    vgg16,
+    vgg16_bn,
+    vgg19,
+    vgg19_bn,
+)
+
+__all__ = [
+    "Weights",
+    "WeightsEnum",
+    "get_model",
+    "get_model_builder",
+    "get_model_weights",
+    "get_weight",
+    "list_models",
+    "register_model",
+]
