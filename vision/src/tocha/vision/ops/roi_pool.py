@@ -62,46 +62,55 @@ def roi_pool(input, boxes, output_size, spatial_scale: float = 1.0):
     he = np.clip(np.ceil((p[None] + 1) * (rh / ph_n)[:, None]).astype(np.int64) + y1[:, None], 0, h)
     ws = np.clip(np.floor(q[None] * (rw / pw_n)[:, None]).astype(np.int64) + x1[:, None], 0, w)
     we = np.clip(np.ceil((q[None] + 1) * (rw / pw_n)[:, None]).astype(np.int64) + x1[:, None], 0, w)
-    x = input.detach().cpu().numpy()
+    # channels last, so that every gathered pixel is one contiguous run of C values
+    x = np.ascontiguousarray(input.detach().cpu().numpy().transpose(0, 2, 3, 1))
     bidx = rois[:, 0].astype(np.int64)
     flat_idx = np.zeros((k_n, c, ph_n, pw_n), np.int64)
     empty = (he[:, :, None] <= hs[:, :, None]) | (we[:, None, :] <= ws[:, None, :])  # [K, PH, PW]
-    mh = int((he - hs).max(initial=0))
-    mw = int((we - ws).max(initial=0))
-    if k_n and mh > 0 and mw > 0:
-        per_box = c * ph_n * pw_n * mh * mw
-        step = max(1, _GATHER_CHUNK // max(per_box, 1))
+    # boxes grouped by their largest bin, so the padded gather stays close to the real size
+    mhk = (he - hs).max(1, initial=0)
+    mwk = (we - ws).max(1, initial=0)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for k, key in enumerate(zip(mhk.tolist(), mwk.tolist())):
+        groups.setdefault(key, []).append(k)
+    for (mh, mw), members in groups.items():
+        if mh <= 0 or mw <= 0:
+            continue
+        members = np.asarray(members)
+        step = max(1, _GATHER_CHUNK // (c * ph_n * pw_n * mh * mw))
         dy, dx = np.arange(mh), np.arange(mw)
-        for k0 in range(0, k_n, step):
-            ks = slice(k0, k0 + step)
+        for k0 in range(0, members.size, step):
+            ks = members[k0 : k0 + step]
             yy = hs[ks, :, None] + dy  # [G, PH, mh]
             xx = ws[ks, :, None] + dx  # [G, PW, mw]
-            vy = yy < he[ks, :, None]
-            vx = xx < we[ks, :, None]
+            # slots past a bin's end repeat its first row / column: an earlier duplicate never
+            # changes the max nor the first-maximum position
+            yy = np.where(yy < he[ks, :, None], yy, hs[ks, :, None])
+            xx = np.where(xx < we[ks, :, None], xx, ws[ks, :, None])
             yy, xx = np.minimum(yy, h - 1), np.minimum(xx, w - 1)
             b = bidx[ks]
-            # [G, PH, mh, PW, mw, C] (the advanced indices come first, then the channel slice)
-            vals = x[
-                b[:, None, None, None, None],
-                :,
-                yy[:, :, :, None, None],
-                xx[:, None, None, :, :],
-            ].astype(np.float64)
-            valid = vy[:, :, :, None, None] & vx[:, None, None, :, :]
-            vals = np.where(valid[..., None], vals, -np.inf)
-            g = vals.shape[0]
-            vals = vals.transpose(0, 5, 1, 3, 2, 4).reshape(g, c, ph_n, pw_n, mh * mw)
-            # first maximum in row-major (y, x) order, like torchvision's strict '>' scan
-            arg = vals.argmax(-1)
-            ay, ax = arg // mw, arg % mw
-            py = np.take_along_axis(
-                np.broadcast_to(yy[:, None, :, None, :], (g, c, ph_n, pw_n, mh)), ay[..., None], -1
-            )[..., 0]
-            px = np.take_along_axis(
-                np.broadcast_to(xx[:, None, None, :, :], (g, c, ph_n, pw_n, mw)), ax[..., None], -1
-            )[..., 0]
-            ch = np.arange(c)[None, :, None, None]
-            flat_idx[ks] = ((b[:, None, None, None] * c + ch) * h + py) * w + px
+            bb = b[:, None, None]
+            best = arg_y = arg_x = None
+            # a running max over the bin's slots in row-major (y, x) order; strict '>' keeps
+            # the first maximum, as torchvision's scan does
+            for i in range(mh):
+                for j in range(mw):
+                    py_s = yy[:, :, i][:, :, None]  # [G, PH, 1]
+                    px_s = xx[:, :, j][:, None, :]  # [G, 1, PW]
+                    v = x[bb, py_s, px_s]  # [G, PH, PW, C]
+                    if best is None:
+                        best = v
+                        arg_y = np.broadcast_to(py_s[..., None], v.shape).copy()
+                        arg_x = np.broadcast_to(px_s[..., None], v.shape).copy()
+                        continue
+                    upd = v > best
+                    best = np.where(upd, v, best)
+                    np.copyto(arg_y, py_s[..., None], where=upd)
+                    np.copyto(arg_x, px_s[..., None], where=upd)
+            py, px = arg_y, arg_x
+            ch = np.arange(c)[None, None, None, :]
+            idx = ((b[:, None, None, None] * c + ch) * h + py) * w + px  # [G, PH, PW, C]
+            flat_idx[ks] = idx.transpose(0, 3, 1, 2)
     flat_idx[np.broadcast_to(empty[:, None], flat_idx.shape)] = 0
     idx_t = torch.from_numpy(flat_idx.reshape(-1)).to(input.device)
     out = input.reshape(-1).index_select(0, idx_t).reshape(k_n, c, ph_n, pw_n)
