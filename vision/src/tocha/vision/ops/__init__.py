@@ -47,3 +47,6 @@ from .diou_loss import distance_box_iou_loss  # noqa: E402
 from .giou_loss import generalized_box_iou_loss  # noqa: E402
 
 __all__ += ["complete_box_iou_loss", "distance_box_iou_loss", "generalized_box_iou_loss"]
+from .deform_conv import DeformConv2d, deform_conv2d  # noqa: E402
+
+__all__ += ["DeformConv2d", "deform_conv2d"]
