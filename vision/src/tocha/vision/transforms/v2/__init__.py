@@ -73,3 +73,26 @@ __all__ = [
     "query_chw",
     "query_size",
 ]
+
+# Colour augmentations and batch mixing (in _augment.py).
+from ._augment import (  # noqa: E402
+    CutMix,
+    MixUp,
+    RandomAdjustSharpness,
+    RandomAutocontrast,
+    RandomEqualize,
+    RandomInvert,
+    RandomPosterize,
+    RandomSolarize,
+)
+
+__all__ += [
+    "CutMix",
+    "MixUp",
+    "RandomAdjustSharpness",
+    "RandomAutocontrast",
+    "RandomEqualize",
+    "RandomInvert",
+    "RandomPosterize",
+    "RandomSolarize",
+]

@@ -942,3 +942,25 @@ def adjust_hue(inpt, hue_factor: float):
     if kind == "pil":
         return pil_fn(inpt)
     return _color_dispatch("adjust_hue", inpt, 0.0, pil_fn, arr)
+
+
+# Colour ops added in their own module (invert, posterize, ...); imported last (it uses this one).
+from ._color_extra import (  # noqa: E402
+    adjust_gamma,
+    adjust_sharpness,
+    autocontrast,
+    equalize,
+    invert,
+    posterize,
+    solarize,
+)
+
+__all__ += [
+    "adjust_gamma",
+    "adjust_sharpness",
+    "autocontrast",
+    "equalize",
+    "invert",
+    "posterize",
+    "solarize",
+]
