@@ -1,0 +1,161 @@
+"""More tocha.vision.models architectures: parameter counts, shapes, a training step, key names."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tocha.core as torch
+from tocha.vision import models
+
+# torchvision's published parameter counts (its classification table / weights meta)
+TORCHVISION_NUM_PARAMS = {
+    "densenet121": 7_978_856,
+    "squeezenet1_0": 1_248_424,
+    "squeezenet1_1": 1_235_496,
+    "shufflenet_v2_x1_0": 2_278_604,
+    "mnasnet1_0": 4_383_312,
+}
+# builder kwargs that match the published configuration (e.g. without auxiliary heads)
+PUBLISHED_KWARGS: dict[str, dict] = {}
+# smallest input each model accepts cheaply in the forward/backward test
+STEP_SIZE = {
+    "densenet121": 32,
+    "squeezenet1_0": 48,
+    "squeezenet1_1": 48,
+    "shufflenet_v2_x1_0": 32,
+    "mnasnet1_0": 32,
+}
+# torchvision state_dict keys each model must have (so its checkpoints load strictly)
+KEYS = {
+    "densenet121": [
+        "features.conv0.weight",
+        "features.denseblock1.denselayer1.norm1.running_mean",
+        "features.denseblock4.denselayer16.conv2.weight",
+        "features.transition3.conv.weight",
+        "features.norm5.weight",
+        "classifier.bias",
+    ],
+    "squeezenet1_0": [
+        "features.3.squeeze.weight",
+        "features.12.expand3x3.bias",
+        "classifier.1.weight",
+    ],
+    "squeezenet1_1": [
+        "features.3.expand1x1.weight",
+        "features.12.expand3x3.bias",
+        "classifier.1.bias",
+    ],
+    "shufflenet_v2_x1_0": [
+        "conv1.0.weight",
+        "stage2.0.branch1.0.weight",
+        "stage2.1.branch2.6.running_var",
+        "stage4.3.branch2.5.weight",
+        "conv5.1.weight",
+        "fc.weight",
+    ],
+    "mnasnet1_0": [
+        "layers.0.weight",
+        "layers.7.running_mean",
+        "layers.8.0.layers.0.weight",
+        "layers.13.0.layers.7.weight",
+        "layers.15.running_var",
+        "classifier.1.weight",
+    ],
+}
+SLOW: set[str] = set()
+
+
+def _count(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _params(names):
+    return [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in names]
+
+
+@pytest.mark.parametrize("name", sorted(TORCHVISION_NUM_PARAMS))
+def test_num_params_equal_torchvision(name):
+    model = models.get_model(name, **PUBLISHED_KWARGS.get(name, {}))
+    assert _count(model) == TORCHVISION_NUM_PARAMS[name]
+    assert models.get_model_weights(name).DEFAULT.meta["num_params"] == _count(model)
+    keys = set(model.state_dict())
+    missing = [k for k in KEYS[name] if k not in keys]
+    assert not missing, f"{name}: torchvision keys missing: {missing}"
+
+
+@pytest.mark.parametrize("name", _params(sorted(STEP_SIZE)))
+def test_forward_backward_step(name):
+    torch.manual_seed(0)
+    model = models.get_model(name, num_classes=7)
+    size = STEP_SIZE[name]
+    x = torch.randn(2, 3, size, size)
+    target = torch.tensor([1, 5])
+    model.train()
+    out = model(x)
+    assert tuple(out.shape) == (2, 7)
+    loss = torch.nn.functional.cross_entropy(out, target)
+    loss.backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None for g in grads), f"{name}: some parameters got no gradient"
+    assert all(np.isfinite(g.numpy()).all() for g in grads)
+    # one SGD step lowers the loss on the same batch (eval mode: no dropout noise)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    model.eval()
+    with torch.no_grad():
+        before = torch.nn.functional.cross_entropy(model(x), target).item()
+    model.zero_grad()
+    torch.nn.functional.cross_entropy(model(x), target).backward()
+    opt.step()
+    with torch.no_grad():
+        after = torch.nn.functional.cross_entropy(model(x), target).item()
+    assert after < before, f"{name}: loss {before} -> {after}"
+
+
+@pytest.mark.parametrize("name", sorted(STEP_SIZE))
+def test_eval_output_shape_and_batch_independence(name):
+    torch.manual_seed(0)
+    model = models.get_model(name, num_classes=4).eval()
+    size = STEP_SIZE[name]
+    x = torch.randn(3, 3, size, size)
+    with torch.no_grad():
+        out = model(x)
+        one = model(x[1:2])
+    assert tuple(out.shape) == (3, 4)
+    np.testing.assert_allclose(out.numpy()[1:2], one.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_weights_enums_name_torchvision_files():
+    w = models.get_weight("DenseNet121_Weights.DEFAULT")
+    assert w.url == "https://download.pytorch.org/models/densenet121-a639ec97.pth"
+    assert len(w.meta["categories"]) == 1000
+    assert models.get_model_weights("squeezenet1_1").DEFAULT.meta["min_size"] == (17, 17)
+    with pytest.raises(ValueError, match="num_classes"):
+        models.densenet121(weights="DEFAULT", num_classes=10)
+
+
+def test_densenet_loads_old_style_checkpoint_keys():
+    from tocha.vision.models.densenet import _rename_old_keys
+
+    src = models.densenet121(num_classes=3)
+    # rewrite the keys the way the published checkpoint spells them ("norm.1")
+    # (and, being older than PyTorch 0.4, without num_batches_tracked, which load tolerates)
+    old = {}
+    for k, v in src.state_dict().items():
+        if k.endswith("num_batches_tracked"):
+            continue
+        for part in ("norm1", "norm2", "conv1", "conv2", "relu1", "relu2"):
+            if "denselayer" in k and f".{part}." in k:
+                k = k.replace(f".{part}.", f".{part[:-1]}.{part[-1]}.")
+        old[k] = v
+    assert "features.denseblock1.denselayer1.norm.1.weight" in old
+    dst = models.densenet121(num_classes=3)
+    dst.load_state_dict(_rename_old_keys(old))
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        np.testing.assert_allclose(dst.eval()(x).numpy(), src.eval()(x).numpy(), rtol=1e-6)
+
+
+def test_squeezenet_rejects_unknown_version():
+    with pytest.raises(ValueError, match="1_2"):
+        models.squeezenet.SqueezeNet("1_2")
