@@ -15,6 +15,9 @@ TORCHVISION_NUM_PARAMS = {
     "squeezenet1_1": 1_235_496,
     "shufflenet_v2_x1_0": 2_278_604,
     "mnasnet1_0": 4_383_312,
+    "convnext_tiny": 28_589_128,
+    "regnet_x_400mf": 5_495_976,
+    "regnet_y_400mf": 4_344_144,
 }
 # builder kwargs that match the published configuration (e.g. without auxiliary heads)
 PUBLISHED_KWARGS: dict[str, dict] = {}
@@ -25,6 +28,9 @@ STEP_SIZE = {
     "squeezenet1_1": 48,
     "shufflenet_v2_x1_0": 32,
     "mnasnet1_0": 32,
+    "convnext_tiny": 32,
+    "regnet_x_400mf": 32,
+    "regnet_y_400mf": 32,
 }
 # torchvision state_dict keys each model must have (so its checkpoints load strictly)
 KEYS = {
@@ -63,6 +69,35 @@ KEYS = {
         "classifier.1.weight",
     ],
 }
+KEYS.update(
+    {
+        "convnext_tiny": [
+            "features.0.0.weight",
+            "features.0.1.bias",
+            "features.1.0.layer_scale",
+            "features.1.2.block.5.weight",
+            "features.2.0.weight",
+            "features.6.1.weight",
+            "features.7.2.block.0.bias",
+            "classifier.0.weight",
+            "classifier.2.bias",
+        ],
+        "regnet_x_400mf": [
+            "stem.0.weight",
+            "trunk_output.block1.block1-0.proj.1.running_mean",
+            "trunk_output.block2.block2-1.f.b.0.weight",
+            "trunk_output.block4.block4-0.f.c.1.weight",
+            "fc.weight",
+        ],
+        "regnet_y_400mf": [
+            "stem.1.running_var",
+            "trunk_output.block1.block1-0.f.se.fc1.weight",
+            "trunk_output.block4.block4-5.f.se.fc2.bias",
+            "trunk_output.block4.block4-5.f.c.0.weight",
+            "fc.bias",
+        ],
+    }
+)
 SLOW: set[str] = set()
 
 
@@ -159,3 +194,22 @@ def test_densenet_loads_old_style_checkpoint_keys():
 def test_squeezenet_rejects_unknown_version():
     with pytest.raises(ValueError, match="1_2"):
         models.squeezenet.SqueezeNet("1_2")
+
+
+def test_regnet_stage_parameters_follow_the_quantized_linear_rule():
+    from tocha.vision.models.regnet import BlockParams
+
+    # RegNetY-400MF / RegNetX-400MF stage tables of the paper (depths, widths, group widths)
+    y = BlockParams.from_init_params(16, 48, 27.89, 2.09, 8, se_ratio=0.25)
+    assert (y.depths, y.widths, y.group_widths) == ([1, 3, 6, 6], [48, 104, 208, 440], [8] * 4)
+    x = BlockParams.from_init_params(22, 24, 24.48, 2.54, 16)
+    assert (x.depths, x.widths) == ([1, 2, 7, 12], [32, 64, 160, 400])
+    with pytest.raises(ValueError, match="w_0"):
+        BlockParams.from_init_params(16, 50, 27.89, 2.09, 8)
+
+
+def test_convnext_stochastic_depth_grows_linearly():
+    model = models.convnext_tiny()
+    probs = [m.p for m in model.modules() if type(m).__name__ == "StochasticDepth"]
+    assert len(probs) == 18
+    np.testing.assert_allclose(probs, np.linspace(0.0, 0.1, 18), atol=1e-12)
