@@ -96,3 +96,34 @@ __all__ += [
     "RandomPosterize",
     "RandomSolarize",
 ]
+
+# Geometry extras (rotation, affine, perspective, elastic, crops, blur, noise, erasing, boxes).
+from ._geometry_extra import (  # noqa: E402
+    ClampBoundingBoxes,
+    ConvertBoundingBoxFormat,
+    ElasticTransform,
+    FiveCrop,
+    GaussianBlur,
+    GaussianNoise,
+    RandomAffine,
+    RandomErasing,
+    RandomPerspective,
+    RandomRotation,
+    SanitizeBoundingBoxes,
+    TenCrop,
+)
+
+__all__ += [
+    "ClampBoundingBoxes",
+    "ConvertBoundingBoxFormat",
+    "ElasticTransform",
+    "FiveCrop",
+    "GaussianBlur",
+    "GaussianNoise",
+    "RandomAffine",
+    "RandomErasing",
+    "RandomPerspective",
+    "RandomRotation",
+    "SanitizeBoundingBoxes",
+    "TenCrop",
+]

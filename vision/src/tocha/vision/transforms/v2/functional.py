@@ -964,3 +964,34 @@ __all__ += [
     "posterize",
     "solarize",
 ]
+
+# Geometry ops added in their own module (rotate, affine, ...); imported last (it uses this one).
+from ._functional_geometry import (  # noqa: E402
+    affine,
+    clamp_bounding_boxes,
+    convert_bounding_box_format,
+    elastic,
+    elastic_transform,
+    erase,
+    five_crop,
+    gaussian_blur,
+    gaussian_noise,
+    perspective,
+    rotate,
+    ten_crop,
+)
+
+__all__ += [
+    "affine",
+    "clamp_bounding_boxes",
+    "convert_bounding_box_format",
+    "elastic",
+    "elastic_transform",
+    "erase",
+    "five_crop",
+    "gaussian_blur",
+    "gaussian_noise",
+    "perspective",
+    "rotate",
+    "ten_crop",
+]
