@@ -100,7 +100,7 @@ def test_perspective_tensor_matches_pillow(photo, interp):
 
 
 def test_affine_float_bilinear_reference():
-    # A pure translation by half a pixel: every output is the mean of two neighbours.
+    # The identity keeps every pixel; 180 degrees about the centre reverses both axes.
     a = np.random.default_rng(0).random((2, 5, 6)).astype(np.float32)
     out = F.affine(torch.from_numpy(a), 0.0, [0, 0], 1.0, [0.0, 0.0], BILINEAR)
     np.testing.assert_allclose(out.numpy(), a, atol=1e-6)
