@@ -246,3 +246,139 @@ def test_mixup_cutmix_statistics_and_errors():
     soft = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     _, y2 = v2.MixUp()(x, soft)
     assert y2.shape == (2, 2) and np.allclose(y2.numpy().sum(1), 1.0)
+
+
+# ----------------------------------------------------------------------------- auto augment
+
+from tocha.vision.transforms import InterpolationMode  # noqa: E402
+from tocha.vision.transforms.v2 import _auto_augment as AA  # noqa: E402
+
+
+@pytest.mark.parametrize("m", [0.3, -0.2])
+def test_geometric_ops_match_official_autoaugment(m):
+    """AutoAugment's reference ops are Pillow affine transforms with the magnitude as matrix
+    entry; torchvision's atan/degrees round trip must give the same images (nearest)."""
+    im = _photo("chelsea.png")
+    near = PIL.Image.NEAREST
+    cases = [
+        ("ShearX", m, (1, m, 0, 0, 1, 0)),
+        ("ShearY", m, (1, 0, 0, m, 1, 0)),
+        ("TranslateX", m * 100, (1, 0, -int(m * 100), 0, 1, 0)),
+        ("TranslateY", m * 100, (1, 0, 0, 0, 1, -int(m * 100))),
+    ]
+    for op, mag, matrix in cases:
+        out = AA._apply_op(im, op, mag, InterpolationMode.NEAREST, None)
+        ref = im.transform(im.size, PIL.Image.AFFINE, matrix, resample=near)
+        assert _maxdiff(np.asarray(out), np.asarray(ref)) == 0, op
+        # The tensor path (functional.affine's own resampler) lands on the same image up to
+        # nearest-neighbour rounding: negative shears pick the neighbouring pixel on ~8%.
+        t = AA._apply_op(_tensor(im), op, mag, InterpolationMode.NEAREST, None)
+        assert (t.numpy() != _chw(out)).any(axis=0).mean() < (0.01 if m > 0 else 0.1), op
+    rot = AA._apply_op(im, "Rotate", 30 * m, InterpolationMode.NEAREST, None)
+    assert _maxdiff(np.asarray(rot), np.asarray(im.rotate(30 * m, resample=near))) == 0
+
+
+def test_colour_ops_and_magnitude_spaces(photo):
+    x = _tensor(photo)
+    near = InterpolationMode.NEAREST
+    assert torch.equal(AA._apply_op(x, "Solarize", 0.5, near, None), F.solarize(x, 127.5))
+    assert torch.equal(AA._apply_op(x, "Posterize", 5.0, near, None), F.posterize(x, 5))
+    assert torch.equal(AA._apply_op(x, "Sharpness", -0.3, near, None), F.adjust_sharpness(x, 0.7))
+    assert torch.equal(AA._apply_op(x, "Color", 0.4, near, None), F.adjust_saturation(x, 1.4))
+    assert torch.equal(AA._apply_op(x, "Identity", 0.0, near, None), x)
+    space = AA._space_autoaugment(10, 331, 662)
+    assert space["Posterize"][0].tolist() == [8, 8, 7, 7, 6, 6, 5, 5, 4, 4]
+    np.testing.assert_allclose(space["TranslateX"][0][-1], 300.0, rtol=1e-6)  # 150/331 * width
+    np.testing.assert_allclose(space["TranslateY"][0][-1], 150.0, rtol=1e-6)
+    assert AA._posterize_bits(8, 6, 31)[[0, 15, 30]].tolist() == [8, 5, 2]
+    assert AA._posterize_bits(4, 4, 10).tolist() == [4, 4, 3, 3, 2, 2, 1, 1, 0, 0]
+    for policy, subs in AA._POLICIES.items():
+        assert len(subs) == 25, policy
+        for sub in subs:
+            for op, p, bin_id in sub:
+                assert 0.0 <= p <= 1.0 and op in space
+                assert (bin_id is None) == (space[op][0] is None)
+
+
+def _replay_autoaugment(policy, x, seed):
+    """The ops AutoAugment applies for ``seed``, replayed from the same RNG draws."""
+    torch.manual_seed(seed)
+    subs = AA._POLICIES[policy]
+    sub = subs[int(torch.randint(len(subs), (1,)).item())]
+    probs = torch.rand(2).tolist()
+    signs = torch.randint(2, (2,)).tolist()
+    h, w = x.shape[-2:]
+    space = AA._space_autoaugment(10, h, w)
+    for i, (op, p, bin_id) in enumerate(sub):
+        if probs[i] <= p:
+            mag = 0.0 if bin_id is None else float(space[op][0][bin_id])
+            if space[op][1] and signs[i] == 0:
+                mag = -mag
+            x = AA._apply_op(x, op, mag, InterpolationMode.NEAREST, None)
+    return x
+
+
+@pytest.mark.parametrize("policy", list(AA.AutoAugmentPolicy))
+def test_autoaugment_policies(photo, policy):
+    x = _tensor(photo)
+    t = v2.AutoAugment(policy)
+    changed = 0
+    for seed in range(6):
+        torch.manual_seed(seed)
+        out = t(x)
+        assert out.dtype == torch.uint8 and out.shape == x.shape
+        assert torch.equal(out, _replay_autoaugment(policy, x, seed))
+        changed += not torch.equal(out, x)
+    assert changed >= 2
+    # A label next to the image passes through; boxes are refused.
+    torch.manual_seed(0)
+    img, label = t(tv_tensors.Image(x), 3)
+    assert label == 3 and isinstance(img, tv_tensors.Image)
+    boxes = tv_tensors.BoundingBoxes([[0, 0, 2, 2]], format="XYXY", canvas_size=x.shape[-2:])
+    with pytest.raises(TypeError, match="bounding boxes"):
+        t(tv_tensors.Image(x), boxes)
+    with pytest.raises(ValueError, match="policy"):
+        v2.AutoAugment("imagenet21k")
+
+
+def test_randaugment_trivialaugment_pil_and_tensor(photo):
+    x = _tensor(photo)
+    for t in (v2.RandAugment(), v2.RandAugment(num_ops=4, magnitude=30), v2.TrivialAugmentWide()):
+        changed = 0
+        for seed in range(5):
+            torch.manual_seed(seed)
+            out = t(x)
+            torch.manual_seed(seed)
+            out_pil = t(photo)
+            assert out.shape == x.shape and out.dtype == torch.uint8
+            # Same RNG draws -> same ops; the PIL and tensor kernels differ by at most a level
+            # except where geometry resamples (compare only the fraction of differing pixels).
+            diff = np.abs(_chw(out_pil).astype(int) - out.numpy().astype(int))
+            assert (diff > 1).mean() < 0.02, type(t).__name__
+            changed += not torch.equal(out, x)
+        assert changed >= 3, type(t).__name__
+    with pytest.raises(ValueError, match="magnitude"):
+        v2.RandAugment(magnitude=31)
+
+
+def test_augmix_mixing_exact(photo):
+    x = _tensor(photo)
+    t = v2.AugMix(mixture_width=3, chain_depth=1, alpha=0.7)
+    t._space = lambda h, w: {"Equalize": (None, False)}  # one known op
+    for seed in range(3):
+        torch.manual_seed(seed)
+        out = t(x)
+        torch.manual_seed(seed)
+        m = AA._sample_dirichlet([0.7, 0.7])
+        w = AA._sample_dirichlet([0.7] * 3) * m[1]
+        assert math.isclose(w.sum(), m[1], rel_tol=1e-12)
+        eq = F.equalize(x).numpy().astype(np.float32)
+        expect = x.numpy().astype(np.float32) * np.float32(m[0])
+        for wi in w:
+            expect += eq * np.float32(wi)
+        assert _maxdiff(out.numpy(), expect.astype(np.uint8)) == 0
+    torch.manual_seed(0)
+    out = v2.AugMix()(photo)
+    assert isinstance(out, PIL.Image.Image) and out.size == photo.size
+    with pytest.raises(ValueError, match="severity"):
+        v2.AugMix(severity=11)

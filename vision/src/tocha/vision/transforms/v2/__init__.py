@@ -127,3 +127,14 @@ __all__ += [
     "SanitizeBoundingBoxes",
     "TenCrop",
 ]
+
+# Automatic augmentation policies (in _auto_augment.py).
+from ._auto_augment import (  # noqa: E402
+    AugMix,
+    AutoAugment,
+    AutoAugmentPolicy,
+    RandAugment,
+    TrivialAugmentWide,
+)
+
+__all__ += ["AugMix", "AutoAugment", "AutoAugmentPolicy", "RandAugment", "TrivialAugmentWide"]
