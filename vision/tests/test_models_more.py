@@ -18,19 +18,29 @@ TORCHVISION_NUM_PARAMS = {
     "convnext_tiny": 28_589_128,
     "regnet_x_400mf": 5_495_976,
     "regnet_y_400mf": 4_344_144,
+    "googlenet": 6_624_904,
+    "inception_v3": 27_161_264,
 }
 # builder kwargs that match the published configuration (e.g. without auxiliary heads)
-PUBLISHED_KWARGS: dict[str, dict] = {}
+# (torchvision counts GoogLeNet without its two auxiliary heads, Inception v3 with its one)
+PUBLISHED_KWARGS: dict[str, dict] = {"googlenet": {"aux_logits": False}}
+# the generic step test wants a plain tensor out of training mode: auxiliary heads off there
+STEP_KWARGS: dict[str, dict] = {
+    "googlenet": {"aux_logits": False},
+    "inception_v3": {"aux_logits": False},
+}
 # smallest input each model accepts cheaply in the forward/backward test
 STEP_SIZE = {
-    "densenet121": 32,
-    "squeezenet1_0": 48,
-    "squeezenet1_1": 48,
-    "shufflenet_v2_x1_0": 32,
-    "mnasnet1_0": 32,
-    "convnext_tiny": 32,
-    "regnet_x_400mf": 32,
-    "regnet_y_400mf": 32,
+    "densenet121": 64,
+    "squeezenet1_0": 64,
+    "squeezenet1_1": 64,
+    "shufflenet_v2_x1_0": 64,
+    "mnasnet1_0": 64,
+    "convnext_tiny": 64,
+    "regnet_x_400mf": 64,
+    "regnet_y_400mf": 64,
+    "googlenet": 64,
+    "inception_v3": 75,
 }
 # torchvision state_dict keys each model must have (so its checkpoints load strictly)
 KEYS = {
@@ -98,6 +108,29 @@ KEYS.update(
         ],
     }
 )
+KEYS.update(
+    {
+        "googlenet": [
+            "conv1.conv.weight",
+            "conv1.bn.running_var",
+            "inception3a.branch1.conv.weight",
+            "inception4e.branch4.1.bn.bias",
+            "inception5b.branch3.1.conv.weight",
+            "fc.weight",
+        ],
+        "inception_v3": [
+            "Conv2d_1a_3x3.conv.weight",
+            "Conv2d_4a_3x3.bn.running_mean",
+            "Mixed_5b.branch5x5_2.conv.weight",
+            "Mixed_6a.branch3x3dbl_3.bn.weight",
+            "Mixed_6e.branch7x7dbl_5.conv.weight",
+            "AuxLogits.conv1.conv.weight",
+            "AuxLogits.fc.bias",
+            "Mixed_7c.branch3x3dbl_3b.bn.running_var",
+            "fc.weight",
+        ],
+    }
+)
 SLOW: set[str] = set()
 
 
@@ -122,35 +155,40 @@ def test_num_params_equal_torchvision(name):
 @pytest.mark.parametrize("name", _params(sorted(STEP_SIZE)))
 def test_forward_backward_step(name):
     torch.manual_seed(0)
-    model = models.get_model(name, num_classes=7)
+    model = models.get_model(name, num_classes=7, **STEP_KWARGS.get(name, {}))
     size = STEP_SIZE[name]
-    x = torch.randn(2, 3, size, size)
-    target = torch.tensor([1, 5])
+    x = torch.randn(4, 3, size, size)
+    target = torch.tensor([1, 5, 0, 3])
     model.train()
+
+    def loss_at_seed():
+        # the same seed before each forward repeats the dropout / drop-path masks
+        torch.manual_seed(1)
+        return torch.nn.functional.cross_entropy(model(x), target)
+
     out = model(x)
-    assert tuple(out.shape) == (2, 7)
-    loss = torch.nn.functional.cross_entropy(out, target)
-    loss.backward()
+    assert tuple(out.shape) == (4, 7)
+    with torch.no_grad():
+        before = loss_at_seed().item()
+    loss_at_seed().backward()
     grads = [p.grad for p in model.parameters()]
     assert all(g is not None for g in grads), f"{name}: some parameters got no gradient"
     assert all(np.isfinite(g.numpy()).all() for g in grads)
-    # one SGD step lowers the loss on the same batch (eval mode: no dropout noise)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    model.eval()
+    # a short step down the gradient lowers the loss on the same batch. The step has a fixed
+    # length in parameter space: freshly initialised nets with batch statistics have gradient
+    # norms from 1e5 to 1e10, so no single learning rate suits them all.
+    norm = float(np.sqrt(sum(float((g * g).sum().item()) for g in grads)))
     with torch.no_grad():
-        before = torch.nn.functional.cross_entropy(model(x), target).item()
-    model.zero_grad()
-    torch.nn.functional.cross_entropy(model(x), target).backward()
-    opt.step()
-    with torch.no_grad():
-        after = torch.nn.functional.cross_entropy(model(x), target).item()
+        for p in model.parameters():
+            p -= (1e-3 / norm) * p.grad
+        after = loss_at_seed().item()
     assert after < before, f"{name}: loss {before} -> {after}"
 
 
 @pytest.mark.parametrize("name", sorted(STEP_SIZE))
 def test_eval_output_shape_and_batch_independence(name):
     torch.manual_seed(0)
-    model = models.get_model(name, num_classes=4).eval()
+    model = models.get_model(name, num_classes=4, **STEP_KWARGS.get(name, {})).eval()
     size = STEP_SIZE[name]
     x = torch.randn(3, 3, size, size)
     with torch.no_grad():
@@ -213,3 +251,50 @@ def test_convnext_stochastic_depth_grows_linearly():
     probs = [m.p for m in model.modules() if type(m).__name__ == "StochasticDepth"]
     assert len(probs) == 18
     np.testing.assert_allclose(probs, np.linspace(0.0, 0.1, 18), atol=1e-12)
+
+
+def test_googlenet_training_returns_aux_outputs_and_eval_a_tensor():
+    torch.manual_seed(0)
+    model = models.googlenet(num_classes=5)
+    # the published 6,624,904 plus the two aux heads (1x1 conv + BN, fc1 2048->1024, fc2):
+    # (512 + 528) * 128 + 2 * 256 + 2 * (2048 * 1024 + 1024) + 2 * (1024 * 5 + 5)
+    aux = (512 + 528) * 128 + 2 * 256 + 2 * (2048 * 1024 + 1024) + 2 * (1024 * 5 + 5)
+    main = 6_624_904 - (1024 * 1000 + 1000) + (1024 * 5 + 5)
+    assert _count(model) == main + aux == 9_945_263
+    x = torch.randn(2, 3, 64, 64)
+    out = model.train()(x)
+    assert type(out).__name__ == "GoogLeNetOutputs"
+    assert [tuple(t.shape) for t in out] == [(2, 5)] * 3
+    (out.logits.sum() + 0.3 * (out.aux_logits1.sum() + out.aux_logits2.sum())).backward()
+    assert model.aux1.fc2.weight.grad is not None and model.aux2.conv.conv.weight.grad is not None
+    with torch.no_grad():
+        assert tuple(model.eval()(x).shape) == (2, 5)
+
+
+def test_transform_input_maps_imagenet_normalization_to_unit_range():
+    # a pixel p in [0, 1] normalized with ImageNet mean/std must become 2p - 1
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    p = np.random.default_rng(0).random((1, 3, 4, 4)).astype(np.float32)
+    x = torch.tensor(((p - mean[:, None, None]) / std[:, None, None]).astype(np.float32))
+    for model in (
+        models.googlenet(transform_input=True, aux_logits=False),
+        models.inception_v3(transform_input=True, aux_logits=False),
+    ):
+        np.testing.assert_allclose(model._transform_input(x).numpy(), 2 * p - 1, atol=1e-5)
+
+
+def test_inception_aux_head_on_the_17x17_grid():
+    from tocha.vision.models.inception import InceptionAux
+
+    torch.manual_seed(0)
+    aux = InceptionAux(768, 6)
+    y = aux(torch.randn(2, 768, 17, 17))
+    assert tuple(y.shape) == (2, 6)
+    y.sum().backward()
+    assert aux.conv1.conv.weight.grad is not None
+    model = models.inception_v3(num_classes=6)
+    # torchvision's initialisation: the aux head's 5x5 conv and fc use their own small stds
+    assert model.AuxLogits.conv1.stddev == 0.01 and model.AuxLogits.fc.stddev == 0.001
+    assert abs(float(model.AuxLogits.fc.weight.std().item()) - 0.001) < 2e-4
+    assert abs(float(model.fc.weight.std().item()) - 0.1) < 0.01
+    assert models.get_model_weights("inception_v3").DEFAULT.meta["min_size"] == (75, 75)

@@ -21,6 +21,8 @@ from .alexnet import *  # noqa: F403
 from .convnext import *  # noqa: F403
 from .densenet import *  # noqa: F403
 from .efficientnet import *  # noqa: F403
+from .googlenet import *  # noqa: F403
+from .inception import *  # noqa: F403
 from .lenet import *  # noqa: F403
 from .mnasnet import *  # noqa: F403
 from .mobilenetv2 import *  # noqa: F403
