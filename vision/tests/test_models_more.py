@@ -20,6 +20,8 @@ TORCHVISION_NUM_PARAMS = {
     "regnet_y_400mf": 4_344_144,
     "googlenet": 6_624_904,
     "inception_v3": 27_161_264,
+    "vit_b_16": 86_567_656,
+    "vit_b_32": 88_224_232,
 }
 # builder kwargs that match the published configuration (e.g. without auxiliary heads)
 # (torchvision counts GoogLeNet without its two auxiliary heads, Inception v3 with its one)
@@ -28,6 +30,9 @@ PUBLISHED_KWARGS: dict[str, dict] = {"googlenet": {"aux_logits": False}}
 STEP_KWARGS: dict[str, dict] = {
     "googlenet": {"aux_logits": False},
     "inception_v3": {"aux_logits": False},
+    # ViT's position embedding fixes the input size: small images for the small tests
+    "vit_b_16": {"image_size": 32},
+    "vit_b_32": {"image_size": 64},
 }
 # smallest input each model accepts cheaply in the forward/backward test
 STEP_SIZE = {
@@ -41,6 +46,8 @@ STEP_SIZE = {
     "regnet_y_400mf": 64,
     "googlenet": 64,
     "inception_v3": 75,
+    "vit_b_16": 32,
+    "vit_b_32": 64,
 }
 # torchvision state_dict keys each model must have (so its checkpoints load strictly)
 KEYS = {
@@ -131,6 +138,18 @@ KEYS.update(
         ],
     }
 )
+_VIT_KEYS = [
+    "class_token",
+    "conv_proj.weight",
+    "encoder.pos_embedding",
+    "encoder.layers.encoder_layer_0.ln_1.weight",
+    "encoder.layers.encoder_layer_0.self_attention.in_proj_weight",
+    "encoder.layers.encoder_layer_11.self_attention.out_proj.bias",
+    "encoder.layers.encoder_layer_11.mlp.3.weight",
+    "encoder.ln.bias",
+    "heads.head.weight",
+]
+KEYS.update({"vit_b_16": _VIT_KEYS, "vit_b_32": _VIT_KEYS})
 SLOW: set[str] = set()
 
 
@@ -298,3 +317,29 @@ def test_inception_aux_head_on_the_17x17_grid():
     assert abs(float(model.AuxLogits.fc.weight.std().item()) - 0.001) < 2e-4
     assert abs(float(model.fc.weight.std().item()) - 0.1) < 0.01
     assert models.get_model_weights("inception_v3").DEFAULT.meta["min_size"] == (75, 75)
+
+
+def test_vit_shapes_gradients_through_encoder_and_size_check():
+    torch.manual_seed(0)
+    model = models.vit_b_16(image_size=32, num_classes=5)
+    assert model.seq_length == 5  # 2x2 patches + class token
+    assert tuple(model.encoder.pos_embedding.shape) == (1, 5, 768)
+    # torchvision zeroes the head; give it weights so gradients reach the encoder
+    assert float(model.heads.head.weight.abs().sum().item()) == 0.0
+    torch.nn.init.normal_(model.heads.head.weight, std=0.02)
+    x = torch.randn(2, 3, 32, 32)
+    y = model(x)
+    assert tuple(y.shape) == (2, 5)
+    y.square().sum().backward()
+    for p in (model.conv_proj.weight, model.class_token, model.encoder.pos_embedding):
+        assert float(p.grad.abs().sum().item()) > 0
+    # the class token output depends on every patch (attention mixes the sequence)
+    model.eval()
+    x2 = x.clone()
+    x2[:, :, 16:, 16:] = 0.0
+    with torch.no_grad():
+        assert not np.allclose(model(x).numpy(), model(x2).numpy())
+    with pytest.raises(ValueError, match="wrong image size"):
+        model(torch.zeros(1, 3, 48, 48))
+    with pytest.raises(ValueError, match="indivisible"):
+        models.vit_b_16(image_size=40)

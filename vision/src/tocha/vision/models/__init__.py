@@ -50,6 +50,7 @@ from .vgg import (
     vgg19,
     vgg19_bn,
 )
+from .vision_transformer import *  # noqa: F403
 
 __all__ = [
     "Weights",
