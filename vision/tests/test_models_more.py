@@ -22,6 +22,7 @@ TORCHVISION_NUM_PARAMS = {
     "inception_v3": 27_161_264,
     "vit_b_16": 86_567_656,
     "vit_b_32": 88_224_232,
+    "swin_t": 28_288_354,
 }
 # builder kwargs that match the published configuration (e.g. without auxiliary heads)
 # (torchvision counts GoogLeNet without its two auxiliary heads, Inception v3 with its one)
@@ -48,6 +49,7 @@ STEP_SIZE = {
     "inception_v3": 75,
     "vit_b_16": 32,
     "vit_b_32": 64,
+    "swin_t": 64,
 }
 # torchvision state_dict keys each model must have (so its checkpoints load strictly)
 KEYS = {
@@ -150,6 +152,19 @@ _VIT_KEYS = [
     "heads.head.weight",
 ]
 KEYS.update({"vit_b_16": _VIT_KEYS, "vit_b_32": _VIT_KEYS})
+KEYS["swin_t"] = [
+    "features.0.0.weight",
+    "features.0.2.bias",
+    "features.1.0.attn.relative_position_bias_table",
+    "features.1.1.attn.relative_position_index",
+    "features.1.1.attn.qkv.weight",
+    "features.2.reduction.weight",
+    "features.2.norm.weight",
+    "features.5.5.mlp.3.bias",
+    "features.7.1.attn.proj.weight",
+    "norm.weight",
+    "head.bias",
+]
 SLOW: set[str] = set()
 
 
@@ -343,3 +358,64 @@ def test_vit_shapes_gradients_through_encoder_and_size_check():
         model(torch.zeros(1, 3, 48, 48))
     with pytest.raises(ValueError, match="indivisible"):
         models.vit_b_16(image_size=40)
+
+
+def _window_attention_reference(x, attn, shift):
+    """Plain NumPy window attention for a single-head (B=1) map; masks from first principles:
+    a query sees the keys in its window of the rolled map that come from its own region."""
+    xa = x.numpy()[0]
+    H, W, C = xa.shape
+    ws = attn.window_size[0]
+    qkv = xa @ attn.qkv.weight.detach().numpy().T + attn.qkv.bias.detach().numpy()
+    q, k, v = qkv[..., :C] * C**-0.5, qkv[..., C : 2 * C], qkv[..., 2 * C :]
+    table = attn.relative_position_bias_table.detach().numpy()[:, 0]
+
+    def region(r, n):  # rows of the rolled map that came from one contiguous original band
+        return 0 if r < n - ws else (1 if r < n - shift else 2)
+
+    out = np.zeros_like(xa)
+    for i in range(H):
+        for j in range(W):
+            ri, rj = (i - shift) % H, (j - shift) % W  # position on the rolled map
+            logits, vals = [], []
+            for a in range(H):
+                for b in range(W):
+                    ra, rb = (a - shift) % H, (b - shift) % W
+                    if ra // ws != ri // ws or rb // ws != rj // ws:
+                        continue
+                    if shift and (region(ra, H), region(rb, W)) != (region(ri, H), region(rj, W)):
+                        continue
+                    dy, dx = ri % ws - ra % ws + ws - 1, rj % ws - rb % ws + ws - 1
+                    logits.append(q[i, j] @ k[a, b] + table[dy * (2 * ws - 1) + dx])
+                    vals.append(v[a, b])
+            w = np.exp(np.array(logits) - max(logits))
+            out[i, j] = (w / w.sum()) @ np.array(vals)
+    return out @ attn.proj.weight.detach().numpy().T + attn.proj.bias.detach().numpy()
+
+
+@pytest.mark.parametrize("shift", [0, 2])
+def test_swin_window_attention_matches_a_first_principles_reference(shift):
+    from tocha.vision.models.swin_transformer import ShiftedWindowAttention
+
+    torch.manual_seed(0)
+    attn = ShiftedWindowAttention(4, [3, 3], [shift, shift], num_heads=1)
+    torch.nn.init.normal_(attn.relative_position_bias_table, std=1.0)
+    x = torch.randn(1, 6, 6, 4)
+    with torch.no_grad():
+        got = attn.eval()(x).numpy()[0]
+    np.testing.assert_allclose(got, _window_attention_reference(x, attn, shift), atol=1e-5)
+
+
+def test_swin_pads_odd_sizes_and_merges_patches():
+    from tocha.vision.models.swin_transformer import PatchMerging, _patch_merging_pad
+
+    x = torch.arange(2 * 3 * 3 * 1, dtype=torch.float32).reshape(2, 3, 3, 1)
+    y = _patch_merging_pad(x)
+    assert tuple(y.shape) == (2, 2, 2, 4)
+    # the 2x2 block at the origin: (0,0), (1,0), (0,1), (1,1); the odd edge is zero-padded
+    assert y.numpy()[0, 0, 0].tolist() == [0.0, 3.0, 1.0, 4.0]
+    assert y.numpy()[0, 1, 1].tolist() == [8.0, 0.0, 0.0, 0.0]
+    assert tuple(PatchMerging(1)(x).shape) == (2, 2, 2, 2)
+    model = models.swin_t(num_classes=3).eval()
+    with torch.no_grad():
+        assert tuple(model(torch.randn(1, 3, 36, 44)).shape) == (1, 3)
