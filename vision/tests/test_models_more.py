@@ -236,6 +236,10 @@ def test_weights_enums_name_torchvision_files():
     w = models.get_weight("DenseNet121_Weights.DEFAULT")
     assert w.url == "https://download.pytorch.org/models/densenet121-a639ec97.pth"
     assert len(w.meta["categories"]) == 1000
+    assert (
+        models.get_weight("Swin_T_Weights.IMAGENET1K_V1").url
+        == "https://download.pytorch.org/models/swin_t-704ceda3.pth"
+    )
     assert models.get_model_weights("squeezenet1_1").DEFAULT.meta["min_size"] == (17, 17)
     with pytest.raises(ValueError, match="num_classes"):
         models.densenet121(weights="DEFAULT", num_classes=10)
