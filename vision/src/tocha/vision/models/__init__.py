@@ -7,6 +7,8 @@ Example:
     11181642
 """
 
+# the task subpackages register their builders too (torchvision imports them with models)
+from . import detection
 from ._api import (
     Weights,
     WeightsEnum,
@@ -62,4 +64,5 @@ __all__ = [
     "get_weight",
     "list_models",
     "register_model",
+    "detection",
 ]
