@@ -30,7 +30,8 @@ def compile_file(path: Path) -> int:
     bad = 0
     for arch in ARCHS:
         prog = nvrtc.createProgram(src, path.name, (), ())
-        opts = ["-std=c++17", f"-arch={arch}", *INCLUDES, "--device-as-default-execution-space"]
+        opts = ["-std=c++17", f"-arch={arch}", f"-I{path.parent}", *INCLUDES]
+        opts.append("--device-as-default-execution-space")
         try:
             nvrtc.compileProgram(prog, opts)
             log = nvrtc.getProgramLog(prog).strip()

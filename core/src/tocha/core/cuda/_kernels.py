@@ -96,7 +96,8 @@ def cuda_include_dirs(candidates=None) -> list[str]:
 def _module(stem: str, arch: str):
     import cupy
 
-    options = _OPTIONS + tuple(f"-I{d}" for d in cuda_include_dirs())
+    # the kernels directory too: files share device code through headers (rows.cuh)
+    options = _OPTIONS + tuple(f"-I{d}" for d in [str(KERNEL_DIR), *cuda_include_dirs()])
     return cupy.RawModule(code=source(stem), options=options)
 
 
