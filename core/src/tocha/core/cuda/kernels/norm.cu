@@ -20,64 +20,7 @@ namespace {
 
 constexpr int CACHE = 8;  // elements per thread kept in registers
 
-template <typename T>
-struct Num;
-template <>
-struct Num<float> {
-  typedef float acc;
-  static __device__ __forceinline__ float load(float v) { return v; }
-  static __device__ __forceinline__ float store(float v) { return v; }
-};
-template <>
-struct Num<double> {
-  typedef double acc;
-  static __device__ __forceinline__ double load(double v) { return v; }
-  static __device__ __forceinline__ double store(double v) { return v; }
-};
-template <>
-struct Num<__half> {
-  typedef float acc;
-  static __device__ __forceinline__ float load(__half v) { return __half2float(v); }
-  static __device__ __forceinline__ __half store(float v) { return __float2half_rn(v); }
-};
-template <>
-struct Num<__nv_bfloat16> {
-  typedef float acc;
-  static __device__ __forceinline__ float load(__nv_bfloat16 v) { return __bfloat162float(v); }
-  static __device__ __forceinline__ __nv_bfloat16 store(float v) {
-    return __float2bfloat16_rn(v);
-  }
-};
-
-// V elements loaded or stored at once (16 bytes at most)
-template <typename T, int V>
-struct alignas(sizeof(T) * V) Vec {
-  T v[V];
-};
-
-__device__ __forceinline__ long long row_index() {
-  return ((long long)blockIdx.y * gridDim.x + blockIdx.x) * blockDim.y + threadIdx.y;
-}
-
-// Sum over the tx threads of a row. Every thread of the block must call it (no thread has
-// left early); every thread of the row gets the total.
-template <typename A>
-__device__ __forceinline__ A row_sum(A v) {
-  __shared__ A part[32];  // one slot per warp of the block (at most 1024 / 32)
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  const int nw = blockDim.x >> 5;
-  if (nw == 1) return v;  // the same for the whole block: a warp per row needs no shared memory
-  const int lane = threadIdx.x & 31;
-  A* mine = part + threadIdx.y * nw;
-  __syncthreads();  // a previous call may still be reading part
-  if (lane == 0) mine[threadIdx.x >> 5] = v;
-  __syncthreads();
-  v = lane < nw ? mine[lane] : A(0);
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
+#include "rows.cuh"
 
 
 template <typename T, int V, bool CENTER>

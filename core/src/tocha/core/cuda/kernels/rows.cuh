@@ -1,4 +1,4 @@
-// Shared by the row-wise kernels (softmax.cu, cross_entropy.cu): number traits that load
+// Shared by the row-wise kernels (softmax.cu, cross_entropy.cu, norm.cu): number traits that load
 // half types as float (double stays double), exp/log and the special values without <math.h>
 // macros (NVRTC has none), aligned vector loads, the row index of a thread, and the online
 // (max, sum of exp) reduction across a block. Included inside each file's anonymous
