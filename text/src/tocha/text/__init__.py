@@ -1,0 +1,29 @@
+"""tocha.text: the torchtext of tocha.
+
+Submodules are imported on first access, so ``import tocha.text`` stays cheap.
+
+Example:
+    >>> import tocha.text
+    >>> tocha.text.__version__
+    '0.1.0'
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("transforms", "vocab", "data", "datasets", "models", "tokenizers", "functional")
+
+__all__ = ["__version__", *_SUBMODULES]
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'tocha.text' has no attribute '{name}'")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBMODULES))
