@@ -8,7 +8,7 @@ Example:
 """
 
 # the task subpackages register their builders too (torchvision imports them with models)
-from . import detection
+from . import detection, segmentation
 from ._api import (
     Weights,
     WeightsEnum,
@@ -65,4 +65,5 @@ __all__ = [
     "list_models",
     "register_model",
     "detection",
+    "segmentation",
 ]

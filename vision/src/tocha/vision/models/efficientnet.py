@@ -1,4 +1,5 @@
-"""EfficientNet-B0..B3 (Tan & Le, torchvision's names) and EfficientNet-Lite0.
+"""EfficientNet-B0..B3, EfficientNetV2-S/M/L (Tan & Le, torchvision's names) and
+EfficientNet-Lite0.
 
 EfficientNet-Lite0 is not in torchvision: it is the mobile variant (TF-style "same" padding,
 BatchNorm eps 1e-3, ReLU6, no squeeze-excitation, fixed stem/head widths) whose module names
@@ -34,6 +35,12 @@ __all__ = [
     "efficientnet_b1",
     "efficientnet_b2",
     "efficientnet_b3",
+    "EfficientNet_V2_S_Weights",
+    "EfficientNet_V2_M_Weights",
+    "EfficientNet_V2_L_Weights",
+    "efficientnet_v2_s",
+    "efficientnet_v2_m",
+    "efficientnet_v2_l",
     "EfficientNetLite",
     "EfficientNet_Lite0_Weights",
     "efficientnet_lite0",
@@ -53,6 +60,7 @@ class MBConvConfig:
         num_layers: int,
         width_mult: float = 1.0,
         depth_mult: float = 1.0,
+        block: Callable[..., nn.Module] | None = None,
     ) -> None:
         self.expand_ratio = expand_ratio
         self.kernel = kernel
@@ -60,10 +68,35 @@ class MBConvConfig:
         self.input_channels = self.adjust_channels(input_channels, width_mult)
         self.out_channels = self.adjust_channels(out_channels, width_mult)
         self.num_layers = int(math.ceil(num_layers * depth_mult))
+        self.block = MBConv if block is None else block
 
     @staticmethod
     def adjust_channels(channels: int, width_mult: float, min_value: int | None = None) -> int:
         return _make_divisible(channels * width_mult, 8, min_value)
+
+
+class FusedMBConvConfig(MBConvConfig):
+    """One stage of EfficientNetV2's Fused-MBConv blocks (no width or depth scaling)."""
+
+    def __init__(
+        self,
+        expand_ratio: float,
+        kernel: int,
+        stride: int,
+        input_channels: int,
+        out_channels: int,
+        num_layers: int,
+        block: Callable[..., nn.Module] | None = None,
+    ) -> None:
+        super().__init__(
+            expand_ratio,
+            kernel,
+            stride,
+            input_channels,
+            out_channels,
+            num_layers,
+            block=FusedMBConv if block is None else block,
+        )
 
 
 class MBConv(nn.Module):
@@ -128,6 +161,55 @@ class MBConv(nn.Module):
         return result
 
 
+class FusedMBConv(nn.Module):
+    """EfficientNetV2's Fused-MBConv: one full kxk conv does the expansion (and the stride),
+    then a 1x1 projection; without expansion a single kxk conv. Stochastic-depth residual."""
+
+    def __init__(
+        self,
+        cnf: FusedMBConvConfig,
+        stochastic_depth_prob: float,
+        norm_layer: Callable[..., nn.Module],
+    ) -> None:
+        super().__init__()
+        if not 1 <= cnf.stride <= 2:
+            raise ValueError(f"illegal stride value {cnf.stride}")
+        self.use_res_connect = cnf.stride == 1 and cnf.input_channels == cnf.out_channels
+        layers: list[nn.Module] = []
+        expanded = cnf.adjust_channels(cnf.input_channels, cnf.expand_ratio)
+        conv = partial(Conv2dNormActivation, norm_layer=norm_layer)
+        if expanded != cnf.input_channels:
+            layers.append(
+                conv(
+                    cnf.input_channels,
+                    expanded,
+                    kernel_size=cnf.kernel,
+                    stride=cnf.stride,
+                    activation_layer=nn.SiLU,
+                )
+            )
+            layers.append(conv(expanded, cnf.out_channels, kernel_size=1, activation_layer=None))
+        else:
+            layers.append(
+                conv(
+                    cnf.input_channels,
+                    cnf.out_channels,
+                    kernel_size=cnf.kernel,
+                    stride=cnf.stride,
+                    activation_layer=nn.SiLU,
+                )
+            )
+        self.block = nn.Sequential(*layers)
+        self.stochastic_depth = StochasticDepth(stochastic_depth_prob, "row")
+        self.out_channels = cnf.out_channels
+
+    def forward(self, input):
+        result = self.block(input)
+        if self.use_res_connect:
+            result = self.stochastic_depth(result) + input
+        return result
+
+
 class EfficientNet(nn.Module):
     """EfficientNet from stage configs; stochastic depth grows linearly over the blocks."""
 
@@ -164,7 +246,7 @@ class EfficientNet(nn.Module):
                     block_cnf.input_channels = block_cnf.out_channels
                     block_cnf.stride = 1
                 sd_prob = stochastic_depth_prob * float(block_id) / total_blocks
-                stage.append(MBConv(block_cnf, sd_prob, norm_layer))
+                stage.append(block_cnf.block(block_cnf, sd_prob, norm_layer))
                 block_id += 1
             layers.append(nn.Sequential(*stage))
         lastconv_input = inverted_residual_setting[-1].out_channels
@@ -309,6 +391,133 @@ def efficientnet_b3(
     """EfficientNet-B3 (width x1.2, depth x1.4); arguments as :func:`efficientnet_b0`."""
     weights = EfficientNet_B3_Weights.verify(weights)
     return _efficientnet(1.2, 1.4, kwargs.pop("dropout", 0.3), weights, progress, **kwargs)
+
+
+# --- EfficientNetV2 ---------------------------------------------------------------------------
+
+
+def _v2_setting(arch: str) -> list[MBConvConfig]:
+    """(expand, kernel, stride, in, out, layers) per stage: Fused-MBConv early, MBConv late."""
+    fused, mb = FusedMBConvConfig, MBConvConfig
+    if arch == "s":
+        return [
+            fused(1, 3, 1, 24, 24, 2),
+            fused(4, 3, 2, 24, 48, 4),
+            fused(4, 3, 2, 48, 64, 4),
+            mb(4, 3, 2, 64, 128, 6),
+            mb(6, 3, 1, 128, 160, 9),
+            mb(6, 3, 2, 160, 256, 15),
+        ]
+    if arch == "m":
+        return [
+            fused(1, 3, 1, 24, 24, 3),
+            fused(4, 3, 2, 24, 48, 5),
+            fused(4, 3, 2, 48, 80, 5),
+            mb(4, 3, 2, 80, 160, 7),
+            mb(6, 3, 1, 160, 176, 14),
+            mb(6, 3, 2, 176, 304, 18),
+            mb(6, 3, 1, 304, 512, 5),
+        ]
+    return [
+        fused(1, 3, 1, 32, 32, 4),
+        fused(4, 3, 2, 32, 64, 7),
+        fused(4, 3, 2, 64, 96, 7),
+        mb(4, 3, 2, 96, 192, 10),
+        mb(6, 3, 1, 192, 224, 19),
+        mb(6, 3, 2, 224, 384, 25),
+        mb(6, 3, 1, 384, 640, 7),
+    ]
+
+
+def _efficientnet_v2(arch: str, dropout: float, weights, progress: bool, **kwargs: Any):
+    if weights is not None:
+        _ovewrite_named_param(kwargs, "num_classes", len(weights.meta["categories"]))
+    # the TF reference's BatchNorm eps, which the published V2 weights were trained with
+    kwargs.setdefault("norm_layer", partial(nn.BatchNorm2d, eps=1e-03))
+    model = EfficientNet(_v2_setting(arch), dropout, last_channel=1280, **kwargs)
+    if weights is not None:
+        _load_weights(model, weights, progress)
+    return model
+
+
+_RECIPE_V2 = "https://github.com/pytorch/vision/tree/main/references/classification#efficientnet-v2"
+_META_V2 = {**_META, "min_size": (33, 33), "recipe": _RECIPE_V2}
+
+
+def _w2(file, num_params, size, interpolation="bilinear", **norm) -> Weights:
+    return Weights(
+        url=_URL + file,
+        transforms=partial(
+            ImageClassification,
+            crop_size=size,
+            resize_size=size,
+            interpolation=interpolation,
+            **norm,
+        ),
+        meta={**_META_V2, "num_params": num_params},
+    )
+
+
+class EfficientNet_V2_S_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _w2("efficientnet_v2_s-dd5fe13b.pth", 21458488, 384)
+    DEFAULT = IMAGENET1K_V1
+
+
+class EfficientNet_V2_M_Weights(WeightsEnum):
+    IMAGENET1K_V1 = _w2("efficientnet_v2_m-dc08266a.pth", 54139356, 480)
+    DEFAULT = IMAGENET1K_V1
+
+
+class EfficientNet_V2_L_Weights(WeightsEnum):
+    # these weights were converted from the TF release, which normalizes to [-1, 1]
+    IMAGENET1K_V1 = _w2(
+        "efficientnet_v2_l-59c71312.pth",
+        118515272,
+        480,
+        "bicubic",
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+    )
+    DEFAULT = IMAGENET1K_V1
+
+
+@register_model()
+def efficientnet_v2_s(
+    *, weights: EfficientNet_V2_S_Weights | None = None, progress: bool = True, **kwargs: Any
+) -> EfficientNet:
+    """EfficientNetV2-S ("EfficientNetV2: Smaller Models and Faster Training").
+
+    Args:
+        weights: a :class:`EfficientNet_V2_S_Weights` member (or its name), or None.
+        progress: show a download progress bar.
+        **kwargs: passed to :class:`EfficientNet` (``dropout`` defaults to 0.2).
+
+    Example:
+        >>> import tocha.core as torch
+        >>> from tocha.vision.models import efficientnet_v2_s
+        >>> efficientnet_v2_s(num_classes=2).eval()(torch.zeros(1, 3, 33, 33)).shape
+        torch.Size([1, 2])
+    """
+    weights = EfficientNet_V2_S_Weights.verify(weights)
+    return _efficientnet_v2("s", kwargs.pop("dropout", 0.2), weights, progress, **kwargs)
+
+
+@register_model()
+def efficientnet_v2_m(
+    *, weights: EfficientNet_V2_M_Weights | None = None, progress: bool = True, **kwargs: Any
+) -> EfficientNet:
+    """EfficientNetV2-M (``dropout`` 0.3); arguments as :func:`efficientnet_v2_s`."""
+    weights = EfficientNet_V2_M_Weights.verify(weights)
+    return _efficientnet_v2("m", kwargs.pop("dropout", 0.3), weights, progress, **kwargs)
+
+
+@register_model()
+def efficientnet_v2_l(
+    *, weights: EfficientNet_V2_L_Weights | None = None, progress: bool = True, **kwargs: Any
+) -> EfficientNet:
+    """EfficientNetV2-L (``dropout`` 0.4); arguments as :func:`efficientnet_v2_s`."""
+    weights = EfficientNet_V2_L_Weights.verify(weights)
+    return _efficientnet_v2("l", kwargs.pop("dropout", 0.4), weights, progress, **kwargs)
 
 
 # --- EfficientNet-Lite0 ----------------------------------------------------------------------
