@@ -1,0 +1,88 @@
+"""The ``from_pretrained`` / ``save_pretrained`` machinery shared by the Hugging Face-style
+models, and the activations their configs name."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar
+
+import tocha.core as torch
+import tocha.core.nn.functional as F
+from tocha.core import nn
+from tocha.core.safetensors import save_file
+
+from ._config import PretrainedConfig
+from ._loading import finish_load, load_weights, match_prefix
+
+
+def _gelu_tanh(x):
+    return F.gelu(x, approximate="tanh")
+
+
+ACT2FN = {
+    "gelu": F.gelu,
+    "gelu_new": _gelu_tanh,
+    "gelu_pytorch_tanh": _gelu_tanh,
+    "gelu_fast": _gelu_tanh,
+    "relu": F.relu,
+    "silu": F.silu,
+    "swish": F.silu,
+    "tanh": torch.tanh,
+}
+
+
+def activation(name: str, who: str):
+    """The function a config's activation name stands for."""
+    try:
+        return ACT2FN[name]
+    except KeyError:
+        raise ValueError(f"{who}: unknown activation '{name}' (known: {sorted(ACT2FN)})") from None
+
+
+class PreTrainedModel(nn.Module):
+    """A module built from a config, loadable from a Hugging Face model directory.
+
+    Subclasses set ``config_class``, ``base_model_prefix`` (the head models' prefix of the
+    base model's keys), ``_ignore_keys`` (checkpoint key suffixes to drop) and ``_tied_keys``
+    ({key: the key it is tied to}).
+    """
+
+    config_class: ClassVar[type[PretrainedConfig]] = PretrainedConfig
+    base_model_prefix: ClassVar[str] = ""
+    _ignore_keys: ClassVar[tuple[str, ...]] = ()
+    _tied_keys: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, config: PretrainedConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, **config_overrides: Any):
+        """The model in ``directory``: ``config.json`` plus ``model.safetensors`` or
+        ``pytorch_model.bin``, Hugging Face key names with or without the base model's prefix.
+        Loading is strict: a missing or unexpected weight raises. The model is in eval mode.
+        """
+        directory = os.fspath(directory)
+        config = cls.config_class.from_pretrained(directory, **config_overrides)
+        model = cls(config)
+        sd = load_weights(directory, f"{cls.__name__}.from_pretrained")
+        how = "same"
+        if cls.base_model_prefix:
+            prefix = cls.base_model_prefix + "."
+            sd, how = match_prefix(sd, model.state_dict().keys(), prefix)
+        new_head = prefix if how == "added" else ""
+        finish_load(model, sd, cls._ignore_keys, cls._tied_keys, cls.__name__, new_head)
+        return model.eval()
+
+    def save_pretrained(self, directory: str | os.PathLike) -> None:
+        """Write ``config.json`` and ``model.safetensors`` (tied copies saved once)."""
+        directory = os.fspath(directory)
+        self.config.save_pretrained(directory)
+        sd = {k: v for k, v in self.state_dict().items() if k not in self._tied_keys}
+        save_file(
+            {k: v.contiguous() for k, v in sd.items()}, os.path.join(directory, "model.safetensors")
+        )
+
+    def num_parameters(self) -> int:
+        """How many parameters the model has (tied ones once)."""
+        return sum(p.numel() for p in self.parameters())
