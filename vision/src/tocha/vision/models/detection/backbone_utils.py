@@ -1,0 +1,178 @@
+"""Backbones for the detectors (torchvision.models.detection.backbone_utils): a classification
+trunk cut at intermediate layers, with a Feature Pyramid Network on top."""
+
+from __future__ import annotations
+
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable
+
+from tocha.core import nn
+
+from ...ops.feature_pyramid_network import ExtraFPNBlock, FeaturePyramidNetwork, LastLevelMaxPool
+from .. import resnet
+from ._frozen_bn import FrozenBatchNorm2d
+
+__all__ = [
+    "BackboneWithFPN",
+    "IntermediateLayerGetter",
+    "resnet_fpn_backbone",
+]
+
+
+class IntermediateLayerGetter(nn.ModuleDict):
+    """The children of ``model`` up to the last one named in ``return_layers``, run in order;
+    returns an OrderedDict of the outputs of the named ones under their new names.
+
+    Children must be registered in the order they run (true of the classification models).
+
+    Example:
+        >>> import tocha.core as torch
+        >>> from tocha.vision.models import resnet18
+        >>> from tocha.vision.models.detection.backbone_utils import IntermediateLayerGetter
+        >>> body = IntermediateLayerGetter(resnet18(), {"layer1": "a", "layer3": "b"})
+        >>> [(k, tuple(v.shape)) for k, v in body(torch.zeros(1, 3, 64, 64)).items()]
+        [('a', (1, 64, 16, 16)), ('b', (1, 256, 4, 4))]
+    """
+
+    def __init__(self, model: nn.Module, return_layers: dict[str, str]) -> None:
+        names = [name for name, _ in model.named_children()]
+        if not set(return_layers).issubset(names):
+            raise ValueError(
+                f"IntermediateLayerGetter: return_layers {sorted(return_layers)} are not all "
+                f"children of the model ({names})"
+            )
+        orig_return_layers = dict(return_layers)
+        remaining = dict(return_layers)
+        layers: OrderedDict = OrderedDict()
+        for name, module in model.named_children():
+            layers[name] = module
+            remaining.pop(name, None)
+            if not remaining:
+                break
+        super().__init__(layers)
+        self.return_layers = orig_return_layers
+
+    def forward(self, x) -> OrderedDict:
+        out = OrderedDict()
+        for name, module in self.items():
+            x = module(x)
+            if name in self.return_layers:
+                out[self.return_layers[name]] = x
+        return out
+
+
+class BackboneWithFPN(nn.Module):
+    """``body`` (an :class:`IntermediateLayerGetter`) followed by ``fpn``; every output level
+    has ``out_channels`` channels.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> from tocha.vision.models import resnet18
+        >>> from tocha.vision.models.detection.backbone_utils import BackboneWithFPN
+        >>> m = BackboneWithFPN(resnet18(), {"layer2": "0", "layer4": "1"}, [128, 512], 16)
+        >>> [(k, tuple(v.shape)) for k, v in m(torch.zeros(1, 3, 64, 64)).items()]
+        [('0', (1, 16, 8, 8)), ('1', (1, 16, 2, 2)), ('pool', (1, 16, 1, 1))]
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        return_layers: dict[str, str],
+        in_channels_list: list[int],
+        out_channels: int,
+        extra_blocks: ExtraFPNBlock | None = None,
+        norm_layer: Callable[..., nn.Module] | None = None,
+    ) -> None:
+        super().__init__()
+        if extra_blocks is None:
+            extra_blocks = LastLevelMaxPool()
+        self.body = IntermediateLayerGetter(backbone, return_layers=return_layers)
+        self.fpn = FeaturePyramidNetwork(
+            in_channels_list=in_channels_list,
+            out_channels=out_channels,
+            extra_blocks=extra_blocks,
+            norm_layer=norm_layer,
+        )
+        self.out_channels = out_channels
+
+    def forward(self, x) -> OrderedDict:
+        return self.fpn(self.body(x))
+
+
+def resnet_fpn_backbone(
+    *,
+    backbone_name: str,
+    weights=None,
+    norm_layer: Callable[..., nn.Module] = FrozenBatchNorm2d,
+    trainable_layers: int = 3,
+    returned_layers: list[int] | None = None,
+    extra_blocks: ExtraFPNBlock | None = None,
+) -> BackboneWithFPN:
+    """A ResNet (``backbone_name``, e.g. ``"resnet50"``) with an FPN on its stages.
+
+    Example:
+        >>> from tocha.vision.models.detection.backbone_utils import resnet_fpn_backbone
+        >>> m = resnet_fpn_backbone(backbone_name="resnet18", weights=None, trainable_layers=5)
+        >>> m.out_channels, m.fpn.inner_blocks[3][0].in_channels
+        (256, 512)
+    """
+    backbone = getattr(resnet, backbone_name)(weights=weights, norm_layer=norm_layer)
+    return _resnet_fpn_extractor(backbone, trainable_layers, returned_layers, extra_blocks)
+
+
+def _resnet_fpn_extractor(
+    backbone: resnet.ResNet,
+    trainable_layers: int,
+    returned_layers: list[int] | None = None,
+    extra_blocks: ExtraFPNBlock | None = None,
+    norm_layer: Callable[..., nn.Module] | None = None,
+) -> BackboneWithFPN:
+    if trainable_layers < 0 or trainable_layers > 5:
+        raise ValueError(f"Trainable layers should be in the range [0,5], got {trainable_layers}")
+    layers_to_train = ["layer4", "layer3", "layer2", "layer1", "conv1"][:trainable_layers]
+    if trainable_layers == 5:
+        layers_to_train.append("bn1")
+    for name, parameter in backbone.named_parameters():
+        if all(not name.startswith(layer) for layer in layers_to_train):
+            parameter.requires_grad_(False)
+    if extra_blocks is None:
+        extra_blocks = LastLevelMaxPool()
+    if returned_layers is None:
+        returned_layers = [1, 2, 3, 4]
+    if min(returned_layers) <= 0 or max(returned_layers) >= 5:
+        raise ValueError(f"Each returned layer should be in the range [1,4]. Got {returned_layers}")
+    return_layers = {f"layer{k}": str(v) for v, k in enumerate(returned_layers)}
+    in_channels_stage2 = backbone.inplanes // 8
+    in_channels_list = [in_channels_stage2 * 2 ** (i - 1) for i in returned_layers]
+    return BackboneWithFPN(
+        backbone,
+        return_layers,
+        in_channels_list,
+        256,
+        extra_blocks=extra_blocks,
+        norm_layer=norm_layer,
+    )
+
+
+def _validate_trainable_layers(
+    is_trained: bool, trainable_backbone_layers: int | None, max_value: int, default_value: int
+) -> int:
+    # without pretrained weights nothing should be frozen
+    if not is_trained:
+        if trainable_backbone_layers is not None:
+            warnings.warn(
+                "Changing trainable_backbone_layers has no effect if neither pretrained nor "
+                "pretrained_backbone have been set to True, falling back to "
+                f"trainable_backbone_layers={max_value} so that all layers are trainable",
+                stacklevel=3,
+            )
+        trainable_backbone_layers = max_value
+    if trainable_backbone_layers is None:
+        trainable_backbone_layers = default_value
+    if trainable_backbone_layers < 0 or trainable_backbone_layers > max_value:
+        raise ValueError(
+            f"Trainable backbone layers should be in the range [0,{max_value}], "
+            f"got {trainable_backbone_layers} "
+        )
+    return trainable_backbone_layers

@@ -1,0 +1,267 @@
+"""Faster R-CNN (Ren et al., 2015) with torchvision's module names, defaults and builder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tocha.core.nn.functional as F
+from tocha.core import nn
+
+from ...ops.poolers import MultiScaleRoIAlign
+from .._api import Weights, WeightsEnum, register_model
+from ..resnet import ResNet50_Weights, resnet50
+from ._coco import _COCO_CATEGORIES, ObjectDetection
+from ._frozen_bn import FrozenBatchNorm2d
+from ._utils import _ovewrite_value_param, overwrite_eps
+from .anchor_utils import AnchorGenerator
+from .backbone_utils import _resnet_fpn_extractor, _validate_trainable_layers
+from .generalized_rcnn import GeneralizedRCNN
+from .roi_heads import RoIHeads
+from .rpn import RegionProposalNetwork, RPNHead
+from .transform import GeneralizedRCNNTransform
+
+__all__ = [
+    "FasterRCNN",
+    "FasterRCNN_ResNet50_FPN_Weights",
+    "FastRCNNPredictor",
+    "TwoMLPHead",
+    "fasterrcnn_resnet50_fpn",
+]
+
+
+def _default_anchorgen() -> AnchorGenerator:
+    anchor_sizes = ((32,), (64,), (128,), (256,), (512,))
+    aspect_ratios = ((0.5, 1.0, 2.0),) * len(anchor_sizes)
+    return AnchorGenerator(anchor_sizes, aspect_ratios)
+
+
+class TwoMLPHead(nn.Module):
+    """Flatten, then two fully connected layers with ReLU (``fc6``, ``fc7``)."""
+
+    def __init__(self, in_channels: int, representation_size: int) -> None:
+        super().__init__()
+        self.fc6 = nn.Linear(in_channels, representation_size)
+        self.fc7 = nn.Linear(representation_size, representation_size)
+
+    def forward(self, x):
+        x = x.flatten(start_dim=1)
+        return F.relu(self.fc7(F.relu(self.fc6(x))))
+
+
+class FastRCNNPredictor(nn.Module):
+    """Class logits (``cls_score``) and per-class box deltas (``bbox_pred``) of each RoI.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> from tocha.vision.models.detection.faster_rcnn import FastRCNNPredictor
+        >>> scores, deltas = FastRCNNPredictor(16, 3)(torch.rand(5, 16))
+        >>> scores.shape, deltas.shape
+        (torch.Size([5, 3]), torch.Size([5, 12]))
+    """
+
+    def __init__(self, in_channels: int, num_classes: int) -> None:
+        super().__init__()
+        self.cls_score = nn.Linear(in_channels, num_classes)
+        self.bbox_pred = nn.Linear(in_channels, num_classes * 4)
+
+    def forward(self, x):
+        if x.dim() == 4 and list(x.shape[2:]) != [1, 1]:
+            raise ValueError(
+                f"FastRCNNPredictor: x has spatial size {list(x.shape[2:])}, expected [1, 1]"
+            )
+        x = x.flatten(1)
+        return self.cls_score(x), self.bbox_pred(x)
+
+
+class FasterRCNN(GeneralizedRCNN):
+    """Faster R-CNN: a backbone (with ``out_channels``), a Region Proposal Network and RoI
+    heads; images are normalised and resized internally (``min_size``/``max_size``).
+
+    The input is a list of float ``[C, H, W]`` images in 0..1. In training, pass ``targets``
+    (per image a dict with ``boxes`` float ``[N, 4]`` ``(x1, y1, x2, y2)`` and ``labels`` int64
+    ``[N]``); the model returns ``loss_classifier``, ``loss_box_reg``, ``loss_objectness`` and
+    ``loss_rpn_box_reg``. In eval mode it returns per image ``boxes``, ``labels``, ``scores``.
+
+    The arguments and their defaults are torchvision's (``rpn_*`` for the proposal network,
+    ``box_*`` for the second stage, ``num_classes`` including the background).
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        num_classes: int | None = None,
+        # transform parameters
+        min_size: int = 800,
+        max_size: int = 1333,
+        image_mean: list[float] | None = None,
+        image_std: list[float] | None = None,
+        # RPN parameters
+        rpn_anchor_generator: AnchorGenerator | None = None,
+        rpn_head: nn.Module | None = None,
+        rpn_pre_nms_top_n_train: int = 2000,
+        rpn_pre_nms_top_n_test: int = 1000,
+        rpn_post_nms_top_n_train: int = 2000,
+        rpn_post_nms_top_n_test: int = 1000,
+        rpn_nms_thresh: float = 0.7,
+        rpn_fg_iou_thresh: float = 0.7,
+        rpn_bg_iou_thresh: float = 0.3,
+        rpn_batch_size_per_image: int = 256,
+        rpn_positive_fraction: float = 0.5,
+        rpn_score_thresh: float = 0.0,
+        # Box parameters
+        box_roi_pool: MultiScaleRoIAlign | None = None,
+        box_head: nn.Module | None = None,
+        box_predictor: nn.Module | None = None,
+        box_score_thresh: float = 0.05,
+        box_nms_thresh: float = 0.5,
+        box_detections_per_img: int = 100,
+        box_fg_iou_thresh: float = 0.5,
+        box_bg_iou_thresh: float = 0.5,
+        box_batch_size_per_image: int = 512,
+        box_positive_fraction: float = 0.25,
+        bbox_reg_weights: tuple[float, float, float, float] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not hasattr(backbone, "out_channels"):
+            raise ValueError(
+                "backbone should contain an attribute out_channels specifying the number of "
+                "output channels (assumed to be the same for all the levels)"
+            )
+        if not isinstance(rpn_anchor_generator, (AnchorGenerator, type(None))):
+            raise TypeError(
+                "rpn_anchor_generator should be of type AnchorGenerator or None instead of "
+                f"{type(rpn_anchor_generator)}"
+            )
+        if not isinstance(box_roi_pool, (MultiScaleRoIAlign, type(None))):
+            raise TypeError(
+                "box_roi_pool should be of type MultiScaleRoIAlign or None instead of "
+                f"{type(box_roi_pool)}"
+            )
+        if num_classes is not None:
+            if box_predictor is not None:
+                raise ValueError("num_classes should be None when box_predictor is specified")
+        elif box_predictor is None:
+            raise ValueError("num_classes should not be None when box_predictor is not specified")
+        out_channels = backbone.out_channels
+        if rpn_anchor_generator is None:
+            rpn_anchor_generator = _default_anchorgen()
+        if rpn_head is None:
+            rpn_head = RPNHead(out_channels, rpn_anchor_generator.num_anchors_per_location()[0])
+        rpn = RegionProposalNetwork(
+            rpn_anchor_generator,
+            rpn_head,
+            rpn_fg_iou_thresh,
+            rpn_bg_iou_thresh,
+            rpn_batch_size_per_image,
+            rpn_positive_fraction,
+            {"training": rpn_pre_nms_top_n_train, "testing": rpn_pre_nms_top_n_test},
+            {"training": rpn_post_nms_top_n_train, "testing": rpn_post_nms_top_n_test},
+            rpn_nms_thresh,
+            score_thresh=rpn_score_thresh,
+        )
+        if box_roi_pool is None:
+            box_roi_pool = MultiScaleRoIAlign(
+                featmap_names=["0", "1", "2", "3"], output_size=7, sampling_ratio=2
+            )
+        if box_head is None:
+            resolution = box_roi_pool.output_size[0]
+            box_head = TwoMLPHead(out_channels * resolution**2, 1024)
+        if box_predictor is None:
+            box_predictor = FastRCNNPredictor(1024, num_classes)
+        roi_heads = RoIHeads(
+            box_roi_pool,
+            box_head,
+            box_predictor,
+            box_fg_iou_thresh,
+            box_bg_iou_thresh,
+            box_batch_size_per_image,
+            box_positive_fraction,
+            bbox_reg_weights,
+            box_score_thresh,
+            box_nms_thresh,
+            box_detections_per_img,
+        )
+        if image_mean is None:
+            image_mean = [0.485, 0.456, 0.406]
+        if image_std is None:
+            image_std = [0.229, 0.224, 0.225]
+        transform = GeneralizedRCNNTransform(min_size, max_size, image_mean, image_std, **kwargs)
+        super().__init__(backbone, rpn, roi_heads, transform)
+
+
+_COMMON_META = {"categories": _COCO_CATEGORIES, "min_size": (1, 1)}
+
+
+class FasterRCNN_ResNet50_FPN_Weights(WeightsEnum):
+    COCO_V1 = Weights(
+        url="https://download.pytorch.org/models/fasterrcnn_resnet50_fpn_coco-258fb6c6.pth",
+        transforms=ObjectDetection,
+        meta={
+            **_COMMON_META,
+            "num_params": 41755286,
+            "recipe": "https://github.com/pytorch/vision/tree/main/references/detection#faster-r-cnn-resnet-50-fpn",
+            "_metrics": {"COCO-val2017": {"box_map": 37.0}},
+            "_ops": 134.38,
+            "_file_size": 159.743,
+            "_docs": "These weights were produced by following a similar training recipe as on "
+            "the paper.",
+        },
+    )
+    DEFAULT = COCO_V1
+
+
+@register_model()
+def fasterrcnn_resnet50_fpn(
+    *,
+    weights: FasterRCNN_ResNet50_FPN_Weights | None = None,
+    progress: bool = True,
+    num_classes: int | None = None,
+    weights_backbone: ResNet50_Weights | None = ResNet50_Weights.IMAGENET1K_V1,
+    trainable_backbone_layers: int | None = None,
+    **kwargs: Any,
+) -> FasterRCNN:
+    """Faster R-CNN with a ResNet-50-FPN backbone ("Faster R-CNN: Towards Real-Time Object
+    Detection with Region Proposal Networks").
+
+    Args:
+        weights: a :class:`FasterRCNN_ResNet50_FPN_Weights` member (or its name), or None.
+        progress: show a download progress bar.
+        num_classes: number of classes including the background (default 91, COCO's).
+        weights_backbone: ImageNet weights of the ResNet-50 (torchvision's default
+            ``IMAGENET1K_V1``; pass None to build offline with random initialisation).
+        trainable_backbone_layers: ResNet stages left trainable (0..5); with pretrained
+            weights the default is 3 and the backbone uses FrozenBatchNorm2d.
+        **kwargs: passed to :class:`FasterRCNN`.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> from tocha.vision.models.detection import fasterrcnn_resnet50_fpn
+        >>> model = fasterrcnn_resnet50_fpn(weights_backbone=None, num_classes=3, min_size=64,
+        ...                                 max_size=64, rpn_post_nms_top_n_test=50).eval()
+        >>> with torch.no_grad():
+        ...     out = model([torch.rand(3, 48, 64)])
+        >>> sorted(out[0]), out[0]["boxes"].shape[1]
+        (['boxes', 'labels', 'scores'], 4)
+    """
+    weights = FasterRCNN_ResNet50_FPN_Weights.verify(weights)
+    weights_backbone = ResNet50_Weights.verify(weights_backbone)
+    if weights is not None:
+        weights_backbone = None
+        num_classes = _ovewrite_value_param(
+            "num_classes", num_classes, len(weights.meta["categories"])
+        )
+    elif num_classes is None:
+        num_classes = 91
+    is_trained = weights is not None or weights_backbone is not None
+    trainable_backbone_layers = _validate_trainable_layers(
+        is_trained, trainable_backbone_layers, 5, 3
+    )
+    norm_layer = FrozenBatchNorm2d if is_trained else nn.BatchNorm2d
+    backbone = resnet50(weights=weights_backbone, progress=progress, norm_layer=norm_layer)
+    backbone = _resnet_fpn_extractor(backbone, trainable_backbone_layers)
+    model = FasterRCNN(backbone, num_classes=num_classes, **kwargs)
+    if weights is not None:
+        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
+        if weights == FasterRCNN_ResNet50_FPN_Weights.COCO_V1:
+            overwrite_eps(model, 0.0)
+    return model

@@ -1,0 +1,220 @@
+"""RoIHeads (torchvision.models.detection.roi_heads): pool each proposal's features, classify
+it and refine its box; in training sample proposals and compute the Fast R-CNN losses."""
+
+from __future__ import annotations
+
+import tocha.core as torch
+import tocha.core.nn.functional as F
+from tocha.core import nn
+
+from ...ops import boxes as box_ops
+from . import _utils as det_utils
+
+__all__ = ["RoIHeads", "fastrcnn_loss"]
+
+
+def fastrcnn_loss(class_logits, box_regression, labels: list, regression_targets: list):
+    """Cross-entropy over the sampled proposals, and smooth L1 (beta 1/9) of the deltas
+    predicted for the true class of the positive ones, divided by the number of samples.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> from tocha.vision.models.detection.roi_heads import fastrcnn_loss
+        >>> logits = torch.zeros(2, 3)
+        >>> deltas = torch.zeros(2, 12)
+        >>> cls, box = fastrcnn_loss(logits, deltas, [torch.tensor([1, 0])], [torch.ones(2, 4)])
+        >>> round(cls.item(), 4), round(box.item(), 4)
+        (1.0986, 1.8889)
+    """
+    labels = torch.cat(labels, dim=0)
+    regression_targets = torch.cat(regression_targets, dim=0)
+    classification_loss = F.cross_entropy(class_logits, labels)
+    pos = torch.where(labels > 0)[0]
+    labels_pos = labels[pos]
+    N = class_logits.shape[0]
+    box_regression = box_regression.reshape(N, box_regression.shape[-1] // 4, 4)
+    box_loss = F.smooth_l1_loss(
+        box_regression[pos, labels_pos], regression_targets[pos], beta=1 / 9, reduction="sum"
+    )
+    return classification_loss, box_loss / labels.numel()
+
+
+class RoIHeads(nn.Module):
+    """The second stage of Faster R-CNN.
+
+    Args:
+        box_roi_pool: pools a fixed-size feature per proposal (MultiScaleRoIAlign).
+        box_head: features to a vector (e.g. TwoMLPHead).
+        box_predictor: vector to class logits and per-class deltas (FastRCNNPredictor).
+        fg_iou_thresh, bg_iou_thresh: proposal/ground-truth IoU deciding fore/background.
+        batch_size_per_image, positive_fraction: proposals sampled per image for the loss.
+        bbox_reg_weights: BoxCoder weights, default ``(10, 10, 5, 5)``.
+        score_thresh, nms_thresh, detections_per_img: inference filtering.
+        mask_* / keypoint_*: accepted for torchvision's signature; Mask and Keypoint R-CNN
+            are not provided, so these must stay None.
+    """
+
+    def __init__(
+        self,
+        box_roi_pool: nn.Module,
+        box_head: nn.Module,
+        box_predictor: nn.Module,
+        fg_iou_thresh: float,
+        bg_iou_thresh: float,
+        batch_size_per_image: int,
+        positive_fraction: float,
+        bbox_reg_weights: tuple[float, float, float, float] | None,
+        score_thresh: float,
+        nms_thresh: float,
+        detections_per_img: int,
+        mask_roi_pool=None,
+        mask_head=None,
+        mask_predictor=None,
+        keypoint_roi_pool=None,
+        keypoint_head=None,
+        keypoint_predictor=None,
+    ) -> None:
+        super().__init__()
+        extra = [mask_roi_pool, mask_head, mask_predictor]
+        extra += [keypoint_roi_pool, keypoint_head, keypoint_predictor]
+        if any(m is not None for m in extra):
+            raise NotImplementedError(
+                "RoIHeads: mask and keypoint branches (Mask/Keypoint R-CNN) are not available"
+            )
+        self.box_similarity = box_ops.box_iou
+        self.proposal_matcher = det_utils.Matcher(
+            fg_iou_thresh, bg_iou_thresh, allow_low_quality_matches=False
+        )
+        self.fg_bg_sampler = det_utils.BalancedPositiveNegativeSampler(
+            batch_size_per_image, positive_fraction
+        )
+        if bbox_reg_weights is None:
+            bbox_reg_weights = (10.0, 10.0, 5.0, 5.0)
+        self.box_coder = det_utils.BoxCoder(bbox_reg_weights)
+        self.box_roi_pool = box_roi_pool
+        self.box_head = box_head
+        self.box_predictor = box_predictor
+        self.score_thresh = score_thresh
+        self.nms_thresh = nms_thresh
+        self.detections_per_img = detections_per_img
+        self.mask_roi_pool = self.mask_head = self.mask_predictor = None
+        self.keypoint_roi_pool = self.keypoint_head = self.keypoint_predictor = None
+
+    def has_mask(self) -> bool:
+        return False
+
+    def has_keypoint(self) -> bool:
+        return False
+
+    def assign_targets_to_proposals(self, proposals: list, gt_boxes: list, gt_labels: list):
+        matched_idxs, labels = [], []
+        for props, gt_b, gt_l in zip(proposals, gt_boxes, gt_labels):
+            if gt_b.numel() == 0:
+                clamped = torch.zeros((props.shape[0],), dtype=torch.int64, device=props.device)
+                labels_in_image = torch.zeros_like(clamped)
+            else:
+                matched = self.proposal_matcher(self.box_similarity(gt_b, props))
+                clamped = matched.clamp(min=0)
+                labels_in_image = gt_l[clamped].to(torch.int64)
+                labels_in_image[matched == self.proposal_matcher.BELOW_LOW_THRESHOLD] = 0
+                labels_in_image[matched == self.proposal_matcher.BETWEEN_THRESHOLDS] = -1
+            matched_idxs.append(clamped)
+            labels.append(labels_in_image)
+        return matched_idxs, labels
+
+    def subsample(self, labels: list) -> list:
+        pos, neg = self.fg_bg_sampler(labels)
+        return [torch.where((p + n) > 0)[0] for p, n in zip(pos, neg)]
+
+    def add_gt_proposals(self, proposals: list, gt_boxes: list) -> list:
+        return [torch.cat((p, g)) for p, g in zip(proposals, gt_boxes)]
+
+    def check_targets(self, targets: list | None) -> None:
+        if targets is None:
+            raise ValueError("targets should not be None")
+        if not all("boxes" in t for t in targets):
+            raise ValueError("Every element of targets should have a boxes key")
+        if not all("labels" in t for t in targets):
+            raise ValueError("Every element of targets should have a labels key")
+
+    def select_training_samples(self, proposals: list, targets: list | None):
+        self.check_targets(targets)
+        dtype, device = proposals[0].dtype, proposals[0].device
+        gt_boxes = [t["boxes"].to(dtype) for t in targets]
+        gt_labels = [t["labels"] for t in targets]
+        proposals = self.add_gt_proposals(proposals, gt_boxes)
+        matched_idxs, labels = self.assign_targets_to_proposals(proposals, gt_boxes, gt_labels)
+        sampled_inds = self.subsample(labels)
+        matched_gt_boxes = []
+        for i, inds in enumerate(sampled_inds):
+            proposals[i] = proposals[i][inds]
+            labels[i] = labels[i][inds]
+            matched_idxs[i] = matched_idxs[i][inds]
+            gt = gt_boxes[i]
+            if gt.numel() == 0:
+                gt = torch.zeros((1, 4), dtype=dtype, device=device)
+            matched_gt_boxes.append(gt[matched_idxs[i]])
+        regression_targets = self.box_coder.encode(matched_gt_boxes, proposals)
+        return proposals, matched_idxs, labels, regression_targets
+
+    def postprocess_detections(
+        self, class_logits, box_regression, proposals: list, image_shapes: list
+    ) -> tuple[list, list, list]:
+        num_classes = class_logits.shape[-1]
+        boxes_per_image = [p.shape[0] for p in proposals]
+        pred_boxes = self.box_coder.decode(box_regression, proposals)
+        pred_scores = F.softmax(class_logits, -1)
+        all_boxes, all_scores, all_labels = [], [], []
+        for boxes, scores, image_shape in zip(
+            pred_boxes.split(boxes_per_image, 0),
+            pred_scores.split(boxes_per_image, 0),
+            image_shapes,
+        ):
+            boxes = box_ops.clip_boxes_to_image(boxes, image_shape)
+            labels = torch.arange(num_classes, device=boxes.device).reshape(1, -1).expand_as(scores)
+            # drop the background column, then one candidate per (proposal, class)
+            boxes = boxes[:, 1:].reshape(-1, 4)
+            scores = scores[:, 1:].reshape(-1)
+            labels = labels[:, 1:].reshape(-1)
+            inds = torch.where(scores > self.score_thresh)[0]
+            boxes, scores, labels = boxes[inds], scores[inds], labels[inds]
+            keep = box_ops.remove_small_boxes(boxes, min_size=1e-2)
+            boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+            keep = box_ops.batched_nms(boxes, scores, labels, self.nms_thresh)
+            keep = keep[: self.detections_per_img]
+            all_boxes.append(boxes[keep])
+            all_scores.append(scores[keep])
+            all_labels.append(labels[keep])
+        return all_boxes, all_scores, all_labels
+
+    def forward(self, features: dict, proposals: list, image_shapes: list, targets=None):
+        if targets is not None:
+            for t in targets:
+                if t["boxes"].dtype not in (torch.float32, torch.float64, torch.float16):
+                    raise TypeError(
+                        f"target boxes must of float type, instead got {t['boxes'].dtype}"
+                    )
+                if t["labels"].dtype != torch.int64:
+                    raise TypeError(
+                        f"target labels must of int64 type, instead got {t['labels'].dtype}"
+                    )
+        if self.training:
+            proposals, _matched, labels, regression_targets = self.select_training_samples(
+                proposals, targets
+            )
+        box_features = self.box_roi_pool(features, proposals, image_shapes)
+        box_features = self.box_head(box_features)
+        class_logits, box_regression = self.box_predictor(box_features)
+        result, losses = [], {}
+        if self.training:
+            loss_classifier, loss_box_reg = fastrcnn_loss(
+                class_logits, box_regression, labels, regression_targets
+            )
+            losses = {"loss_classifier": loss_classifier, "loss_box_reg": loss_box_reg}
+        else:
+            boxes, scores, labels = self.postprocess_detections(
+                class_logits, box_regression, proposals, image_shapes
+            )
+            for b, s, lab in zip(boxes, scores, labels):
+                result.append({"boxes": b, "labels": lab, "scores": s})
+        return result, losses
