@@ -65,20 +65,26 @@ def finish_load(
     ignore: tuple[str, ...],
     tied: dict,
     who: str,
-    new_head: str = "",
+    fresh_ok=None,
+    unused: tuple[str, ...] = (),
 ) -> None:
     """Load ``sd`` into ``model`` strictly, after dropping the keys Hugging Face itself ignores
     (``ignore``: key suffixes such as ``position_ids`` buffers) and filling tied weights that
-    the checkpoint leaves out (``tied``: {key: key it is tied to}). With ``new_head`` (the base
-    model's key prefix), weights outside it may be missing: they keep their fresh
-    initialisation, with a warning, as Hugging Face does when a head is added to a base model.
+    the checkpoint leaves out (``tied``: {key: key it is tied to}). Weights for which
+    ``fresh_ok(key)`` is true may be missing: they keep their fresh initialisation, with a
+    warning, as Hugging Face does when a head is added to a base model.
+    Checkpoint keys containing one of ``unused`` that the model lacks (a pooler the masked-LM
+    head does not use) are dropped.
     """
     sd = {k: v for k, v in sd.items() if not k.endswith(ignore)}
+    if unused:
+        own = model.state_dict()
+        sd = {k: v for k, v in sd.items() if k in own or not any(u in k for u in unused)}
     for key, source in tied.items():
         if key not in sd and source in sd:
             sd[key] = sd[source]
-    if new_head:
-        fresh = [k for k in model.state_dict() if k not in sd and not k.startswith(new_head)]
+    if fresh_ok is not None:
+        fresh = [k for k in model.state_dict() if k not in sd and fresh_ok(k)]
         if fresh:
             warnings.warn(
                 f"{who}.from_pretrained: newly initialised weights (train them): {fresh}",

@@ -44,13 +44,15 @@ class PreTrainedModel(nn.Module):
 
     Subclasses set ``config_class``, ``base_model_prefix`` (the head models' prefix of the
     base model's keys), ``_ignore_keys`` (checkpoint key suffixes to drop) and ``_tied_keys``
-    ({key: the key it is tied to}).
+    ({key: the key it is tied to}) and ``_unused_keys`` (substrings of checkpoint keys the
+    model may drop).
     """
 
     config_class: ClassVar[type[PretrainedConfig]] = PretrainedConfig
     base_model_prefix: ClassVar[str] = ""
     _ignore_keys: ClassVar[tuple[str, ...]] = ()
     _tied_keys: ClassVar[dict[str, str]] = {}
+    _unused_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: PretrainedConfig) -> None:
         super().__init__()
@@ -70,8 +72,14 @@ class PreTrainedModel(nn.Module):
         if cls.base_model_prefix:
             prefix = cls.base_model_prefix + "."
             sd, how = match_prefix(sd, model.state_dict().keys(), prefix)
-        new_head = prefix if how == "added" else ""
-        finish_load(model, sd, cls._ignore_keys, cls._tied_keys, cls.__name__, new_head)
+        fresh_ok = None
+        if how == "added":  # a base checkpoint: the head is new
+            fresh_ok = lambda k: not k.startswith(prefix)  # noqa: E731
+        elif how == "stripped":  # a head checkpoint without the base's pooler
+            fresh_ok = lambda k: k.startswith("pooler.")  # noqa: E731
+        finish_load(
+            model, sd, cls._ignore_keys, cls._tied_keys, cls.__name__, fresh_ok, cls._unused_keys
+        )
         return model.eval()
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:

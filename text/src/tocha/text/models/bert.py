@@ -400,6 +400,7 @@ class BertForMaskedLM(BertPreTrainedModel):
         "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
         "cls.predictions.decoder.bias": "cls.predictions.bias",
     }
+    _unused_keys = ("pooler.",)
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__(config)
