@@ -10,7 +10,6 @@ Example:
 """
 
 from .anchor_utils import AnchorGenerator, DefaultBoxGenerator
-from .faster_rcnn import *  # noqa: F403
 from .faster_rcnn import (
     FasterRCNN,
     FasterRCNN_ResNet50_FPN_Weights,
@@ -18,8 +17,21 @@ from .faster_rcnn import (
     TwoMLPHead,
     fasterrcnn_resnet50_fpn,
 )
-from .mtcnn import *  # noqa: F403
 from .mtcnn import MTCNN, MTCNN_Weights, ONet, PNet, RNet, mtcnn
+from .retinanet import (
+    RetinaNet,
+    RetinaNet_ResNet50_FPN_Weights,
+    RetinaNetClassificationHead,
+    RetinaNetHead,
+    RetinaNetRegressionHead,
+    retinanet_resnet50_fpn,
+)
+from .ssd import SSD, SSDClassificationHead, SSDHead, SSDRegressionHead
+from .ssdlite import (
+    SSDLite320_MobileNet_V3_Large_Weights,
+    SSDLiteHead,
+    ssdlite320_mobilenet_v3_large,
+)
 
 __all__ = [
     "AnchorGenerator",
@@ -29,6 +41,19 @@ __all__ = [
     "FastRCNNPredictor",
     "TwoMLPHead",
     "fasterrcnn_resnet50_fpn",
+    "RetinaNet",
+    "RetinaNet_ResNet50_FPN_Weights",
+    "RetinaNetClassificationHead",
+    "RetinaNetHead",
+    "RetinaNetRegressionHead",
+    "retinanet_resnet50_fpn",
+    "SSD",
+    "SSDClassificationHead",
+    "SSDHead",
+    "SSDRegressionHead",
+    "SSDLite320_MobileNet_V3_Large_Weights",
+    "SSDLiteHead",
+    "ssdlite320_mobilenet_v3_large",
     "MTCNN",
     "MTCNN_Weights",
     "ONet",

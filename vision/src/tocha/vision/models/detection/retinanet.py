@@ -1,0 +1,428 @@
+"""RetinaNet (Lin et al., "Focal Loss for Dense Object Detection") with torchvision's module
+names, defaults and builder."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import tocha.core as torch
+from tocha.core import nn
+
+from ...ops import boxes as box_ops
+from ...ops.feature_pyramid_network import LastLevelP6P7
+from ...ops.focal_loss import sigmoid_focal_loss
+from ...ops.misc import Conv2dNormActivation
+from .._api import Weights, WeightsEnum, register_model
+from ..resnet import ResNet50_Weights, resnet50
+from . import _utils as det_utils
+from ._coco import _COCO_CATEGORIES, ObjectDetection
+from ._frozen_bn import FrozenBatchNorm2d
+from ._utils import _ovewrite_value_param, overwrite_eps
+from .anchor_utils import AnchorGenerator
+from .backbone_utils import _resnet_fpn_extractor, _validate_trainable_layers
+from .generalized_rcnn import _check_degenerate, _check_targets, _original_sizes
+from .transform import GeneralizedRCNNTransform
+
+__all__ = [
+    "RetinaNet",
+    "RetinaNetHead",
+    "RetinaNetClassificationHead",
+    "RetinaNetRegressionHead",
+    "RetinaNet_ResNet50_FPN_Weights",
+    "retinanet_resnet50_fpn",
+]
+
+
+def _sum(x: list):
+    res = x[0]
+    for i in x[1:]:
+        res = res + i
+    return res
+
+
+def _flatten_level(t, N: int, K: int):
+    """``[N, A*K, H, W]`` to ``[N, H*W*A, K]`` (location-major, as the anchors)."""
+    _, _, H, W = t.shape
+    return t.reshape(N, -1, K, H, W).permute(0, 3, 4, 1, 2).reshape(N, -1, K)
+
+
+def _conv_tower(in_channels: int, norm_layer: Callable[..., nn.Module] | None) -> nn.Sequential:
+    tower = nn.Sequential(
+        *[Conv2dNormActivation(in_channels, in_channels, norm_layer=norm_layer) for _ in range(4)]
+    )
+    for layer in tower.modules():
+        if isinstance(layer, nn.Conv2d):
+            nn.init.normal_(layer.weight, std=0.01)
+            if layer.bias is not None:
+                nn.init.constant_(layer.bias, 0)
+    return tower
+
+
+class RetinaNetClassificationHead(nn.Module):
+    """Four 3x3 conv+ReLU, then ``num_anchors * num_classes`` logits per location; the bias
+    starts at ``-log((1 - prior) / prior)`` so every anchor begins at probability ``prior``.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> from tocha.vision.models.detection.retinanet import RetinaNetClassificationHead
+        >>> head = RetinaNetClassificationHead(8, 9, 4)
+        >>> head([torch.rand(1, 8, 4, 4), torch.rand(1, 8, 2, 2)]).shape
+        torch.Size([1, 180, 4])
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_anchors: int,
+        num_classes: int,
+        prior_probability: float = 0.01,
+        norm_layer: Callable[..., nn.Module] | None = None,
+    ) -> None:
+        super().__init__()
+        self.conv = _conv_tower(in_channels, norm_layer)
+        self.cls_logits = nn.Conv2d(
+            in_channels, num_anchors * num_classes, kernel_size=3, stride=1, padding=1
+        )
+        nn.init.normal_(self.cls_logits.weight, std=0.01)
+        nn.init.constant_(
+            self.cls_logits.bias, -math.log((1 - prior_probability) / prior_probability)
+        )
+        self.num_classes = num_classes
+        self.num_anchors = num_anchors
+        self.BETWEEN_THRESHOLDS = det_utils.Matcher.BETWEEN_THRESHOLDS
+
+    def compute_loss(self, targets: list, head_outputs: dict, matched_idxs: list):
+        """Sigmoid focal loss over the anchors not ignored, per image divided by its number
+        of foreground anchors, averaged over the images."""
+        losses = []
+        for tgt, logits, matched in zip(targets, head_outputs["cls_logits"], matched_idxs):
+            fg = torch.where(matched >= 0)[0]
+            gt_classes = torch.zeros_like(logits)
+            gt_classes[fg, tgt["labels"][matched[fg]]] = 1.0
+            valid = matched != self.BETWEEN_THRESHOLDS
+            loss = sigmoid_focal_loss(logits[valid], gt_classes[valid], reduction="sum")
+            losses.append(loss / max(1, fg.numel()))
+        return _sum(losses) / len(targets)
+
+    def forward(self, x: list):
+        out = [
+            _flatten_level(self.cls_logits(self.conv(f)), f.shape[0], self.num_classes) for f in x
+        ]
+        return torch.cat(out, dim=1)
+
+
+class RetinaNetRegressionHead(nn.Module):
+    """Four 3x3 conv+ReLU, then ``4 * num_anchors`` box deltas per location (L1 loss)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_anchors: int,
+        norm_layer: Callable[..., nn.Module] | None = None,
+    ) -> None:
+        super().__init__()
+        self.conv = _conv_tower(in_channels, norm_layer)
+        self.bbox_reg = nn.Conv2d(in_channels, num_anchors * 4, kernel_size=3, stride=1, padding=1)
+        nn.init.normal_(self.bbox_reg.weight, std=0.01)
+        nn.init.zeros_(self.bbox_reg.bias)
+        self.box_coder = det_utils.BoxCoder(weights=(1.0, 1.0, 1.0, 1.0))
+        self._loss_type = "l1"
+
+    def compute_loss(self, targets: list, head_outputs: dict, anchors: list, matched_idxs: list):
+        losses = []
+        for tgt, reg, anc, matched in zip(
+            targets, head_outputs["bbox_regression"], anchors, matched_idxs
+        ):
+            fg = torch.where(matched >= 0)[0]
+            loss = det_utils._box_loss(
+                self._loss_type, self.box_coder, anc[fg, :], tgt["boxes"][matched[fg]], reg[fg, :]
+            )
+            losses.append(loss / max(1, fg.numel()))
+        return _sum(losses) / max(1, len(targets))
+
+    def forward(self, x: list):
+        return torch.cat([_flatten_level(self.bbox_reg(self.conv(f)), f.shape[0], 4) for f in x], 1)
+
+
+class RetinaNetHead(nn.Module):
+    """The classification and regression heads, shared by all pyramid levels."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_anchors: int,
+        num_classes: int,
+        norm_layer: Callable[..., nn.Module] | None = None,
+    ) -> None:
+        super().__init__()
+        self.classification_head = RetinaNetClassificationHead(
+            in_channels, num_anchors, num_classes, norm_layer=norm_layer
+        )
+        self.regression_head = RetinaNetRegressionHead(
+            in_channels, num_anchors, norm_layer=norm_layer
+        )
+
+    def compute_loss(self, targets: list, head_outputs: dict, anchors: list, matched_idxs: list):
+        return {
+            "classification": self.classification_head.compute_loss(
+                targets, head_outputs, matched_idxs
+            ),
+            "bbox_regression": self.regression_head.compute_loss(
+                targets, head_outputs, anchors, matched_idxs
+            ),
+        }
+
+    def forward(self, x: list) -> dict:
+        return {
+            "cls_logits": self.classification_head(x),
+            "bbox_regression": self.regression_head(x),
+        }
+
+
+def _default_anchorgen() -> AnchorGenerator:
+    anchor_sizes = tuple(
+        (x, int(x * 2 ** (1.0 / 3)), int(x * 2 ** (2.0 / 3))) for x in [32, 64, 128, 256, 512]
+    )
+    aspect_ratios = ((0.5, 1.0, 2.0),) * len(anchor_sizes)
+    return AnchorGenerator(anchor_sizes, aspect_ratios)
+
+
+class RetinaNet(nn.Module):
+    """RetinaNet: a backbone (with ``out_channels``) giving a feature pyramid, a dense
+    classification and box head on every level, anchors per level.
+
+    Training returns ``{"classification", "bbox_regression"}`` losses (focal loss, L1);
+    eval returns per image ``boxes``, ``scores`` and ``labels``. Arguments and defaults are
+    torchvision's.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        num_classes: int,
+        # transform parameters
+        min_size: int = 800,
+        max_size: int = 1333,
+        image_mean: list[float] | None = None,
+        image_std: list[float] | None = None,
+        # Anchor parameters
+        anchor_generator: AnchorGenerator | None = None,
+        head: nn.Module | None = None,
+        proposal_matcher: det_utils.Matcher | None = None,
+        score_thresh: float = 0.05,
+        nms_thresh: float = 0.5,
+        detections_per_img: int = 300,
+        fg_iou_thresh: float = 0.5,
+        bg_iou_thresh: float = 0.4,
+        topk_candidates: int = 1000,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__()
+        if not hasattr(backbone, "out_channels"):
+            raise ValueError(
+                "backbone should contain an attribute out_channels specifying the number of "
+                "output channels (assumed to be the same for all the levels)"
+            )
+        self.backbone = backbone
+        if not isinstance(anchor_generator, (AnchorGenerator, type(None))):
+            raise TypeError(
+                "anchor_generator should be of type AnchorGenerator or None instead of "
+                f"{type(anchor_generator)}"
+            )
+        if anchor_generator is None:
+            anchor_generator = _default_anchorgen()
+        self.anchor_generator = anchor_generator
+        if head is None:
+            head = RetinaNetHead(
+                backbone.out_channels, anchor_generator.num_anchors_per_location()[0], num_classes
+            )
+        self.head = head
+        if proposal_matcher is None:
+            proposal_matcher = det_utils.Matcher(
+                fg_iou_thresh, bg_iou_thresh, allow_low_quality_matches=True
+            )
+        self.proposal_matcher = proposal_matcher
+        self.box_coder = det_utils.BoxCoder(weights=(1.0, 1.0, 1.0, 1.0))
+        if image_mean is None:
+            image_mean = [0.485, 0.456, 0.406]
+        if image_std is None:
+            image_std = [0.229, 0.224, 0.225]
+        self.transform = GeneralizedRCNNTransform(
+            min_size, max_size, image_mean, image_std, **kwargs
+        )
+        self.score_thresh = score_thresh
+        self.nms_thresh = nms_thresh
+        self.detections_per_img = detections_per_img
+        self.topk_candidates = topk_candidates
+
+    def eager_outputs(self, losses: dict, detections: list):
+        return losses if self.training else detections
+
+    def compute_loss(self, targets: list, head_outputs: dict, anchors: list) -> dict:
+        matched_idxs = []
+        for anchors_per_image, targets_per_image in zip(anchors, targets):
+            if targets_per_image["boxes"].numel() == 0:
+                matched_idxs.append(
+                    torch.full(
+                        (anchors_per_image.shape[0],),
+                        -1,
+                        dtype=torch.int64,
+                        device=anchors_per_image.device,
+                    )
+                )
+                continue
+            quality = box_ops.box_iou(targets_per_image["boxes"], anchors_per_image)
+            matched_idxs.append(self.proposal_matcher(quality))
+        return self.head.compute_loss(targets, head_outputs, anchors, matched_idxs)
+
+    def postprocess_detections(
+        self, head_outputs: dict, anchors: list, image_shapes: list
+    ) -> list[dict]:
+        """Per level the ``topk_candidates`` best (anchor, class) scores above
+        ``score_thresh``, decoded and clipped; then class-wise NMS over all levels."""
+        class_logits = head_outputs["cls_logits"]
+        box_regression = head_outputs["bbox_regression"]
+        detections = []
+        for index, image_shape in enumerate(image_shapes):
+            image_boxes, image_scores, image_labels = [], [], []
+            for reg_level, logits_level, anchors_level in zip(
+                [br[index] for br in box_regression],
+                [cl[index] for cl in class_logits],
+                anchors[index],
+            ):
+                num_classes = logits_level.shape[-1]
+                scores = torch.sigmoid(logits_level).flatten()
+                keep = scores > self.score_thresh
+                scores = scores[keep]
+                topk_idxs = torch.where(keep)[0]
+                k = det_utils._topk_min(topk_idxs, self.topk_candidates, 0)
+                scores, idxs = scores.topk(k)
+                topk_idxs = topk_idxs[idxs]
+                anchor_idxs = torch.div(topk_idxs, num_classes, rounding_mode="floor")
+                labels = topk_idxs % num_classes
+                boxes = self.box_coder.decode_single(
+                    reg_level[anchor_idxs], anchors_level[anchor_idxs]
+                )
+                image_boxes.append(box_ops.clip_boxes_to_image(boxes, image_shape))
+                image_scores.append(scores)
+                image_labels.append(labels)
+            image_boxes = torch.cat(image_boxes, dim=0)
+            image_scores = torch.cat(image_scores, dim=0)
+            image_labels = torch.cat(image_labels, dim=0)
+            keep = box_ops.batched_nms(image_boxes, image_scores, image_labels, self.nms_thresh)
+            keep = keep[: self.detections_per_img]
+            detections.append(
+                {
+                    "boxes": image_boxes[keep],
+                    "scores": image_scores[keep],
+                    "labels": image_labels[keep],
+                }
+            )
+        return detections
+
+    def forward(self, images: list, targets: list | None = None):
+        _check_targets(targets, self.training)
+        original_image_sizes = _original_sizes(images)
+        images, targets = self.transform(images, targets)
+        _check_degenerate(targets)
+        features = self.backbone(images.tensors)
+        if isinstance(features, torch.Tensor):
+            features = OrderedDict([("0", features)])
+        features = list(features.values())
+        head_outputs = self.head(features)
+        anchors = self.anchor_generator(images, features)
+        losses, detections = {}, []
+        if self.training:
+            if targets is None:
+                raise ValueError("targets should not be None")
+            losses = self.compute_loss(targets, head_outputs, anchors)
+        else:
+            hw = [int(x.shape[2] * x.shape[3]) for x in features]
+            A = head_outputs["cls_logits"].shape[1] // sum(hw)
+            per_level = [n * A for n in hw]
+            split_outputs = {k: list(v.split(per_level, dim=1)) for k, v in head_outputs.items()}
+            split_anchors = [list(a.split(per_level)) for a in anchors]
+            detections = self.postprocess_detections(
+                split_outputs, split_anchors, images.image_sizes
+            )
+            detections = self.transform.postprocess(
+                detections, images.image_sizes, original_image_sizes
+            )
+        return self.eager_outputs(losses, detections)
+
+
+class RetinaNet_ResNet50_FPN_Weights(WeightsEnum):
+    COCO_V1 = Weights(
+        url="https://download.pytorch.org/models/retinanet_resnet50_fpn_coco-eeacb38b.pth",
+        transforms=ObjectDetection,
+        meta={
+            "categories": _COCO_CATEGORIES,
+            "min_size": (1, 1),
+            "num_params": 34014999,
+            "recipe": "https://github.com/pytorch/vision/tree/main/references/detection#retinanet",
+            "_metrics": {"COCO-val2017": {"box_map": 36.4}},
+            "_ops": 151.54,
+            "_file_size": 130.267,
+            "_docs": "These weights were produced by following a similar training recipe as on "
+            "the paper.",
+        },
+    )
+    DEFAULT = COCO_V1
+
+
+@register_model()
+def retinanet_resnet50_fpn(
+    *,
+    weights: RetinaNet_ResNet50_FPN_Weights | None = None,
+    progress: bool = True,
+    num_classes: int | None = None,
+    weights_backbone: ResNet50_Weights | None = ResNet50_Weights.IMAGENET1K_V1,
+    trainable_backbone_layers: int | None = None,
+    **kwargs: Any,
+) -> RetinaNet:
+    """RetinaNet with a ResNet-50-FPN backbone (P3-P7: C3-C5 through the FPN, P6/P7 from P5).
+
+    Arguments as :func:`~tocha.vision.models.detection.fasterrcnn_resnet50_fpn`; ``kwargs``
+    go to :class:`RetinaNet`.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> from tocha.vision.models.detection import retinanet_resnet50_fpn
+        >>> model = retinanet_resnet50_fpn(weights_backbone=None, num_classes=3, min_size=64,
+        ...                                max_size=64).eval()
+        >>> with torch.no_grad():
+        ...     out = model([torch.rand(3, 64, 48)])
+        >>> sorted(out[0])
+        ['boxes', 'labels', 'scores']
+    """
+    weights = RetinaNet_ResNet50_FPN_Weights.verify(weights)
+    weights_backbone = ResNet50_Weights.verify(weights_backbone)
+    if weights is not None:
+        weights_backbone = None
+        num_classes = _ovewrite_value_param(
+            "num_classes", num_classes, len(weights.meta["categories"])
+        )
+    elif num_classes is None:
+        num_classes = 91
+    is_trained = weights is not None or weights_backbone is not None
+    trainable_backbone_layers = _validate_trainable_layers(
+        is_trained, trainable_backbone_layers, 5, 3
+    )
+    norm_layer = FrozenBatchNorm2d if is_trained else nn.BatchNorm2d
+    backbone = resnet50(weights=weights_backbone, progress=progress, norm_layer=norm_layer)
+    # skip P2 because it generates too many anchors (according to their paper)
+    backbone = _resnet_fpn_extractor(
+        backbone,
+        trainable_backbone_layers,
+        returned_layers=[2, 3, 4],
+        extra_blocks=LastLevelP6P7(256, 256),
+    )
+    model = RetinaNet(backbone, num_classes, **kwargs)
+    if weights is not None:
+        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
+        if weights == RetinaNet_ResNet50_FPN_Weights.COCO_V1:
+            overwrite_eps(model, 0.0)
+    return model
