@@ -102,9 +102,10 @@ class LinkNeighborLoader(_SamplingBase):
         elif isinstance(neg_sampling, dict):
             neg_sampling = NegativeSampling(**neg_sampling)
         self.neg_sampling = neg_sampling
-        if edge_label is not None and neg_sampling is not None and neg_sampling.is_binary():
-            if not edge_label.is_floating_point() and int(edge_label.min().item()) == 0:
-                edge_label = edge_label + 1  # class 0 is reserved for the negatives
+        binary = neg_sampling is not None and neg_sampling.is_binary()
+        int_label = edge_label is not None and not edge_label.is_floating_point()
+        if binary and int_label and int(edge_label.min().item()) == 0:
+            edge_label = edge_label + 1  # class 0 is reserved for the negatives
         if edge_label is not None and neg_sampling is not None and neg_sampling.is_triplet():
             raise ValueError("LinkNeighborLoader: 'triplet' negative sampling takes no edge_label")
         self.edge_label_index = eli
