@@ -21,8 +21,10 @@ __all__ = [
     "VisionTransformer",
     "ViT_B_16_Weights",
     "ViT_B_32_Weights",
+    "ViT_S_16_Weights",
     "vit_b_16",
     "vit_b_32",
+    "vit_s_16",
 ]
 
 
@@ -273,3 +275,28 @@ def vit_b_32(
     """
     weights = ViT_B_32_Weights.verify(weights)
     return _vision_transformer(32, 12, 12, 768, 3072, weights, progress, **kwargs)
+
+
+class ViT_S_16_Weights(WeightsEnum):
+    """No published torchvision weights: ``vit_s_16`` is a tocha addition (an empty enum keeps
+    ``get_model_weights("vit_s_16")`` working)."""
+
+
+@register_model()
+def vit_s_16(
+    *, weights: ViT_S_16_Weights | None = None, progress: bool = True, **kwargs: Any
+) -> VisionTransformer:
+    """ViT-S/16: 12 layers, 6 heads, width 384, MLP 1536, 16x16 patches (about 22.05M params).
+
+    A tocha addition: torchvision has no ViT-S builder. The shape is timm's
+    ``vit_small_patch16_224`` ("How to train your ViT?", Steiner et al.) laid out with
+    torchvision's :class:`VisionTransformer` module names; there are no pretrained weights.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> from tocha.vision.models import vit_s_16
+        >>> vit_s_16(image_size=32, num_classes=3)(torch.zeros(1, 3, 32, 32)).shape
+        torch.Size([1, 3])
+    """
+    weights = ViT_S_16_Weights.verify(weights)
+    return _vision_transformer(16, 12, 6, 384, 1536, weights, progress, **kwargs)
