@@ -206,6 +206,9 @@ class Data:
     def items(self):
         return self._store.items()
 
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._store.get(key, default)
+
     def to_dict(self) -> dict[str, Any]:
         return dict(self._store)
 
