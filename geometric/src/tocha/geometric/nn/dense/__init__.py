@@ -1,0 +1,5 @@
+"""Dense layers (torch_geometric.nn.dense)."""
+
+from .linear import Linear
+
+__all__ = ["Linear"]
