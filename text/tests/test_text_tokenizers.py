@@ -227,3 +227,11 @@ def test_batch_encoding_attributes_and_to():
     assert enc.to("cpu")["input_ids"].device.type == "cpu"
     with pytest.raises(AttributeError, match="no key or attribute 'labels'"):
         enc.labels  # noqa: B018
+
+
+def test_tokenizer_pickles_for_dataloader_workers(minilm):
+    import pickle
+
+    back = pickle.loads(pickle.dumps(minilm))
+    assert back(["hello world"], padding=True)["input_ids"] == [[101, 7592, 2088, 102]]
+    assert back.model_max_length == 512 and back.pad_token == "[PAD]"

@@ -222,6 +222,16 @@ class Tokenizer:
         if special_tokens:
             raise TypeError(f"Tokenizer: unexpected arguments {sorted(special_tokens)}")
 
+    def __getstate__(self) -> dict:
+        # the lock cannot be pickled (DataLoader workers started with spawn pickle collate_fn)
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     # ------------------------------------------------------------------ loading / saving
     @classmethod
     def from_file(cls, path: str | os.PathLike, **kwargs: Any) -> Tokenizer:
