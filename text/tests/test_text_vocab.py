@@ -154,3 +154,21 @@ def test_label_to_index(tmp_path):
         t("other")
     with pytest.raises(ValueError, match="exactly one"):
         T.LabelToIndex()
+
+
+def test_data_functional_helpers():
+    from tocha.text.data.functional import (
+        custom_replace,
+        numericalize_tokens_from_iterator,
+        simple_space_split,
+        to_map_style_dataset,
+    )
+
+    ds = to_map_style_dataset(x * 2 for x in range(3))
+    assert len(ds) == 3 and ds[2] == 4
+    assert list(custom_replace([(r"<br />", " "), (r"\s+", " ")])(["a<br />b  c"])) == ["a b c"]
+    assert list(simple_space_split([" x  y "])) == [["x", "y"]]
+    v = Vocab(["<unk>", "x", "y"])
+    v.set_default_index(0)
+    ids = numericalize_tokens_from_iterator(v, [["y", "q", "x"]], removed_tokens=["x"])
+    assert [list(i) for i in ids] == [[2, 0]]

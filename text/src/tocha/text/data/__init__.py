@@ -6,7 +6,7 @@ Example:
     ['hello', ',', 'world', '!']
 """
 
-from . import utils
+from . import functional, utils
 from .classification import SentencePairDataset, TextClassificationDataset
 from .collate import PadCollate, pad_collate
 from .lm import LanguageModelingDataset
@@ -22,6 +22,7 @@ __all__ = [
     "SquadDataset",
     "TextClassificationDataset",
     "char_tokenizer",
+    "functional",
     "get_tokenizer",
     "ngrams_iterator",
     "pad_collate",

@@ -39,8 +39,6 @@ def _pad(rows: list, value, side: str) -> tuple[np.ndarray, np.ndarray]:
     width = int(lengths.max()) if len(arrs) else 0
     nonempty = [a for a in arrs if a.shape[0]]
     dtype = np.result_type(*nonempty) if nonempty else np.int64
-    if dtype == np.bool_ or not nonempty:
-        dtype = np.int64 if not nonempty else dtype
     tail = nonempty[0].shape[1:] if nonempty else ()
     out = np.full((len(arrs), width, *tail), value, dtype=dtype)
     cols = np.arange(width)[None, :]
