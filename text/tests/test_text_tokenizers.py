@@ -121,6 +121,13 @@ def test_minilm_padding_truncation_and_masks_by_hand(minilm):
     assert enc["input_ids"].shape == (3, 10)
     assert enc["attention_mask"].sum(1).tolist() == [3, 4, 8]
 
+    # as transformers: "max_length" padding leaves longer rows alone (tensors then impossible)
+    enc = minilm(texts, padding="max_length", max_length=4, truncation=False)
+    assert [len(r) for r in enc["input_ids"]] == [4, 4, 8]
+    assert enc["attention_mask"][0] == [1, 1, 1, 0]
+    with pytest.raises(ValueError, match="more than max_length=4"):
+        minilm(texts, padding="max_length", max_length=4, return_tensors="pt")
+
     enc = minilm(texts, padding=True, truncation=True, max_length=4, return_tensors="pt")
     assert enc["input_ids"].tolist() == [
         [101, 7592, 102, 0],
@@ -235,3 +242,11 @@ def test_tokenizer_pickles_for_dataloader_workers(minilm):
     back = pickle.loads(pickle.dumps(minilm))
     assert back(["hello world"], padding=True)["input_ids"] == [[101, 7592, 2088, 102]]
     assert back.model_max_length == 512 and back.pad_token == "[PAD]"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU with cupy")
+def test_batch_encoding_moves_to_cuda(minilm):
+    enc = minilm(["hello world", "hello"], padding=True, return_tensors="pt").to("cuda")
+    assert enc["input_ids"].device.type == "cuda"
+    assert enc["input_ids"].cpu().tolist() == [[101, 7592, 2088, 102], [101, 7592, 102, 0]]

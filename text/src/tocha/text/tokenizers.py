@@ -664,7 +664,7 @@ class Tokenizer:
         if pad_mode == "longest":
             target = int(lengths.max()) if len(lengths) else 0
         elif pad_mode == "max_length":
-            target = max(int(max_length), int(lengths.max()) if len(lengths) else 0)
+            target = int(max_length)
         if target is not None and pad_to_multiple_of:
             m = int(pad_to_multiple_of)
             target = -(-target // m) * m
@@ -687,9 +687,26 @@ class Tokenizer:
                 "special_tokens_mask": 1,
                 "offset_mapping": 0,
             }
-            for k, rows in fields.items():
-                out[k] = _pad_rows(rows, lengths, target, pads[k], side, k == "offset_mapping")
-            if return_tensors is None:
+            longest = int(lengths.max()) if len(lengths) else 0
+            if longest > target:
+                # padding="max_length" without truncation: longer rows stay longer
+                if return_tensors is not None:
+                    raise ValueError(
+                        f"Tokenizer: a row has {longest} tokens, more than max_length={target}; "
+                        "unable to create tensors: pass truncation=True"
+                    )
+                for k, rows in fields.items():
+                    pad = [(pads[k], pads[k])] if k == "offset_mapping" else [pads[k]]
+                    out[k] = [
+                        (pad * (target - len(r)) + list(r))
+                        if side == "left"
+                        else (list(r) + pad * (target - len(r)))
+                        for r in rows
+                    ]
+            else:
+                for k, rows in fields.items():
+                    out[k] = _pad_rows(rows, lengths, target, pads[k], side, k == "offset_mapping")
+            if return_tensors is None and longest <= target:
                 out = {k: v.tolist() for k, v in out.items()}
                 if "offset_mapping" in out:
                     out["offset_mapping"] = [[tuple(p) for p in r] for r in out["offset_mapping"]]
