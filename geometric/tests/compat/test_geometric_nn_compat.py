@@ -92,3 +92,120 @@ def test_gin_and_gine_match_pyg():
             ours = gnn.GINEConv(torch.nn.Linear(5, 4), edge_dim=3)
             theirs = pyg.GINEConv(torch_.nn.Linear(5, 4), edge_dim=3)
             _run(ours, theirs, lambda lib, t: _xe(lib, t, ea=True), fuse=(False,))
+
+
+CASES2 = {
+    "cheb_sym": (lambda m: m.ChebConv(5, 4, K=3), dict(w=True)),
+    "cheb_rw": (lambda m: m.ChebConv(5, 4, K=2, normalization="rw"), "rw"),
+    "sg": (lambda m: m.SGConv(5, 4, K=2), dict(w=True)),
+    "transformer": (lambda m: m.TransformerConv(5, 3, heads=2, edge_dim=3), dict(ea=True)),
+    "transformer_beta": (
+        lambda m: m.TransformerConv(5, 3, heads=2, beta=True, concat=False),
+        {},
+    ),
+    "edge": (lambda m: m.EdgeConv(_lin(m, 10, 4)), {}),
+    "edge_mean": (lambda m: m.EdgeConv(_lin(m, 10, 4), aggr="mean"), {}),
+    "rgcn": (lambda m: m.RGCNConv(5, 4, 3), "rel"),
+    "rgcn_bases": (lambda m: m.RGCNConv(5, 4, 3, num_bases=2, aggr="add"), "rel"),
+    "rgcn_blocks": (lambda m: m.RGCNConv(6, 4, 3, num_blocks=2), "rel6"),
+}
+
+
+def _lin(m, i, o):
+    return (torch.nn if m is gnn else torch_.nn).Linear(i, o)
+
+
+def _args2(kind):
+    if kind == "rw":
+        return lambda lib, t: _xe(lib, t) + [None, None, t(np.array(1.5, np.float32))]
+    if kind in ("rel", "rel6"):
+
+        def f(lib, t):
+            x, ei, _, _ = _graph(fin=6 if kind == "rel6" else 5)
+            et = np.random.default_rng(4).integers(0, 3, E)
+            return [t(x.copy()), t(ei.copy()), t(et)]
+
+        return f
+    return lambda lib, t: _xe(lib, t, **kind)
+
+
+@pytest.mark.parametrize("name", sorted(CASES2))
+def test_more_layers_match_pyg(name):
+    make, kind = CASES2[name]
+    torch.manual_seed(0)
+    torch_.manual_seed(0)
+    ours, theirs = make(gnn), make(pyg)
+    _run(ours, theirs, _args2(kind))
+
+
+def test_appnp_gcn2_match_pyg():
+    x, ei, _, w = _graph()
+    for ours, theirs in [
+        (gnn.APPNP(K=4, alpha=0.2), pyg.APPNP(K=4, alpha=0.2)),
+    ]:
+        _run(ours, theirs, lambda lib, t: [t(x.copy()), t(ei.copy()), t(w.copy())])
+    torch.manual_seed(1)
+    for shared in (True, False):
+        ours = gnn.GCN2Conv(5, alpha=0.2, theta=0.5, layer=2, shared_weights=shared)
+        theirs = pyg.GCN2Conv(5, alpha=0.2, theta=0.5, layer=2, shared_weights=shared)
+        _run(
+            ours,
+            theirs,
+            lambda lib, t: [t(x.copy()), t(x[::-1].copy()), t(ei.copy())],
+        )
+
+
+def test_bipartite_sage_and_gat_match_pyg():
+    rng = np.random.default_rng(3)
+    xs = rng.standard_normal((7, 5)).astype(np.float32)
+    xd = rng.standard_normal((4, 3)).astype(np.float32)
+    ei = np.stack([rng.integers(0, 7, 15), rng.integers(0, 4, 15)])
+    torch.manual_seed(0)
+    for make in (
+        lambda m: m.SAGEConv((5, 3), 4),
+        lambda m: m.GraphConv((5, 3), 4),
+        lambda m: m.GATConv((5, 3), 2, heads=2, add_self_loops=False),
+    ):
+        ours, theirs = make(gnn), make(pyg)
+        _load(ours, theirs)
+        o = ours((torch.from_numpy(xs), torch.from_numpy(xd)), torch.from_numpy(ei))
+        r = theirs((torch_.from_numpy(xs), torch_.from_numpy(xd)), torch_.from_numpy(ei))
+        np.testing.assert_allclose(o.detach().numpy(), r.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_hetero_conv_matches_pyg():
+    rng = np.random.default_rng(5)
+    x = {"a": rng.standard_normal((4, 3)), "b": rng.standard_normal((5, 2))}
+    x = {k: v.astype(np.float32) for k, v in x.items()}
+    ei = {
+        ("a", "to", "b"): np.stack([rng.integers(0, 4, 8), rng.integers(0, 5, 8)]),
+        ("b", "to", "a"): np.stack([rng.integers(0, 5, 8), rng.integers(0, 4, 8)]),
+        ("b", "self", "b"): np.stack([rng.integers(0, 5, 6), rng.integers(0, 5, 6)]),
+    }
+    torch.manual_seed(0)
+    for aggr in ("sum", "cat"):
+
+        def make(m, aggr=aggr):
+            return m.HeteroConv(
+                {
+                    ("a", "to", "b"): m.SAGEConv((3, 2), 4),
+                    ("b", "to", "a"): m.GraphConv((2, 3), 4),
+                    ("b", "self", "b"): m.GCNConv(2, 4),
+                },
+                aggr=aggr,
+            )
+
+        ours, theirs = make(gnn), make(pyg)
+        _load(ours, theirs)
+        o = ours(
+            {k: torch.from_numpy(v) for k, v in x.items()},
+            {k: torch.from_numpy(v) for k, v in ei.items()},
+        )
+        r = theirs(
+            {k: torch_.from_numpy(v) for k, v in x.items()},
+            {k: torch_.from_numpy(v) for k, v in ei.items()},
+        )
+        for k in r:
+            np.testing.assert_allclose(
+                o[k].detach().numpy(), r[k].detach().numpy(), rtol=1e-4, atol=1e-5
+            )

@@ -53,8 +53,9 @@ def gcn_norm(
     row, col = edge_index[0], edge_index[1]
     idx = col if flow == "source_to_target" else row
     deg = scatter(edge_weight, idx, dim=0, dim_size=num_nodes, reduce="sum")
-    dis = deg.pow(-0.5)
-    dis = dis.masked_fill(dis == float("inf"), 0.0)
+    # isolated nodes get 0 (torch_geometric masks the inf of 0 ** -0.5)
+    zero = deg == 0
+    dis = torch.where(zero, torch.ones_like(deg), deg).pow(-0.5).masked_fill(zero, 0.0)
     edge_weight = dis.index_select(0, row) * edge_weight * dis.index_select(0, col)
     return edge_index, edge_weight
 
