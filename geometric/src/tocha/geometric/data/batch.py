@@ -19,6 +19,15 @@ def _norm_dim(dim: int, ndim: int) -> int:
     return dim + ndim if dim < 0 else dim
 
 
+def batch_class_for(data_cls: type) -> type:
+    """The ``<Name>Batch`` class for graphs of class ``data_cls`` (a subclass of both)."""
+    batch_cls = _BATCH_CLASSES.get(data_cls)
+    if batch_cls is None:
+        batch_cls = type(f"{data_cls.__name__}Batch", (Batch, data_cls), {})
+        _BATCH_CLASSES[data_cls] = batch_cls
+    return batch_cls
+
+
 class Batch(Data):
     """A batch of graphs stored as one big graph, with ``batch`` (graph id of every node) and
     ``ptr`` (node offsets, length ``num_graphs + 1``).
@@ -53,10 +62,7 @@ class Batch(Data):
         data_cls = type(first)
         if isinstance(first, Batch):
             data_cls = first._data_cls
-        batch_cls = _BATCH_CLASSES.get(data_cls)
-        if batch_cls is None:
-            batch_cls = type(f"{data_cls.__name__}Batch", (cls, data_cls), {})
-            _BATCH_CLASSES[data_cls] = batch_cls
+        batch_cls = batch_class_for(data_cls)
         out = batch_cls.__new__(batch_cls)
         object.__setattr__(out, "_store", {})
         object.__setattr__(out, "_batching", dict(first._batching))
