@@ -390,6 +390,10 @@ class Tokenizer:
             show_progress: show the trainer's progress bar.
             **kwargs: passed to the ``Tokenizer`` constructor (``model_max_length``, ...).
 
+        The Rust trainers break ties between equally frequent merges in hash-map order, so
+        which tied pieces are learned, and the ids of learned pieces, can differ from one
+        process to the next; save the trained tokenizer to reuse exactly the same one.
+
         Raises:
             ValueError: unknown ``kind``, or neither / both of ``files`` and ``iterator``.
 
