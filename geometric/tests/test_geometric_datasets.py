@@ -57,8 +57,8 @@ def test_karate_two_layer_gcn_learns_from_four_labels():
     assert acc >= 0.7
 
 
-def _write_planetoid(raw, name, rng, test_index, n_train=4, n_feat=5, n_cls=3):
-    n_all = n_train + 3  # allx: labelled train nodes + unlabeled ones
+def _write_planetoid(raw, name, rng, test_index, n_train=4, n_feat=5, n_cls=3, n_extra=3):
+    n_all = n_train + n_extra  # allx: labelled train nodes + unlabeled ones
     n_test = len(test_index)
     allx = sp.csr_matrix(rng.integers(0, 2, (n_all, n_feat)).astype(np.float32))
     tx = sp.csr_matrix(rng.integers(0, 2, (n_test, n_feat)).astype(np.float32))
@@ -190,7 +190,7 @@ def test_tu_dataset_matches_reference(tmp_path):
         labels = (np.arange(off, off + n) % 3 + 4) - 4
         np.testing.assert_array_equal(g.x.numpy(), np.eye(3, dtype=np.float32)[labels])
         off += n
-    assert ds[0].edge_attr is None
+    assert tuple(ds[0].edge_attr.shape) == (4, 0)  # attributes dropped, as PyG does
     full = TUDataset(str(tmp_path), "TOY", use_node_attr=True, use_edge_attr=True)
     g1 = full[1]
     np.testing.assert_allclose(g1.x.numpy()[:, :2], [[1.5, 0.0], [2.0, -1.0]])

@@ -150,8 +150,9 @@ class TUDataset(InMemoryDataset):
             x = x[:, self.sizes["num_node_attributes"] :]
         if ea is not None and not use_edge_attr:
             ea = ea[:, self.sizes["num_edge_attributes"] :]
-        x = None if x is None or x.shape[1] == 0 else to_tensor(x)
-        ea = None if ea is None or ea.shape[1] == 0 else to_tensor(ea)
+        # like PyG, dropping every column leaves an empty [n, 0] tensor, not None
+        x = None if x is None else to_tensor(np.ascontiguousarray(x))
+        ea = None if ea is None else to_tensor(np.ascontiguousarray(ea))
         batch = collated_graphs(
             node_graph,
             ei,

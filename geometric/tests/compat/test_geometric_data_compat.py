@@ -1,0 +1,171 @@
+"""tocha.geometric's data, utils, transforms and dataset readers against torch_geometric."""
+
+import os
+import sys
+
+import networkx as nx
+import numpy as np
+import pytest
+
+torch_ = pytest.importorskip("torch")
+pyg = pytest.importorskip("torch_geometric")
+
+import torch_geometric.transforms as PT  # noqa: E402
+import torch_geometric.utils as PU  # noqa: E402
+from torch_geometric.data import Batch as PBatch  # noqa: E402
+from torch_geometric.data import Data as PData  # noqa: E402
+
+import tocha.core as torch  # noqa: E402
+import tocha.geometric.transforms as T  # noqa: E402
+import tocha.geometric.utils as U  # noqa: E402
+from tocha.geometric.data import Batch, Data  # noqa: E402
+from tocha.geometric.datasets import KarateClub, Planetoid, TUDataset  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
+from test_geometric_datasets import _write_planetoid, _write_tu  # noqa: E402
+
+
+def _t(a):
+    return torch_.from_numpy(np.asarray(a))
+
+
+def _eq(ours, theirs):
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_karate_club_equals_pyg():
+    from torch_geometric.datasets import KarateClub as PKarate
+
+    ours, theirs = KarateClub()[0], PKarate()[0]
+    for key in ("x", "edge_index", "y", "train_mask"):
+        np.testing.assert_array_equal(ours[key].numpy(), theirs[key].numpy())
+
+
+def test_batch_equals_pyg():
+    rng = np.random.default_rng(0)
+    graphs = []
+    for n, e in ((3, 4), (6, 9), (2, 2)):
+        graphs.append(
+            (
+                rng.standard_normal((n, 2)).astype(np.float32),
+                rng.integers(0, n, (2, e)),
+                rng.integers(0, 2, n),
+            )
+        )
+    ours = Batch.from_data_list(
+        [
+            Data(
+                x=torch.from_numpy(x),
+                edge_index=torch.from_numpy(ei),
+                y=torch.from_numpy(y),
+                face=torch.from_numpy(ei[:, :1]),
+            )
+            for x, ei, y in graphs
+        ]
+    )
+    theirs = PBatch.from_data_list(
+        [PData(x=_t(x), edge_index=_t(ei), y=_t(y), face=_t(ei[:, :1])) for x, ei, y in graphs]
+    )
+    for key in ("x", "edge_index", "y", "face", "batch", "ptr"):
+        np.testing.assert_array_equal(ours[key].numpy(), theirs[key].numpy())
+    assert repr(ours) == repr(theirs)
+
+
+def test_utils_equal_pyg():
+    rng = np.random.default_rng(1)
+    ei = rng.integers(0, 12, (2, 40))
+    w = rng.standard_normal(40).astype(np.float32)
+    for reduce in ("sum", "mean", "max"):
+        a, b = U.coalesce(torch.from_numpy(ei), torch.from_numpy(w), 12, reduce)
+        c, d = PU.coalesce(_t(ei), _t(w), 12, reduce)
+        np.testing.assert_array_equal(a.numpy(), c.numpy())
+        _eq(b, d)
+    a, b = U.to_undirected(torch.from_numpy(ei), torch.from_numpy(w), 12)
+    c, d = PU.to_undirected(_t(ei), _t(w), 12)
+    np.testing.assert_array_equal(a.numpy(), c.numpy())
+    _eq(b, d)
+    sub = rng.permutation(12)[:6]
+    a, b = U.subgraph(torch.from_numpy(sub), torch.from_numpy(ei), torch.from_numpy(w), True, 12)
+    c, d = PU.subgraph(_t(sub), _t(ei), _t(w), True, 12)
+    np.testing.assert_array_equal(a.numpy(), c.numpy())
+    _eq(b, d)
+    for flow in ("source_to_target", "target_to_source"):
+        ours = U.k_hop_subgraph([2, 5], 2, torch.from_numpy(ei), True, 12, flow)
+        theirs = PU.k_hop_subgraph([2, 5], 2, _t(ei), True, 12, flow)
+        for o, t in zip(ours, theirs):
+            np.testing.assert_array_equal(o.numpy(), t.numpy())
+    batch = np.repeat([0, 1, 2], [4, 5, 3])
+    x = rng.standard_normal((12, 3)).astype(np.float32)
+    dense_ei = ei[:, batch[ei[0]] == batch[ei[1]]]
+    _eq(
+        U.to_dense_adj(torch.from_numpy(dense_ei), torch.from_numpy(batch)),
+        PU.to_dense_adj(_t(dense_ei), _t(batch)),
+    )
+    o, om = U.to_dense_batch(torch.from_numpy(x), torch.from_numpy(batch), 2.0)
+    t, tm = PU.to_dense_batch(_t(x), _t(batch), 2.0)
+    _eq(o, t)
+    np.testing.assert_array_equal(om.numpy(), tm.numpy())
+    und = PU.to_undirected(_t(ei), num_nodes=12)
+    uw = torch_.rand(und.shape[1])
+    for norm in (None, "sym", "rw"):
+        a, b = U.get_laplacian(torch.from_numpy(und.numpy()), torch.from_numpy(uw.numpy()), norm)
+        c, d = PU.get_laplacian(und, uw, norm)
+        np.testing.assert_array_equal(a.numpy(), c.numpy())
+        _eq(b, d)
+    G = nx.karate_club_graph()
+    np.testing.assert_array_equal(
+        U.from_networkx(G).edge_index.numpy(), PU.from_networkx(G).edge_index.numpy()
+    )
+
+
+def test_transforms_equal_pyg():
+    rng = np.random.default_rng(2)
+    ei = PU.to_undirected(_t(rng.integers(0, 10, (2, 25))), num_nodes=10)
+    x = rng.standard_normal((10, 4)).astype(np.float32)
+    ours = Data(x=torch.from_numpy(x), edge_index=torch.from_numpy(ei.numpy()))
+    theirs = PData(x=_t(x), edge_index=ei)
+    _eq(T.NormalizeFeatures()(ours).x, PT.NormalizeFeatures()(theirs.clone()).x)
+    o, t = T.GCNNorm()(ours), PT.GCNNorm()(theirs.clone())
+    np.testing.assert_array_equal(o.edge_index.numpy(), t.edge_index.numpy())
+    _eq(o.edge_weight, t.edge_weight)
+    d = PData(
+        edge_index=_t(np.array([[0, 2], [1, 1]])), edge_attr=_t(np.array([1.0, 2.0])), num_nodes=3
+    )
+    o = T.ToUndirected()(
+        Data(
+            edge_index=torch.tensor([[0, 2], [1, 1]]),
+            edge_attr=torch.tensor([1.0, 2.0]),
+            num_nodes=3,
+        )
+    )
+    t = PT.ToUndirected()(d)
+    np.testing.assert_array_equal(o.edge_index.numpy(), t.edge_index.numpy())
+    _eq(o.edge_attr, t.edge_attr)
+
+
+def test_dataset_readers_equal_pyg(tmp_path):
+    from torch_geometric.datasets import Planetoid as PPlanetoid
+    from torch_geometric.datasets import TUDataset as PTU
+
+    # PyG's validation range needs 500 nodes after the training ones
+    _write_planetoid(
+        str(tmp_path / "CiteSeer" / "raw"),
+        "citeseer",
+        np.random.default_rng(3),
+        [509, 511, 512],
+        n_extra=505,
+    )
+    o, t = Planetoid(str(tmp_path), "CiteSeer")[0], PPlanetoid(str(tmp_path), "CiteSeer")[0]
+    for key in ("x", "edge_index", "y", "train_mask", "val_mask", "test_mask"):
+        np.testing.assert_array_equal(o[key].numpy(), t[key].numpy())
+    graphs = [(3, [(0, 1), (1, 0), (1, 2), (1, 1)], 5), (2, [(0, 1), (0, 1)], -1)]
+    _write_tu(str(tmp_path / "TOY" / "raw"), "TOY", graphs)
+    for kw in ({}, {"use_node_attr": True, "use_edge_attr": True}):
+        ours, theirs = TUDataset(str(tmp_path), "TOY", **kw), PTU(str(tmp_path), "TOY", **kw)
+        assert len(ours) == len(theirs) and ours.num_classes == theirs.num_classes
+        for i in range(len(ours)):
+            for key in ("x", "edge_index", "edge_attr", "y"):
+                if theirs[i][key] is None:
+                    assert ours[i][key] is None
+                else:
+                    _eq(ours[i][key], theirs[i][key])
