@@ -1,0 +1,358 @@
+"""IIR filtering (``lfilter``, ``filtfilt``), the Audio-EQ-cookbook biquads and simple effects.
+
+``lfilter`` runs the recursion in ``scipy.signal.lfilter`` (compiled, direct form II
+transposed) inside a ``tocha.core.autograd.Function`` whose backward is again a pair of IIR
+filters run backwards in time, so gradients reach the waveform and both coefficient vectors as
+in torchaudio.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.signal
+
+import tocha.core as torch
+
+Tensor = torch.Tensor
+
+
+def _np(t: Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy()
+
+
+def _back(a: np.ndarray, like: Tensor) -> Tensor:
+    out = torch.from_numpy(np.ascontiguousarray(a.astype(_np_dtype(like), copy=False)))
+    return out if like.device.type == "cpu" else out.to(like.device)
+
+
+def _np_dtype(t: Tensor):
+    return np.float64 if t.dtype == torch.float64 else np.float32
+
+
+def _iir(x: np.ndarray, b: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Filter ``x`` (N, K, T) with filter k of ``b``/``a`` (K, order) along time."""
+    if b.shape[0] == 1:
+        return scipy.signal.lfilter(b[0], a[0], x, axis=-1)
+    return np.stack(
+        [scipy.signal.lfilter(b[k], a[k], x[:, k], axis=-1) for k in range(b.shape[0])], axis=1
+    )
+
+
+class _LFilter(torch.autograd.Function):
+    """y = IIR(b, a) x with a[:, 0] == 1, x (N, K, T), a/b (K, order)."""
+
+    @staticmethod
+    def forward(ctx, x, a, b):
+        xn, an, bn = _np(x), _np(a).astype(np.float64), _np(b).astype(np.float64)
+        y = _iir(xn, bn, an).astype(xn.dtype, copy=False)
+        out = _back(y, x)
+        ctx.save_for_backward(x, a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, a, b, y = ctx.saved_tensors
+        an, bn = _np(a).astype(np.float64), _np(b).astype(np.float64)
+        gn = _np(g)
+        order = an.shape[1]
+        ones = np.zeros_like(bn)
+        ones[:, 0] = 1.0
+        # v: the gradient at the input of the all-pole part (adjoint = filter run backwards).
+        v = _iir(gn[..., ::-1], ones, an)[..., ::-1]
+        gx = gb = ga = None
+        if ctx.needs_input_grad[0]:
+            gx = _iir(gn[..., ::-1], bn, an)[..., ::-1]
+            gx = _back(gx, x)
+        T = gn.shape[-1]
+        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
+            xn, yn = _np(x).astype(np.float64), _np(y).astype(np.float64)
+            gb_n = np.zeros_like(bn)
+            ga_n = np.zeros_like(an)
+            for j in range(order):
+                gb_n[:, j] = np.einsum("nkt,nkt->k", v[..., j:], xn[..., : T - j])
+                if j:
+                    ga_n[:, j] = -np.einsum("nkt,nkt->k", v[..., j:], yn[..., : T - j])
+            gb, ga = _back(gb_n, b), _back(ga_n, a)
+        return gx, ga, gb
+
+
+def lfilter(
+    waveform: Tensor,
+    a_coeffs: Tensor,
+    b_coeffs: Tensor,
+    clamp: bool = True,
+    batching: bool = True,
+) -> Tensor:
+    """IIR filter ``y[n] = (sum b[k] x[n-k] - sum_{k>0} a[k] y[n-k]) / a[0]`` along time.
+
+    Args:
+        waveform: ``(..., time)``.
+        a_coeffs: denominator ``(order,)`` or ``(num_filters, order)``.
+        b_coeffs: numerator, same shape as ``a_coeffs``.
+        clamp: clip the output to [-1, 1].
+        batching: with 2-D coefficients, filter k applies to ``waveform[..., k, :]``; if False
+            every filter applies to the whole waveform, giving ``(..., num_filters, time)``.
+
+    Example:
+        >>> import tocha.core as torch, tocha.audio.functional as AF
+        >>> AF.lfilter(torch.tensor([1.0, 0.0, 0.0]), torch.tensor([1.0, -0.5]),
+        ...            torch.tensor([1.0, 0.0]))
+        tensor([1.0000, 0.5000, 0.2500])
+    """
+    if tuple(a_coeffs.shape) != tuple(b_coeffs.shape):
+        raise ValueError(
+            f"lfilter: a_coeffs {tuple(a_coeffs.shape)} and b_coeffs {tuple(b_coeffs.shape)} "
+            "must have the same shape"
+        )
+    if a_coeffs.dim() not in (1, 2):
+        raise ValueError(f"lfilter: coefficients must be 1-D or 2-D, got {a_coeffs.dim()}-D")
+    a_coeffs = a_coeffs.to(waveform.dtype)
+    b_coeffs = b_coeffs.to(waveform.dtype)
+    if a_coeffs.dim() == 2:
+        if batching:
+            if waveform.dim() < 2 or waveform.shape[-2] != a_coeffs.shape[0]:
+                raise ValueError(
+                    f"lfilter: with batching, waveform {tuple(waveform.shape)} needs dim -2 equal "
+                    f"to the number of filters {a_coeffs.shape[0]}"
+                )
+        else:
+            waveform = torch.stack([waveform] * a_coeffs.shape[0], -2)
+    else:
+        a_coeffs, b_coeffs = a_coeffs.unsqueeze(0), b_coeffs.unsqueeze(0)
+    shape = tuple(waveform.shape)
+    x = waveform.reshape(-1, a_coeffs.shape[0], shape[-1])
+    a0 = a_coeffs[:, :1]
+    out = _LFilter.apply(x, a_coeffs / a0, b_coeffs / a0)
+    if clamp:
+        out = torch.clamp(out, min=-1.0, max=1.0)
+    return out.reshape(shape)
+
+
+def filtfilt(waveform: Tensor, a_coeffs: Tensor, b_coeffs: Tensor, clamp: bool = True) -> Tensor:
+    """Zero-phase filtering: ``lfilter`` forwards then backwards (no edge padding, as
+    torchaudio).
+
+    Example:
+        >>> import tocha.core as torch, tocha.audio.functional as AF
+        >>> AF.filtfilt(torch.zeros(1, 8), torch.tensor([1.0, -0.5]), torch.tensor([0.5, 0.0])).shape
+        torch.Size([1, 8])
+    """
+    fwd = lfilter(waveform, a_coeffs, b_coeffs, clamp=False, batching=True)
+    return lfilter(fwd.flip(-1), a_coeffs, b_coeffs, clamp=clamp, batching=True).flip(-1)
+
+
+# --- biquads (Robert Bristow-Johnson's Audio EQ Cookbook) ------------------------------------
+def _s(v, like: Tensor) -> Tensor:
+    """A 0-d tensor of ``like``'s dtype/device (keeps a tensor argument's graph)."""
+    if torch.is_tensor(v):
+        return v.to(like.dtype)
+    return torch.tensor(float(v), dtype=like.dtype, device=like.device)
+
+
+def biquad(waveform: Tensor, b0, b1, b2, a0, a1, a2) -> Tensor:
+    """Second-order IIR filter with the given coefficients (output clamped to [-1, 1]).
+
+    Example:
+        >>> import tocha.core as torch, tocha.audio.functional as AF
+        >>> AF.biquad(torch.tensor([1.0, 0.0, 0.0]), 0.5, 0.0, 0.0, 1.0, 0.0, 0.0)
+        tensor([0.5000, 0.0000, 0.0000])
+    """
+    c = [_s(v, waveform).reshape(1) for v in (b0, b1, b2, a0, a1, a2)]
+    return lfilter(waveform, torch.cat(c[3:]), torch.cat(c[:3]))
+
+
+def _w0_alpha(waveform, sample_rate, freq, Q):
+    w0 = 2 * math.pi * _s(freq, waveform) / sample_rate
+    alpha = torch.sin(w0) / 2 / _s(Q, waveform)
+    return w0, alpha
+
+
+def lowpass_biquad(waveform: Tensor, sample_rate: int, cutoff_freq, Q=0.707) -> Tensor:
+    """Two-pole low-pass filter (cookbook LPF).
+
+    Example:
+        >>> import tocha.core as torch, tocha.audio.functional as AF
+        >>> AF.lowpass_biquad(torch.zeros(1, 16), 16000, 1000.0).shape
+        torch.Size([1, 16])
+    """
+    w0, alpha = _w0_alpha(waveform, sample_rate, cutoff_freq, Q)
+    c = torch.cos(w0)
+    b0 = (1 - c) / 2
+    return biquad(waveform, b0, 1 - c, b0, 1 + alpha, -2 * c, 1 - alpha)
+
+
+def highpass_biquad(waveform: Tensor, sample_rate: int, cutoff_freq, Q=0.707) -> Tensor:
+    """Two-pole high-pass filter (cookbook HPF)."""
+    w0, alpha = _w0_alpha(waveform, sample_rate, cutoff_freq, Q)
+    c = torch.cos(w0)
+    b0 = (1 + c) / 2
+    return biquad(waveform, b0, -1 - c, b0, 1 + alpha, -2 * c, 1 - alpha)
+
+
+def bandpass_biquad(
+    waveform: Tensor, sample_rate: int, central_freq, Q=0.707, const_skirt_gain: bool = False
+) -> Tensor:
+    """Two-pole band-pass filter (constant skirt gain, or constant 0 dB peak gain)."""
+    w0, alpha = _w0_alpha(waveform, sample_rate, central_freq, Q)
+    temp = torch.sin(w0) / 2 if const_skirt_gain else alpha
+    c = torch.cos(w0)
+    return biquad(waveform, temp, 0.0, -temp, 1 + alpha, -2 * c, 1 - alpha)
+
+
+def bandreject_biquad(waveform: Tensor, sample_rate: int, central_freq, Q=0.707) -> Tensor:
+    """Two-pole band-reject (notch) filter."""
+    w0, alpha = _w0_alpha(waveform, sample_rate, central_freq, Q)
+    c = torch.cos(w0)
+    return biquad(waveform, 1.0, -2 * c, 1.0, 1 + alpha, -2 * c, 1 - alpha)
+
+
+def allpass_biquad(waveform: Tensor, sample_rate: int, central_freq, Q=0.707) -> Tensor:
+    """Two-pole all-pass filter."""
+    w0, alpha = _w0_alpha(waveform, sample_rate, central_freq, Q)
+    c = torch.cos(w0)
+    return biquad(waveform, 1 - alpha, -2 * c, 1 + alpha, 1 + alpha, -2 * c, 1 - alpha)
+
+
+def equalizer_biquad(waveform: Tensor, sample_rate: int, center_freq, gain, Q=0.707) -> Tensor:
+    """Peaking equaliser: ``gain`` dB at ``center_freq``."""
+    w0, alpha = _w0_alpha(waveform, sample_rate, center_freq, Q)
+    A = torch.exp(_s(gain, waveform) / 40.0 * math.log(10))
+    c = torch.cos(w0)
+    return biquad(
+        waveform, 1 + alpha * A, -2 * c, 1 - alpha * A, 1 + alpha / A, -2 * c, 1 - alpha / A
+    )
+
+
+def band_biquad(
+    waveform: Tensor, sample_rate: int, central_freq, Q=0.707, noise: bool = False
+) -> Tensor:
+    """Two-pole band filter (sox ``band``); ``noise`` selects the mode for unpitched audio."""
+    w0 = 2 * math.pi * _s(central_freq, waveform) / sample_rate
+    bw_hz = _s(central_freq, waveform) / _s(Q, waveform)
+    a2 = torch.exp(-2 * math.pi * bw_hz / sample_rate)
+    a1 = -4 * a2 / (1 + a2) * torch.cos(w0)
+    b0 = torch.sqrt(1 - a1 * a1 / (4 * a2)) * (1 - a2)
+    if noise:
+        b0 = b0 * (torch.sqrt(((1 + a2) * (1 + a2) - a1 * a1) * (1 - a2) / (1 + a2)) / b0)
+    return biquad(waveform, b0, 0.0, 0.0, 1.0, a1, a2)
+
+
+def _shelf(waveform, sample_rate, gain, central_freq, Q):
+    w0, alpha = _w0_alpha(waveform, sample_rate, central_freq, Q)
+    A = torch.exp(_s(gain, waveform) / 40 * math.log(10))
+    c = torch.cos(w0)
+    return A, 2 * torch.sqrt(A) * alpha, (A - 1) * c, (A + 1) * c
+
+
+def treble_biquad(waveform: Tensor, sample_rate: int, gain, central_freq=3000, Q=0.707) -> Tensor:
+    """High-shelf filter boosting/cutting above ``central_freq`` by ``gain`` dB."""
+    A, t1, t2, t3 = _shelf(waveform, sample_rate, gain, central_freq, Q)
+    return biquad(
+        waveform,
+        A * ((A + 1) + t2 + t1),
+        -2 * A * ((A - 1) + t3),
+        A * ((A + 1) + t2 - t1),
+        (A + 1) - t2 + t1,
+        2 * ((A - 1) - t3),
+        (A + 1) - t2 - t1,
+    )
+
+
+def bass_biquad(waveform: Tensor, sample_rate: int, gain, central_freq=100, Q=0.707) -> Tensor:
+    """Low-shelf filter boosting/cutting below ``central_freq`` by ``gain`` dB."""
+    A, t1, t2, t3 = _shelf(waveform, sample_rate, gain, central_freq, Q)
+    return biquad(
+        waveform,
+        A * ((A + 1) - t2 + t1),
+        2 * A * ((A - 1) - t3),
+        A * ((A + 1) - t2 - t1),
+        (A + 1) + t2 + t1,
+        -2 * ((A - 1) + t3),
+        (A + 1) + t2 - t1,
+    )
+
+
+def deemph_biquad(waveform: Tensor, sample_rate: int) -> Tensor:
+    """ISO 908 CD de-emphasis shelving filter (44.1 or 48 kHz only)."""
+    if sample_rate == 44100:
+        central_freq, width_slope, gain = 5283, 0.4845, -9.477
+    elif sample_rate == 48000:
+        central_freq, width_slope, gain = 5356, 0.479, -9.62
+    else:
+        raise ValueError(f"deemph_biquad: sample rate must be 44100 or 48000, got {sample_rate}")
+    w0 = 2 * math.pi * central_freq / sample_rate
+    A = math.exp(gain / 40.0 * math.log(10))
+    alpha = math.sin(w0) / 2 * math.sqrt((A + 1 / A) * (1 / width_slope - 1) + 2)
+    t1, t2, t3 = 2 * math.sqrt(A) * alpha, (A - 1) * math.cos(w0), (A + 1) * math.cos(w0)
+    return biquad(
+        waveform,
+        A * ((A + 1) + t2 + t1),
+        -2 * A * ((A - 1) + t3),
+        A * ((A + 1) + t2 - t1),
+        (A + 1) - t2 + t1,
+        2 * ((A - 1) - t3),
+        (A + 1) - t2 - t1,
+    )
+
+
+# --- simple effects ----------------------------------------------------------------------------
+def contrast(waveform: Tensor, enhancement_amount: float = 75.0) -> Tensor:
+    """sox ``contrast``: ``sin(x*pi/2 + c * sin(x*2*pi))`` with c = amount / 750.
+
+    Example:
+        >>> import tocha.core as torch, tocha.audio.functional as AF
+        >>> AF.contrast(torch.tensor([0.0, 1.0]))
+        tensor([0., 1.])
+    """
+    if not 0 <= enhancement_amount <= 100:
+        raise ValueError(
+            f"contrast: enhancement_amount must be in [0, 100], got {enhancement_amount}"
+        )
+    c = enhancement_amount / 750.0
+    t1 = waveform * (math.pi / 2)
+    return torch.sin(t1 + c * torch.sin(t1 * 4))
+
+
+def dcshift(waveform: Tensor, shift: float, limiter_gain: float | None = None) -> Tensor:
+    """sox ``dcshift``: add ``shift``, optionally through a soft limiter."""
+    out = waveform
+    if limiter_gain is not None and shift > 0:
+        mask = waveform > limiter_gain
+        lim = (waveform - limiter_gain) * shift / (1 - limiter_gain) * (limiter_gain - 1)
+        out = torch.where(mask, lim + (limiter_gain + shift), waveform + shift)
+    elif limiter_gain is not None and shift < 0:
+        mask = waveform < -limiter_gain
+        lim = (waveform + limiter_gain) * shift / (1 - limiter_gain) * (limiter_gain - 1)
+        out = torch.where(mask, lim - (limiter_gain - shift), waveform + shift)
+    else:
+        out = waveform + shift
+    return torch.clamp(out, -1, 1)
+
+
+def overdrive(waveform: Tensor, gain: float = 20, colour: float = 20) -> Tensor:
+    """sox ``overdrive``: cubic soft clipping followed by a DC-blocking one-pole filter.
+
+    The per-sample recursion of the DC blocker is ``lfilter([1, -1], [1, -0.995])``.
+
+    Example:
+        >>> import tocha.core as torch, tocha.audio.functional as AF
+        >>> AF.overdrive(torch.zeros(1, 4)).shape
+        torch.Size([1, 4])
+    """
+    shape = tuple(waveform.shape)
+    x = waveform.reshape(-1, shape[-1])
+    g = math.exp(gain * math.log(10) / 20)
+    temp = x * g + colour / 200
+    soft = temp - temp**3 * (1.0 / 3)
+    temp = torch.where(
+        temp < -1,
+        torch.full_like(temp, -2.0 / 3.0),
+        torch.where(temp > 1, torch.full_like(temp, 2.0 / 3.0), soft),
+    )
+    a = torch.tensor([1.0, -0.995], dtype=x.dtype, device=x.device)
+    b = torch.tensor([1.0, -1.0], dtype=x.dtype, device=x.device)
+    last_out = lfilter(temp, a, b, clamp=False)
+    out = x * 0.5 + last_out * 0.75
+    return out.clamp(min=-1, max=1).reshape(shape)
