@@ -128,8 +128,11 @@ class RegionProposalNetwork(nn.Module):
         for anchors_per_image, targets_per_image in zip(anchors, targets):
             gt_boxes = targets_per_image["boxes"]
             if gt_boxes.numel() == 0:
-                matched = torch.zeros(anchors_per_image.shape, dtype=anchors_per_image.dtype)
-                labels_per_image = torch.zeros((anchors_per_image.shape[0],), dtype=torch.float32)
+                kw = {"device": anchors_per_image.device}
+                matched = torch.zeros(anchors_per_image.shape, dtype=anchors_per_image.dtype, **kw)
+                labels_per_image = torch.zeros(
+                    (anchors_per_image.shape[0],), dtype=torch.float32, **kw
+                )
             else:
                 quality = self.box_similarity(gt_boxes, anchors_per_image)
                 matched_idxs = self.proposal_matcher(quality)
