@@ -175,3 +175,19 @@ def test_cluster_data_and_loader():
     assert cut < (rnd[full[0]] != rnd[full[1]]).mean()
     with pytest.raises(ValueError, match="num_parts must be in"):
         ClusterData(data, num_parts=0)
+
+
+def test_neighbor_sampling_uniform_over_distinct_targets():
+    # 2000 targets with 5 private in-neighbours each; k=2 picks every neighbour w.p. 2/5
+    t = np.repeat(np.arange(2000), 5)
+    src = 2000 + np.arange(10000)
+    data = Data(edge_index=torch.from_numpy(np.stack([src, t])), num_nodes=12000)
+    torch.manual_seed(3)
+    b = next(iter(NeighborLoader(data, [2], input_nodes=torch.arange(2000), batch_size=2000)))
+    ei = b.edge_index.numpy()
+    picked = b.n_id.numpy()[ei[0]] - 2000
+    assert (picked // 5 == ei[1]).all()  # each target only picks its own neighbours
+    assert np.bincount(ei[1], minlength=2000).tolist() == [2] * 2000
+    pairs = picked[np.argsort(ei[1], kind="stable")].reshape(-1, 2)
+    assert (pairs[:, 0] != pairs[:, 1]).all()
+    np.testing.assert_allclose(np.bincount(picked % 5) / 2000, 0.4, atol=0.03)

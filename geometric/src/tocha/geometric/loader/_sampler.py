@@ -1,9 +1,10 @@
 """Vectorised GraphSAGE neighbour sampling on a CSC view of the graph.
 
-For each hop the frontier's in-edges are located through ``colptr`` in one ``np.repeat``; nodes
-with at most ``k`` in-edges keep them all, the others keep ``k`` chosen uniformly without
-replacement by ranking random keys within each node's segment (one argsort over those edges).
-No Python loop runs over nodes or edges.
+For each hop the frontier's in-edges are located through ``colptr``; nodes with at most ``k``
+in-edges keep them all, the others draw ``k`` distinct in-edges with Floyd's algorithm run for
+all of them at once (``k`` vectorised steps, a scratch mark per edge, no sort). Newly reached
+nodes are deduplicated in order of first appearance with a scratch stamp per node, again
+without sorting. No Python loop runs over nodes or edges.
 """
 
 from __future__ import annotations
@@ -36,13 +37,22 @@ class CSCGraph:
         self.colptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         # scratch: global id -> local id of the batch being built (-1 = not sampled)
         self._map = np.full(num_nodes, -1, dtype=np.int64)
+        self._stamp = np.zeros(num_nodes, dtype=np.int64)
+        self._mark = np.zeros(ei.shape[1], dtype=bool)
 
     def in_edges(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(segment id, CSC position) of all in-edges of ``nodes``."""
         start = self.colptr[nodes]
         return _segments(start, self.colptr[nodes + 1] - start)
 
-    def sample_hop(self, frontier, k: int, replace: bool, rng) -> tuple[np.ndarray, np.ndarray]:
+    def _has_repeats(self, nodes: np.ndarray) -> bool:
+        order = np.arange(nodes.size)
+        self._stamp[nodes[::-1]] = order[::-1]
+        return bool((self._stamp[nodes] != order).any())
+
+    def sample_hop(
+        self, frontier, k: int, replace: bool, rng, may_repeat: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(segment id in ``frontier``, CSC position) of the sampled in-edges."""
         start = self.colptr[frontier]
         deg = self.colptr[frontier + 1] - start
@@ -59,11 +69,30 @@ class CSCGraph:
         big = np.flatnonzero(~small)
         if big.size == 0:
             return seg_a, pos_a
-        seg_b, pos_b = _segments(start[big], deg[big])
-        rank = pos_b - start[big][seg_b]
-        keys = rng.random(seg_b.shape[0]) + seg_b  # sorts by node, randomly within a node
-        order = np.argsort(keys)
-        chosen = order[rank < k]  # rank of sorted slot p is rank[p]: same layout per node
+        sb, db = start[big], deg[big]
+        if may_repeat and self._has_repeats(frontier[big]):
+            return self._sample_sorted(seg_a, pos_a, big, sb, db, k, rng)
+        mark = self._mark
+        picks = np.empty((big.size, k), dtype=np.int64)
+        # Floyd: for j = d-k .. d-1 draw t in [0, j]; if taken, take j (never taken yet)
+        for i in range(k):
+            j = db - k + i
+            p = sb + (rng.random(big.size) * (j + 1)).astype(np.int64)
+            p = np.where(mark[p], sb + j, p)
+            mark[p] = True
+            picks[:, i] = p
+        picks = picks.reshape(-1)
+        mark[picks] = False
+        return np.concatenate([seg_a, np.repeat(big, k)]), np.concatenate([pos_a, picks])
+
+    @staticmethod
+    def _sample_sorted(seg_a, pos_a, big, sb, db, k, rng):
+        # a node listed twice must be sampled twice independently, which Floyd's shared marks
+        # cannot do: rank random keys within each segment instead (one argsort)
+        seg_b, pos_b = _segments(sb, db)
+        rank = pos_b - sb[seg_b]
+        order = np.argsort(rng.random(seg_b.shape[0]) + seg_b)
+        chosen = order[rank < k]
         return (
             np.concatenate([seg_a, big[seg_b[chosen]]]),
             np.concatenate([pos_a, pos_b[chosen]]),
@@ -85,13 +114,16 @@ class CSCGraph:
         rows, cols, eids = [], [], []
         num_nodes, num_edges = [b], []
         try:
-            for k in num_neighbors:
-                seg, pos = self.sample_hop(frontier, int(k), replace, rng)
+            for hop, k in enumerate(num_neighbors):
+                seg, pos = self.sample_hop(frontier, int(k), replace, rng, may_repeat=hop == 0)
                 src = self.row[pos]
                 new = src[nmap[src] < 0]
                 if new.size:
-                    uniq, first = np.unique(new, return_index=True)
-                    new = uniq[np.argsort(first)]
+                    # first occurrences: fancy assignment keeps the last write, so write the
+                    # positions in reverse and keep the entries that read their own position
+                    order = np.arange(new.size)
+                    self._stamp[new[::-1]] = order[::-1]
+                    new = new[self._stamp[new] == order]
                     nmap[new] = np.arange(cur, cur + new.size)
                     cur += new.size
                 if not induced:
