@@ -21,8 +21,6 @@ from .fcn import FCNHead, _resolve
 
 __all__ = [
     "DeepLabV3",
-    "DeepLabHead",
-    "ASPP",
     "DeepLabV3_ResNet50_Weights",
     "DeepLabV3_ResNet101_Weights",
     "DeepLabV3_MobileNet_V3_Large_Weights",

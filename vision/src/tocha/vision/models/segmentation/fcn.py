@@ -16,7 +16,6 @@ from ._utils import _VOC_CATEGORIES, SemanticSegmentation, _SimpleSegmentationMo
 
 __all__ = [
     "FCN",
-    "FCNHead",
     "FCN_ResNet50_Weights",
     "FCN_ResNet101_Weights",
     "fcn_resnet50",
