@@ -1,6 +1,7 @@
 """Detection building blocks against NumPy references: anchors, default boxes, box coding,
 matching, sampling, the image transform, FrozenBatchNorm2d and the backbone extractor."""
 
+import re
 import warnings
 
 import numpy as np
@@ -335,3 +336,40 @@ def test_fastrcnn_loss_matches_numpy():
     sl1 = np.where(ad < beta, 0.5 * ad**2 / beta, ad - 0.5 * beta).sum() / 6
     np.testing.assert_allclose(cls.item(), ref_cls, rtol=1e-5)
     np.testing.assert_allclose(box.item(), sl1, rtol=1e-5)
+
+
+def _to_v1_keys(sd):
+    """Rename to the layout of torchvision's version-1 checkpoints (the COCO weights files)."""
+    out = {}
+    for k, v in sd.items():
+        k = re.sub(r"fpn\.(inner|layer)_blocks\.(\d+)\.0\.", r"fpn.\1_blocks.\2.", k)
+        k = k.replace("rpn.head.conv.0.0.", "rpn.head.conv.")
+        m = re.match(r"(head\.\w+_head\.conv\.)(\d)\.0\.(.*)", k)
+        if m:
+            k = f"{m.group(1)}{2 * int(m.group(2))}.{m.group(3)}"
+        out[k] = v
+    return out
+
+
+def test_version1_checkpoint_keys_load():
+    from tocha.vision.models.detection import FasterRCNN, RetinaNet
+    from tocha.vision.ops.feature_pyramid_network import LastLevelP6P7
+
+    def build(kind, seed):
+        torch.manual_seed(seed)
+        if kind == "frcnn":
+            return FasterRCNN(_resnet_fpn_extractor(resnet18(), 5), 3)
+        body = _resnet_fpn_extractor(resnet18(), 5, [2, 3, 4], LastLevelP6P7(256, 256))
+        return RetinaNet(body, 3)
+
+    for kind, old in [
+        ("frcnn", ["backbone.fpn.inner_blocks.0.weight", "rpn.head.conv.weight"]),
+        ("retina", ["head.classification_head.conv.6.weight", "head.regression_head.conv.2.bias"]),
+    ]:
+        src, dst = build(kind, 0), build(kind, 1)
+        v1 = _to_v1_keys(src.state_dict())
+        assert all(k in v1 for k in old)
+        dst.load_state_dict(v1)
+        loaded = dst.state_dict()
+        for k, v in src.state_dict().items():
+            assert torch.equal(loaded[k], v), k

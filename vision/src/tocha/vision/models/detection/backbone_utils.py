@@ -96,6 +96,20 @@ class BackboneWithFPN(nn.Module):
         )
         self.out_channels = out_channels
 
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ) -> None:
+        # torchvision's version-1 FPN (the COCO checkpoints) had bare Conv2d blocks
+        for blocks in ("inner_blocks", "layer_blocks"):
+            for i in range(len(getattr(self.fpn, blocks))):
+                for kind in ("weight", "bias"):
+                    old_key = f"{prefix}fpn.{blocks}.{i}.{kind}"
+                    if old_key in state_dict:
+                        state_dict[f"{prefix}fpn.{blocks}.{i}.0.{kind}"] = state_dict.pop(old_key)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+
     def forward(self, x) -> OrderedDict:
         return self.fpn(self.body(x))
 

@@ -49,6 +49,29 @@ def _flatten_level(t, N: int, K: int):
     return t.reshape(N, -1, K, H, W).permute(0, 3, 4, 1, 2).reshape(N, -1, K)
 
 
+def _v1_to_v2_weights(state_dict: dict, prefix: str) -> None:
+    # version 1 towers were Sequential(conv, relu, conv, relu, ...): conv i sat at index 2 * i
+    for i in range(4):
+        for kind in ("weight", "bias"):
+            old_key, new_key = f"{prefix}conv.{2 * i}.{kind}", f"{prefix}conv.{i}.0.{kind}"
+            if old_key in state_dict:
+                state_dict[new_key] = state_dict.pop(old_key)
+
+
+class _VersionedHead(nn.Module):
+    _version = 2
+
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ) -> None:
+        version = local_metadata.get("version", None)
+        if version is None or version < 2:
+            _v1_to_v2_weights(state_dict, prefix)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+
+
 def _conv_tower(in_channels: int, norm_layer: Callable[..., nn.Module] | None) -> nn.Sequential:
     tower = nn.Sequential(
         *[Conv2dNormActivation(in_channels, in_channels, norm_layer=norm_layer) for _ in range(4)]
@@ -61,7 +84,7 @@ def _conv_tower(in_channels: int, norm_layer: Callable[..., nn.Module] | None) -
     return tower
 
 
-class RetinaNetClassificationHead(nn.Module):
+class RetinaNetClassificationHead(_VersionedHead):
     """Four 3x3 conv+ReLU, then ``num_anchors * num_classes`` logits per location; the bias
     starts at ``-log((1 - prior) / prior)`` so every anchor begins at probability ``prior``.
 
@@ -114,7 +137,7 @@ class RetinaNetClassificationHead(nn.Module):
         return torch.cat(out, dim=1)
 
 
-class RetinaNetRegressionHead(nn.Module):
+class RetinaNetRegressionHead(_VersionedHead):
     """Four 3x3 conv+ReLU, then ``4 * num_anchors`` box deltas per location (L1 loss)."""
 
     def __init__(

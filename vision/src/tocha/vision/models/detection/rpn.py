@@ -44,6 +44,22 @@ class RPNHead(nn.Module):
                 if layer.bias is not None:
                     nn.init.constant_(layer.bias, 0)
 
+    _version = 2
+
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ) -> None:
+        # checkpoints before version 2 (the COCO weights) hold a bare ``conv`` Conv2d
+        version = local_metadata.get("version", None)
+        if version is None or version < 2:
+            for kind in ("weight", "bias"):
+                old_key, new_key = f"{prefix}conv.{kind}", f"{prefix}conv.0.0.{kind}"
+                if old_key in state_dict:
+                    state_dict[new_key] = state_dict.pop(old_key)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+
     def forward(self, x: list) -> tuple[list, list]:
         logits, bbox_reg = [], []
         for feature in x:
