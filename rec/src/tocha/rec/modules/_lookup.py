@@ -1,9 +1,10 @@
 """The one embedding-lookup primitive behind EmbeddingBagCollection and EmbeddingCollection.
 
-A lookup is ``out = S @ W[u]`` where ``u`` are the unique ids of the batch and ``S`` is a CSR
-matrix (bags x unique ids) holding each id's coefficient in its bag (1, the per-sample weight,
-or 1/len for MEAN). A non-pooled lookup is the same with one id per "bag". Backward is
-``S.T @ grad``: the summed gradient of each touched row, never a dense table-sized gradient
+A lookup is ``out = S @ W`` where ``S`` is a CSR matrix (bags x table rows) holding each id's
+coefficient in its bag (1, the per-sample weight, or 1/len for MEAN); the sparse product reads
+only the rows the batch names. A non-pooled lookup is the same with one id per "bag". Backward
+is ``S_u.T @ grad`` with ``S_u`` the same matrix over the batch's unique ids: the summed
+gradient of each touched row, never a dense table-sized gradient
 unless the weight is an ordinary (non-fused) parameter, in which case it is scattered into
 one dense array as ``nn.EmbeddingBag`` does.
 """
@@ -25,40 +26,45 @@ def _np(t: Tensor) -> np.ndarray:
 
 class _Lookup(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, weight, psw, *, u, inv, offsets, mode, fused):
+    def forward(ctx, weight, psw, *, ids, offsets, mode, fused):
         w = weight._data
         nb = offsets.shape[0] - 1
         if psw is not None:
             coef = _np(psw).astype(w.dtype, copy=False)
         else:
-            coef = np.ones(inv.shape[0], dtype=w.dtype)
+            coef = np.ones(ids.shape[0], dtype=w.dtype)
         if mode == "mean":
             lengths = np.diff(offsets)
             coef = coef / np.maximum(lengths, 1).astype(w.dtype)[np.repeat(np.arange(nb), lengths)]
-        s = sp.csr_matrix((coef, inv, offsets), shape=(nb, u.shape[0]))
-        rows = w[u]
-        ctx.s, ctx.u, ctx.inv, ctx.offsets, ctx.fused = s, u, inv, offsets, fused
-        ctx.rows = rows if psw is not None else None
-        ctx.weight = weight
-        return torch.from_numpy(np.asarray(s @ rows))
+        # bags x rows over the whole table: the product gathers each row once, no copy of rows
+        s = sp.csr_matrix((coef, ids, offsets), shape=(nb, w.shape[0]))
+        ctx.coef, ctx.ids, ctx.offsets, ctx.fused, ctx.weight = coef, ids, offsets, fused, weight
+        return torch.from_numpy(np.asarray(s @ w))
 
     @staticmethod
     def backward(ctx, grad):
-        g = _np(grad)
-        w = ctx.weight._data
-        grad_u = np.asarray(ctx.s.T @ g, dtype=w.dtype)
+        g = np.ascontiguousarray(_np(grad))
+        weight = ctx.weight
+        w = weight._data
+        ids, offsets = ctx.ids, ctx.offsets
         grad_psw = None
-        if ctx.rows is not None and ctx.needs_input_grad[1]:
-            seg = np.repeat(np.arange(ctx.offsets.shape[0] - 1), np.diff(ctx.offsets))
-            grad_psw = torch.from_numpy(np.einsum("ij,ij->i", ctx.rows[ctx.inv], g[seg]))
+        if ctx.needs_input_grad[1]:
+            seg = np.repeat(np.arange(offsets.shape[0] - 1), np.diff(offsets))
+            grad_psw = torch.from_numpy(np.einsum("ij,ij->i", w.take(ids, axis=0), g[seg]))
+        if ctx.fused is None and not ctx.needs_input_grad[0]:
+            return None, grad_psw
+        # the summed gradient of each touched row: (unique ids x bags) @ grad
+        u, inv = np.unique(ids, return_inverse=True)
+        st = sp.csr_matrix(
+            (ctx.coef, inv.reshape(-1), offsets), shape=(offsets.shape[0] - 1, u.shape[0])
+        )
+        grad_u = np.asarray(st.T @ g, dtype=w.dtype)
         if ctx.fused is not None:
             # the fused optimizer consumes the row gradient here: no .grad is produced
-            ctx.fused.step_rows(w, ctx.u, grad_u)
-            return None, grad_psw
-        if not ctx.needs_input_grad[0]:
+            ctx.fused.step_rows(w, u, grad_u)
             return None, grad_psw
         dense = np.zeros_like(w)
-        dense[ctx.u] = grad_u
+        dense[u] = grad_u
         return torch.from_numpy(dense), grad_psw
 
 
@@ -94,15 +100,8 @@ def lookup(
         mode = "sum"
     if mode not in ("sum", "mean"):
         raise ValueError(f"{who}: unsupported pooling {mode!r} for the row-sparse lookup")
-    u, inv = np.unique(ids, return_inverse=True)
     opts = getattr(weight, "_in_backward_optimizers", None)
     fused = opts[0] if opts else None
     return _Lookup.apply(
-        weight,
-        per_sample_weights,
-        u=u,
-        inv=inv.reshape(-1),
-        offsets=np.asarray(offsets),
-        mode=mode,
-        fused=fused,
+        weight, per_sample_weights, ids=ids, offsets=np.asarray(offsets), mode=mode, fused=fused
     )

@@ -52,9 +52,17 @@ def _init_weight(config: BaseEmbeddingConfig) -> nn.Parameter:
         return w
     lo, hi = config.get_weight_init_min(), config.get_weight_init_max()
     arr = w.detach().numpy()
+    # NumPy's float32 generator, seeded from tocha's global RNG (so torch.manual_seed still
+    # fixes the tables), fills 10M x 64 in seconds; chunks avoid a second full-size buffer
+    rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))
+    buf = np.empty((min(n, _INIT_CHUNK), d), dtype=np.float32)
     for start in range(0, n, _INIT_CHUNK):
         stop = min(n, start + _INIT_CHUNK)
-        arr[start:stop] = torch.empty(stop - start, d).uniform_(lo, hi).numpy()
+        chunk = buf[: stop - start]
+        rng.random(out=chunk, dtype=np.float32)
+        chunk *= hi - lo
+        chunk += lo
+        arr[start:stop] = chunk
     return w
 
 
