@@ -162,3 +162,11 @@ def test_in_memory_dataset():
     assert sorted(g.num_nodes for g in shuffled) == [1, 2, 3, 4, 5, 6]
     with pytest.raises(IndexError):
         ds.get(6)
+
+
+def test_unset_attributes_like_pyg():
+    d = Data(x=torch.ones(2, 1))
+    assert d.edge_attr is None and d.pos is None and d.batch is None
+    assert not hasattr(d, "train_mask")
+    with pytest.raises(AttributeError, match="'Data' object has no attribute 'train_mask'"):
+        d.train_mask  # noqa: B018

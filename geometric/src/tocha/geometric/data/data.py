@@ -56,7 +56,11 @@ _DEFAULT_BATCHING: dict[str, Batching] = {
     )
 }
 
-_RESERVED = ("_store", "_batching")
+# attributes that read as None when unset (PyG defines them as properties); any other unset
+# attribute raises AttributeError, so hasattr(data, 'train_mask') behaves as in PyG
+_OPTIONAL = frozenset(
+    ("x", "edge_index", "edge_attr", "edge_weight", "y", "pos", "batch", "face", "time")
+)
 
 
 def _shape_str(v: Any) -> str:
@@ -158,9 +162,9 @@ class Data:
         store = object.__getattribute__(self, "_store")
         if key in store:
             return store[key]
-        if key.startswith("__") or key in _RESERVED:
-            raise AttributeError(key)
-        return None  # PyG returns None for unset attributes such as data.edge_attr
+        if key in _OPTIONAL:
+            return None  # PyG's properties: data.edge_attr is None when unset
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{key}'")
 
     def __setattr__(self, key: str, value: Any) -> None:
         prop = getattr(type(self), key, None)
