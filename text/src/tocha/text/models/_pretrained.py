@@ -3,6 +3,7 @@ models, and the activations their configs name."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any, ClassVar
 
@@ -39,6 +40,30 @@ def activation(name: str, who: str):
         raise ValueError(f"{who}: unknown activation '{name}' (known: {sorted(ACT2FN)})") from None
 
 
+_INIT_FUNCTIONS = (
+    "normal_", "uniform_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_",
+    "xavier_normal_", "trunc_normal_", "zeros_", "ones_", "constant_",
+)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _no_init():
+    """Parameter initialisation switched off (as Hugging Face's ``no_init_weights``): a model
+    whose every weight is about to be loaded need not draw ~100M random numbers first."""
+    saved = {name: getattr(nn.init, name) for name in _INIT_FUNCTIONS if hasattr(nn.init, name)}
+
+    def skip(tensor, *args, **kwargs):
+        return tensor
+
+    try:
+        for name in saved:
+            setattr(nn.init, name, skip)
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(nn.init, name, fn)
+
+
 class PreTrainedModel(nn.Module):
     """A module built from a config, loadable from a Hugging Face model directory.
 
@@ -66,12 +91,15 @@ class PreTrainedModel(nn.Module):
         """
         directory = os.fspath(directory)
         config = cls.config_class.from_pretrained(directory, **config_overrides)
-        model = cls(config)
         sd = load_weights(directory, f"{cls.__name__}.from_pretrained")
+        with _no_init():
+            model = cls(config)
         how = "same"
         if cls.base_model_prefix:
             prefix = cls.base_model_prefix + "."
             sd, how = match_prefix(sd, model.state_dict().keys(), prefix)
+            if how != "same":  # some weights may stay as initialised: initialise them
+                model = cls(config)
         fresh_ok = None
         if how == "added":  # a base checkpoint: the head is new
             fresh_ok = lambda k: not k.startswith(prefix)  # noqa: E731
