@@ -209,3 +209,134 @@ def test_hetero_conv_matches_pyg():
             np.testing.assert_allclose(
                 o[k].detach().numpy(), r[k].detach().numpy(), rtol=1e-4, atol=1e-5
             )
+
+
+def test_scatter_and_softmax_match_pyg():
+    from torch_geometric.utils import scatter as pscatter
+    from torch_geometric.utils import softmax as psoftmax
+
+    from tocha.geometric.utils import scatter, softmax
+
+    rng = np.random.default_rng(11)
+    src = rng.standard_normal((200, 3, 2))
+    idx = rng.integers(0, 30, 200)
+    for reduce in ("sum", "mean", "max", "min", "mul"):
+        for dim in (0, 1):
+            i = idx if dim == 0 else idx[:3] % 2
+            o = scatter(torch.from_numpy(src), torch.from_numpy(i), dim, None, reduce)
+            r = pscatter(torch_.from_numpy(src), torch_.from_numpy(i), dim, None, reduce)
+            np.testing.assert_allclose(o.numpy(), r.numpy(), rtol=1e-12)
+    s = rng.standard_normal((200, 4))
+    o = softmax(torch.from_numpy(s), torch.from_numpy(idx), num_nodes=30)
+    r = psoftmax(torch_.from_numpy(s), torch_.from_numpy(idx), num_nodes=30)
+    np.testing.assert_allclose(o.numpy(), r.numpy(), rtol=1e-12)
+
+
+def _pool_inputs(lib, t):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((9, 4)).astype(np.float32)
+    ei = np.stack([rng.integers(0, 5, 14), rng.integers(0, 5, 14)])
+    ei = np.concatenate([ei, 5 + np.stack([rng.integers(0, 4, 8), rng.integers(0, 4, 8)])], 1)
+    ea = rng.standard_normal((22, 2)).astype(np.float32)
+    b = np.array([0] * 5 + [1] * 4)
+    return t(x), t(ei), t(ea), t(b)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: m.TopKPooling(4, ratio=0.5),
+        lambda m: m.TopKPooling(4, ratio=2, multiplier=2.0),
+        lambda m: m.TopKPooling(4, ratio=None, min_score=0.2),
+        lambda m: m.SAGPooling(4, ratio=0.6),
+    ],
+)
+def test_pooling_matches_pyg(make):
+    torch.manual_seed(0)
+    ours, theirs = make(gnn), make(pyg)
+    _load(ours, theirs)
+    x, ei, ea, b = _pool_inputs(torch, torch.from_numpy)
+    o = ours(x, ei, ea, b)
+    x, ei, ea, b = _pool_inputs(torch_, torch_.from_numpy)
+    r = theirs(x, ei, ea, b)
+    for a, c in zip(o, r):
+        np.testing.assert_allclose(a.detach().numpy(), c.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_norms_and_readouts_match_pyg():
+    x, _, _, b = _pool_inputs(torch, torch.from_numpy)
+    xp, _, _, bp = _pool_inputs(torch_, torch_.from_numpy)
+    for make in (
+        lambda m: m.GraphNorm(4),
+        lambda m: m.LayerNorm(4),
+        lambda m: m.LayerNorm(4, mode="node"),
+    ):
+        ours, theirs = make(gnn), make(pyg)
+        with torch.no_grad():
+            for p in ours.parameters():
+                p.uniform_(0.5, 1.5)
+        _load(ours, theirs)
+        np.testing.assert_allclose(
+            ours(x, b).detach().numpy(), theirs(xp, bp).detach().numpy(), rtol=1e-5, atol=1e-6
+        )
+    np.testing.assert_allclose(
+        gnn.LayerNorm(4)(x).detach().numpy(), pyg.LayerNorm(4)(xp).detach().numpy(), rtol=1e-5
+    )
+    from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
+
+    for f, g in [
+        (gnn.global_add_pool, global_add_pool),
+        (gnn.global_mean_pool, global_mean_pool),
+        (gnn.global_max_pool, global_max_pool),
+    ]:
+        np.testing.assert_allclose(f(x, b).numpy(), g(xp, bp).numpy(), rtol=1e-6)
+        np.testing.assert_allclose(f(x, None).numpy(), g(xp, None).numpy(), rtol=1e-6)
+    gate_o, gate_t = torch.nn.Linear(4, 1), torch_.nn.Linear(4, 1)
+    ours, theirs = gnn.AttentionalAggregation(gate_o), pyg.AttentionalAggregation(gate_t)
+    _load(ours, theirs)
+    np.testing.assert_allclose(
+        ours(x, b).detach().numpy(), theirs(xp, bp).detach().numpy(), rtol=1e-5, atol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: m.GCN(5, 8, 3, 4),
+        lambda m: m.GraphSAGE(5, 8, 2, 4, norm="layer_norm", jk="cat"),
+        lambda m: m.GIN(5, 8, 2, 4, jk="max"),
+        lambda m: m.GAT(5, 8, 2, 4, heads=2),
+        lambda m: m.GCN(5, 8, 2, norm="graph_norm", act="elu", jk="last"),
+        lambda m: m.MLP([5, 8, 3], norm="batch_norm", dropout=0.0),
+    ],
+)
+def test_models_match_pyg(make):
+    torch.manual_seed(0)
+    torch_.manual_seed(0)
+    ours, theirs = make(gnn), make(pyg)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    _load(ours, theirs)
+    x, ei, _, _ = _graph()
+    if isinstance(theirs, pyg.MLP):
+        o, r = ours(torch.from_numpy(x)), theirs(torch_.from_numpy(x))
+    else:
+        o = ours(torch.from_numpy(x), torch.from_numpy(ei))
+        r = theirs(torch_.from_numpy(x), torch_.from_numpy(ei))
+    np.testing.assert_allclose(o.detach().numpy(), r.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_lstm_and_softmax_aggregation_match_pyg():
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((N, 5)).astype(np.float32)
+    ei = np.stack([rng.integers(0, N, E), np.sort(rng.integers(0, N, E))])
+    torch.manual_seed(0)
+    for make in (
+        lambda m: m.SAGEConv(5, 4, aggr="lstm"),
+        lambda m: m.SAGEConv(5, 4, aggr="softmax"),
+        lambda m: m.SAGEConv(5, 4, aggr=m.SoftmaxAggregation(learn=True)),
+    ):
+        ours, theirs = make(gnn), make(pyg)
+        _load(ours, theirs)
+        o = ours(torch.from_numpy(x), torch.from_numpy(ei))
+        r = theirs(torch_.from_numpy(x), torch_.from_numpy(ei))
+        np.testing.assert_allclose(o.detach().numpy(), r.detach().numpy(), rtol=1e-4, atol=1e-5)
