@@ -373,3 +373,31 @@ def test_version1_checkpoint_keys_load():
         loaded = dst.state_dict()
         for k, v in src.state_dict().items():
             assert torch.equal(loaded[k], v), k
+
+
+def test_box_losses_match_numpy():
+    from tocha.vision.models.detection._utils import _box_loss
+
+    rng = np.random.default_rng(5)
+    anchors, gt = _random_boxes(rng, 8), _random_boxes(rng, 8)
+    reg = rng.normal(size=(8, 4)) * 0.2
+    coder = BoxCoder((1.0, 1.0, 1.0, 1.0))
+    a, g, r = torch.tensor(anchors), torch.tensor(gt), torch.tensor(reg)
+    enc = _np(coder.encode_single(g, a))
+    np.testing.assert_allclose(_box_loss("l1", coder, a, g, r).item(), np.abs(reg - enc).sum())
+    d = np.abs(reg - enc)
+    ref = np.where(d < 0.5, 0.5 * d**2 / 0.5, d - 0.25).sum()
+    got = _box_loss("smooth_l1", coder, a, g, r, {"beta": 0.5}).item()
+    np.testing.assert_allclose(got, ref, rtol=1e-10)
+    p = _np(coder.decode_single(r, a))
+    lt, rb = np.maximum(p[:, :2], gt[:, :2]), np.minimum(p[:, 2:], gt[:, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(1)
+    area = lambda b: (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])  # noqa: E731
+    union = area(p) + area(gt) - inter
+    hull = (np.maximum(p[:, 2:], gt[:, 2:]) - np.minimum(p[:, :2], gt[:, :2])).prod(1)
+    giou = inter / union - (hull - union) / hull
+    np.testing.assert_allclose(
+        _box_loss("giou", coder, a, g, r).item(), (1 - giou).sum(), rtol=1e-6
+    )
+    with pytest.raises(ValueError, match="unsupported"):
+        _box_loss("l2", coder, a, g, r)

@@ -12,19 +12,24 @@ Example:
 from .anchor_utils import AnchorGenerator, DefaultBoxGenerator
 from .faster_rcnn import (
     FasterRCNN,
+    FasterRCNN_ResNet50_FPN_V2_Weights,
     FasterRCNN_ResNet50_FPN_Weights,
+    FastRCNNConvFCHead,
     FastRCNNPredictor,
     TwoMLPHead,
     fasterrcnn_resnet50_fpn,
+    fasterrcnn_resnet50_fpn_v2,
 )
 from .mtcnn import MTCNN, MTCNN_Weights, ONet, PNet, RNet, mtcnn
 from .retinanet import (
     RetinaNet,
+    RetinaNet_ResNet50_FPN_V2_Weights,
     RetinaNet_ResNet50_FPN_Weights,
     RetinaNetClassificationHead,
     RetinaNetHead,
     RetinaNetRegressionHead,
     retinanet_resnet50_fpn,
+    retinanet_resnet50_fpn_v2,
 )
 from .ssd import SSD, SSDClassificationHead, SSDHead, SSDRegressionHead
 from .ssdlite import (
@@ -38,15 +43,20 @@ __all__ = [
     "DefaultBoxGenerator",
     "FasterRCNN",
     "FasterRCNN_ResNet50_FPN_Weights",
+    "FasterRCNN_ResNet50_FPN_V2_Weights",
+    "FastRCNNConvFCHead",
     "FastRCNNPredictor",
     "TwoMLPHead",
     "fasterrcnn_resnet50_fpn",
+    "fasterrcnn_resnet50_fpn_v2",
     "RetinaNet",
     "RetinaNet_ResNet50_FPN_Weights",
+    "RetinaNet_ResNet50_FPN_V2_Weights",
     "RetinaNetClassificationHead",
     "RetinaNetHead",
     "RetinaNetRegressionHead",
     "retinanet_resnet50_fpn",
+    "retinanet_resnet50_fpn_v2",
     "SSD",
     "SSDClassificationHead",
     "SSDHead",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import tocha.core.nn.functional as F
 from tocha.core import nn
 
+from ...ops.misc import Conv2dNormActivation
 from ...ops.poolers import MultiScaleRoIAlign
 from .._api import Weights, WeightsEnum, register_model
 from ..resnet import ResNet50_Weights, resnet50
@@ -23,9 +25,12 @@ from .transform import GeneralizedRCNNTransform
 __all__ = [
     "FasterRCNN",
     "FasterRCNN_ResNet50_FPN_Weights",
+    "FasterRCNN_ResNet50_FPN_V2_Weights",
+    "FastRCNNConvFCHead",
     "FastRCNNPredictor",
     "TwoMLPHead",
     "fasterrcnn_resnet50_fpn",
+    "fasterrcnn_resnet50_fpn_v2",
 ]
 
 
@@ -46,6 +51,45 @@ class TwoMLPHead(nn.Module):
     def forward(self, x):
         x = x.flatten(start_dim=1)
         return F.relu(self.fc7(F.relu(self.fc6(x))))
+
+
+class FastRCNNConvFCHead(nn.Sequential):
+    """Convolutions (with normalisation) then fully connected layers with ReLU: the box head
+    of Faster R-CNN v2 ("Benchmarking Detection Transfer Learning with Vision Transformers").
+
+    Example:
+        >>> import tocha.core as torch
+        >>> from tocha.vision.models.detection.faster_rcnn import FastRCNNConvFCHead
+        >>> head = FastRCNNConvFCHead((8, 7, 7), [16, 16], [32])
+        >>> head(torch.rand(3, 8, 7, 7)).shape
+        torch.Size([3, 32])
+    """
+
+    def __init__(
+        self,
+        input_size: tuple[int, int, int],
+        conv_layers: list[int],
+        fc_layers: list[int],
+        norm_layer: Callable[..., nn.Module] | None = None,
+    ) -> None:
+        in_channels, in_height, in_width = input_size
+        blocks: list[nn.Module] = []
+        previous = in_channels
+        for current in conv_layers:
+            blocks.append(Conv2dNormActivation(previous, current, norm_layer=norm_layer))
+            previous = current
+        blocks.append(nn.Flatten())
+        previous = previous * in_height * in_width
+        for current in fc_layers:
+            blocks.append(nn.Linear(previous, current))
+            blocks.append(nn.ReLU(inplace=True))
+            previous = current
+        super().__init__(*blocks)
+        for layer in self.modules():
+            if isinstance(layer, nn.Conv2d):
+                nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
+                if layer.bias is not None:
+                    nn.init.zeros_(layer.bias)
 
 
 class FastRCNNPredictor(nn.Module):
@@ -210,6 +254,24 @@ class FasterRCNN_ResNet50_FPN_Weights(WeightsEnum):
     DEFAULT = COCO_V1
 
 
+class FasterRCNN_ResNet50_FPN_V2_Weights(WeightsEnum):
+    COCO_V1 = Weights(
+        url="https://download.pytorch.org/models/fasterrcnn_resnet50_fpn_v2_coco-dd69338a.pth",
+        transforms=ObjectDetection,
+        meta={
+            **_COMMON_META,
+            "num_params": 43712278,
+            "recipe": "https://github.com/pytorch/vision/pull/5763",
+            "_metrics": {"COCO-val2017": {"box_map": 46.7}},
+            "_ops": 280.371,
+            "_file_size": 167.104,
+            "_docs": "These weights were produced using an enhanced training recipe to boost the "
+            "model accuracy.",
+        },
+    )
+    DEFAULT = COCO_V1
+
+
 @register_model()
 def fasterrcnn_resnet50_fpn(
     *,
@@ -264,4 +326,61 @@ def fasterrcnn_resnet50_fpn(
         model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
         if weights == FasterRCNN_ResNet50_FPN_Weights.COCO_V1:
             overwrite_eps(model, 0.0)
+    return model
+
+
+@register_model()
+def fasterrcnn_resnet50_fpn_v2(
+    *,
+    weights: FasterRCNN_ResNet50_FPN_V2_Weights | None = None,
+    progress: bool = True,
+    num_classes: int | None = None,
+    weights_backbone: ResNet50_Weights | None = None,
+    trainable_backbone_layers: int | None = None,
+    **kwargs: Any,
+) -> FasterRCNN:
+    """Faster R-CNN v2 ("Benchmarking Detection Transfer Learning with Vision Transformers"):
+    BatchNorm in the backbone and FPN, a two-convolution RPN head and a 4-conv + 1-fc box head.
+
+    Arguments as :func:`fasterrcnn_resnet50_fpn` (``weights_backbone`` defaults to None, as in
+    torchvision).
+
+    Example:
+        >>> from tocha.vision.models.detection import fasterrcnn_resnet50_fpn_v2
+        >>> m = fasterrcnn_resnet50_fpn_v2(num_classes=3)
+        >>> len(m.rpn.head.conv), type(m.roi_heads.box_head).__name__
+        (2, 'FastRCNNConvFCHead')
+    """
+    weights = FasterRCNN_ResNet50_FPN_V2_Weights.verify(weights)
+    weights_backbone = ResNet50_Weights.verify(weights_backbone)
+    if weights is not None:
+        weights_backbone = None
+        num_classes = _ovewrite_value_param(
+            "num_classes", num_classes, len(weights.meta["categories"])
+        )
+    elif num_classes is None:
+        num_classes = 91
+    is_trained = weights is not None or weights_backbone is not None
+    trainable_backbone_layers = _validate_trainable_layers(
+        is_trained, trainable_backbone_layers, 5, 3
+    )
+    backbone = resnet50(weights=weights_backbone, progress=progress)
+    backbone = _resnet_fpn_extractor(backbone, trainable_backbone_layers, norm_layer=nn.BatchNorm2d)
+    rpn_anchor_generator = _default_anchorgen()
+    rpn_head = RPNHead(
+        backbone.out_channels, rpn_anchor_generator.num_anchors_per_location()[0], conv_depth=2
+    )
+    box_head = FastRCNNConvFCHead(
+        (backbone.out_channels, 7, 7), [256, 256, 256, 256], [1024], norm_layer=nn.BatchNorm2d
+    )
+    model = FasterRCNN(
+        backbone,
+        num_classes=num_classes,
+        rpn_anchor_generator=rpn_anchor_generator,
+        rpn_head=rpn_head,
+        box_head=box_head,
+        **kwargs,
+    )
+    if weights is not None:
+        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
     return model

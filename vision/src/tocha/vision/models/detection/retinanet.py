@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import tocha.core as torch
@@ -32,7 +33,9 @@ __all__ = [
     "RetinaNetClassificationHead",
     "RetinaNetRegressionHead",
     "RetinaNet_ResNet50_FPN_Weights",
+    "RetinaNet_ResNet50_FPN_V2_Weights",
     "retinanet_resnet50_fpn",
+    "retinanet_resnet50_fpn_v2",
 ]
 
 
@@ -396,6 +399,25 @@ class RetinaNet_ResNet50_FPN_Weights(WeightsEnum):
     DEFAULT = COCO_V1
 
 
+class RetinaNet_ResNet50_FPN_V2_Weights(WeightsEnum):
+    COCO_V1 = Weights(
+        url="https://download.pytorch.org/models/retinanet_resnet50_fpn_v2_coco-5905b1c5.pth",
+        transforms=ObjectDetection,
+        meta={
+            "categories": _COCO_CATEGORIES,
+            "min_size": (1, 1),
+            "num_params": 38198935,
+            "recipe": "https://github.com/pytorch/vision/pull/5756",
+            "_metrics": {"COCO-val2017": {"box_map": 41.5}},
+            "_ops": 152.238,
+            "_file_size": 146.037,
+            "_docs": "These weights were produced using an enhanced training recipe to boost the "
+            "model accuracy.",
+        },
+    )
+    DEFAULT = COCO_V1
+
+
 @register_model()
 def retinanet_resnet50_fpn(
     *,
@@ -448,4 +470,60 @@ def retinanet_resnet50_fpn(
         model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
         if weights == RetinaNet_ResNet50_FPN_Weights.COCO_V1:
             overwrite_eps(model, 0.0)
+    return model
+
+
+@register_model()
+def retinanet_resnet50_fpn_v2(
+    *,
+    weights: RetinaNet_ResNet50_FPN_V2_Weights | None = None,
+    progress: bool = True,
+    num_classes: int | None = None,
+    weights_backbone: ResNet50_Weights | None = None,
+    trainable_backbone_layers: int | None = None,
+    **kwargs: Any,
+) -> RetinaNet:
+    """RetinaNet v2 ("Bridging the Gap Between Anchor-based and Anchor-free Detection"):
+    BatchNorm backbone, P6 from C5, GroupNorm head towers and a GIoU box loss.
+
+    Arguments as :func:`retinanet_resnet50_fpn` (``weights_backbone`` defaults to None, as in
+    torchvision).
+
+    Example:
+        >>> from tocha.vision.models.detection import retinanet_resnet50_fpn_v2
+        >>> m = retinanet_resnet50_fpn_v2(num_classes=3)
+        >>> m.head.regression_head._loss_type, type(m.head.classification_head.conv[0][1]).__name__
+        ('giou', 'GroupNorm')
+    """
+    weights = RetinaNet_ResNet50_FPN_V2_Weights.verify(weights)
+    weights_backbone = ResNet50_Weights.verify(weights_backbone)
+    if weights is not None:
+        weights_backbone = None
+        num_classes = _ovewrite_value_param(
+            "num_classes", num_classes, len(weights.meta["categories"])
+        )
+    elif num_classes is None:
+        num_classes = 91
+    is_trained = weights is not None or weights_backbone is not None
+    trainable_backbone_layers = _validate_trainable_layers(
+        is_trained, trainable_backbone_layers, 5, 3
+    )
+    backbone = resnet50(weights=weights_backbone, progress=progress)
+    backbone = _resnet_fpn_extractor(
+        backbone,
+        trainable_backbone_layers,
+        returned_layers=[2, 3, 4],
+        extra_blocks=LastLevelP6P7(2048, 256),
+    )
+    anchor_generator = _default_anchorgen()
+    head = RetinaNetHead(
+        backbone.out_channels,
+        anchor_generator.num_anchors_per_location()[0],
+        num_classes,
+        norm_layer=partial(nn.GroupNorm, 32),
+    )
+    head.regression_head._loss_type = "giou"
+    model = RetinaNet(backbone, num_classes, anchor_generator=anchor_generator, head=head, **kwargs)
+    if weights is not None:
+        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
     return model
