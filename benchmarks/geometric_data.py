@@ -3,6 +3,8 @@
 - scatter-sum of 1M rows (16 features) into 100k groups: tocha.geometric.utils.scatter vs
   torch_geometric.utils.scatter, once with the same index tensor every call (the GNN-layer
   case, where tocha reuses its sorted plan) and once with a fresh index tensor per call.
+- Batch.from_data_list of 128 small graphs (10-30 nodes, 4 edges per node): the per-batch
+  cost of graph-classification DataLoaders.
 - NeighborLoader [15, 10] sampling, batch 1024 seeds, on a 100k-node 1M-edge random graph.
   PyG's NeighborLoader needs pyg-lib or torch-sparse to sample; when neither is installed
   (the case here: no wheel for this torch) only tocha's throughput is printed.
@@ -62,6 +64,40 @@ def _scatter_workload(fresh_index: bool) -> Workload:
 
     name = "scatter-sum 1M x 16 -> 100k" + (" (fresh index)" if fresh_index else "")
     return Workload(name, "geometric.utils", tocha_side, anchor_side, 1.0)
+
+
+def _collate_workload() -> Workload:
+    rng = np.random.default_rng(0)
+    graphs = []
+    for _ in range(128):
+        n = int(rng.integers(10, 30))
+        graphs.append(
+            (
+                rng.standard_normal((n, 8)).astype(np.float32),
+                rng.integers(0, n, (2, 4 * n)),
+                rng.integers(0, 2, 1),
+            )
+        )
+
+    def tocha_side():
+        import tocha.core as torch
+        from tocha.geometric.data import Batch, Data
+
+        f = torch.from_numpy
+        data = [Data(x=f(x), edge_index=f(ei), y=f(y)) for x, ei, y in graphs]
+        return lambda: Batch.from_data_list(data)
+
+    def anchor_side():
+        import torch
+        from torch_geometric.data import Batch, Data
+
+        f = torch.from_numpy
+        data = [Data(x=f(x), edge_index=f(ei), y=f(y)) for x, ei, y in graphs]
+        return lambda: Batch.from_data_list(data)
+
+    return Workload(
+        "Batch.from_data_list, 128 graphs", "geometric.data", tocha_side, anchor_side, 1.0
+    )
 
 
 def _graph(seed: int = 0):
@@ -125,6 +161,7 @@ def main(argv=None) -> int:
         f"torch_geometric {torch_geometric.__version__}\n"
     )
     results = [measure(_scatter_workload(f), rounds=args.rounds, budget_s=0.3) for f in (0, 1)]
+    results.append(measure(_collate_workload(), rounds=args.rounds, budget_s=0.2))
 
     ei, x = _graph()
     tocha_make = lambda: _tocha_loader(ei, x)  # noqa: E731
