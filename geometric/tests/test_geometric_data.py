@@ -170,3 +170,38 @@ def test_unset_attributes_like_pyg():
     assert not hasattr(d, "train_mask")
     with pytest.raises(AttributeError, match="'Data' object has no attribute 'train_mask'"):
         d.train_mask  # noqa: B018
+
+
+def test_hetero_batch_roundtrip():
+    from tocha.geometric.loader import DataLoader
+
+    rng = np.random.default_rng(5)
+    graphs = []
+    for na, nb, e in ((2, 3, 4), (4, 1, 3), (3, 2, 5)):
+        h = HeteroData()
+        h["a"].x = torch.from_numpy(rng.standard_normal((na, 2)).astype(np.float32))
+        h["b"].x = torch.from_numpy(rng.standard_normal((nb, 3)).astype(np.float32))
+        ei = np.stack([rng.integers(0, na, e), rng.integers(0, nb, e)])
+        h["a", "to", "b"].edge_index = torch.from_numpy(ei)
+        h["a", "to", "b"].edge_attr = torch.arange(float(e))
+        h.label = 7
+        graphs.append(h)
+    b = next(iter(DataLoader(graphs, batch_size=3)))
+    assert b.num_graphs == 3
+    ref = np.concatenate(
+        [
+            g["a", "to", "b"].edge_index.numpy() + [[oa], [ob]]
+            for g, oa, ob in zip(graphs, [0, 2, 6], [0, 3, 4])
+        ],
+        1,
+    )
+    np.testing.assert_array_equal(b["a", "to", "b"].edge_index.numpy(), ref)
+    assert b["a"].batch.tolist() == [0, 0, 1, 1, 1, 1, 2, 2, 2]
+    assert b["b"].ptr.tolist() == [0, 3, 4, 6] and b.label.tolist() == [7, 7, 7]
+    for g, back in zip(graphs, b.to_data_list()):
+        for t in ("a", "b"):
+            np.testing.assert_array_equal(back[t].x.numpy(), g[t].x.numpy())
+        for key in ("edge_index", "edge_attr"):
+            np.testing.assert_array_equal(
+                back["a", "to", "b"][key].numpy(), g["a", "to", "b"][key].numpy()
+            )

@@ -169,3 +169,28 @@ def test_dataset_readers_equal_pyg(tmp_path):
                     assert ours[i][key] is None
                 else:
                     _eq(ours[i][key], theirs[i][key])
+
+
+def test_hetero_batch_equals_pyg():
+    from torch_geometric.data import HeteroData as PHetero
+
+    from tocha.geometric.data import HeteroData
+
+    rng = np.random.default_rng(4)
+    ours, theirs = [], []
+    for na, nb, e in ((2, 3, 4), (4, 1, 3)):
+        x_a = rng.standard_normal((na, 2)).astype(np.float32)
+        x_b = rng.standard_normal((nb, 2)).astype(np.float32)
+        ei = np.stack([rng.integers(0, na, e), rng.integers(0, nb, e)])
+        for cls, f, out in ((HeteroData, torch.from_numpy, ours), (PHetero, _t, theirs)):
+            h = cls()
+            h["a"].x, h["b"].x = f(x_a), f(x_b)
+            h["a", "to", "b"].edge_index = f(ei)
+            out.append(h)
+    o, t = Batch.from_data_list(ours), PBatch.from_data_list(theirs)
+    np.testing.assert_array_equal(
+        o["a", "to", "b"].edge_index.numpy(), t["a", "to", "b"].edge_index.numpy()
+    )
+    for nt in ("a", "b"):
+        for key in ("x", "batch", "ptr"):
+            np.testing.assert_array_equal(o[nt][key].numpy(), t[nt][key].numpy())

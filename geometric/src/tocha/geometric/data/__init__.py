@@ -3,6 +3,7 @@
 from .batch import Batch
 from .data import NODE_INDEX, Batching, Data
 from .dataset import Dataset, InMemoryDataset
+from .hetero_batch import HeteroDataBatch
 from .hetero_data import EdgeStorage, HeteroData, NodeStorage
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "Dataset",
     "EdgeStorage",
     "HeteroData",
+    "HeteroDataBatch",
     "InMemoryDataset",
     "NodeStorage",
 ]

@@ -59,6 +59,12 @@ class Batch(Data):
         if len(data_list) == 0:
             raise ValueError("Batch.from_data_list: data_list is empty")
         first = data_list[0]
+        from .hetero_data import HeteroData
+
+        if isinstance(first, HeteroData):
+            from .hetero_batch import HeteroDataBatch
+
+            return HeteroDataBatch.from_data_list(data_list, follow_batch, exclude_keys)
         data_cls = type(first)
         if isinstance(first, Batch):
             data_cls = first._data_cls

@@ -18,11 +18,7 @@ class Collater:
 
     def __call__(self, batch: list):
         elem = batch[0]
-        if isinstance(elem, HeteroData):
-            raise NotImplementedError(
-                "DataLoader: batching HeteroData graphs is not provided by tocha.geometric yet"
-            )
-        if isinstance(elem, Data):
+        if isinstance(elem, (Data, HeteroData)):
             return Batch.from_data_list(batch, self.follow_batch, self.exclude_keys)
         if isinstance(elem, (torch.Tensor, int, float, str)) or not isinstance(elem, Sequence):
             return torch.utils.data.default_collate(batch)
