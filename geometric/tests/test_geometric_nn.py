@@ -624,3 +624,22 @@ def test_hetero_conv_sums_per_destination():
     out = conv({"u": xu, "v": xv}, {("u", "to", "v"): e1, ("v", "self", "v"): e2})
     np.testing.assert_allclose(_np(out["v"]), _np(a((xu, xv), e1) + b(xv, e2)), rtol=1e-6)
     assert "convs.<u___to___v>.lin_l.weight" in conv.state_dict()
+
+
+def test_sequential_named_flow():
+    torch.manual_seed(16)
+    conv = gnn.GraphConv(3, 2)
+    model = gnn.Sequential(
+        "x, edge_index",
+        [(conv, "x, edge_index -> h"), (lambda h, x: h * 2 + x[:, :2], "h, x -> out")],
+    )
+    x = torch.from_numpy(_x())
+    ei = torch.from_numpy(EI)
+    np.testing.assert_allclose(_np(model(x, ei)), _np(conv(x, ei)) * 2 + _np(x)[:, :2], rtol=1e-6)
+    assert list(model.state_dict()) == [
+        "module_0.lin_rel.weight",
+        "module_0.lin_rel.bias",
+        "module_0.lin_root.weight",
+    ]
+    with pytest.raises(ValueError, match="first module"):
+        gnn.Sequential("x", [torch.nn.ReLU()])

@@ -340,3 +340,21 @@ def test_lstm_and_softmax_aggregation_match_pyg():
         o = ours(torch.from_numpy(x), torch.from_numpy(ei))
         r = theirs(torch_.from_numpy(x), torch_.from_numpy(ei))
         np.testing.assert_allclose(o.detach().numpy(), r.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_sequential_matches_pyg():
+    def make(m, nn):
+        return m.Sequential(
+            "x, edge_index",
+            [
+                (m.GCNConv(5, 8), "x, edge_index -> x1"),
+                nn.ReLU(),
+                (m.SAGEConv(8, 4), "x1, edge_index -> x2"),
+                (lambda a, b: a.sum(-1, keepdim=True) + b[:, :1], "x2, x -> out"),
+            ],
+        )
+
+    torch.manual_seed(0)
+    ours, theirs = make(gnn, torch.nn), make(pyg, torch_.nn)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    _run(ours, theirs, lambda lib, t: _xe(lib, t), fuse=(True,))
