@@ -116,6 +116,8 @@ def _hits(ranked, relevant, k: int):
     r = r[:, :k]
     if hasattr(relevant, "detach"):
         relevant = relevant.detach().cpu().numpy()
+    if not isinstance(relevant, np.ndarray) and len(relevant) and np.isscalar(relevant[0]):
+        relevant = np.asarray(relevant)
     if isinstance(relevant, np.ndarray) and relevant.ndim == 1:
         hits = r == relevant[:, None]
         n_rel = np.ones(r.shape[0])
