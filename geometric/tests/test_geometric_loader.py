@@ -191,3 +191,62 @@ def test_neighbor_sampling_uniform_over_distinct_targets():
     pairs = picked[np.argsort(ei[1], kind="stable")].reshape(-1, 2)
     assert (pairs[:, 0] != pairs[:, 1]).all()
     np.testing.assert_allclose(np.bincount(picked % 5) / 2000, 0.4, atol=0.03)
+
+
+def _hetero_graph(seed=0):
+    from tocha.geometric.data import HeteroData
+
+    rng = np.random.default_rng(seed)
+    h = HeteroData()
+    h["paper"].x = torch.from_numpy(rng.standard_normal((120, 4)).astype(np.float32))
+    h["paper"].y = torch.from_numpy(rng.integers(0, 3, 120))
+    h["author"].x = torch.from_numpy(rng.standard_normal((60, 2)).astype(np.float32))
+    writes = np.stack([rng.integers(0, 60, 400), rng.integers(0, 120, 400)])
+    cites = rng.integers(0, 120, (2, 500))
+    h["author", "writes", "paper"].edge_index = torch.from_numpy(writes)
+    h["paper", "rev_writes", "author"].edge_index = torch.from_numpy(writes[::-1].copy())
+    h["paper", "cites", "paper"].edge_index = torch.from_numpy(cites)
+    h["paper", "cites", "paper"].edge_attr = torch.from_numpy(np.arange(500.0))
+    return h
+
+
+def test_neighbor_loader_hetero():
+    h = _hetero_graph()
+    torch.manual_seed(0)
+    seeds = torch.arange(0, 120, 4)
+    loader = NeighborLoader(h, [4, 3], input_nodes=("paper", seeds), batch_size=10)
+    batches = list(loader)
+    assert len(batches) == 3
+    for i, b in enumerate(batches):
+        assert b["paper"].batch_size == 10
+        np.testing.assert_array_equal(b["paper"].n_id.numpy()[:10], seeds.numpy()[10 * i :][:10])
+        for nt in ("paper", "author"):
+            n_id = b[nt].n_id.numpy()
+            assert len(np.unique(n_id)) == n_id.size
+            np.testing.assert_array_equal(b[nt].x.numpy(), h[nt].x.numpy()[n_id])
+            assert sum(b[nt].num_sampled_nodes) == n_id.size
+        for et in h.edge_types:
+            src, _, dst = et
+            ei, e_id = b[et].edge_index.numpy(), b[et].e_id.numpy()
+            full = h[et].edge_index.numpy()
+            np.testing.assert_array_equal(b[src].n_id.numpy()[ei[0]], full[0, e_id])
+            np.testing.assert_array_equal(b[dst].n_id.numpy()[ei[1]], full[1, e_id])
+            assert len(np.unique(e_id)) == e_id.size
+            # each target samples at most 4 in-edges of this type in hop 1 (seeds)
+            hop1 = ei[1][: b[et].num_sampled_edges[0]]
+            assert np.bincount(hop1).max(initial=0) <= 4
+        cites = b["paper", "cites", "paper"]
+        np.testing.assert_array_equal(cites.edge_attr.numpy(), cites.e_id.numpy())
+    # seeds' first hop takes min(4, in-degree) cited-by edges
+    b = batches[0]
+    full = h["paper", "cites", "paper"].edge_index.numpy()
+    indeg = np.bincount(full[1], minlength=120)
+    ei = b["paper", "cites", "paper"].edge_index.numpy()
+    first = ei[1][: b["paper", "cites", "paper"].num_sampled_edges[0]]
+    np.testing.assert_array_equal(
+        np.bincount(first, minlength=10)[:10], np.minimum(indeg[seeds.numpy()[:10]], 4)
+    )
+    with pytest.raises(ValueError, match="unknown node type 'venue'"):
+        NeighborLoader(h, [2], input_nodes="venue")
+    with pytest.raises(ValueError, match="no entry for edge types"):
+        NeighborLoader(h, {("paper", "cites", "paper"): [2]}, input_nodes="paper")

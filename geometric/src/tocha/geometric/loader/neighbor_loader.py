@@ -10,6 +10,7 @@ import tocha.core as torch
 
 from ..data import Data, HeteroData
 from ..utils._arrays import to_np, to_tensor
+from ._hetero_sampler import HeteroSampler, hetero_seeds
 from ._sampler import CSCGraph
 
 
@@ -142,6 +143,17 @@ class NeighborLoader(_SamplingBase):
         if disjoint:
             raise NotImplementedError("NeighborLoader: disjoint sampling is not provided")
         induced = _subgraph_type(subgraph_type, directed, "NeighborLoader")
+        self.transform = transform
+        kwargs.pop("collate_fn", None)
+        if isinstance(data, HeteroData):
+            if induced:
+                raise NotImplementedError("NeighborLoader: induced subgraphs of HeteroData")
+            self.data = data
+            self.hetero = HeteroSampler(data, num_neighbors, replace, "NeighborLoader")
+            self.input_type, self.input_nodes = hetero_seeds(data, input_nodes, "NeighborLoader")
+            super().__init__(range(self.input_nodes.size), collate_fn=self.collate_fn, **kwargs)
+            return
+        self.hetero = None
         self._setup(data, num_neighbors, replace, induced, "NeighborLoader")
         n = data.num_nodes
         if input_nodes is None:
@@ -155,12 +167,16 @@ class NeighborLoader(_SamplingBase):
                 f"has {n} nodes"
             )
         self.input_nodes = seeds
-        self.transform = transform
-        kwargs.pop("collate_fn", None)
         super().__init__(range(seeds.size), collate_fn=self.collate_fn, **kwargs)
 
     def collate_fn(self, index) -> Data:
         idx = np.asarray(index, dtype=np.int64)
+        if self.hetero is not None:
+            out = self.hetero.build(self.input_type, self.input_nodes[idx], self._rng())
+            store = out[self.input_type]
+            store.input_id = to_tensor(idx)
+            store.batch_size = int(idx.size)
+            return out if self.transform is None else self.transform(out)
         out = self._sample(self.input_nodes[idx])
         out.input_id = to_tensor(idx, self.data.device)
         out.batch_size = int(idx.size)
