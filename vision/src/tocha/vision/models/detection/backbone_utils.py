@@ -10,12 +10,13 @@ from collections.abc import Callable
 from tocha.core import nn
 
 from ...ops.feature_pyramid_network import ExtraFPNBlock, FeaturePyramidNetwork, LastLevelMaxPool
-from .. import resnet
+from .. import mobilenetv3, resnet
 from ._frozen_bn import FrozenBatchNorm2d
 
 __all__ = [
     "BackboneWithFPN",
     "IntermediateLayerGetter",
+    "mobilenet_backbone",
     "resnet_fpn_backbone",
 ]
 
@@ -190,3 +191,80 @@ def _validate_trainable_layers(
             f"got {trainable_backbone_layers} "
         )
     return trainable_backbone_layers
+
+
+def _mobilenet_extractor(
+    backbone: nn.Module,
+    fpn: bool,
+    trainable_layers: int,
+    returned_layers: list[int] | None = None,
+    extra_blocks: ExtraFPNBlock | None = None,
+    norm_layer: Callable[..., nn.Module] | None = None,
+) -> nn.Module:
+    backbone = backbone.features
+    # stage starts: the first block (C0), every strided block (C1 .. Cn-1), the last block (Cn)
+    stage_indices = (
+        [0]
+        + [i for i, b in enumerate(backbone) if getattr(b, "_is_cn", False)]
+        + [len(backbone) - 1]
+    )
+    num_stages = len(stage_indices)
+    if trainable_layers < 0 or trainable_layers > num_stages:
+        raise ValueError(
+            f"Trainable layers should be in the range [0,{num_stages}], got {trainable_layers} "
+        )
+    freeze_before = (
+        len(backbone) if trainable_layers == 0 else stage_indices[num_stages - trainable_layers]
+    )
+    for b in backbone[:freeze_before]:
+        for parameter in b.parameters():
+            parameter.requires_grad_(False)
+    out_channels = 256
+    if fpn:
+        if extra_blocks is None:
+            extra_blocks = LastLevelMaxPool()
+        if returned_layers is None:
+            returned_layers = [num_stages - 2, num_stages - 1]
+        if min(returned_layers) < 0 or max(returned_layers) >= num_stages:
+            raise ValueError(
+                f"Each returned layer should be in the range [0,{num_stages - 1}], "
+                f"got {returned_layers} "
+            )
+        return_layers = {f"{stage_indices[k]}": str(v) for v, k in enumerate(returned_layers)}
+        in_channels_list = [backbone[stage_indices[i]].out_channels for i in returned_layers]
+        return BackboneWithFPN(
+            backbone,
+            return_layers,
+            in_channels_list,
+            out_channels,
+            extra_blocks=extra_blocks,
+            norm_layer=norm_layer,
+        )
+    # a 1x1 convolution reduces the last block's channels
+    m = nn.Sequential(backbone, nn.Conv2d(backbone[-1].out_channels, out_channels, 1))
+    m.out_channels = out_channels
+    return m
+
+
+def mobilenet_backbone(
+    *,
+    backbone_name: str,
+    weights=None,
+    fpn: bool,
+    norm_layer: Callable[..., nn.Module] = FrozenBatchNorm2d,
+    trainable_layers: int = 2,
+    returned_layers: list[int] | None = None,
+    extra_blocks: ExtraFPNBlock | None = None,
+) -> nn.Module:
+    """A MobileNetV3 (``backbone_name``, e.g. ``"mobilenet_v3_large"``) cut for detection, with an
+    FPN over its last two stages (``fpn=True``) or a 1x1 convolution to 256 channels.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> from tocha.vision.models.detection.backbone_utils import mobilenet_backbone
+        >>> m = mobilenet_backbone(backbone_name="mobilenet_v3_small", fpn=True, trainable_layers=6)
+        >>> [(k, v.shape[1]) for k, v in m.eval()(torch.zeros(1, 3, 64, 64)).items()]
+        [('0', 256), ('1', 256), ('pool', 256)]
+    """
+    backbone = getattr(mobilenetv3, backbone_name)(weights=weights, norm_layer=norm_layer)
+    return _mobilenet_extractor(backbone, fpn, trainable_layers, returned_layers, extra_blocks)

@@ -11,12 +11,17 @@ from tocha.core import nn
 from ...ops.misc import Conv2dNormActivation
 from ...ops.poolers import MultiScaleRoIAlign
 from .._api import Weights, WeightsEnum, register_model
+from ..mobilenetv3 import MobileNet_V3_Large_Weights, mobilenet_v3_large
 from ..resnet import ResNet50_Weights, resnet50
 from ._coco import _COCO_CATEGORIES, ObjectDetection
 from ._frozen_bn import FrozenBatchNorm2d
 from ._utils import _ovewrite_value_param, overwrite_eps
 from .anchor_utils import AnchorGenerator
-from .backbone_utils import _resnet_fpn_extractor, _validate_trainable_layers
+from .backbone_utils import (
+    _mobilenet_extractor,
+    _resnet_fpn_extractor,
+    _validate_trainable_layers,
+)
 from .generalized_rcnn import GeneralizedRCNN
 from .roi_heads import RoIHeads
 from .rpn import RegionProposalNetwork, RPNHead
@@ -26,11 +31,15 @@ __all__ = [
     "FasterRCNN",
     "FasterRCNN_ResNet50_FPN_Weights",
     "FasterRCNN_ResNet50_FPN_V2_Weights",
+    "FasterRCNN_MobileNet_V3_Large_FPN_Weights",
+    "FasterRCNN_MobileNet_V3_Large_320_FPN_Weights",
     "FastRCNNConvFCHead",
     "FastRCNNPredictor",
     "TwoMLPHead",
     "fasterrcnn_resnet50_fpn",
     "fasterrcnn_resnet50_fpn_v2",
+    "fasterrcnn_mobilenet_v3_large_fpn",
+    "fasterrcnn_mobilenet_v3_large_320_fpn",
 ]
 
 
@@ -272,6 +281,42 @@ class FasterRCNN_ResNet50_FPN_V2_Weights(WeightsEnum):
     DEFAULT = COCO_V1
 
 
+class FasterRCNN_MobileNet_V3_Large_FPN_Weights(WeightsEnum):
+    COCO_V1 = Weights(
+        url="https://download.pytorch.org/models/fasterrcnn_mobilenet_v3_large_fpn-fb6a3cc7.pth",
+        transforms=ObjectDetection,
+        meta={
+            **_COMMON_META,
+            "num_params": 19386354,
+            "recipe": "https://github.com/pytorch/vision/tree/main/references/detection#faster-r-cnn-mobilenetv3-large-fpn",
+            "_metrics": {"COCO-val2017": {"box_map": 32.8}},
+            "_ops": 4.494,
+            "_file_size": 74.239,
+            "_docs": "These weights were produced by following a similar training recipe as on "
+            "the paper.",
+        },
+    )
+    DEFAULT = COCO_V1
+
+
+class FasterRCNN_MobileNet_V3_Large_320_FPN_Weights(WeightsEnum):
+    COCO_V1 = Weights(
+        url="https://download.pytorch.org/models/fasterrcnn_mobilenet_v3_large_320_fpn-907ea3f9.pth",
+        transforms=ObjectDetection,
+        meta={
+            **_COMMON_META,
+            "num_params": 19386354,
+            "recipe": "https://github.com/pytorch/vision/tree/main/references/detection#faster-r-cnn-mobilenetv3-large-320-fpn",
+            "_metrics": {"COCO-val2017": {"box_map": 22.8}},
+            "_ops": 0.719,
+            "_file_size": 74.239,
+            "_docs": "These weights were produced by following a similar training recipe as on "
+            "the paper.",
+        },
+    )
+    DEFAULT = COCO_V1
+
+
 @register_model()
 def fasterrcnn_resnet50_fpn(
     *,
@@ -384,3 +429,106 @@ def fasterrcnn_resnet50_fpn_v2(
     if weights is not None:
         model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
     return model
+
+
+def _fasterrcnn_mobilenet_v3_large_fpn(
+    *,
+    weights,
+    progress: bool,
+    num_classes: int | None,
+    weights_backbone,
+    trainable_backbone_layers: int | None,
+    **kwargs: Any,
+) -> FasterRCNN:
+    if weights is not None:
+        weights_backbone = None
+        num_classes = _ovewrite_value_param(
+            "num_classes", num_classes, len(weights.meta["categories"])
+        )
+    elif num_classes is None:
+        num_classes = 91
+    is_trained = weights is not None or weights_backbone is not None
+    trainable_backbone_layers = _validate_trainable_layers(
+        is_trained, trainable_backbone_layers, 6, 3
+    )
+    norm_layer = FrozenBatchNorm2d if is_trained else nn.BatchNorm2d
+    backbone = mobilenet_v3_large(
+        weights=weights_backbone, progress=progress, norm_layer=norm_layer
+    )
+    backbone = _mobilenet_extractor(backbone, True, trainable_backbone_layers)
+    anchor_sizes = ((32, 64, 128, 256, 512),) * 3
+    aspect_ratios = ((0.5, 1.0, 2.0),) * len(anchor_sizes)
+    model = FasterRCNN(
+        backbone,
+        num_classes,
+        rpn_anchor_generator=AnchorGenerator(anchor_sizes, aspect_ratios),
+        **kwargs,
+    )
+    if weights is not None:
+        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
+    return model
+
+
+@register_model()
+def fasterrcnn_mobilenet_v3_large_320_fpn(
+    *,
+    weights: FasterRCNN_MobileNet_V3_Large_320_FPN_Weights | None = None,
+    progress: bool = True,
+    num_classes: int | None = None,
+    weights_backbone: MobileNet_V3_Large_Weights | None = MobileNet_V3_Large_Weights.IMAGENET1K_V1,
+    trainable_backbone_layers: int | None = None,
+    **kwargs: Any,
+) -> FasterRCNN:
+    """Low-resolution Faster R-CNN over MobileNetV3-Large-FPN (``min_size=320``,
+    ``max_size=640``, 150 proposals, ``rpn_score_thresh=0.05``); arguments as
+    :func:`fasterrcnn_mobilenet_v3_large_fpn`.
+    """
+    weights = FasterRCNN_MobileNet_V3_Large_320_FPN_Weights.verify(weights)
+    weights_backbone = MobileNet_V3_Large_Weights.verify(weights_backbone)
+    defaults = {
+        "min_size": 320,
+        "max_size": 640,
+        "rpn_pre_nms_top_n_test": 150,
+        "rpn_post_nms_top_n_test": 150,
+        "rpn_score_thresh": 0.05,
+    }
+    return _fasterrcnn_mobilenet_v3_large_fpn(
+        weights=weights,
+        progress=progress,
+        num_classes=num_classes,
+        weights_backbone=weights_backbone,
+        trainable_backbone_layers=trainable_backbone_layers,
+        **{**defaults, **kwargs},
+    )
+
+
+@register_model()
+def fasterrcnn_mobilenet_v3_large_fpn(
+    *,
+    weights: FasterRCNN_MobileNet_V3_Large_FPN_Weights | None = None,
+    progress: bool = True,
+    num_classes: int | None = None,
+    weights_backbone: MobileNet_V3_Large_Weights | None = MobileNet_V3_Large_Weights.IMAGENET1K_V1,
+    trainable_backbone_layers: int | None = None,
+    **kwargs: Any,
+) -> FasterRCNN:
+    """Faster R-CNN over MobileNetV3-Large with an FPN on its last two stages
+    (``rpn_score_thresh=0.05``; ``trainable_backbone_layers`` 0..6, default 3).
+
+    Example:
+        >>> from tocha.vision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
+        >>> m = fasterrcnn_mobilenet_v3_large_fpn(weights_backbone=None, num_classes=3)
+        >>> m.rpn.anchor_generator.num_anchors_per_location(), m.rpn.score_thresh
+        ([15, 15, 15], 0.05)
+    """
+    weights = FasterRCNN_MobileNet_V3_Large_FPN_Weights.verify(weights)
+    weights_backbone = MobileNet_V3_Large_Weights.verify(weights_backbone)
+    defaults = {"rpn_score_thresh": 0.05}
+    return _fasterrcnn_mobilenet_v3_large_fpn(
+        weights=weights,
+        progress=progress,
+        num_classes=num_classes,
+        weights_backbone=weights_backbone,
+        trainable_backbone_layers=trainable_backbone_layers,
+        **{**defaults, **kwargs},
+    )
