@@ -643,3 +643,23 @@ def test_sequential_named_flow():
     ]
     with pytest.raises(ValueError, match="first module"):
         gnn.Sequential("x", [torch.nn.ReLU()])
+
+
+def test_knn_and_radius_graph_brute_force():
+    rng = np.random.default_rng(17)
+    pts = rng.standard_normal((30, 3))
+    b = np.repeat([0, 1, 2], 10)
+    ei = gnn.knn_graph(torch.from_numpy(pts), 4, torch.from_numpy(b)).numpy()
+    assert ei.shape == (2, 120)
+    for i in range(30):
+        same = np.flatnonzero((b == b[i]) & (np.arange(30) != i))
+        d = ((pts[same] - pts[i]) ** 2).sum(1)
+        assert set(ei[0][ei[1] == i]) == set(same[np.argsort(d)[:4]])  # source -> target i
+    ei = gnn.radius_graph(torch.from_numpy(pts), 1.2, torch.from_numpy(b)).numpy()
+    d = np.sqrt(((pts[:, None] - pts[None]) ** 2).sum(-1))
+    ref = {
+        (j, i) for i in range(30) for j in range(30) if i != j and b[i] == b[j] and d[i, j] <= 1.2
+    }
+    assert set(map(tuple, ei.T.tolist())) == ref
+    ei = gnn.knn_graph(torch.from_numpy(pts), 2, loop=True, flow="target_to_source").numpy()
+    assert np.all(np.bincount(ei[0]) == 2) and np.any(ei[0] == ei[1])

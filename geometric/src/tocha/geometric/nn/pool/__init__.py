@@ -2,6 +2,7 @@
 
 from ..aggr.attention import AttentionalAggregation
 from .glob import global_add_pool, global_max_pool, global_mean_pool
+from .knn import knn, knn_graph, radius, radius_graph
 from .select import SelectTopK, filter_adj, topk
 from .topk_pool import SAGPooling, TopKPooling
 
@@ -24,4 +25,8 @@ __all__ = [
     "topk",
     "filter_adj",
     "GlobalAttention",
+    "knn",
+    "knn_graph",
+    "radius",
+    "radius_graph",
 ]
