@@ -205,3 +205,41 @@ def test_hetero_batch_roundtrip():
             np.testing.assert_array_equal(
                 back["a", "to", "b"][key].numpy(), g["a", "to", "b"][key].numpy()
             )
+
+
+def test_in_memory_dataset_pyg_style_subclass(tmp_path):
+    calls = []
+
+    class MyDataset(InMemoryDataset):
+        def __init__(self, root, transform=None, n=3):
+            self.n = n
+            super().__init__(root, transform)
+            self.load(self.processed_paths[0])
+
+        @property
+        def processed_file_names(self):
+            return ["data.pt"]
+
+        def process(self):
+            calls.append(1)
+            graphs = [
+                Data(
+                    x=torch.full((k + 1, 2), float(k)),
+                    edge_index=torch.tensor([[0], [k]]),
+                    y=torch.tensor([k % 2]),
+                    tag=f"g{k}",
+                )
+                for k in range(self.n)
+            ]
+            self.save(graphs, self.processed_paths[0])
+
+    ds = MyDataset(str(tmp_path))
+    again = MyDataset(str(tmp_path))  # the processed file is reused
+    assert calls == [1] and len(again) == 3 and again.num_classes == 2
+    g = again[2]
+    assert g.x.tolist() == [[2.0, 2.0]] * 3 and g.edge_index.tolist() == [[0], [2]]
+    assert g.tag == "g2" and ds[1].y.tolist() == [1]
+    with open(tmp_path / "processed" / "data.pt", "wb") as f:
+        f.write(b"not a checkpoint")
+    with pytest.raises(Exception, match="data.pt"):
+        MyDataset(str(tmp_path))

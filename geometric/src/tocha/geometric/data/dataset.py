@@ -60,8 +60,11 @@ class Dataset:
         self.pre_filter = pre_filter
         self.log = log
         self._indices: Sequence[int] | None = None
+        self.force_reload = force_reload
         if self.root is not None and self._has_download():
             self._download()
+        if self.root is not None and type(self).process is not Dataset.process:
+            self._process()
 
     # -- to override ---------------------------------------------------------------------
     @property
@@ -96,6 +99,17 @@ class Dataset:
     @property
     def raw_paths(self) -> list[str]:
         return [os.path.join(self.raw_dir, f) for f in _as_list(self.raw_file_names)]
+
+    @property
+    def processed_paths(self) -> list[str]:
+        return [os.path.join(self.processed_dir, f) for f in _as_list(self.processed_file_names)]
+
+    def _process(self) -> None:
+        paths = self.processed_paths
+        if paths and all(os.path.exists(p) for p in paths) and not self.force_reload:
+            return
+        os.makedirs(self.processed_dir, exist_ok=True)
+        self.process()
 
     def _has_download(self) -> bool:
         return type(self).download is not Dataset.download
@@ -223,6 +237,49 @@ class InMemoryDataset(Dataset):
             return data_list[0], None
         b = Batch.from_data_list(data_list)
         return b, b._slice_dict
+
+    @classmethod
+    def save(cls, data_list: Sequence[Data], path: str) -> None:
+        """Write ``data_list`` to ``path`` in tocha's checkpoint format (safetensors + JSON,
+        no pickle), for :meth:`load`."""
+        data, slices = cls.collate(list(data_list))
+        record: dict[str, Any] = {"format": "tocha.geometric.InMemoryDataset/1"}
+        record["store"] = dict(data._store)
+        if slices is not None:
+            record["slices"] = {k: torch.from_numpy(np.asarray(v)) for k, v in slices.items()}
+            record["incs"] = {
+                k: torch.from_numpy(np.asarray(v))
+                for k, v in data._inc_dict.items()
+                if v is not None
+            }
+            record["num_graphs"] = data.num_graphs
+        torch.save(record, path)
+
+    def load(self, path: str, data_cls: type = Data) -> None:
+        """Read a file written by :meth:`save` (loading never executes code)."""
+        record = torch.load(path)
+        if not isinstance(record, dict) or record.get("format") != (
+            "tocha.geometric.InMemoryDataset/1"
+        ):
+            raise ValueError(f"{type(self).__name__}.load: {path} was not written by save()")
+        store = record["store"]
+        if "slices" not in record:
+            data = data_cls.__new__(data_cls)
+            object.__setattr__(data, "_store", dict(store))
+            object.__setattr__(data, "_batching", {})
+            self._data, self.slices = data, None
+            return
+        from .batch import batch_class_for
+
+        batch_cls = batch_class_for(data_cls)
+        data = batch_cls.__new__(batch_cls)
+        object.__setattr__(data, "_store", dict(store))
+        object.__setattr__(data, "_batching", {})
+        slices = {k: v.numpy() for k, v in record["slices"].items()}
+        incs = {k: record["incs"][k].numpy() if k in record["incs"] else None for k in slices}
+        data._slice_dict, data._inc_dict = slices, incs
+        data._num_graphs, data._data_cls = int(record["num_graphs"]), data_cls
+        self._data, self.slices = data, slices
 
     def load_list(self, data_list: list[Data]) -> None:
         """Apply ``pre_filter`` / ``pre_transform`` and hold ``data_list`` collated."""
