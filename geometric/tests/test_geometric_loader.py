@@ -250,3 +250,30 @@ def test_neighbor_loader_hetero():
         NeighborLoader(h, [2], input_nodes="venue")
     with pytest.raises(ValueError, match="no entry for edge types"):
         NeighborLoader(h, {("paper", "cites", "paper"): [2]}, input_nodes="paper")
+
+
+def test_link_neighbor_loader_hetero():
+    h = _hetero_graph(1)
+    et = ("author", "writes", "paper")
+    torch.manual_seed(4)
+    label_index = h[et].edge_index[:, :50]
+    loader = LinkNeighborLoader(
+        h, [3, 2], edge_label_index=(et, label_index), batch_size=16, neg_sampling_ratio=1.0
+    )
+    seen = 0
+    for b in loader:
+        k = b[et].input_id.numel()
+        seen += k
+        eli = b[et].edge_label_index.numpy()
+        assert eli.shape[1] == 2 * k
+        np.testing.assert_array_equal(
+            b["author"].n_id.numpy()[eli[0, :k]], label_index.numpy()[0, b[et].input_id.numpy()]
+        )
+        np.testing.assert_array_equal(
+            b["paper"].n_id.numpy()[eli[1, :k]], label_index.numpy()[1, b[et].input_id.numpy()]
+        )
+        assert eli[0].max() < b["author"].n_id.numel() and eli[1].max() < b["paper"].n_id.numel()
+        assert b[et].edge_label.tolist() == [1.0] * k + [0.0] * k
+    assert seen == 50
+    with pytest.raises(ValueError, match="unknown edge type"):
+        LinkNeighborLoader(h, [2], edge_label_index=("paper", "x", "paper"))

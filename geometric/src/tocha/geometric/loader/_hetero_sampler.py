@@ -46,16 +46,19 @@ class HeteroSampler:
             n_ids[nt].append(new)
         return new
 
-    def sample(self, seed_type: str, seeds: np.ndarray, rng):
-        """Per-type ``n_id``, per-edge-type ``(row, col, e_id)`` and per-hop counts."""
+    def sample(self, seed_dict: dict, rng):
+        """Per-type ``n_id``, per-edge-type ``(row, col, e_id)`` and per-hop counts, starting
+        from ``seed_dict`` (node type -> unique seed ids, which come first in ``n_id``)."""
         n_ids: dict[str, list] = {nt: [] for nt in self.num_nodes}
         cur = dict.fromkeys(self.num_nodes, 0)
-        self._map[seed_type][seeds] = np.arange(seeds.size)
-        n_ids[seed_type].append(seeds)
-        cur[seed_type] = seeds.size
-        frontier = {seed_type: (seeds, 0)}
+        frontier = {}
+        for nt, seeds in seed_dict.items():
+            self._map[nt][seeds] = np.arange(seeds.size)
+            n_ids[nt].append(seeds)
+            cur[nt] = seeds.size
+            frontier[nt] = (seeds, 0)
         edges: dict = {et: ([], [], []) for et in self.graphs}
-        num_nodes = {nt: [seeds.size if nt == seed_type else 0] for nt in self.num_nodes}
+        num_nodes = {nt: [int(cur[nt])] for nt in self.num_nodes}
         num_edges: dict = {et: [] for et in self.graphs}
         try:
             for hop in range(self.num_hops):
@@ -95,8 +98,8 @@ class HeteroSampler:
             out_e[et] = (cat(rows), cat(cols), cat(eids))
         return out_n, out_e, num_nodes, num_edges
 
-    def build(self, seed_type: str, seeds: np.ndarray, rng) -> HeteroData:
-        n_id, e, num_nodes, num_edges = self.sample(seed_type, seeds, rng)
+    def build(self, seed_dict: dict, rng) -> HeteroData:
+        n_id, e, num_nodes, num_edges = self.sample(seed_dict, rng)
         data = self.data
         out = HeteroData()
         for nt, ids in n_id.items():

@@ -10,8 +10,9 @@ import numpy as np
 
 import tocha.core as torch
 
-from ..data import Data
+from ..data import Data, HeteroData
 from ..utils._arrays import to_np, to_tensor
+from ._hetero_sampler import HeteroSampler
 from .neighbor_loader import _SamplingBase, _subgraph_type
 
 
@@ -46,6 +47,10 @@ class LinkNeighborLoader(_SamplingBase):
     ``neg_sampling_ratio``) random node pairs are appended with label 0; labels given in
     ``edge_label`` are then shifted by one, as in PyG. With ``'triplet'`` the batch has
     ``src_index``, ``dst_pos_index`` and ``dst_neg_index`` instead.
+
+    On a ``HeteroData`` graph, ``edge_label_index`` is ``(edge_type, index)`` (or just the edge
+    type: all its edges); the labels land in ``batch[edge_type]`` with source ids local to the
+    source type's ``n_id`` and target ids local to the target type's.
 
     Example:
         >>> import tocha.core as torch
@@ -87,8 +92,19 @@ class LinkNeighborLoader(_SamplingBase):
         if disjoint:
             raise NotImplementedError("LinkNeighborLoader: disjoint sampling is not provided")
         induced = _subgraph_type(subgraph_type, directed, "LinkNeighborLoader")
-        self._setup(data, num_neighbors, replace, induced, "LinkNeighborLoader")
-        eli = data.edge_index if edge_label_index is None else edge_label_index
+        self.hetero = None
+        if isinstance(data, HeteroData):
+            if induced:
+                raise NotImplementedError("LinkNeighborLoader: induced subgraphs of HeteroData")
+            self.data = data
+            self.hetero = HeteroSampler(data, num_neighbors, replace, "LinkNeighborLoader")
+            et, eli = _hetero_edge_input(data, edge_label_index)
+            self.input_type = et
+            self._sizes = (self.hetero.num_nodes[et[0]], self.hetero.num_nodes[et[2]])
+        else:
+            self._setup(data, num_neighbors, replace, induced, "LinkNeighborLoader")
+            eli = data.edge_index if edge_label_index is None else edge_label_index
+            self._sizes = (data.num_nodes, data.num_nodes)
         eli = to_np(eli).astype(np.int64)
         if eli.ndim != 2 or eli.shape[0] != 2:
             raise ValueError(
@@ -117,39 +133,71 @@ class LinkNeighborLoader(_SamplingBase):
     def collate_fn(self, index) -> Data:
         idx = np.asarray(index, dtype=np.int64)
         src, dst = self.edge_label_index[:, idx]
-        n = self.data.num_nodes
+        n_src, n_dst = self._sizes
         ns = self.neg_sampling
         num_pos = idx.size
-        dev = self.data.device
         label = None
         if self.edge_label is not None:
             label = self.edge_label.index_select(0, to_tensor(idx, self.edge_label.device))
         src_neg = dst_neg = None
         if ns is not None:
             num_neg = math.ceil(num_pos * ns.amount)
-            draws = to_np(torch.randint(0, n, (2 * num_neg,)))
             if ns.is_binary():
-                src_neg, dst_neg = draws[:num_neg], draws[num_neg:]
+                src_neg = to_np(torch.randint(0, n_src, (num_neg,)))
+                dst_neg = to_np(torch.randint(0, n_dst, (num_neg,)))
                 if label is None:
                     label = torch.ones(num_pos)
                 label = torch.cat([label, label.new_zeros((num_neg, *label.shape[1:]))], 0)
             else:
-                dst_neg = draws[:num_neg]
+                dst_neg = to_np(torch.randint(0, n_dst, (num_neg,)))
         elif label is None:
             label = torch.ones(num_pos)
-        parts = [src, dst] + [p for p in (src_neg, dst_neg) if p is not None]
-        seeds, inv = np.unique(np.concatenate(parts), return_inverse=True)
-        out = self._sample(seeds)
-        out.input_id = to_tensor(idx, dev)
-        if ns is not None and ns.is_triplet():
-            out.src_index = to_tensor(inv[:num_pos], dev)
-            out.dst_pos_index = to_tensor(inv[num_pos : 2 * num_pos], dev)
-            neg = inv[2 * num_pos :].reshape(num_pos, -1)
-            out.dst_neg_index = to_tensor(neg[:, 0] if neg.shape[1] == 1 else neg, dev)
+        srcs = src if src_neg is None else np.concatenate([src, src_neg])
+        dsts = dst if dst_neg is None else np.concatenate([dst, dst_neg])
+        if self.hetero is not None:
+            et = self.input_type
+            if et[0] == et[2]:
+                seeds, inv = np.unique(np.concatenate([srcs, dsts]), return_inverse=True)
+                s_inv, d_inv = inv[: srcs.size], inv[srcs.size :]
+                seed_dict = {et[0]: seeds}
+            else:
+                s_seeds, s_inv = np.unique(srcs, return_inverse=True)
+                d_seeds, d_inv = np.unique(dsts, return_inverse=True)
+                seed_dict = {et[0]: s_seeds, et[2]: d_seeds}
+            out = self.hetero.build(seed_dict, self._rng())
+            store = out[et]
         else:
-            k = num_pos + (0 if src_neg is None else src_neg.size)
-            s_loc = np.concatenate([inv[:num_pos], inv[2 * num_pos : 2 * num_pos + k - num_pos]])
-            d_loc = np.concatenate([inv[num_pos : 2 * num_pos], inv[2 * num_pos + k - num_pos :]])
-            out.edge_label_index = to_tensor(np.stack([s_loc, d_loc]), dev)
-            out.edge_label = label
+            seeds, inv = np.unique(np.concatenate([srcs, dsts]), return_inverse=True)
+            s_inv, d_inv = inv[: srcs.size], inv[srcs.size :]
+            out = store = self._sample(seeds)
+        dev = getattr(self.data, "device", None) if self.hetero is None else None
+        store.input_id = to_tensor(idx, dev)
+        if ns is not None and ns.is_triplet():
+            store.src_index = to_tensor(s_inv, dev)
+            store.dst_pos_index = to_tensor(d_inv[:num_pos], dev)
+            neg = d_inv[num_pos:].reshape(num_pos, -1)
+            store.dst_neg_index = to_tensor(neg[:, 0] if neg.shape[1] == 1 else neg, dev)
+        else:
+            store.edge_label_index = to_tensor(np.stack([s_inv, d_inv]), dev)
+            store.edge_label = label
         return out if self.transform is None else self.transform(out)
+
+
+def _hetero_edge_input(data: HeteroData, edge_label_index):
+    """``(edge_type, [2, E] index)`` from an edge type or ``(edge_type, index_or_None)``."""
+    if (
+        isinstance(edge_label_index, tuple)
+        and len(edge_label_index) == 2
+        and isinstance(edge_label_index[0], tuple)
+    ):
+        et, eli = edge_label_index
+    elif isinstance(edge_label_index, tuple) and len(edge_label_index) == 3:
+        et, eli = edge_label_index, None
+    else:
+        raise ValueError(
+            "LinkNeighborLoader: for HeteroData, edge_label_index must be an edge type or "
+            "(edge_type, edge_label_index)"
+        )
+    if et not in data.edge_types:
+        raise ValueError(f"LinkNeighborLoader: unknown edge type {et} (have {data.edge_types})")
+    return et, data[et].edge_index if eli is None else eli

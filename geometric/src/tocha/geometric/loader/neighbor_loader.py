@@ -172,7 +172,7 @@ class NeighborLoader(_SamplingBase):
     def collate_fn(self, index) -> Data:
         idx = np.asarray(index, dtype=np.int64)
         if self.hetero is not None:
-            out = self.hetero.build(self.input_type, self.input_nodes[idx], self._rng())
+            out = self.hetero.build({self.input_type: self.input_nodes[idx]}, self._rng())
             store = out[self.input_type]
             store.input_id = to_tensor(idx)
             store.batch_size = int(idx.size)
