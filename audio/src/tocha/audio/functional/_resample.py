@@ -98,11 +98,19 @@ class _Plan:
         rows = frames + A - 1
         # Left pad ``width`` as torchaudio; right pad zeros up to whole rows.
         x = F.pad(x, (width, rows * orig - width - length))
-        x2 = x.reshape(x.shape[0], rows, orig)
-        out = None
-        for a in range(A):
-            part = torch.matmul(x2[:, a : a + frames], self.blocks[a])
-            out = part if out is None else out + part
+        # One signal: plain 2-D GEMMs (cheaper than batched matmul over a batch of one).
+        x2 = x.reshape(rows, orig) if x.shape[0] == 1 else x.reshape(x.shape[0], rows, orig)
+        # Frames in chunks of ~64K input samples: the A partial products of a chunk then stay
+        # in cache instead of streaming the whole signal through memory A times.
+        step = max(256, (1 << 16) // orig)
+        chunks = []
+        for s in range(0, frames, step):
+            e = min(frames, s + step)
+            out = torch.matmul(x2[..., s:e, :], self.blocks[0])
+            for a in range(1, A):
+                out = out + torch.matmul(x2[..., s + a : e + a, :], self.blocks[a])
+            chunks.append(out)
+        out = chunks[0] if len(chunks) == 1 else torch.cat(chunks, dim=-2)
         out = out.reshape(x.shape[0], frames * new)[:, :target]
         return out.reshape(shape[:-1] + (target,))
 
