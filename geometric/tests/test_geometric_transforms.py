@@ -106,7 +106,7 @@ def test_random_link_split():
     train, val, test = RandomLinkSplit(num_val=0.1, num_test=0.2, is_undirected=True)(d)
     und = {tuple(e) for e in ei.numpy().T.tolist() if e[0] <= e[1]}
     m = len(und)
-    nv, nt = round(0.1 * m), round(0.2 * m)
+    nv, nt = int(0.1 * m), int(0.2 * m)  # PyG floors fractions of edges
 
     def pos(split, k):
         return {tuple(e) for e in split.edge_label_index.numpy()[:, :k].T.tolist()}
@@ -122,4 +122,39 @@ def test_random_link_split():
         neg = {tuple(e) for e in split.edge_label_index.numpy()[:, k:].T.tolist()}
         assert not (neg & all_edges)
     tr2, _, _ = RandomLinkSplit(split_labels=True, add_negative_train_samples=False)(d)
-    assert tr2.neg_edge_label_index.shape[1] == 0 and tr2.pos_edge_label.min().item() == 1.0
+    assert not hasattr(tr2, "neg_edge_label_index") and tr2.pos_edge_label.min().item() == 1.0
+
+
+def test_hetero_to_undirected_and_link_split():
+    import tocha.geometric.transforms as T
+    from tocha.geometric.data import HeteroData
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(6)
+    h = HeteroData()
+    h["user"].x = torch.ones(30, 2)
+    h["movie"].x = torch.ones(20, 3)
+    key = np.unique(rng.integers(0, 30, 150) * 20 + rng.integers(0, 20, 150))
+    ei = np.stack([key // 20, key % 20])
+    et, rev = ("user", "rates", "movie"), ("movie", "rev_rates", "user")
+    h[et].edge_index = torch.from_numpy(ei)
+    h[et].edge_label = torch.from_numpy(rng.integers(0, 5, ei.shape[1]))
+    h = T.ToUndirected()(h)
+    assert h[rev].edge_index.tolist() == h[et].edge_index.flip(0).tolist()
+    del h[rev].edge_label
+    train, val, test = T.RandomLinkSplit(
+        num_val=0.1, num_test=0.1, neg_sampling_ratio=0.0, edge_types=et, rev_edge_types=rev
+    )(h)
+    e = ei.shape[1]
+    nv = nt = int(0.1 * e)
+    assert train[et].edge_index.shape[1] == e - nv - nt
+    assert test[et].edge_index.shape[1] == e - nt
+    for split in (train, val, test):
+        assert split[rev].edge_index.tolist() == split[et].edge_index.flip(0).tolist()
+        sup = split[et].edge_label_index.numpy()
+        # ratings travel with their edges (no negatives, so no shift)
+        ref = {(u, m): r for (u, m), r in zip(ei.T.tolist(), h[et].edge_label.tolist())}
+        assert split[et].edge_label.tolist() == [ref[(u, m)] for u, m in sup.T.tolist()]
+    assert val[et].edge_label_index.shape[1] == nv and "edge_label" not in h[rev]
+    with pytest.raises(ValueError, match="needs 'edge_types'"):
+        T.RandomLinkSplit()(h)

@@ -194,3 +194,26 @@ def test_hetero_batch_equals_pyg():
     for nt in ("a", "b"):
         for key in ("x", "batch", "ptr"):
             np.testing.assert_array_equal(o[nt][key].numpy(), t[nt][key].numpy())
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"is_undirected": True},
+        {"num_val": 0.15, "neg_sampling_ratio": 2.0, "disjoint_train_ratio": 0.3},
+        {"split_labels": True, "add_negative_train_samples": False},
+    ],
+)
+def test_random_link_split_sizes_equal_pyg(kw):
+    rng = np.random.default_rng(7)
+    ei = PU.to_undirected(_t(rng.integers(0, 60, (2, 200))), num_nodes=60)
+    x = np.ones((60, 1), np.float32)
+    ours = T.RandomLinkSplit(**kw)(
+        Data(x=torch.from_numpy(x), edge_index=torch.from_numpy(ei.numpy()))
+    )
+    theirs = PT.RandomLinkSplit(**kw)(PData(x=_t(x), edge_index=ei))
+    for o, t in zip(ours, theirs):
+        assert sorted(o.keys()) == sorted(t.keys())
+        for key in sorted(o.keys()):
+            if hasattr(o[key], "shape"):
+                assert tuple(o[key].shape) == tuple(t[key].shape), key

@@ -331,12 +331,14 @@ class HeteroData:
         return self.apply(lambda t: t.cpu())
 
     def clone(self) -> HeteroData:
-        out = copy.deepcopy(self)
-        return out.apply(lambda t: t.clone())
+        """A deep copy: every tensor cloned."""
+        return copy.copy(self).apply(lambda t: t.clone())
 
-    def __deepcopy__(self, memo):
-        out = HeteroData.__new__(HeteroData)
-        object.__setattr__(out, "_global", copy.copy(self._global))
+    def __copy__(self) -> HeteroData:
+        # new stores with the same values, so setting an attribute on the copy (as transforms
+        # do) leaves the original untouched
+        out = type(self).__new__(type(self))
+        object.__setattr__(out, "_global", dict(self._global))
         object.__setattr__(out, "_node_store_dict", {})
         object.__setattr__(out, "_edge_store_dict", {})
         for t, s in self._node_store_dict.items():
@@ -345,7 +347,13 @@ class HeteroData:
         for t, s in self._edge_store_dict.items():
             es = out._edge_store_dict[t] = EdgeStorage(t, out)
             es._mapping.update(s._mapping)
+        for k, v in self.__dict__.items():  # a HeteroDataBatch's slice tables
+            if k not in ("_global", "_node_store_dict", "_edge_store_dict"):
+                object.__setattr__(out, k, v)
         return out
+
+    def __deepcopy__(self, memo) -> HeteroData:
+        return self.clone()
 
     def validate(self, raise_on_error: bool = True) -> bool:
         """Check every edge type's ``edge_index`` against its source and target node counts."""

@@ -12,6 +12,7 @@ import numpy as np
 
 import tocha.core as torch
 
+from ..data import HeteroData
 from ..utils import negative_sampling
 from ..utils._arrays import to_np, to_tensor
 from .base_transform import BaseTransform
@@ -131,8 +132,7 @@ class RandomLinkSplit(BaseTransform):
         edge_types=None,
         rev_edge_types=None,
     ):
-        if edge_types is not None:
-            raise NotImplementedError("RandomLinkSplit: HeteroData edge_types are not provided")
+        self.edge_types, self.rev_edge_types = edge_types, rev_edge_types
         self.num_val, self.num_test = num_val, num_test
         self.is_undirected = is_undirected
         self.key = key
@@ -142,66 +142,128 @@ class RandomLinkSplit(BaseTransform):
         self.disjoint_train_ratio = disjoint_train_ratio
 
     def forward(self, data):
-        ei = to_np(data.edge_index)
-        n = data.num_nodes
-        dev = data.device
-        edge_keys = [k for k in data.keys() if k != "edge_index" and data.is_edge_attr(k)]  # noqa: SIM118
-        cand = np.flatnonzero(ei[0] <= ei[1]) if self.is_undirected else np.arange(ei.shape[1])
+        train, val, test = copy.copy(data), copy.copy(data), copy.copy(data)
+        if isinstance(data, HeteroData):
+            if self.edge_types is None:
+                raise ValueError(
+                    "RandomLinkSplit: HeteroData needs 'edge_types' (the edge types to split)"
+                )
+            ets = self.edge_types if isinstance(self.edge_types, list) else [self.edge_types]
+            revs = self.rev_edge_types
+            revs = revs if isinstance(revs, list) else [revs] * len(ets)
+            items = [
+                (data[et], train[et], val[et], test[et], rev, et, (train, val, test))
+                for et, rev in zip(ets, revs, strict=True)
+            ]
+        else:
+            items = [(data, train, val, test, None, None, None)]
+        for store, tr, va, te, rev, et, parents in items:
+            self._split_store(data, store, (tr, va, te), rev, et, parents)
+        return train, val, test
+
+    def _split_store(self, data, store, outs, rev, et, parents):
+        ei = to_np(store.edge_index)
+        dev = store.edge_index.device
+        bipartite = et is not None and et[0] != et[2]
+        undirected = self.is_undirected and not bipartite and (rev is None or rev == et)
+        cand = np.flatnonzero(ei[0] <= ei[1]) if undirected else np.arange(ei.shape[1])
         cand = cand[to_np(torch.randperm(cand.size))]
         e = cand.size
-        num_val, num_test = _count(self.num_val, e), _count(self.num_test, e)
+        num_val, num_test = _floor(self.num_val, e), _floor(self.num_test, e)
         num_train = e - num_val - num_test
-        if num_train <= 0:
+        num_disjoint = _floor(self.disjoint_train_ratio, num_train)
+        if num_train - num_disjoint <= 0:
             raise ValueError(
                 f"RandomLinkSplit: {e} edges leave no training edges after {num_val} "
-                f"validation and {num_test} test edges"
+                f"validation, {num_test} test and {num_disjoint} supervision-only edges"
             )
         train_e = cand[:num_train]
         val_e = cand[num_train : num_train + num_val]
         test_e = cand[num_train + num_val :]
-        num_disjoint = _count(self.disjoint_train_ratio, num_train)
+        keys = _edge_attr_keys(store)
+        mp_sets = (train_e[num_disjoint:], train_e, cand[: num_train + num_val])
+        for i, (out, mp) in enumerate(zip(outs, mp_sets, strict=True)):
+            parent = parents[i] if parents is not None else None
+            self._set_message_edges(out, store, ei, mp, keys, undirected, dev, rev, parent)
+
+        ratio = self.neg_sampling_ratio
+        n_neg_train = 0
+        if self.add_negative_train_samples:
+            n_neg_train = int((num_disjoint if num_disjoint > 0 else num_train) * ratio)
+        n_neg_val, n_neg_test = int(num_val * ratio), int(num_test * ratio)
+        num_neg = n_neg_train + n_neg_val + n_neg_test
+        if bipartite:
+            size = (data[et[0]].num_nodes, data[et[2]].num_nodes)
+        else:
+            size = data[et[0]].num_nodes if et is not None else data.num_nodes
+        neg = to_np(negative_sampling(store.edge_index, size, num_neg))
+        if neg.shape[1] < num_neg:  # not enough non-edges: shrink every split alike
+            found = neg.shape[1]
+            n_neg_train = int(n_neg_train / num_neg * found)
+            n_neg_val = int(n_neg_val / num_neg * found)
+            n_neg_test = found - n_neg_train - n_neg_val
         sup_train = train_e[:num_disjoint] if num_disjoint > 0 else train_e
-        mp_train = train_e[num_disjoint:] if num_disjoint > 0 else train_e
-
-        n_neg_train = (
-            int(np.ceil(self.neg_sampling_ratio * sup_train.size))
-            if self.add_negative_train_samples
-            else 0
-        )
-        n_neg_val = int(np.ceil(self.neg_sampling_ratio * val_e.size))
-        n_neg_test = int(np.ceil(self.neg_sampling_ratio * test_e.size))
-        neg = to_np(negative_sampling(data.edge_index, n, n_neg_train + n_neg_val + n_neg_test))
         negs = (
-            neg[:, :n_neg_train],
-            neg[:, n_neg_train : n_neg_train + n_neg_val],
-            neg[:, n_neg_train + n_neg_val :],
+            neg[:, n_neg_val + n_neg_test :],
+            neg[:, :n_neg_val],
+            neg[:, n_neg_val : n_neg_val + n_neg_test],
         )
-        out = []
-        mp_sets = (mp_train, mp_train, np.concatenate([train_e, val_e]))
-        for mp, sup, ng in zip(mp_sets, (sup_train, val_e, test_e), negs, strict=True):
-            d = copy.copy(data)
-            self._set_message_edges(d, data, ei, mp, edge_keys, dev)
-            self._set_labels(d, ei[:, sup], ng, dev)
-            out.append(d)
-        return tuple(out)
+        for out, sup, ng in zip(outs, (sup_train, val_e, test_e), negs, strict=True):
+            self._set_labels(out, store, ei, sup, ng, dev)
 
-    def _set_message_edges(self, d, data, ei, idx, edge_keys, dev):
-        if self.is_undirected:
-            e = ei[:, idx]
-            d.edge_index = to_tensor(np.concatenate([e, e[::-1]], axis=1), dev)
-            t = to_tensor(np.concatenate([idx, idx]), dev)
+    def _set_message_edges(self, out, store, ei, idx, keys, undirected, dev, rev, parent):
+        both = np.concatenate([idx, idx]) if undirected else idx
+        t = to_tensor(both, dev)
+        e = ei[:, idx]
+        out.edge_index = to_tensor(np.concatenate([e, e[::-1]], 1) if undirected else e, dev)
+        for k in keys:
+            out[k] = store[k].index_select(0, t)
+        if rev is not None and rev != (out._key if hasattr(out, "_key") else None):
+            rev_store = parent[rev]
+            for k in list(rev_store.keys()):
+                if k not in out:
+                    rev_store._mapping.pop(k, None)
+                elif k == "edge_index":
+                    rev_store.edge_index = out.edge_index.flip(0)
+                else:
+                    rev_store[k] = out[k]
+
+    def _set_labels(self, out, store, ei, sup, neg, dev):
+        pos_t, neg_t = to_tensor(ei[:, sup], dev), to_tensor(neg, dev)
+        if self.key in store:
+            label = store[self.key].index_select(0, to_tensor(sup, dev))
+            if neg.shape[1] > 0:
+                label = label + 1  # class 0 is the negatives'
+            _delete(out, self.key)
         else:
-            d.edge_index = to_tensor(ei[:, idx], dev)
-            t = to_tensor(idx, dev)
-        for k in edge_keys:
-            d[k] = data[k].index_select(0, t)
-
-    def _set_labels(self, d, pos: np.ndarray, neg: np.ndarray, dev):
-        pos_t, neg_t = to_tensor(pos, dev), to_tensor(neg, dev)
-        ones, zeros = torch.ones(pos.shape[1]), torch.zeros(neg.shape[1])
+            label = torch.ones(sup.size)
+        zeros = label.new_zeros((neg.shape[1], *label.shape[1:]))
         if self.split_labels:
-            d[f"pos_{self.key}_index"], d[f"pos_{self.key}"] = pos_t, ones
-            d[f"neg_{self.key}_index"], d[f"neg_{self.key}"] = neg_t, zeros
+            out[f"pos_{self.key}_index"], out[f"pos_{self.key}"] = pos_t, label
+            if neg.shape[1] > 0:
+                out[f"neg_{self.key}_index"], out[f"neg_{self.key}"] = neg_t, zeros
         else:
-            d[f"{self.key}_index"] = torch.cat([pos_t, neg_t], 1)
-            d[self.key] = torch.cat([ones, zeros], 0)
+            out[f"{self.key}_index"] = torch.cat([pos_t, neg_t], 1)
+            out[self.key] = torch.cat([label, zeros], 0)
+
+
+def _floor(v: int | float, total: int) -> int:
+    return int(v * total) if isinstance(v, float) else int(v)
+
+
+def _edge_attr_keys(store) -> list[str]:
+    if hasattr(store, "is_edge_attr"):
+        return [k for k in store.keys() if k != "edge_index" and store.is_edge_attr(k)]  # noqa: SIM118
+    e = store.num_edges
+    return [
+        k
+        for k, v in store.items()
+        if k != "edge_index" and getattr(v, "shape", None) and v.shape[0] == e
+    ]
+
+
+def _delete(store, key: str) -> None:
+    if hasattr(store, "_mapping"):
+        store._mapping.pop(key, None)
+    else:
+        del store[key]

@@ -6,6 +6,7 @@ import numpy as np
 
 import tocha.core as torch
 
+from ..data import HeteroData
 from ..utils import add_remaining_self_loops, add_self_loops, to_undirected
 from ..utils._arrays import to_np, to_tensor
 from .base_transform import BaseTransform
@@ -18,6 +19,10 @@ def _edge_keys(data) -> list[str]:
 class ToUndirected(BaseTransform):
     """Make the graph undirected: add reverse edges and merge duplicates, reducing edge
     attributes with ``reduce`` ('add', 'mean', 'min', 'max', 'mul').
+
+    On ``HeteroData``, an edge type between two different node types gets a reverse type
+    ``(dst, 'rev_<rel>', src)``; one within a node type is made undirected in place
+    (``merge=True``) or also gets a reverse type (``merge=False``).
 
     Example:
         >>> import tocha.core as torch
@@ -33,6 +38,8 @@ class ToUndirected(BaseTransform):
         self.merge = merge
 
     def forward(self, data):
+        if isinstance(data, HeteroData):
+            return self._hetero(data)
         if "edge_index" not in data:
             return data
         keys = _edge_keys(data)
@@ -42,6 +49,30 @@ class ToUndirected(BaseTransform):
         for k, v in zip(keys, values, strict=True):
             data[k] = v
         return data
+
+    def _hetero(self, data):
+        for (src, rel, dst), store in list(data.edge_items()):
+            if "edge_index" not in store:
+                continue
+            e = store.num_edges
+            keys = [k for k, v in store.items() if k != "edge_index" and _rows(v) == e]
+            if src == dst and self.merge:
+                n = data[src].num_nodes
+                ei, vals = to_undirected(store.edge_index, [store[k] for k in keys], n, self.reduce)
+                store.edge_index = ei
+                for k, v in zip(keys, vals, strict=True):
+                    store[k] = v
+            else:
+                rev = data[dst, f"rev_{rel}", src]
+                rev.edge_index = store.edge_index.flip(0)
+                for k in keys:
+                    rev[k] = store[k]
+        return data
+
+
+def _rows(value) -> int | None:
+    shape = getattr(value, "shape", None)
+    return int(shape[0]) if shape is not None and len(shape) > 0 else None
 
 
 class AddSelfLoops(BaseTransform):
