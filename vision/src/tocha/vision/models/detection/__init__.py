@@ -35,7 +35,14 @@ from .retinanet import (
     retinanet_resnet50_fpn,
     retinanet_resnet50_fpn_v2,
 )
-from .ssd import SSD, SSDClassificationHead, SSDHead, SSDRegressionHead
+from .ssd import (
+    SSD,
+    SSD300_VGG16_Weights,
+    SSDClassificationHead,
+    SSDHead,
+    SSDRegressionHead,
+    ssd300_vgg16,
+)
 from .ssdlite import (
     SSDLite320_MobileNet_V3_Large_Weights,
     SSDLiteHead,
@@ -69,6 +76,8 @@ __all__ = [
     "SSDClassificationHead",
     "SSDHead",
     "SSDRegressionHead",
+    "SSD300_VGG16_Weights",
+    "ssd300_vgg16",
     "SSDLite320_MobileNet_V3_Large_Weights",
     "SSDLiteHead",
     "ssdlite320_mobilenet_v3_large",

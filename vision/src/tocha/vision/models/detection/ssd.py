@@ -3,6 +3,7 @@ the detector, its scoring heads and the hard-negative-mined loss."""
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from typing import Any
 
@@ -13,12 +14,25 @@ import tocha.core.nn.functional as F
 from tocha.core import nn
 
 from ...ops import boxes as box_ops
+from .._api import Weights, WeightsEnum, register_model
+from ..vgg import VGG16_Weights, cfgs, make_layers, vgg16
 from . import _utils as det_utils
+from ._coco import _COCO_CATEGORIES, ObjectDetection
+from ._utils import _ovewrite_value_param
 from .anchor_utils import DefaultBoxGenerator
+from .backbone_utils import _validate_trainable_layers
 from .generalized_rcnn import _check_degenerate, _check_targets, _original_sizes
 from .transform import GeneralizedRCNNTransform
 
-__all__ = ["SSD", "SSDHead", "SSDClassificationHead", "SSDRegressionHead", "SSDScoringHead"]
+__all__ = [
+    "SSD",
+    "SSD300_VGG16_Weights",
+    "SSDClassificationHead",
+    "SSDHead",
+    "SSDRegressionHead",
+    "SSDScoringHead",
+    "ssd300_vgg16",
+]
 
 
 def _xavier_init(conv: nn.Module) -> None:
@@ -257,3 +271,170 @@ class SSD(nn.Module):
                 detections, images.image_sizes, original_image_sizes
             )
         return self.eager_outputs(losses, detections)
+
+
+class SSDFeatureExtractorVGG(nn.Module):
+    """VGG-16 cut for SSD300 (paper, fig. 2): conv4_3 (L2-normalised and rescaled by a learnt
+    per-channel weight, initially 20), then conv5 with the atrous fc6/fc7, then conv8_2 ..
+    conv11_2 (plus conv12_2 for SSD512 when ``highres``)."""
+
+    def __init__(self, backbone: nn.Module, highres: bool) -> None:
+        super().__init__()
+        _, _, maxpool3_pos, maxpool4_pos, _ = (
+            i for i, layer in enumerate(backbone) if isinstance(layer, nn.MaxPool2d)
+        )
+        # ceil mode at pool3 gives the paper's 38x38 conv4_3 map at 300x300
+        backbone[maxpool3_pos].ceil_mode = True
+        self.scale_weight = nn.Parameter(torch.ones(512) * 20)
+        self.features = nn.Sequential(*backbone[:maxpool4_pos])
+
+        def pair(cin: int, mid: int, cout: int, **conv) -> nn.Sequential:
+            return nn.Sequential(
+                nn.Conv2d(cin, mid, kernel_size=1),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(mid, cout, **conv),
+                nn.ReLU(inplace=True),
+            )
+
+        extra = nn.ModuleList(
+            [
+                pair(1024, 256, 512, kernel_size=3, padding=1, stride=2),  # conv8_2
+                pair(512, 128, 256, kernel_size=3, padding=1, stride=2),  # conv9_2
+                pair(256, 128, 256, kernel_size=3),  # conv10_2
+                pair(256, 128, 256, kernel_size=3),  # conv11_2
+            ]
+        )
+        if highres:
+            extra.append(pair(256, 128, 256, kernel_size=4))  # conv12_2 (SSD512)
+        _xavier_init(extra)
+        fc = nn.Sequential(
+            nn.MaxPool2d(kernel_size=3, stride=1, padding=1, ceil_mode=False),  # modified pool5
+            nn.Conv2d(512, 1024, kernel_size=3, padding=6, dilation=6),  # fc6, atrous
+            nn.ReLU(inplace=True),
+            nn.Conv2d(1024, 1024, kernel_size=1),  # fc7
+            nn.ReLU(inplace=True),
+        )
+        _xavier_init(fc)
+        # conv5_1 .. conv5_3 (VGG's pool5 dropped), then fc6/fc7
+        extra.insert(0, nn.Sequential(*backbone[maxpool4_pos:-1], fc))
+        self.extra = extra
+
+    def forward(self, x) -> OrderedDict:
+        x = self.features(x)
+        output = [self.scale_weight.reshape(1, -1, 1, 1) * F.normalize(x)]
+        for block in self.extra:
+            x = block(x)
+            output.append(x)
+        return OrderedDict([(str(i), v) for i, v in enumerate(output)])
+
+
+class _VGGFeatures(nn.Module):
+    """VGG's ``features`` with VGG's initialisation, without its classifier."""
+
+    def __init__(self, features: nn.Sequential) -> None:
+        super().__init__()
+        self.features = features
+        for m in features.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.constant_(m.bias, 0)
+
+
+def _vgg_extractor(backbone: nn.Module, highres: bool, trainable_layers: int) -> nn.Module:
+    backbone = backbone.features
+    # the max pools end the stages
+    stage_indices = [0] + [i for i, b in enumerate(backbone) if isinstance(b, nn.MaxPool2d)][:-1]
+    num_stages = len(stage_indices)
+    if not 0 <= trainable_layers <= num_stages:
+        raise ValueError(
+            f"trainable_layers should be in the range [0, {num_stages}]. "
+            f"Instead got {trainable_layers}"
+        )
+    freeze_before = (
+        len(backbone) if trainable_layers == 0 else stage_indices[num_stages - trainable_layers]
+    )
+    for b in backbone[:freeze_before]:
+        for parameter in b.parameters():
+            parameter.requires_grad_(False)
+    return SSDFeatureExtractorVGG(backbone, highres)
+
+
+class SSD300_VGG16_Weights(WeightsEnum):
+    COCO_V1 = Weights(
+        url="https://download.pytorch.org/models/ssd300_vgg16_coco-b556d3b4.pth",
+        transforms=ObjectDetection,
+        meta={
+            "num_params": 35641826,
+            "categories": _COCO_CATEGORIES,
+            "min_size": (1, 1),
+            "recipe": "https://github.com/pytorch/vision/tree/main/references/detection#ssd300-vgg16",
+            "_metrics": {"COCO-val2017": {"box_map": 25.1}},
+            "_ops": 34.858,
+            "_file_size": 135.988,
+            "_docs": "These weights were produced by following a similar training recipe as on "
+            "the paper.",
+        },
+    )
+    DEFAULT = COCO_V1
+
+
+# torchvision's default backbone weights are VGG16_Weights.IMAGENET1K_FEATURES (the SSD
+# authors' conversion); used when the VGG enum has that member, else no default download
+_VGG16_FEATURES = getattr(VGG16_Weights, "IMAGENET1K_FEATURES", None)
+
+
+@register_model()
+def ssd300_vgg16(
+    *,
+    weights: SSD300_VGG16_Weights | None = None,
+    progress: bool = True,
+    num_classes: int | None = None,
+    weights_backbone: VGG16_Weights | None = _VGG16_FEATURES,
+    trainable_backbone_layers: int | None = None,
+    **kwargs: Any,
+) -> SSD:
+    """SSD300 over VGG-16 ("SSD: Single Shot MultiBox Detector"); ``kwargs`` go to :class:`SSD`.
+
+    Example:
+        >>> from tocha.vision.models.detection import ssd300_vgg16
+        >>> m = ssd300_vgg16(weights_backbone=None, num_classes=3)
+        >>> m.anchor_generator.num_anchors_per_location(), m.transform.fixed_size
+        ([4, 6, 6, 6, 4, 4], (300, 300))
+    """
+    weights = SSD300_VGG16_Weights.verify(weights)
+    weights_backbone = VGG16_Weights.verify(weights_backbone)
+    if "size" in kwargs:
+        warnings.warn(
+            "The size of the model is already fixed; ignoring the parameter.", stacklevel=2
+        )
+        kwargs.pop("size")
+    if weights is not None:
+        weights_backbone = None
+        num_classes = _ovewrite_value_param(
+            "num_classes", num_classes, len(weights.meta["categories"])
+        )
+    elif num_classes is None:
+        num_classes = 91
+    trainable_backbone_layers = _validate_trainable_layers(
+        weights is not None or weights_backbone is not None, trainable_backbone_layers, 5, 4
+    )
+    if weights_backbone is not None:
+        backbone = vgg16(weights=weights_backbone, progress=progress)
+    else:
+        # only the convolutional part is kept: skip building VGG's 120M-parameter classifier
+        backbone = _VGGFeatures(make_layers(cfgs["D"]))
+    backbone = _vgg_extractor(backbone, False, trainable_backbone_layers)
+    anchor_generator = DefaultBoxGenerator(
+        [[2], [2, 3], [2, 3], [2, 3], [2], [2]],
+        scales=[0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05],
+        steps=[8, 16, 32, 64, 100, 300],
+    )
+    defaults = {
+        # the backbone was trained on 0..255 inputs minus the mean
+        "image_mean": [0.48235, 0.45882, 0.40784],
+        "image_std": [1.0 / 255.0, 1.0 / 255.0, 1.0 / 255.0],
+    }
+    model = SSD(backbone, anchor_generator, (300, 300), num_classes, **{**defaults, **kwargs})
+    if weights is not None:
+        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
+    return model
