@@ -146,7 +146,6 @@ def _mfcc_workload(anchor: str) -> Workload:
                 n_mels=40,
                 htk=True,
                 pad_mode="reflect",
-                top_db=80.0,
             )
         import torch
 
@@ -187,20 +186,19 @@ def main() -> None:
     ap.add_argument("--anchors", default="torch,librosa")
     args = ap.parse_args()
     anchors = args.anchors.split(",")
-    results = {a: [] for a in anchors}
-    for anchor in anchors:
-        if anchor == "torch":
-            import torch
-
-            torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-        for make in (_mel_workloads, _resample_workload, _mfcc_workload):
-            results[anchor].append(measure(make(anchor), rounds=args.rounds, budget_s=0.02))
     print(
         f"# tocha.audio features ({platform.processor() or platform.machine()}, "
         f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')})\n"
     )
     for anchor in anchors:
-        print(table(results[anchor], anchor))
+        results = []
+        if anchor == "torch":
+            import torch
+
+            torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+        for make in (_mel_workloads, _resample_workload, _mfcc_workload):
+            results.append(measure(make(anchor), rounds=args.rounds, budget_s=0.02))
+        print(table(results, anchor), flush=True)
         print()
 
 
