@@ -663,3 +663,25 @@ def test_knn_and_radius_graph_brute_force():
     assert set(map(tuple, ei.T.tolist())) == ref
     ei = gnn.knn_graph(torch.from_numpy(pts), 2, loop=True, flow="target_to_source").numpy()
     assert np.all(np.bincount(ei[0]) == 2) and np.any(ei[0] == ei[1])
+
+
+def test_spmm_values_and_gradients_per_head():
+    from tocha.geometric.nn._spmm import spmm
+    from tocha.geometric.utils._scatter import gather_rows
+
+    rng = np.random.default_rng(18)
+    ei = rng.integers(0, 6, (2, 40))
+    v = rng.standard_normal((40, 2))
+    x = rng.standard_normal((6, 2, 3))
+    out = spmm(torch.from_numpy(ei), torch.from_numpy(v), torch.from_numpy(x))
+    ref = np.zeros((6, 2, 3))
+    np.add.at(ref, ei[1], v[:, :, None] * x[ei[0]])
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-12)
+    vt = torch.from_numpy(v).requires_grad_()
+    xt = torch.from_numpy(x).requires_grad_()
+    et = torch.from_numpy(ei)
+    assert torch.autograd.gradcheck(lambda a, b: spmm(et, a, b, flow="target_to_source"), (vt, xt))
+    assert torch.autograd.gradgradcheck(lambda a, b: spmm(et, a, b), (vt, xt))
+    assert torch.autograd.gradgradcheck(lambda b: gather_rows(b, et[0]) ** 2, (xt,))
+    with pytest.raises(IndexError, match="refers to node 5"):
+        spmm(et, None, torch.ones(5, 2), 6)

@@ -38,12 +38,12 @@ class _AdjPlan:
         self.ones = {}
         self.dst, self.src = dst_t, src_t
 
-    def matrix(self, data: np.ndarray | None, dtype) -> sp.csr_matrix:
+    def matrix(self, data: np.ndarray | None, dtype, permuted: bool = False) -> sp.csr_matrix:
         if data is None:
             data = self.ones.get(np.dtype(dtype))
             if data is None:
                 data = self.ones[np.dtype(dtype)] = np.ones(self.order.shape[0], dtype=dtype)
-        else:
+        elif not permuted:
             data = data[self.order]
         m = sp.csr_matrix((data, self.indices, self.indptr), shape=self.shape)
         m.has_sorted_indices = False
@@ -92,10 +92,12 @@ class _SpMM(torch.autograd.Function):
             out = fwd.matrix(va, xa.dtype) @ xa.reshape(xa.shape[0], -1)
             out = out.reshape((fwd.shape[0],) + xa.shape[1:])
         else:
-            # one product per head: values (E, H), x (N, H, C)
+            # one product per head: values (E, H), x (N, H, C); the values are put in CSR
+            # order once for all heads
             out = np.empty((fwd.shape[0],) + xa.shape[1:], dtype=xa.dtype)
+            vs = np.ascontiguousarray(va.take(fwd.order, axis=0).T)
             for h in range(va.shape[1]):
-                out[:, h] = fwd.matrix(va[:, h], xa.dtype) @ xa[:, h]
+                out[:, h] = fwd.matrix(vs[h], xa.dtype, permuted=True) @ xa[:, h]
         return torch.from_numpy(np.ascontiguousarray(out, dtype=xa.dtype))
 
     @staticmethod
@@ -107,11 +109,56 @@ class _SpMM(torch.autograd.Function):
         if need_x:
             gx = _SpMM.apply(values, grad, bwd, fwd)
         if need_v:
-            prod = grad.index_select(0, fwd.dst) * x.index_select(0, fwd.src)
-            gv = prod.reshape(prod.shape[0], values.shape[1] if values.dim() == 2 else 1, -1)
-            gv = gv.sum(-1)
-            gv = gv.reshape(values.shape)
+            gv = _EdgeDot.apply(grad, x, fwd, bwd).reshape(values.shape)
         return gv, gx, None, None
+
+
+_CHUNK = 1 << 15
+
+
+class _EdgeDot(torch.autograd.Function):
+    """``out[e, h] = sum_c g[dst_e, h, c] * x[src_e, h, c]`` (the values' gradient of an spmm),
+    computed in chunks of edges so no ``(E, H, C)`` tensor is materialised."""
+
+    @staticmethod
+    def forward(ctx, g: Tensor, x: Tensor, fwd: _AdjPlan, bwd: _AdjPlan) -> Tensor:
+        ga, xa = g.detach().numpy(), x.detach().numpy()
+        n_e = fwd.order.shape[0]
+        g2 = ga.reshape(ga.shape[0], -1)
+        x2 = xa.reshape(xa.shape[0], -1)
+        heads = xa.shape[1] if xa.ndim == 3 else 1
+        # walk the edges in target-sorted (CSR) order so the rows of g are read in sequence
+        order = fwd.order
+        dst = np.repeat(np.arange(fwd.shape[0], dtype=np.int64), np.diff(fwd.indptr))
+        src = fwd.indices
+        res = np.empty((n_e, heads), dtype=xa.dtype)
+        size = min(_CHUNK, max(n_e, 1))
+        bg = np.empty((size, g2.shape[1]), dtype=g2.dtype)
+        bx = np.empty((size, x2.shape[1]), dtype=x2.dtype)
+        ones = np.ones(x2.shape[1] // heads, dtype=x2.dtype)
+        for s in range(0, n_e, size):
+            e = min(s + size, n_e)
+            k = e - s
+            np.take(g2, dst[s:e], axis=0, out=bg[:k])
+            np.take(x2, src[s:e], axis=0, out=bx[:k])
+            np.multiply(bg[:k], bx[:k], out=bg[:k])
+            # the per-head channel sum as a matrix-vector product (BLAS) beats ufunc.reduce
+            # over a short last axis
+            np.dot(bg[:k].reshape(k * heads, -1), ones, out=res[s:e].reshape(-1))
+        out = np.empty_like(res)
+        out[order] = res
+        ctx.plans = (fwd, bwd)
+        ctx.save_for_backward(g, x)
+        return torch.from_numpy(out)
+
+    @staticmethod
+    def backward(ctx, gout: Tensor):
+        g, x = ctx.saved_tensors
+        fwd, bwd = ctx.plans
+        vals = gout if x.dim() == 3 else gout.reshape(-1)
+        dg = _SpMM.apply(vals, x, fwd, bwd) if ctx.needs_input_grad[0] else None
+        dx = _SpMM.apply(vals, g, bwd, fwd) if ctx.needs_input_grad[1] else None
+        return dg, dx, None, None
 
 
 def supports_spmm(x: Tensor, values: Tensor | None = None) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tocha.core as torch
 from tocha.core import Tensor
 
-from ._scatter import scatter
+from ._scatter import gather_rows, scatter
 
 __all__ = ["softmax"]
 
@@ -45,7 +45,12 @@ def softmax(
     if num_nodes is None:
         num_nodes = int(index.max()) + 1 if index.numel() > 0 else 0
     # the max is a constant shift (its gradient cancels), so it is taken without autograd
+    d = dim + src.dim() if dim < 0 else dim
+
+    def pick(t: Tensor) -> Tensor:
+        return gather_rows(t, index) if d == 0 else t.index_select(d, index)
+
     src_max = scatter(src.detach(), index, dim, dim_size=num_nodes, reduce="max")
-    out = (src - src_max.index_select(dim, index)).exp()
+    out = (src - pick(src_max)).exp()
     out_sum = scatter(out, index, dim, dim_size=num_nodes, reduce="sum") + 1e-16
-    return out / out_sum.index_select(dim, index)
+    return out / pick(out_sum)

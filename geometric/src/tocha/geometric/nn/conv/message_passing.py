@@ -8,6 +8,7 @@ from typing import Any
 from tocha.core import Tensor
 from tocha.core.nn import Module
 
+from ...utils._scatter import gather_rows
 from .._spmm import spmm, supports_spmm
 from ..aggr import Aggregation, aggregation_resolver
 
@@ -145,6 +146,8 @@ class MessagePassing(Module):
                 f"{type(self).__name__}: found indices in 'edge_index' that are larger than or "
                 f"equal to the number of nodes ({n}) or negative: node {bad}"
             )
+        if (self.node_dim if self.node_dim >= 0 else self.node_dim + src.dim()) == 0:
+            return gather_rows(src, index)
         return src.index_select(self.node_dim, index)
 
     def _collect(self, args, edge_index: Tensor, size: list, kwargs: dict) -> dict:
@@ -212,6 +215,8 @@ class MessagePassing(Module):
         if not getattr(self, "fuse", False) or self.aggr not in ("add", "sum", "mean"):
             return None
         src, dst = (x[0], x[1]) if isinstance(x, (tuple, list)) else (x, None)
+        if self.flow == "target_to_source" and dst is not None and dst is not src:
+            return None  # bipartite reverse flow: leave it to propagate's gathering
         if not isinstance(src, Tensor) or not supports_spmm(src, edge_weight):
             return None
         self._check_input(edge_index, size)
