@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import weakref
 from typing import Any
 
 from tocha.core import Tensor
@@ -25,6 +26,27 @@ _SPECIAL = {
     "index",
     "dim_size",
 }
+
+
+_ROWS: dict = {}
+
+
+def _rows(edge_index: Tensor) -> tuple[Tensor, Tensor]:
+    """``(edge_index[0], edge_index[1])``, the same tensor objects for as long as
+    ``edge_index`` lives unchanged, so the sorted scatter plans cached per index tensor are
+    reused across layers and calls."""
+    key = id(edge_index)
+    hit = _ROWS.get(key)
+    if hit is not None and hit[0]() is edge_index and hit[1] == edge_index._version:
+        return hit[2]
+    rows = (edge_index[0], edge_index[1])
+    if len(_ROWS) > 64:
+        for k in [k for k, v in _ROWS.items() if v[0]() is None]:
+            del _ROWS[k]
+        if len(_ROWS) > 64:
+            _ROWS.clear()
+    _ROWS[key] = (weakref.ref(edge_index), edge_index._version, rows)
+    return rows
 
 
 def _params(fn, skip_first: bool) -> list[str]:
@@ -138,7 +160,7 @@ class MessagePassing(Module):
             )
 
     def _lift(self, src: Tensor, edge_index: Tensor, dim: int) -> Tensor:
-        index = edge_index[dim]
+        index = _rows(edge_index)[dim]
         n = src.size(self.node_dim)
         if index.numel() and (int(index.max()) >= n or int(index.min()) < 0):
             bad = int(index.max()) if int(index.max()) >= n else int(index.min())
@@ -175,11 +197,12 @@ class MessagePassing(Module):
             size[0] = size[1]
         if size[1] is None:
             size[1] = size[0]
+        rows = _rows(edge_index)
         out["edge_index"] = edge_index
-        out["edge_index_i"] = edge_index[i]
-        out["edge_index_j"] = edge_index[j]
+        out["edge_index_i"] = rows[i]
+        out["edge_index_j"] = rows[j]
         out["ptr"] = None
-        out["index"] = edge_index[i]
+        out["index"] = rows[i]
         out["size"] = size
         out["size_i"] = size[i]
         out["size_j"] = size[j]
