@@ -259,3 +259,25 @@ def test_position_weighted_processing():
     np.testing.assert_allclose(out["f1"].detach().numpy(), ref, rtol=1e-5, atol=1e-6)
     out.values().sum().backward()
     assert pw.position_weights["f1"].grad is not None
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_kernels_match_numpy_with_repeated_ids(monkeypatch, compiled):
+    from tocha.rec import _kernels
+
+    if not compiled:
+        monkeypatch.setattr(_kernels, "_st", None)
+    rng = np.random.default_rng(0)
+    w = rng.random((7, 3)).astype(np.float32)
+    offsets = np.array([0, 3, 3, 6])
+    ids = np.array([1, 1, 4, 6, 0, 1])
+    coef = rng.random(6).astype(np.float32)
+    seg = np.repeat(np.arange(3), np.diff(offsets))
+    ref = np.zeros((3, 3))
+    np.add.at(ref, seg, coef[:, None] * w[ids])
+    np.testing.assert_allclose(_kernels.pool(w, offsets, ids, coef), ref, rtol=1e-6)
+    g = rng.random((3, 3)).astype(np.float32)
+    ref_w = w.astype(np.float64).copy()
+    np.add.at(ref_w, ids, -0.5 * coef[:, None] * g[seg])
+    _kernels.accumulate_rows(w, offsets, ids, coef, g, -0.5)
+    np.testing.assert_allclose(w, ref_w, rtol=1e-6)

@@ -81,6 +81,22 @@ class DenseArch(nn.Module):
         return self.model(features)
 
 
+class _PairGather(torch.autograd.Function):
+    """Columns ``idx`` (all distinct) of a 2-D tensor. Its backward scatters with a plain
+    ``index_copy`` instead of the duplicate-safe (and much slower) scatter-add of advanced
+    indexing."""
+
+    @staticmethod
+    def forward(ctx, x, idx):
+        ctx.idx, ctx.width = idx, x.shape[1]
+        return x.index_select(1, idx)
+
+    @staticmethod
+    def backward(ctx, grad):
+        full = torch.zeros(grad.shape[0], ctx.width, dtype=grad.dtype, device=grad.device)
+        return full.index_copy(1, ctx.idx, grad), None
+
+
 class InteractionArch(nn.Module):
     """Pairwise dot products of the dense vector and every sparse embedding, concatenated
     after the dense vector: (B, D) and (B, F, D) -> (B, D + (F+1) choose 2)."""
@@ -98,7 +114,9 @@ class InteractionArch(nn.Module):
         b, d = dense_features.shape
         combined = torch.cat([dense_features.unsqueeze(1), sparse_features], dim=1)
         inter = torch.bmm(combined, combined.transpose(1, 2))
-        flat = inter[:, self.triu_indices[0], self.triu_indices[1]]
+        flat = _PairGather.apply(
+            inter.reshape(b, -1), self.triu_indices[0] * (self.F + 1) + self.triu_indices[1]
+        )
         return torch.cat([dense_features, flat], dim=1)
 
 

@@ -17,6 +17,8 @@ import scipy.sparse as sp
 import tocha.core as torch
 from tocha.core import Tensor
 
+from .._kernels import accumulate_rows, pool
+
 __all__ = ["lookup"]
 
 
@@ -30,41 +32,43 @@ class _Lookup(torch.autograd.Function):
         w = weight._data
         nb = offsets.shape[0] - 1
         if psw is not None:
-            coef = _np(psw).astype(w.dtype, copy=False)
+            coef = _np(psw).astype(w.dtype)
         else:
             coef = np.ones(ids.shape[0], dtype=w.dtype)
         if mode == "mean":
             lengths = np.diff(offsets)
-            coef = coef / np.maximum(lengths, 1).astype(w.dtype)[np.repeat(np.arange(nb), lengths)]
-        # bags x rows over the whole table: the product gathers each row once, no copy of rows
-        s = sp.csr_matrix((coef, ids, offsets), shape=(nb, w.shape[0]))
+            coef /= np.maximum(lengths, 1).astype(w.dtype)[np.repeat(np.arange(nb), lengths)]
         ctx.coef, ctx.ids, ctx.offsets, ctx.fused, ctx.weight = coef, ids, offsets, fused, weight
-        return torch.from_numpy(np.asarray(s @ w))
+        return torch.from_numpy(pool(w, offsets, ids, coef))
 
     @staticmethod
     def backward(ctx, grad):
         g = np.ascontiguousarray(_np(grad))
         weight = ctx.weight
         w = weight._data
-        ids, offsets = ctx.ids, ctx.offsets
+        ids, offsets, coef = ctx.ids, ctx.offsets, ctx.coef
         grad_psw = None
         if ctx.needs_input_grad[1]:
             seg = np.repeat(np.arange(offsets.shape[0] - 1), np.diff(offsets))
             grad_psw = torch.from_numpy(np.einsum("ij,ij->i", w.take(ids, axis=0), g[seg]))
-        if ctx.fused is None and not ctx.needs_input_grad[0]:
-            return None, grad_psw
-        # the summed gradient of each touched row: (unique ids x bags) @ grad
-        u, inv = np.unique(ids, return_inverse=True)
-        st = sp.csr_matrix(
-            (ctx.coef, inv.reshape(-1), offsets), shape=(offsets.shape[0] - 1, u.shape[0])
-        )
-        grad_u = np.asarray(st.T @ g, dtype=w.dtype)
-        if ctx.fused is not None:
+        fused = ctx.fused
+        if fused is not None:
             # the fused optimizer consumes the row gradient here: no .grad is produced
-            ctx.fused.step_rows(w, u, grad_u)
+            if getattr(fused, "step_bags", None) is not None and fused.step_bags(
+                w, offsets, ids, coef, g
+            ):
+                return None, grad_psw
+            # the summed gradient of each touched row: (unique ids x bags).T @ grad
+            u, inv = np.unique(ids, return_inverse=True)
+            st = sp.csr_matrix(
+                (coef, inv.reshape(-1), offsets), shape=(offsets.shape[0] - 1, u.shape[0])
+            )
+            fused.step_rows(w, u, np.asarray(st.T @ g, dtype=w.dtype))
+            return None, grad_psw
+        if not ctx.needs_input_grad[0]:
             return None, grad_psw
         dense = np.zeros_like(w)
-        dense[u] = grad_u
+        accumulate_rows(dense, offsets, ids, coef, g)
         return torch.from_numpy(dense), grad_psw
 
 
@@ -91,7 +95,8 @@ def lookup(
                 [2., 3.]])
     """
     n = weight.shape[0]
-    ids = np.asarray(ids)
+    # one index dtype for ids and offsets, as the compiled CSR loops require
+    ids = np.asarray(ids).astype(np.int64, copy=False)
     if ids.size and (ids.min() < 0 or ids.max() >= n):
         bad = int(ids.max()) if ids.max() >= n else int(ids.min())
         raise IndexError(f"{who}: id {bad} out of range for table {table!r} with {n} rows")
@@ -103,5 +108,10 @@ def lookup(
     opts = getattr(weight, "_in_backward_optimizers", None)
     fused = opts[0] if opts else None
     return _Lookup.apply(
-        weight, per_sample_weights, ids=ids, offsets=np.asarray(offsets), mode=mode, fused=fused
+        weight,
+        per_sample_weights,
+        ids=ids,
+        offsets=np.asarray(offsets).astype(np.int64, copy=False),
+        mode=mode,
+        fused=fused,
     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._kernels import accumulate_rows
+
 __all__ = ["SparseAdagrad", "SparseAdam", "SparseRowWiseAdagrad", "SparseSGD", "RowOptimizer"]
 
 
@@ -23,6 +25,12 @@ class RowOptimizer:
     def __init__(self, **defaults) -> None:
         self.defaults = defaults
         self.state: dict[str, object] = {}
+
+    def step_bags(self, weight, offsets, ids, coef, grad) -> bool:
+        """Optionally applies the update straight from the bag form of the gradient
+        (``sum_i coef[i] * grad[bag(i)]`` into row ``ids[i]``); returns False when the
+        optimizer needs the de-duplicated row gradient (``step_rows``) instead."""
+        return False
 
     def step_rows(self, weight, rows, grad, current=None) -> None:
         """Updates ``weight[rows]`` given their summed gradient; ``current`` may carry the
@@ -56,6 +64,13 @@ class SparseSGD(RowOptimizer):
 
     def __init__(self, lr: float = 0.01, weight_decay: float = 0.0) -> None:
         super().__init__(lr=lr, weight_decay=weight_decay)
+
+    def step_bags(self, weight, offsets, ids, coef, grad) -> bool:
+        if self.defaults["weight_decay"]:
+            return False
+        # one in-place pass over the touched rows: no dedup, gather or scatter
+        accumulate_rows(weight, offsets, ids, coef, grad, -self.defaults["lr"])
+        return True
 
     def step_rows(self, weight, rows, grad, current=None) -> None:
         lr, wd = self.defaults["lr"], self.defaults["weight_decay"]
