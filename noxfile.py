@@ -307,7 +307,8 @@ def _check_wheel_contents(session: nox.Session, wheel: Path) -> None:
     cached = [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     if cached:
         session.error(f"{wheel.name} ships compiled files: {cached[:5]}")
-    session.log(f"{wheel.name}: {len(names)} files, all under {portion or 'its .dist-info'}")
+    where = f"{portion} and its .dist-info" if portion else "its .dist-info"
+    session.log(f"{wheel.name}: {len(names)} files, all in {where}")
 
 
 @nox.session

@@ -63,13 +63,9 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((name if k == 0 else "", what, value, seconds if k == 0 else -1.0))
         sys.stdout.flush()
     _summary(rows, time.perf_counter() - start)
-    pictures = (
-        sorted(f for f in os.listdir(ctx.out) if f.endswith(".png"))
-        if os.path.isdir(ctx.out)
-        else []
-    )
-    if pictures:
-        print(f"\npictures in {ctx.out}: {', '.join(pictures)}")
+    if ctx.written:
+        names = ", ".join(os.path.basename(p) for p in ctx.written)
+        print(f"\nwritten to {ctx.out}: {names}")
     if failed:
         print(f"\nfailed sections: {', '.join(failed)}")
         return 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 
 
@@ -20,10 +20,15 @@ class Context:
     device: str
     out: str
     quick: bool = False
+    written: list[str] = field(default_factory=list)
 
     def path(self, name: str) -> str:
+        """The path of an output file in ``out`` (remembered, so the tour can list them)."""
         os.makedirs(self.out, exist_ok=True)
-        return os.path.join(self.out, name)
+        path = os.path.join(self.out, name)
+        if path not in self.written:
+            self.written.append(path)
+        return path
 
 
 def require(module: str, why: str | None = None) -> ModuleType:

