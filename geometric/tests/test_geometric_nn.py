@@ -685,3 +685,14 @@ def test_spmm_values_and_gradients_per_head():
     assert torch.autograd.gradgradcheck(lambda b: gather_rows(b, et[0]) ** 2, (xt,))
     with pytest.raises(IndexError, match="refers to node 5"):
         spmm(et, None, torch.ones(5, 2), 6)
+
+
+def test_lazy_in_channels():
+    torch.manual_seed(19)
+    conv = gnn.SAGEConv((-1, -1), 4)
+    out = conv((torch.ones(3, 5), torch.ones(2, 7)), torch.tensor([[0, 1], [1, 0]]))
+    assert out.shape == (2, 4)
+    assert conv.lin_l.weight.shape == (4, 5) and conv.lin_r.weight.shape == (4, 7)
+    conv = gnn.GCNConv(-1, 4)
+    assert conv(torch.ones(3, 6), torch.tensor([[0, 1], [1, 0]])).shape == (3, 4)
+    assert conv.lin.weight.shape == (4, 6)
