@@ -32,6 +32,9 @@ def test_coalesce_matches_numpy(reduce):
     ref = np.stack([fn(w[keys == k], axis=0) for k in uniq])
     np.testing.assert_allclose(ow.detach().numpy(), ref, rtol=1e-5, atol=1e-6)
     assert U.coalesce(ei, num_nodes=7).tolist() == out.tolist()
+    # the differentiable path (values requiring grad) gives the same numbers
+    _, gw = U.coalesce(ei, torch.from_numpy(w).requires_grad_(), 7, reduce=reduce)
+    np.testing.assert_allclose(gw.detach().numpy(), ref, rtol=1e-5, atol=1e-6)
 
 
 def test_coalesce_gradient_and_errors():

@@ -51,32 +51,64 @@ def coalesce(
         raise ValueError(f"coalesce: edge_index must have shape [2, E], got {list(ei.shape)}")
     n = maybe_num_nodes(ei, num_nodes)
     key = _edge_key(ei, n, sort_by_row)
-    if is_sorted:
-        perm = None
-    else:
-        perm = np.argsort(key, kind="stable")
+    dev = edge_index.device if hasattr(edge_index, "device") else None
+    if edge_attr is MISSING or edge_attr is None:
+        # no values to carry: sorting the keys themselves is several times cheaper than an
+        # argsort, and the edges are read back from the sorted keys
+        skey = key if is_sorted else np.sort(key)
+        first = np.ones(skey.shape[0], dtype=bool)
+        first[1:] = skey[1:] != skey[:-1]
+        ukey = skey if first.all() else skey[first]
+        a, b = ukey // max(n, 1), ukey % max(n, 1)
+        out_ei = to_tensor(np.stack([a, b] if sort_by_row else [b, a]), dev)
+        return out_ei if edge_attr is MISSING else (out_ei, None)
+    # order among equal keys does not matter: duplicates are reduced together
+    perm = None if is_sorted else np.argsort(key)
+    if perm is not None:
         key = key[perm]
     first = np.ones(key.shape[0], dtype=bool)
     first[1:] = key[1:] != key[:-1]
-    dev = edge_index.device if hasattr(edge_index, "device") else None
     if first.all():
         out_ei = to_tensor(ei if perm is None else ei[:, perm], dev)
-        if edge_attr is MISSING:
-            return out_ei
         return out_ei, (edge_attr if perm is None else _take(edge_attr, perm))
-    sel = ei[:, perm] if perm is not None else ei
-    out_ei = to_tensor(sel[:, first], dev)
-    if edge_attr is MISSING:
-        return out_ei
-    if edge_attr is None:
-        return out_ei, None
+    ukey = key[first]
+    a, b = ukey // n, ukey % n
+    out_ei = to_tensor(np.stack([a, b] if sort_by_row else [b, a]), dev)
+    starts = np.flatnonzero(first)
+    fast = _reduce_sorted(edge_attr, perm, starts, reduce)
+    if fast is not None:
+        return out_ei, fast
     group = np.cumsum(first) - 1
-    inverse = np.empty_like(group)
     if perm is None:
         inverse = group
     else:
+        inverse = np.empty_like(group)
         inverse[perm] = group
-    return out_ei, reduce_rows(edge_attr, inverse, int(first.sum()), reduce, "coalesce")
+    return out_ei, reduce_rows(edge_attr, inverse, int(ukey.size), reduce, "coalesce")
+
+
+_UFUNC = {"sum": np.add, "add": np.add, "max": np.maximum, "min": np.minimum, "mul": np.multiply}
+
+
+def _reduce_sorted(value, perm, starts: np.ndarray, reduce: str):
+    """Reduce contiguous runs of the sorted values with NumPy's ``reduceat`` when no
+    gradient is needed (None otherwise: the differentiable path handles it)."""
+    if isinstance(value, (list, tuple)):
+        outs = [_reduce_sorted(v, perm, starts, reduce) for v in value]
+        return None if any(o is None for o in outs) else outs
+    if value.requires_grad or value.device.type != "cpu" or value.numel() == 0:
+        return None
+    if reduce not in _UFUNC and reduce != "mean":
+        return None
+    v = value.numpy()
+    v = v if perm is None else v[perm]
+    if reduce == "mean":
+        out = np.add.reduceat(v, starts, axis=0)
+        cnt = np.diff(np.append(starts, v.shape[0])).reshape(-1, *([1] * (v.ndim - 1)))
+        out = (out / cnt).astype(v.dtype, copy=False)
+    else:
+        out = _UFUNC[reduce].reduceat(v, starts, axis=0)
+    return to_tensor(out)
 
 
 def sort_edge_index(
@@ -92,8 +124,12 @@ def sort_edge_index(
     """
     ei = to_np(edge_index)
     n = maybe_num_nodes(ei, num_nodes)
-    perm = np.argsort(_edge_key(ei, n, sort_by_row), kind="stable")
-    out = to_tensor(ei[:, perm], getattr(edge_index, "device", None))
-    if edge_attr is MISSING:
-        return out
-    return out, _take(edge_attr, perm)
+    key = _edge_key(ei, n, sort_by_row)
+    dev = getattr(edge_index, "device", None)
+    if edge_attr is MISSING or edge_attr is None:
+        skey = np.sort(key)
+        a, b = skey // max(n, 1), skey % max(n, 1)
+        out = to_tensor(np.stack([a, b] if sort_by_row else [b, a]), dev)
+        return out if edge_attr is MISSING else (out, None)
+    perm = np.argsort(key, kind="stable")
+    return to_tensor(ei[:, perm], dev), _take(edge_attr, perm)

@@ -42,15 +42,29 @@ def is_undirected(edge_index, edge_attr=None, num_nodes: int | None = None) -> b
     """
     ei = to_np(edge_index)
     n = maybe_num_nodes(ei, num_nodes)
-    fwd = np.unique(ei[0] * n + ei[1], return_index=True)
-    bwd = np.unique(ei[1] * n + ei[0], return_index=True)
-    if fwd[0].shape != bwd[0].shape or not np.array_equal(fwd[0], bwd[0]):
-        return False
+    fkey, bkey = ei[0] * n + ei[1], ei[1] * n + ei[0]
     if edge_attr is None:
-        return True
+        f, b = np.sort(fkey), np.sort(bkey)
+        return bool(np.array_equal(_dedup(f), _dedup(b)))
+    fp, bp = np.argsort(fkey, kind="stable"), np.argsort(bkey, kind="stable")
+    f, b = fkey[fp], bkey[bp]
+    fm, bm = _first(f), _first(b)
+    if not np.array_equal(f[fm], b[bm]):
+        return False
     attrs = edge_attr if isinstance(edge_attr, (list, tuple)) else [edge_attr]
     for a in attrs:
         a = to_np(a)
-        if not np.array_equal(a[fwd[1]], a[bwd[1]]):
+        if not np.array_equal(a[fp[fm]], a[bp[bm]]):
             return False
     return True
+
+
+def _first(skey: np.ndarray) -> np.ndarray:
+    m = np.ones(skey.shape[0], dtype=bool)
+    m[1:] = skey[1:] != skey[:-1]
+    return m
+
+
+def _dedup(skey: np.ndarray) -> np.ndarray:
+    m = _first(skey)
+    return skey if m.all() else skey[m]
