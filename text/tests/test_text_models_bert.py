@@ -54,10 +54,15 @@ def _layer_norm(x, w, b, eps=1e-12):
 
 def _numpy_bert(sd, ids, mask, layers=6, heads=12):
     """BERT's forward from its definition, in float64."""
-    w = {k: v.numpy().astype(np.float64) for k, v in sd.items() if v.is_floating_point()}
+    words = sd["embeddings.word_embeddings.weight"].numpy()[ids].astype(np.float64)
+    w = {
+        k: v.numpy().astype(np.float64)
+        for k, v in sd.items()
+        if v.is_floating_point() and k != "embeddings.word_embeddings.weight"
+    }
     n = ids.shape[1]
     x = (
-        w["embeddings.word_embeddings.weight"][ids]
+        words
         + w["embeddings.position_embeddings.weight"][:n]
         + w["embeddings.token_type_embeddings.weight"][0]
     )
@@ -96,16 +101,22 @@ def _numpy_bert(sd, ids, mask, layers=6, heads=12):
     return x, pooled
 
 
-@needs_minilm
-def test_minilm_forward_matches_numpy_all_layers(minilm):
+@pytest.fixture(scope="module")
+def reference():
     ids, mask = _tokens(SENTENCES)
+    ref, pooled = _numpy_bert(load_file(os.path.join(MINILM, "model.safetensors")), ids, mask)
+    return ids, mask, ref, pooled
+
+
+@needs_minilm
+def test_minilm_forward_matches_numpy_all_layers(minilm, reference):
+    ids, mask, ref, pooled = reference
     with torch.no_grad():
         out = minilm(
             input_ids=torch.from_numpy(ids),
             attention_mask=torch.from_numpy(mask),
             token_type_ids=torch.zeros_like(torch.from_numpy(ids)),
         )
-    ref, pooled = _numpy_bert(load_file(os.path.join(MINILM, "model.safetensors")), ids, mask)
     got = out.last_hidden_state.numpy()
     assert got.shape == (3, ids.shape[1], 384)
     real = mask.astype(bool)  # padded rows are not defined by the model
@@ -127,15 +138,14 @@ def test_minilm_forward_matches_numpy_all_layers(minilm):
 
 
 @needs_minilm
-def test_sentence_encoder_cosine_and_normalisation():
+def test_sentence_encoder_cosine_and_normalisation(reference):
     enc = SentenceEncoder.from_pretrained(MINILM)
     e = enc.encode(SENTENCES[:2])
     assert e.shape == (2, 384) and e.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-5)
     assert abs(float(e[0] @ e[1]) - 0.755) < 0.002
     # mean pooling over the mask then L2, from the NumPy reference
-    ids, mask = _tokens(SENTENCES)
-    ref, _ = _numpy_bert(load_file(os.path.join(MINILM, "model.safetensors")), ids, mask)
+    ids, mask, ref, _ = reference
     mean = (ref * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
     mean /= np.linalg.norm(mean, axis=1, keepdims=True)
     got = enc.encode(SENTENCES, batch_size=2)
@@ -146,30 +156,43 @@ def test_sentence_encoder_cosine_and_normalisation():
 
 
 @needs_minilm
-def test_hf_keys_load_strict_and_prefixes(tmp_path, minilm):
+def test_hf_keys_load_strict(minilm):
     sd = load_file(os.path.join(MINILM, "model.safetensors"))
     assert "embeddings.position_ids" in sd  # Hugging Face ignores this buffer: so do we
     keys = set(minilm.state_dict())
     assert keys == set(sd) - {"embeddings.position_ids"}
     assert "encoder.layer.5.attention.self.query.weight" in keys
-    fresh = BertModel(BertConfig.from_pretrained(MINILM))
-    missing, unexpected = fresh.load_state_dict(
+    missing, unexpected = minilm.load_state_dict(
         {k: v for k, v in sd.items() if k != "embeddings.position_ids"}, strict=True
     )
     assert not missing and not unexpected
-    # a head checkpoint (keys under bert., plus an MLM head) loads into the base model
-    head = BertForMaskedLM.from_pretrained(MINILM)  # base checkpoint: new head
-    head.save_pretrained(tmp_path)
-    saved = load_file(os.path.join(tmp_path, "model.safetensors"))
+
+
+def test_prefixes_heads_and_tied_weights(tmp_path):
+    torch.manual_seed(0)
+    base = BertModel(_tiny())
+    base.save_pretrained(tmp_path / "base")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the new MLM head
+        head = BertForMaskedLM.from_pretrained(tmp_path / "base")  # base checkpoint: new head
+    assert torch.equal(head.bert.encoder.layer[1].output.dense.weight,
+                       base.encoder.layer[1].output.dense.weight)  # fmt: skip
+    head.save_pretrained(tmp_path / "head")
+    saved = load_file(os.path.join(tmp_path / "head", "model.safetensors"))
     assert "bert.embeddings.word_embeddings.weight" in saved
     assert "cls.predictions.decoder.weight" not in saved  # tied: saved once
-    base = BertModel.from_pretrained(tmp_path)
-    a = base.embeddings.word_embeddings.weight
-    assert torch.equal(a, minilm.embeddings.word_embeddings.weight)
-    again = BertForMaskedLM.from_pretrained(tmp_path)
+    assert not any("pooler" in k for k in saved)  # the MLM model has none
+    # a head checkpoint (keys under bert., no pooler) loads into the base model
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        back = BertModel.from_pretrained(tmp_path / "head")
+    assert any("pooler.dense.weight" in str(x.message) for x in w)
     assert torch.equal(
-        again.cls.predictions.transform.dense.weight, head.cls.predictions.transform.dense.weight
+        back.embeddings.word_embeddings.weight, base.embeddings.word_embeddings.weight
     )
+    again = BertForMaskedLM.from_pretrained(tmp_path / "head")
+    a, b = again.cls.predictions.transform.dense.weight, head.cls.predictions.transform.dense.weight
+    assert torch.equal(a, b)
     assert again.cls.predictions.decoder.weight is again.bert.embeddings.word_embeddings.weight
 
 
