@@ -27,6 +27,18 @@ from .._tensor import Tensor, wrap
 from ..autograd.function import Node
 from ._util import norm_dim, xp_of
 
+
+def _fft_of(a):
+    """The FFT module for ``a``: scipy.fft on the CPU (it transforms float32/complex64 natively
+    and batches rows, ~10x faster than numpy.fft there), the array module's own on GPU."""
+    xp = xp_of(a)
+    if xp is np:
+        import scipy.fft
+
+        return scipy.fft
+    return xp.fft
+
+
 _NORMS = {None: "backward", "backward": "backward", "forward": "forward", "ortho": "ortho"}
 _DUAL = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
 _COMPLEX_OF = {np.dtype(np.float32): np.complex64, np.dtype(np.float64): np.complex128}
@@ -38,7 +50,7 @@ class FftC2C(Node):
 
     def forward(self, a, dims, norm, forward):
         self.dims, self.norm, self.fwd = dims, norm, forward
-        fft = xp_of(a).fft
+        fft = _fft_of(a)
         out = (fft.fftn if forward else fft.ifftn)(a, axes=dims, norm=norm)
         return out.astype(a.dtype, copy=False)
 
@@ -53,7 +65,7 @@ class FftR2C(Node):
     def forward(self, a, dims, norm, onesided):
         self.dims, self.norm, self.onesided = dims, norm, onesided
         self.in_shape = a.shape
-        fft = xp_of(a).fft
+        fft = _fft_of(a)
         out = (fft.rfftn if onesided else fft.fftn)(a, axes=dims, norm=norm)
         return out.astype(_COMPLEX_OF[a.dtype], copy=False)
 
@@ -73,7 +85,7 @@ class FftC2R(Node):
     def forward(self, a, dims, norm, n):
         self.dims, self.norm, self.n = dims, norm, n
         s = [a.shape[d] for d in dims[:-1]] + [n]
-        out = xp_of(a).fft.irfftn(a, s=s, axes=dims, norm=norm)
+        out = _fft_of(a).irfftn(a, s=s, axes=dims, norm=norm)
         return out.astype(a.real.dtype, copy=False)
 
     def backward(self, g):
