@@ -80,6 +80,15 @@ def spectrogram(
     frame_norm, window_norm = _spec_norms(normalized)
     shape = tuple(waveform.shape)
     waveform = waveform.reshape(-1, shape[-1])
+    half = n_fft // 2
+    if center and pad_mode == "reflect" and shape[-1] > half:
+        # Reflect-pad with two flipped slices (a copy of the edges only) rather than a
+        # gather through an index map of the whole signal.
+        waveform = torch.cat(
+            [waveform[:, 1 : half + 1].flip(-1), waveform, waveform[:, -half - 1 : -1].flip(-1)],
+            dim=-1,
+        )
+        center = False
     spec = torch.stft(
         waveform,
         n_fft=n_fft,
