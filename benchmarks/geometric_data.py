@@ -3,6 +3,8 @@
 - scatter-sum of 1M rows (16 features) into 100k groups: tocha.geometric.utils.scatter vs
   torch_geometric.utils.scatter, once with the same index tensor every call (the GNN-layer
   case, where tocha reuses its sorted plan) and once with a fresh index tensor per call.
+- graph utilities on a 100k-node 1M-edge random graph: coalesce (with and without a weight),
+  to_undirected, subgraph (30k nodes), k_hop_subgraph (2 hops from 100 seeds).
 - Batch.from_data_list of 128 small graphs (10-30 nodes, 4 edges per node): the per-batch
   cost of graph-classification DataLoaders.
 - NeighborLoader [15, 10] sampling, batch 1024 seeds, on a 100k-node 1M-edge random graph.
@@ -64,6 +66,44 @@ def _scatter_workload(fresh_index: bool) -> Workload:
 
     name = "scatter-sum 1M x 16 -> 100k" + (" (fresh index)" if fresh_index else "")
     return Workload(name, "geometric.utils", tocha_side, anchor_side, 1.0)
+
+
+def _util_workloads() -> list[Workload]:
+    rng = np.random.default_rng(1)
+    ei = rng.integers(0, N_NODES, (2, N_EDGES))
+    w = rng.standard_normal(N_EDGES).astype(np.float32)
+    sub = rng.permutation(N_NODES)[:30_000]
+    n = N_NODES
+    calls = {
+        "coalesce 1M edges": lambda U, e, w, s: U.coalesce(e, num_nodes=n),
+        "coalesce 1M edges + weight": lambda U, e, w, s: U.coalesce(e, w, n),
+        "to_undirected 1M edges": lambda U, e, w, s: U.to_undirected(e, num_nodes=n),
+        "subgraph 30k of 100k nodes": lambda U, e, w, s: U.subgraph(s, e, w, True, n),
+        "k_hop_subgraph 2 hops, 100 seeds": lambda U, e, w, s: U.k_hop_subgraph(
+            s[:100], 2, e, True, n
+        ),
+    }
+    out = []
+    for name, call in calls.items():
+
+        def tocha_side(call=call):
+            import tocha.core as torch
+            import tocha.geometric.utils as U
+
+            f = torch.from_numpy
+            e, ww, s = f(ei), f(w), f(sub)
+            return lambda: call(U, e, ww, s)
+
+        def anchor_side(call=call):
+            import torch
+            import torch_geometric.utils as U
+
+            f = torch.from_numpy
+            e, ww, s = f(ei), f(w), f(sub)
+            return lambda: call(U, e, ww, s)
+
+        out.append(Workload(name, "geometric.utils", tocha_side, anchor_side, 1.0))
+    return out
 
 
 def _collate_workload() -> Workload:
@@ -161,6 +201,8 @@ def main(argv=None) -> int:
         f"torch_geometric {torch_geometric.__version__}\n"
     )
     results = [measure(_scatter_workload(f), rounds=args.rounds, budget_s=0.3) for f in (0, 1)]
+    for w in _util_workloads():
+        results.append(measure(w, rounds=args.rounds, budget_s=0.3))
     results.append(measure(_collate_workload(), rounds=args.rounds, budget_s=0.2))
 
     ei, x = _graph()
