@@ -696,3 +696,19 @@ def test_lazy_in_channels():
     conv = gnn.GCNConv(-1, 4)
     assert conv(torch.ones(3, 6), torch.tensor([[0, 1], [1, 0]])).shape == (3, 4)
     assert conv.lin.weight.shape == (4, 6)
+
+
+def test_cached_plans_are_released_with_their_graph():
+    import gc
+
+    from tocha.geometric.nn import _spmm
+    from tocha.geometric.utils import _scatter
+
+    conv = gnn.GATConv(4, 2, heads=2)
+    before = (len(_scatter._PLANS), len(_spmm._PLANS), len(_spmm._ROWS))
+    for i in range(20):
+        ei = torch.from_numpy(np.random.default_rng(i).integers(0, 50, (2, 200)))
+        conv(torch.randn(50, 4), ei).sum().backward()
+    del ei
+    gc.collect()
+    assert (len(_scatter._PLANS), len(_spmm._PLANS), len(_spmm._ROWS)) == before

@@ -18,25 +18,24 @@ import scipy.sparse as sp
 import tocha.core as torch
 from tocha.core import Tensor
 
+from ..utils._scatter import _plan_for
+
 __all__ = ["spmm", "supports_spmm"]
 
 
 class _AdjPlan:
-    """CSR structure of rows ``dst`` and columns ``src`` (edge order -> CSR order)."""
+    """CSR structure of rows ``dst`` and columns ``src`` (edge order -> CSR order); the sort
+    is the scatter plan of ``dst``, shared with scatter/softmax over the same index tensor."""
 
-    __slots__ = ("shape", "order", "indices", "indptr", "ones", "dst", "src")
+    __slots__ = ("shape", "order", "indices", "indptr", "ones")
 
     def __init__(self, dst: np.ndarray, src: np.ndarray, shape: tuple, dst_t, src_t) -> None:
-        e = dst.shape[0]
-        perm = sp.csr_matrix(
-            (np.ones(e, np.float32), (dst, np.arange(e, dtype=np.int64))), shape=(shape[0], e)
-        )
-        self.order = perm.indices
-        self.indptr = perm.indptr
-        self.indices = src[self.order].astype(perm.indices.dtype, copy=False)
+        sorted_plan = _plan_for(dst_t, dst, shape[0])
+        self.order = sorted_plan.order
+        self.indptr = sorted_plan.csr.indptr
+        self.indices = src[self.order].astype(self.order.dtype, copy=False)
         self.shape = shape
         self.ones = {}
-        self.dst, self.src = dst_t, src_t
 
     def matrix(self, data: np.ndarray | None, dtype, permuted: bool = False) -> sp.csr_matrix:
         if data is None:
@@ -51,6 +50,25 @@ class _AdjPlan:
 
 
 _PLANS: dict = {}
+_ROWS: dict = {}
+
+
+def _forget(cache: dict, key):
+    return lambda _ref: cache.pop(key, None)
+
+
+def _rows(edge_index: Tensor) -> tuple[Tensor, Tensor]:
+    """``(edge_index[0], edge_index[1])`` as the same tensor objects for as long as
+    ``edge_index`` lives unchanged, so the sorted scatter plans cached per index tensor are
+    reused across layers and calls. The rows are copies (views would keep ``edge_index``
+    alive); the entry is dropped when ``edge_index`` is freed."""
+    key = id(edge_index)
+    hit = _ROWS.get(key)
+    if hit is not None and hit[0]() is edge_index and hit[1] == edge_index._version:
+        return hit[2]
+    rows = (edge_index[0].clone(), edge_index[1].clone())
+    _ROWS[key] = (weakref.ref(edge_index, _forget(_ROWS, key)), edge_index._version, rows)
+    return rows
 
 
 def _plans(edge_index: Tensor, n_src: int, n_dst: int, flow: str) -> tuple[_AdjPlan, _AdjPlan]:
@@ -60,7 +78,8 @@ def _plans(edge_index: Tensor, n_src: int, n_dst: int, flow: str) -> tuple[_AdjP
         return hit[2]
     ei = edge_index.detach().numpy()
     j, i = (0, 1) if flow == "source_to_target" else (1, 0)
-    src_t, dst_t = edge_index[j], edge_index[i]
+    rows = _rows(edge_index)
+    src_t, dst_t = rows[j], rows[i]
     src, dst = ei[j], ei[i]
     if src.size and (src.max() >= n_src or dst.max() >= n_dst or min(src.min(), dst.min()) < 0):
         raise IndexError(
@@ -69,12 +88,11 @@ def _plans(edge_index: Tensor, n_src: int, n_dst: int, flow: str) -> tuple[_AdjP
         )
     fwd = _AdjPlan(dst, src, (n_dst, n_src), dst_t, src_t)
     bwd = _AdjPlan(src, dst, (n_src, n_dst), src_t, dst_t)
-    if len(_PLANS) > 32:
-        for k in [k for k, v in _PLANS.items() if v[0]() is None]:
-            del _PLANS[k]
-        if len(_PLANS) > 32:
-            _PLANS.clear()
-    _PLANS[key] = (weakref.ref(edge_index), edge_index._version, (fwd, bwd))
+    _PLANS[key] = (
+        weakref.ref(edge_index, _forget(_PLANS, key)),
+        edge_index._version,
+        (fwd, bwd),
+    )
     return fwd, bwd
 
 

@@ -106,12 +106,8 @@ def _plan_for(index: Tensor, idx: np.ndarray, size: int) -> _Plan:
         if ref() is index and ver == version and sz == size:
             return plan
     plan = _Plan(idx, size)
-    if len(_PLANS) > 64:
-        for k in [k for k, v in _PLANS.items() if v[0]() is None]:
-            del _PLANS[k]
-        if len(_PLANS) > 64:
-            _PLANS.clear()
-    _PLANS[key] = (weakref.ref(index), version, size, plan)
+    # the entry goes when the index tensor is freed (plans hold O(E) arrays)
+    _PLANS[key] = (weakref.ref(index, lambda _ref: _PLANS.pop(key, None)), version, size, plan)
     return plan
 
 

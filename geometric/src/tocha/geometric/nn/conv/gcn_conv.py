@@ -8,6 +8,7 @@ from tocha.core.nn import Parameter
 
 from ...utils._scatter import scatter
 from ...utils.loop import add_remaining_self_loops
+from .._spmm import _rows
 from ..dense.linear import Linear
 from ..inits import zeros
 from .message_passing import MessagePassing
@@ -50,7 +51,7 @@ def gcn_norm(
         edge_weight = torch.ones(
             edge_index.size(1), dtype=dtype or torch.get_default_dtype(), device=edge_index.device
         )
-    row, col = edge_index[0], edge_index[1]
+    row, col = _rows(edge_index)
     idx = col if flow == "source_to_target" else row
     deg = scatter(edge_weight, idx, dim=0, dim_size=num_nodes, reduce="sum")
     # isolated nodes get 0 (torch_geometric masks the inf of 0 ** -0.5)

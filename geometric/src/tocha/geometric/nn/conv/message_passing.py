@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import inspect
-import weakref
 from typing import Any
 
 from tocha.core import Tensor
 from tocha.core.nn import Module
 
 from ...utils._scatter import gather_rows
-from .._spmm import spmm, supports_spmm
+from .._spmm import _rows, spmm, supports_spmm
 from ..aggr import Aggregation, aggregation_resolver
 
 __all__ = ["MessagePassing"]
@@ -26,27 +25,6 @@ _SPECIAL = {
     "index",
     "dim_size",
 }
-
-
-_ROWS: dict = {}
-
-
-def _rows(edge_index: Tensor) -> tuple[Tensor, Tensor]:
-    """``(edge_index[0], edge_index[1])``, the same tensor objects for as long as
-    ``edge_index`` lives unchanged, so the sorted scatter plans cached per index tensor are
-    reused across layers and calls."""
-    key = id(edge_index)
-    hit = _ROWS.get(key)
-    if hit is not None and hit[0]() is edge_index and hit[1] == edge_index._version:
-        return hit[2]
-    rows = (edge_index[0], edge_index[1])
-    if len(_ROWS) > 64:
-        for k in [k for k, v in _ROWS.items() if v[0]() is None]:
-            del _ROWS[k]
-        if len(_ROWS) > 64:
-            _ROWS.clear()
-    _ROWS[key] = (weakref.ref(edge_index), edge_index._version, rows)
-    return rows
 
 
 def _params(fn, skip_first: bool) -> list[str]:
