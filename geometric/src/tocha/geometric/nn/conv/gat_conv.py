@@ -194,7 +194,7 @@ class GATv2Conv(MessagePassing):
     """GATv2: ``alpha_ij = softmax_j(a . leaky_relu(W_s x_j + W_t x_i [+ W_e e_ij]))``, so the
     ranking of neighbours can depend on the query node.
 
-    Args: as GATConv, plus ``share_weights`` (one matrix for source and target).
+    The arguments are GATConv's, plus ``share_weights`` (one matrix for source and target).
 
     Example:
         >>> import tocha.core as torch
