@@ -24,6 +24,13 @@ from .faster_rcnn import (
     fasterrcnn_resnet50_fpn,
     fasterrcnn_resnet50_fpn_v2,
 )
+from .mask_rcnn import (
+    MaskRCNN,
+    MaskRCNN_ResNet50_FPN_Weights,
+    MaskRCNNHeads,
+    MaskRCNNPredictor,
+    maskrcnn_resnet50_fpn,
+)
 from .mtcnn import MTCNN, MTCNN_Weights, ONet, PNet, RNet, mtcnn
 from .retinanet import (
     RetinaNet,
@@ -64,6 +71,11 @@ __all__ = [
     "fasterrcnn_resnet50_fpn_v2",
     "fasterrcnn_mobilenet_v3_large_fpn",
     "fasterrcnn_mobilenet_v3_large_320_fpn",
+    "MaskRCNN",
+    "MaskRCNN_ResNet50_FPN_Weights",
+    "MaskRCNNHeads",
+    "MaskRCNNPredictor",
+    "maskrcnn_resnet50_fpn",
     "RetinaNet",
     "RetinaNet_ResNet50_FPN_Weights",
     "RetinaNet_ResNet50_FPN_V2_Weights",

@@ -8,9 +8,10 @@ import tocha.core.nn.functional as F
 from tocha.core import nn
 
 from ...ops import boxes as box_ops
+from ...ops.roi_align import roi_align
 from . import _utils as det_utils
 
-__all__ = ["RoIHeads", "fastrcnn_loss"]
+__all__ = ["RoIHeads", "fastrcnn_loss", "maskrcnn_inference", "maskrcnn_loss"]
 
 
 def fastrcnn_loss(class_logits, box_regression, labels: list, regression_targets: list):
@@ -39,6 +40,43 @@ def fastrcnn_loss(class_logits, box_regression, labels: list, regression_targets
     return classification_loss, box_loss / labels.numel()
 
 
+def maskrcnn_inference(x, labels: list) -> tuple:
+    """Per image, the sigmoid of each detection's mask logits for its predicted class,
+    shaped ``[N_i, 1, M, M]``."""
+    mask_prob = x.sigmoid()
+    boxes_per_image = [lab.shape[0] for lab in labels]
+    labels = torch.cat(labels)
+    index = torch.arange(mask_prob.shape[0], device=labels.device)
+    return mask_prob[index, labels][:, None].split(boxes_per_image, dim=0)
+
+
+def project_masks_on_boxes(gt_masks, boxes, matched_idxs, M: int):
+    """Each proposal's matched ground-truth mask cropped to the proposal and resampled to
+    ``M x M`` (RoIAlign, one sample per bin)."""
+    rois = torch.cat([matched_idxs.to(boxes.dtype)[:, None], boxes], dim=1)
+    return roi_align(gt_masks[:, None].to(rois.dtype), rois, (M, M), 1.0)[:, 0]
+
+
+def maskrcnn_loss(
+    mask_logits, proposals: list, gt_masks: list, gt_labels: list, mask_matched_idxs: list
+):
+    """Binary cross-entropy of the mask logits of each positive proposal's true class against
+    its matched ground-truth mask projected on the proposal."""
+    M = mask_logits.shape[-1]
+    labels = torch.cat([lab[idx] for lab, idx in zip(gt_labels, mask_matched_idxs)], dim=0)
+    mask_targets = torch.cat(
+        [
+            project_masks_on_boxes(m, p, i, M)
+            for m, p, i in zip(gt_masks, proposals, mask_matched_idxs)
+        ],
+        dim=0,
+    )
+    if mask_targets.numel() == 0:
+        return mask_logits.sum() * 0
+    index = torch.arange(labels.shape[0], device=labels.device)
+    return F.binary_cross_entropy_with_logits(mask_logits[index, labels], mask_targets)
+
+
 class RoIHeads(nn.Module):
     """The second stage of Faster R-CNN.
 
@@ -50,8 +88,9 @@ class RoIHeads(nn.Module):
         batch_size_per_image, positive_fraction: proposals sampled per image for the loss.
         bbox_reg_weights: BoxCoder weights, default ``(10, 10, 5, 5)``.
         score_thresh, nms_thresh, detections_per_img: inference filtering.
-        mask_* / keypoint_*: accepted for torchvision's signature; Mask and Keypoint R-CNN
-            are not provided, so these must stay None.
+        mask_roi_pool, mask_head, mask_predictor: Mask R-CNN's branch (all three or none).
+        keypoint_*: accepted for torchvision's signature; Keypoint R-CNN is not provided, so
+            these must stay None.
     """
 
     def __init__(
@@ -75,11 +114,9 @@ class RoIHeads(nn.Module):
         keypoint_predictor=None,
     ) -> None:
         super().__init__()
-        extra = [mask_roi_pool, mask_head, mask_predictor]
-        extra += [keypoint_roi_pool, keypoint_head, keypoint_predictor]
-        if any(m is not None for m in extra):
+        if any(m is not None for m in (keypoint_roi_pool, keypoint_head, keypoint_predictor)):
             raise NotImplementedError(
-                "RoIHeads: mask and keypoint branches (Mask/Keypoint R-CNN) are not available"
+                "RoIHeads: the keypoint branch (Keypoint R-CNN) is not available"
             )
         self.box_similarity = box_ops.box_iou
         self.proposal_matcher = det_utils.Matcher(
@@ -97,11 +134,15 @@ class RoIHeads(nn.Module):
         self.score_thresh = score_thresh
         self.nms_thresh = nms_thresh
         self.detections_per_img = detections_per_img
-        self.mask_roi_pool = self.mask_head = self.mask_predictor = None
+        self.mask_roi_pool = mask_roi_pool
+        self.mask_head = mask_head
+        self.mask_predictor = mask_predictor
         self.keypoint_roi_pool = self.keypoint_head = self.keypoint_predictor = None
 
     def has_mask(self) -> bool:
-        return False
+        return not (
+            self.mask_roi_pool is None or self.mask_head is None or self.mask_predictor is None
+        )
 
     def has_keypoint(self) -> bool:
         return False
@@ -136,6 +177,8 @@ class RoIHeads(nn.Module):
             raise ValueError("Every element of targets should have a boxes key")
         if not all("labels" in t for t in targets):
             raise ValueError("Every element of targets should have a labels key")
+        if self.has_mask() and not all("masks" in t for t in targets):
+            raise ValueError("Every element of targets should have a masks key")
 
     def select_training_samples(self, proposals: list, targets: list | None):
         self.check_targets(targets)
@@ -199,7 +242,7 @@ class RoIHeads(nn.Module):
                         f"target labels must of int64 type, instead got {t['labels'].dtype}"
                     )
         if self.training:
-            proposals, _matched, labels, regression_targets = self.select_training_samples(
+            proposals, matched_idxs, labels, regression_targets = self.select_training_samples(
                 proposals, targets
             )
         box_features = self.box_roi_pool(features, proposals, image_shapes)
@@ -217,4 +260,41 @@ class RoIHeads(nn.Module):
             )
             for b, s, lab in zip(boxes, scores, labels):
                 result.append({"boxes": b, "labels": lab, "scores": s})
+        if self.has_mask():
+            losses.update(
+                self._mask_branch(
+                    features,
+                    proposals,
+                    image_shapes,
+                    targets,
+                    result,
+                    labels,
+                    matched_idxs if self.training else None,
+                )
+            )
         return result, losses
+
+    def _mask_branch(self, features, proposals, image_shapes, targets, result, labels, matched):
+        if self.training:
+            # masks are learnt on the positive sampled proposals only
+            mask_proposals, pos_matched_idxs = [], []
+            for props, lab, idx in zip(proposals, labels, matched):
+                pos = torch.where(lab > 0)[0]
+                mask_proposals.append(props[pos])
+                pos_matched_idxs.append(idx[pos])
+        else:
+            mask_proposals = [r["boxes"] for r in result]
+        mask_features = self.mask_roi_pool(features, mask_proposals, image_shapes)
+        mask_logits = self.mask_predictor(self.mask_head(mask_features))
+        if self.training:
+            loss = maskrcnn_loss(
+                mask_logits,
+                mask_proposals,
+                [t["masks"] for t in targets],
+                [t["labels"] for t in targets],
+                pos_matched_idxs,
+            )
+            return {"loss_mask": loss}
+        for prob, r in zip(maskrcnn_inference(mask_logits, [r["labels"] for r in result]), result):
+            r["masks"] = prob
+        return {}

@@ -13,7 +13,7 @@ from tocha.core import nn
 
 from .image_list import ImageList
 
-__all__ = ["GeneralizedRCNNTransform", "resize_boxes"]
+__all__ = ["GeneralizedRCNNTransform", "paste_masks_in_image", "resize_boxes"]
 
 
 def _resize_image_and_masks(
@@ -50,6 +50,57 @@ def _resize_image_and_masks(
         )[:, 0].to(torch.uint8)
         target["masks"] = mask
     return image, target
+
+
+def expand_masks(mask, padding: int):
+    M = mask.shape[-1]
+    scale = float(M + 2 * padding) / M
+    return F.pad(mask, (padding,) * 4), scale
+
+
+def expand_boxes(boxes, scale: float):
+    w_half = (boxes[:, 2] - boxes[:, 0]) * 0.5 * scale
+    h_half = (boxes[:, 3] - boxes[:, 1]) * 0.5 * scale
+    x_c = (boxes[:, 2] + boxes[:, 0]) * 0.5
+    y_c = (boxes[:, 3] + boxes[:, 1]) * 0.5
+    return torch.stack([x_c - w_half, y_c - h_half, x_c + w_half, y_c + h_half], dim=1)
+
+
+def paste_mask_in_image(mask, box, im_h: int, im_w: int):
+    """One ``M x M`` mask resized (bilinear) to its integer box and placed on an empty image."""
+    x0, y0, x1, y1 = (int(v) for v in box.tolist())
+    w, h = max(x1 - x0 + 1, 1), max(y1 - y0 + 1, 1)
+    resized = F.interpolate(mask[None, None], size=(h, w), mode="bilinear", align_corners=False)
+    resized = resized[0, 0]
+    im_mask = torch.zeros((im_h, im_w), dtype=mask.dtype, device=mask.device)
+    xa, xb = max(x0, 0), min(x1 + 1, im_w)
+    ya, yb = max(y0, 0), min(y1 + 1, im_h)
+    if xb > xa and yb > ya:
+        im_mask[ya:yb, xa:xb] = resized[(ya - y0) : (yb - y0), (xa - x0) : (xb - x0)]
+    return im_mask
+
+
+def paste_masks_in_image(masks, boxes, img_shape: tuple[int, int], padding: int = 1):
+    """Mask R-CNN's ``[N, 1, M, M]`` box-relative masks as ``[N, 1, H, W]`` image masks.
+
+    Each mask is padded by ``padding`` (its box grown to match), so the bilinear resize does
+    not smear the border.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> from tocha.vision.models.detection.transform import paste_masks_in_image
+        >>> box = torch.tensor([[2.0, 1.0, 5.0, 6.0]])
+        >>> out = paste_masks_in_image(torch.ones(1, 1, 4, 4), box, (8, 8))
+        >>> out.shape, [round(v, 3) for v in out[0, 0, 3].tolist()]
+        (torch.Size([1, 1, 8, 8]), [0.0, 0.1, 1.0, 1.0, 1.0, 0.1, 0.0, 0.0])
+    """
+    masks, scale = expand_masks(masks, padding=padding)
+    boxes = expand_boxes(boxes, scale).to(dtype=torch.int64)
+    im_h, im_w = img_shape
+    res = [paste_mask_in_image(m[0], b, im_h, im_w) for m, b in zip(masks, boxes)]
+    if res:
+        return torch.stack(res, dim=0)[:, None]
+    return masks.new_zeros((0, 1, im_h, im_w))
 
 
 def resize_boxes(boxes, original_size, new_size):
@@ -190,7 +241,10 @@ class GeneralizedRCNNTransform(nn.Module):
         if self.training:
             return result
         for i, (pred, im_s, o_im_s) in enumerate(zip(result, image_shapes, original_image_sizes)):
-            result[i]["boxes"] = resize_boxes(pred["boxes"], im_s, o_im_s)
+            boxes = resize_boxes(pred["boxes"], im_s, o_im_s)
+            result[i]["boxes"] = boxes
+            if "masks" in pred:
+                result[i]["masks"] = paste_masks_in_image(pred["masks"], boxes, o_im_s)
             if "keypoints" in pred:
                 kp = pred["keypoints"]
                 scale = torch.tensor(

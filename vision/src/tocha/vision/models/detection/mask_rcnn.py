@@ -1,0 +1,196 @@
+"""Mask R-CNN (He et al., 2017): Faster R-CNN with a mask branch, torchvision's names."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from tocha.core import nn
+
+from ...ops.misc import Conv2dNormActivation
+from ...ops.poolers import MultiScaleRoIAlign
+from .._api import Weights, WeightsEnum, register_model
+from ..resnet import ResNet50_Weights, resnet50
+from ._coco import _COCO_CATEGORIES, ObjectDetection
+from ._frozen_bn import FrozenBatchNorm2d
+from ._utils import _ovewrite_value_param, overwrite_eps
+from .backbone_utils import _resnet_fpn_extractor, _validate_trainable_layers
+from .faster_rcnn import FasterRCNN
+
+__all__ = [
+    "MaskRCNN",
+    "MaskRCNN_ResNet50_FPN_Weights",
+    "MaskRCNNHeads",
+    "MaskRCNNPredictor",
+    "maskrcnn_resnet50_fpn",
+]
+
+
+class MaskRCNNHeads(nn.Sequential):
+    """3x3 convolutions (+ReLU) over the pooled RoI features of the mask branch."""
+
+    _version = 2
+
+    def __init__(
+        self,
+        in_channels: int,
+        layers: list[int],
+        dilation: int,
+        norm_layer: Callable[..., nn.Module] | None = None,
+    ) -> None:
+        blocks = []
+        previous = in_channels
+        for current in layers:
+            blocks.append(
+                Conv2dNormActivation(
+                    previous,
+                    current,
+                    kernel_size=3,
+                    stride=1,
+                    padding=dilation,
+                    dilation=dilation,
+                    norm_layer=norm_layer,
+                )
+            )
+            previous = current
+        super().__init__(*blocks)
+        for layer in self.modules():
+            if isinstance(layer, nn.Conv2d):
+                nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
+                if layer.bias is not None:
+                    nn.init.zeros_(layer.bias)
+
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ) -> None:
+        # version 1 named the convolutions mask_fcn1, mask_fcn2, ...
+        version = local_metadata.get("version", None)
+        if version is None or version < 2:
+            for i in range(len(self)):
+                for kind in ("weight", "bias"):
+                    old_key = f"{prefix}mask_fcn{i + 1}.{kind}"
+                    if old_key in state_dict:
+                        state_dict[f"{prefix}{i}.0.{kind}"] = state_dict.pop(old_key)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+
+
+class MaskRCNNPredictor(nn.Sequential):
+    """A 2x transposed convolution, ReLU and 1x1 convolution to one mask logit map per class."""
+
+    def __init__(self, in_channels: int, dim_reduced: int, num_classes: int) -> None:
+        super().__init__(
+            OrderedDict(
+                [
+                    ("conv5_mask", nn.ConvTranspose2d(in_channels, dim_reduced, 2, 2, 0)),
+                    ("relu", nn.ReLU(inplace=True)),
+                    ("mask_fcn_logits", nn.Conv2d(dim_reduced, num_classes, 1, 1, 0)),
+                ]
+            )
+        )
+        for name, param in self.named_parameters():
+            if "weight" in name:
+                nn.init.kaiming_normal_(param, mode="fan_out", nonlinearity="relu")
+
+
+class MaskRCNN(FasterRCNN):
+    """Faster R-CNN plus a mask branch: in training the targets also carry ``masks`` (uint8
+    ``[N, H, W]``) and the losses add ``loss_mask``; in eval each detection gets ``masks``
+    (``[N, 1, H, W]`` probabilities in the original image). Other arguments as
+    :class:`FasterRCNN`.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        num_classes: int | None = None,
+        *args: Any,
+        mask_roi_pool: MultiScaleRoIAlign | None = None,
+        mask_head: nn.Module | None = None,
+        mask_predictor: nn.Module | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(mask_roi_pool, (MultiScaleRoIAlign, type(None))):
+            raise TypeError(
+                "mask_roi_pool should be of type MultiScaleRoIAlign or None instead of "
+                f"{type(mask_roi_pool)}"
+            )
+        if num_classes is not None and mask_predictor is not None:
+            raise ValueError("num_classes should be None when mask_predictor is specified")
+        out_channels = backbone.out_channels
+        if mask_roi_pool is None:
+            mask_roi_pool = MultiScaleRoIAlign(
+                featmap_names=["0", "1", "2", "3"], output_size=14, sampling_ratio=2
+            )
+        if mask_head is None:
+            mask_head = MaskRCNNHeads(out_channels, [256, 256, 256, 256], 1)
+        if mask_predictor is None:
+            mask_predictor = MaskRCNNPredictor(256, 256, num_classes)
+        super().__init__(backbone, num_classes, *args, **kwargs)
+        self.roi_heads.mask_roi_pool = mask_roi_pool
+        self.roi_heads.mask_head = mask_head
+        self.roi_heads.mask_predictor = mask_predictor
+
+
+class MaskRCNN_ResNet50_FPN_Weights(WeightsEnum):
+    COCO_V1 = Weights(
+        url="https://download.pytorch.org/models/maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth",
+        transforms=ObjectDetection,
+        meta={
+            "categories": _COCO_CATEGORIES,
+            "min_size": (1, 1),
+            "num_params": 44401393,
+            "recipe": "https://github.com/pytorch/vision/tree/main/references/detection#mask-r-cnn",
+            "_metrics": {"COCO-val2017": {"box_map": 37.9, "mask_map": 34.6}},
+            "_ops": 134.38,
+            "_file_size": 169.84,
+            "_docs": "These weights were produced by following a similar training recipe as on "
+            "the paper.",
+        },
+    )
+    DEFAULT = COCO_V1
+
+
+@register_model()
+def maskrcnn_resnet50_fpn(
+    *,
+    weights: MaskRCNN_ResNet50_FPN_Weights | None = None,
+    progress: bool = True,
+    num_classes: int | None = None,
+    weights_backbone: ResNet50_Weights | None = ResNet50_Weights.IMAGENET1K_V1,
+    trainable_backbone_layers: int | None = None,
+    **kwargs: Any,
+) -> MaskRCNN:
+    """Mask R-CNN with a ResNet-50-FPN backbone ("Mask R-CNN"); arguments as
+    :func:`~tocha.vision.models.detection.fasterrcnn_resnet50_fpn`.
+
+    Example:
+        >>> from tocha.vision.models.detection import maskrcnn_resnet50_fpn
+        >>> m = maskrcnn_resnet50_fpn(weights_backbone=None, num_classes=3)
+        >>> m.roi_heads.mask_predictor.mask_fcn_logits.out_channels, m.roi_heads.has_mask()
+        (3, True)
+    """
+    weights = MaskRCNN_ResNet50_FPN_Weights.verify(weights)
+    weights_backbone = ResNet50_Weights.verify(weights_backbone)
+    if weights is not None:
+        weights_backbone = None
+        num_classes = _ovewrite_value_param(
+            "num_classes", num_classes, len(weights.meta["categories"])
+        )
+    elif num_classes is None:
+        num_classes = 91
+    is_trained = weights is not None or weights_backbone is not None
+    trainable_backbone_layers = _validate_trainable_layers(
+        is_trained, trainable_backbone_layers, 5, 3
+    )
+    norm_layer = FrozenBatchNorm2d if is_trained else nn.BatchNorm2d
+    backbone = resnet50(weights=weights_backbone, progress=progress, norm_layer=norm_layer)
+    backbone = _resnet_fpn_extractor(backbone, trainable_backbone_layers)
+    model = MaskRCNN(backbone, num_classes=num_classes, **kwargs)
+    if weights is not None:
+        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
+        if weights == MaskRCNN_ResNet50_FPN_Weights.COCO_V1:
+            overwrite_eps(model, 0.0)
+    return model
