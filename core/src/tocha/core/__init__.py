@@ -212,3 +212,15 @@ def set_printoptions(
 
 
 del _name, _mod, _fn
+
+# Deployment submodules (torch.onnx, torch.ao, torch.jit): imported on first use, so that
+# `import tocha.core` does not pay for them.
+_LAZY_SUBMODULES = ("onnx", "ao", "jit")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        mod = _importlib.import_module(f".{name}", __name__)
+        globals()[name] = mod
+        return mod
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

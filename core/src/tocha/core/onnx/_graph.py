@@ -1,0 +1,125 @@
+"""The graph being built during export: values, nodes and initializers, by tensor identity."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._tensor import Tensor
+
+
+class OnnxExporterError(RuntimeError):
+    """Base error of ``tocha.core.onnx`` (torch's ``torch.onnx.errors.OnnxExporterError``)."""
+
+
+class UnsupportedOperatorError(OnnxExporterError):
+    """An operation met during export has no ONNX mapping."""
+
+
+def to_numpy(a) -> np.ndarray:
+    """Host copy of a raw array (NumPy or CuPy)."""
+    if isinstance(a, np.ndarray):
+        return a
+    get = getattr(a, "get", None)
+    return np.asarray(get() if get is not None else a)
+
+
+class GraphBuilder:
+    """Maps the tensors seen while recording to ONNX value names and collects nodes.
+
+    Tensors are keyed by ``id``; each keyed object is kept alive in ``_keep`` so that an id is
+    never reused by a later, unrelated tensor while the export runs.
+    """
+
+    def __init__(self, named_tensors: dict[int, tuple[str, Tensor]]):
+        from onnx import helper, numpy_helper
+
+        self.helper = helper
+        self.numpy_helper = numpy_helper
+        self.nodes: list = []
+        self.initializers: dict[str, object] = {}
+        self._values: dict[int, str] = {}
+        self._arrays: dict[int, str] = {}
+        self._keep: list = []
+        self._named = named_tensors  # id(param/buffer) -> (state_dict name, tensor)
+        self._count = 0
+        self.module_stack: list[str] = []
+
+    # --- names -----------------------------------------------------------------------------
+    def fresh(self, base: str) -> str:
+        self._count += 1
+        return f"/{base}_{self._count}"
+
+    def bind(self, t: Tensor, name: str) -> None:
+        """Record that Tensor ``t`` is the ONNX value ``name``."""
+        self._values[id(t)] = name
+        self._arrays[id(t._data)] = name
+        self._keep.append(t)
+
+    def known(self, t: Tensor) -> bool:
+        return id(t) in self._values
+
+    def const(self, value, dtype=None, name: str | None = None) -> str:
+        """An initializer holding ``value`` (a constant of the graph)."""
+        arr = np.asarray(
+            to_numpy(value) if not isinstance(value, (int, float, list, tuple)) else value
+        )
+        if dtype is not None:
+            arr = arr.astype(dtype)
+        if arr.dtype == np.float64 and dtype is None:
+            arr = arr.astype(np.float64)
+        if name is None:
+            self._count += 1
+            name = f"onnx::Constant_{self._count}"
+        if name not in self.initializers:
+            self.initializers[name] = self.numpy_helper.from_array(np.ascontiguousarray(arr), name)
+        return name
+
+    def value(self, t: Tensor) -> str:
+        """The ONNX name of Tensor ``t``: a recorded value, a parameter/buffer initializer under
+        its state_dict name, or else a constant baked into the graph."""
+        name = self._values.get(id(t))
+        if name is not None:
+            return name
+        name = self._arrays.get(id(t._data))
+        if name is not None:  # another handle on a recorded array (an in-place op's alias)
+            return name
+        named = self._named.get(id(t))
+        if named is not None:
+            name = self.const(t._data, name=named[0])
+        else:
+            if t._rg:
+                raise OnnxExporterError(
+                    f"onnx.export: a tensor of shape {tuple(t.shape)} that depends on the inputs "
+                    f"was produced by an operation the exporter did not see{self.where()}"
+                )
+            name = self.const(t._data)
+        self.bind(t, name)
+        return name
+
+    def array_value(self, a) -> str:
+        """The ONNX name of a raw array passed to an op as a parameter (an index, a mask)."""
+        name = self._arrays.get(id(a))
+        if name is not None:
+            return name
+        return self.const(a)
+
+    def where(self) -> str:
+        return f" (called from module '{self.module_stack[-1]}')" if self.module_stack else ""
+
+    # --- nodes -----------------------------------------------------------------------------
+    def node(self, op_type: str, inputs: list, n_out: int = 1, **attrs) -> list[str]:
+        """Append a node; returns the names of its outputs."""
+        outs = [self.fresh(op_type) for _ in range(n_out)]
+        attrs = {k: v for k, v in attrs.items() if v is not None}
+        self.nodes.append(
+            self.helper.make_node(op_type, list(inputs), outs, name=outs[0] + "_node", **attrs)
+        )
+        return outs
+
+    def op(self, op_type: str, *inputs, **attrs) -> str:
+        """A single-output node."""
+        return self.node(op_type, list(inputs), 1, **attrs)[0]
+
+    def ints(self, values) -> str:
+        """An int64 1-D constant (shapes, axes, starts, ends)."""
+        return self.const(np.asarray(list(values), dtype=np.int64))

@@ -1,0 +1,395 @@
+"""ONNX nodes for each recorded tocha op (one function per op class name)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._graph import GraphBuilder, UnsupportedOperatorError
+
+_UNARY = {
+    "Abs": "Abs",
+    "Exp": "Exp",
+    "Log": "Log",
+    "Sqrt": "Sqrt",
+    "Sigmoid": "Sigmoid",
+    "Tanh": "Tanh",
+    "Erf": "Erf",
+    "Sin": "Sin",
+    "Cos": "Cos",
+    "Tan": "Tan",
+    "Asin": "Asin",
+    "Acos": "Acos",
+    "Atan": "Atan",
+    "Sinh": "Sinh",
+    "Cosh": "Cosh",
+    "Floor": "Floor",
+    "Ceil": "Ceil",
+    "Reciprocal": "Reciprocal",
+    "Relu": "Relu",
+    "Sign": "Sign",
+    "Neg": "Neg",
+    "Hardswish": "HardSwish",
+    "Clone": "Identity",
+}
+_BINARY = {
+    "Add": "Add",
+    "Sub": "Sub",
+    "Mul": "Mul",
+    "Div": "Div",
+    "Pow": "Pow",
+    "Maximum": "Max",
+    "Minimum": "Min",
+}
+_SCALAR = {  # op(a, s) -> (ONNX op, scalar first?)
+    "AddScalar": ("Add", False),
+    "SubScalar": ("Sub", False),
+    "MulScalar": ("Mul", False),
+    "DivScalar": ("Div", False),
+    "PowScalar": ("Pow", False),
+    "RSubScalar": ("Sub", True),
+    "RDivScalar": ("Div", True),
+    "RPowScalar": ("Pow", True),
+}
+
+
+def _dt(t):
+    return t._data.dtype
+
+
+def _onnx_type(dtype) -> int:
+    from onnx import helper
+
+    return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+
+
+def _cast_to(b: GraphBuilder, name: str, src_dtype, dst_dtype) -> str:
+    if np.dtype(src_dtype) == np.dtype(dst_dtype):
+        return name
+    return b.op("Cast", name, to=_onnx_type(dst_dtype))
+
+
+def _binary(b, onnx_op, ins, out):
+    odt = _dt(out)
+    names = []
+    for t in ins:
+        # comparison/arith promotion happens in tocha; ONNX wants equal input types
+        names.append(_cast_to(b, b.value(t), _dt(t), odt) if onnx_op != "Pow" else b.value(t))
+    if onnx_op == "Pow":
+        return _cast_to(b, b.op("Pow", *names), _dt(ins[0]), odt)
+    return b.op(onnx_op, *names)
+
+
+def _reshape_target(in_shape, out_shape, dynamic: bool):
+    """ONNX Reshape target: leading dims equal to the input's are copied (0) and, when some
+    input axis is dynamic, the first remaining dim is inferred (-1), so that the graph still
+    holds for another batch size."""
+    tgt = list(out_shape)
+    if not dynamic:
+        return tgt
+    i = 0
+    while i < min(len(in_shape), len(out_shape)) and in_shape[i] == out_shape[i]:
+        tgt[i] = 0
+        i += 1
+    if i < len(tgt) and -1 not in tgt and len(tgt) > 0:
+        tgt[i] = -1
+    return tgt
+
+
+def _reshape(b, name, in_shape, out_shape):
+    tgt = _reshape_target(tuple(in_shape), tuple(out_shape), b.dynamic)
+    return b.op("Reshape", name, b.ints(tgt))
+
+
+def _norm_axis(d, nd):
+    return d + nd if d < 0 else d
+
+
+def _slice(b, name, axis, start, end, step=1):
+    return b.op("Slice", name, b.ints([start]), b.ints([end]), b.ints([axis]), b.ints([step]))
+
+
+def _basic_index(b, x, key):
+    """``x[key]`` for a key of ints, slices, None and Ellipsis."""
+    shape = tuple(x.shape)
+    key = key if isinstance(key, tuple) else (key,)
+    n_real = sum(1 for k in key if k is not None and k is not Ellipsis)
+    expanded = []
+    for k in key:
+        if k is Ellipsis:
+            expanded.extend([slice(None)] * (len(shape) - n_real))
+        else:
+            expanded.append(k)
+    while sum(1 for k in expanded if k is not None) < len(shape):
+        expanded.append(slice(None))
+    name = b.value(x)
+    axis = 0  # axis in the current (partially indexed) value
+    src = 0  # axis in x
+    squeeze, unsq = [], []
+    out_axis = 0
+    for k in expanded:
+        if k is None:
+            unsq.append(out_axis)
+            out_axis += 1
+            continue
+        n = shape[src]
+        if isinstance(k, slice):
+            start, stop, step = k.indices(n)
+            if (start, stop, step) != (0, n, 1):
+                if step < 0 and stop < 0:
+                    stop = -(2**62)
+                name = _slice(b, name, axis, start, stop, step)
+            axis += 1
+            out_axis += 1
+        else:
+            i = int(k) + n if int(k) < 0 else int(k)
+            name = _slice(b, name, axis, i, i + 1)
+            squeeze.append(axis)
+            axis += 1
+        src += 1
+    if squeeze:
+        name = b.op("Squeeze", name, b.ints(squeeze))
+    if unsq:
+        name = b.op("Unsqueeze", name, b.ints(unsq))
+    return name
+
+
+def _attention(b, ins, p, outs):
+    q, k, v = (b.value(t) for t in ins[:3])
+    nd = ins[1].ndim
+    perm = list(range(nd))
+    perm[-1], perm[-2] = perm[-2], perm[-1]
+    kt = b.op("Transpose", k, perm=perm)
+    s = b.op("MatMul", q, kt)
+    dt = _dt(ins[0])
+    s = b.op("Mul", s, b.const(np.asarray(p.get("scale", 1.0), dtype=dt)))
+    if len(ins) > 3:
+        s = b.op("Add", s, _cast_to(b, b.value(ins[3]), _dt(ins[3]), dt))
+    if p.get("causal"):
+        n_q, n_k = ins[0].shape[-2], ins[1].shape[-2]
+        mask = np.triu(np.full((n_q, n_k), -np.inf, dtype=dt), 1)
+        s = b.op("Add", s, b.const(mask))
+    prob = b.op("Softmax", s, axis=-1)
+    out = b.op("MatMul", prob, v)
+    return [out, prob] if len(outs) > 1 else [out]
+
+
+def _gelu(b, x, dt, approximate):
+    c = lambda v: b.const(np.asarray(v, dtype=dt))  # noqa: E731
+    if approximate == "tanh":
+        cube = b.op("Mul", b.op("Mul", x, x), x)
+        inner = b.op("Add", x, b.op("Mul", cube, c(0.044715)))
+        t = b.op("Tanh", b.op("Mul", inner, c(math.sqrt(2.0 / math.pi))))
+    else:
+        t = b.op("Erf", b.op("Div", x, c(math.sqrt(2.0))))
+    return b.op("Mul", b.op("Mul", x, c(0.5)), b.op("Add", t, c(1.0)))
+
+
+def emit(b: GraphBuilder, cls, node, ins: tuple, p: dict, outs: tuple) -> list[str]:
+    """ONNX values for the outputs ``outs`` of op ``cls`` applied to Tensors ``ins``."""
+    name = cls.__name__
+    x = ins[0] if ins else None
+    if name in _UNARY:
+        return [b.op(_UNARY[name], b.value(x))]
+    if name in _BINARY:
+        return [_binary(b, _BINARY[name], ins, outs[0])]
+    if name in _SCALAR:
+        op, first = _SCALAR[name]
+        s = b.const(np.asarray(p["s"], dtype=_dt(outs[0])))
+        a = _cast_to(b, b.value(x), _dt(x), _dt(outs[0]))
+        return [b.op(op, s, a) if first else b.op(op, a, s)]
+    dt = _dt(outs[0])
+    if name == "Rsqrt":
+        return [b.op("Reciprocal", b.op("Sqrt", b.value(x)))]
+    if name == "Linear":
+        xn, wn = b.value(x), b.value(ins[1])
+        if x.ndim == 2:
+            args = [xn, wn] + ([b.value(ins[2])] if len(ins) > 2 else [])
+            return [b.op("Gemm", *args, transB=1)]
+        y = b.op("MatMul", xn, b.op("Transpose", wn, perm=[1, 0]))
+        return [b.op("Add", y, b.value(ins[2])) if len(ins) > 2 else y]
+    if name == "MatMul":
+        return [b.op("MatMul", b.value(x), b.value(ins[1]))]
+    if name == "ConvNd":
+        X, O, K, s, d, lo, G = p["geo"]  # noqa: N806
+        hi = [
+            max(0, (o - 1) * st + dd * (kk - 1) + 1 - xx - lw)
+            for xx, o, kk, st, dd, lw in zip(X, O, K, s, d, lo)
+        ]
+        args = [b.value(t) for t in ins]
+        return [
+            b.op(
+                "Conv",
+                *args,
+                kernel_shape=list(K),
+                strides=list(s),
+                dilations=list(d),
+                pads=list(lo) + hi,
+                group=int(G),
+            )
+        ]
+    if name in ("MaxPool", "MaxPoolValues"):
+        X = x.shape[2:]  # noqa: N806
+        if name == "MaxPoolValues":
+            K = s = (2,) * len(X)  # noqa: N806
+            d, lo = (1,) * len(X), (0,) * len(X)
+        else:
+            K, s, d, lo = p["K"], p["s"], p["d"], p["lo"]  # noqa: N806
+        O = p["O"]  # noqa: N806
+        hi = [
+            max(0, (o - 1) * st + dd * (kk - 1) + 1 - xx - lw)
+            for xx, o, kk, st, dd, lw in zip(X, O, K, s, d, lo)
+        ]
+        y = b.op(
+            "MaxPool",
+            b.value(x),
+            kernel_shape=list(K),
+            strides=list(s),
+            dilations=list(d),
+            pads=list(lo) + hi,
+        )
+        return [y] + [None] * (len(outs) - 1)
+    if name == "GlobalAvgPool":
+        return [b.op("GlobalAveragePool", b.value(x))]
+    if name == "ChannelAffine":
+        shp = [-1] + [1] * (x.ndim - 2)
+        sc = b.op("Reshape", b.value(ins[1]), b.ints(shp))
+        sh = b.op("Reshape", b.value(ins[2]), b.ints(shp))
+        return [b.op("Add", b.op("Mul", b.value(x), sc), sh)]
+    if name == "NativeLayerNorm":
+        k = p["k"]
+        wb = list(ins[1:])
+        w = b.value(wb.pop(0)) if p["has_w"] else b.const(np.ones(x.shape[-k:], dtype=dt))
+        args = [b.value(x), w] + ([b.value(wb.pop(0))] if p["has_b"] else [])
+        return [b.op("LayerNormalization", *args, axis=-k, epsilon=float(p["eps"]))]
+    if name in ("Softmax", "LogSoftmax"):
+        xn = _cast_to(b, b.value(x), _dt(x), dt)
+        return [b.op(name, xn, axis=int(p["dim"]))]
+    if name == "Gelu":
+        return [_gelu(b, b.value(x), dt, p.get("approximate", "none"))]
+    if name == "Silu":
+        xn = b.value(x)
+        return [b.op("Mul", xn, b.op("Sigmoid", xn))]
+    if name == "Hardsigmoid":
+        return [b.op("HardSigmoid", b.value(x), alpha=1.0 / 6.0, beta=0.5)]
+    if name == "Hardtanh":
+        lo, hi = (b.const(np.asarray(p[k], dtype=dt)) for k in ("lo", "hi"))
+        return [b.op("Clip", b.value(x), lo, hi)]
+    if name == "LeakyRelu":
+        return [b.op("LeakyRelu", b.value(x), alpha=float(p["slope"]))]
+    if name == "Elu" and p.get("scale", 1.0) == 1.0 and p.get("input_scale", 1.0) == 1.0:
+        return [b.op("Elu", b.value(x), alpha=float(p["alpha"]))]
+    if name == "Softplus" and float(p.get("beta", 1.0)) == 1.0:
+        return [b.op("Softplus", b.value(x))]
+    if name == "Mish":
+        xn = b.value(x)
+        return [b.op("Mul", xn, b.op("Tanh", b.op("Softplus", xn)))]
+    if name == "LogSigmoid":
+        return [b.op("Log", b.op("Sigmoid", b.value(x)))]
+    if name in ("Clamp",):
+        lo = b.const(np.asarray(p["lo"], dtype=dt)) if p.get("lo") is not None else ""
+        hi = b.const(np.asarray(p["hi"], dtype=dt)) if p.get("hi") is not None else ""
+        return [b.op("Clip", _cast_to(b, b.value(x), _dt(x), dt), lo, hi)]
+    if name == "Reshape":
+        return [_reshape(b, b.value(x), x.shape, outs[0].shape)]
+    if name == "Expand":
+        in_shape, out_shape = tuple(x.shape), tuple(outs[0].shape)
+        tgt = list(out_shape)
+        off = len(out_shape) - len(in_shape)
+        for i, s in enumerate(in_shape):
+            if s == out_shape[off + i]:
+                tgt[off + i] = 1  # ONNX Expand broadcasts: 1 keeps the input's (maybe dynamic) size
+        return [b.op("Expand", b.value(x), b.ints(tgt))]
+    if name == "Permute":
+        return [b.op("Transpose", b.value(x), perm=[int(i) for i in p["dims"]])]
+    if name == "Cat":
+        skip = set(p.get("skip") or ())
+        args = [_cast_to(b, b.value(t), _dt(t), dt) for i, t in enumerate(ins) if i not in skip]
+        return [b.op("Concat", *args, axis=int(p["dim"]))]
+    if name == "Stack":
+        d = int(p["dim"])
+        args = [b.op("Unsqueeze", _cast_to(b, b.value(t), _dt(t), dt), b.ints([d])) for t in ins]
+        return [b.op("Concat", *args, axis=d)]
+    if name == "Narrow":
+        d, st = int(p["dim"]), int(p["start"])
+        return [_slice(b, b.value(x), d, st, st + int(p["length"]))]
+    if name == "Split":
+        d, bounds = int(p["dim"]), list(p["bounds"])
+        del bounds  # the outputs' sizes say the same
+        res, start = [], 0
+        for o in outs:
+            n = o.shape[d]
+            res.append(_slice(b, b.value(x), d, start, start + n))
+            start += n
+        return res
+    if name == "Unbind":
+        d = int(p["dim"])
+        return [
+            b.op("Squeeze", _slice(b, b.value(x), d, i, i + 1), b.ints([d]))
+            for i in range(len(outs))
+        ]
+    if name == "Select":
+        d = _norm_axis(int(p["dim"]), x.ndim)
+        i = int(p["index"])
+        i = i + x.shape[d] if i < 0 else i
+        return [b.op("Gather", b.value(x), b.const(np.asarray(i, dtype=np.int64)), axis=d)]
+    if name == "BasicIndex":
+        return [_basic_index(b, x, p["key"])]
+    if name in ("Sum", "Mean", "AMax", "AMin", "MaxAll", "MinAll"):
+        op = {"Sum": "ReduceSum", "Mean": "ReduceMean", "AMax": "ReduceMax", "MaxAll": "ReduceMax"}
+        op = op.get(name, "ReduceMin")
+        dims = p.get("dims")
+        dims = list(range(x.ndim)) if dims is None or dims == () else list(dims)
+        keep = int(bool(p.get("keepdim", False)))
+        xn = _cast_to(b, b.value(x), _dt(x), dt)
+        if op == "ReduceSum" or b.opset >= 18:
+            return [b.op(op, xn, b.ints(dims), keepdims=keep)]
+        return [b.op(op, xn, axes=dims, keepdims=keep)]
+    if name == "Where":
+        cond = b.array_value(p["cond"])
+        return [
+            b.op(
+                "Where",
+                cond,
+                _cast_to(b, b.value(ins[0]), _dt(ins[0]), dt),
+                _cast_to(b, b.value(ins[1]), _dt(ins[1]), dt),
+            )
+        ]
+    if name == "MaskedFill":
+        mask = b.array_value(p["mask"])
+        return [b.op("Where", mask, b.const(np.asarray(p["value"], dtype=dt)), b.value(x))]
+    if name == "ToCopy":
+        return [
+            _cast_to(b, b.value(x), _dt(x), dt) if _dt(x) != dt else b.op("Identity", b.value(x))
+        ]
+    if name == "Embedding":
+        idx = b.array_value(p["idx"])
+        return [b.op("Gather", b.value(x), idx, axis=0)]
+    if name == "IndexSelect":
+        idx = b.array_value(p["index"])
+        return [b.op("Gather", b.value(x), idx, axis=int(p["dim"]))]
+    if name in ("Tril", "Triu"):
+        return [
+            b.op(
+                "Trilu",
+                b.value(x),
+                b.const(np.asarray(int(p["k"]), dtype=np.int64)),
+                upper=int(name == "Triu"),
+            )
+        ]
+    if name == "ConstantPad":
+        pads = list(p["pads"])
+        full = [(0, 0)] * (x.ndim - len(pads)) + pads
+        onnx_pads = [a for a, _ in full] + [c for _, c in full]
+        return [
+            b.op(
+                "Pad",
+                b.value(x),
+                b.ints(onnx_pads),
+                b.const(np.asarray(p.get("value", 0), dtype=dt)),
+            )
+        ]
+    if name == "Attention":
+        return _attention(b, ins, p, outs)
+    raise UnsupportedOperatorError(f"onnx.export: no ONNX mapping for op '{name}'{b.where()}")

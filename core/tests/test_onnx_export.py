@@ -1,0 +1,143 @@
+"""tocha.core.onnx.export: exported graphs run in onnxruntime with tocha's outputs."""
+
+import io
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+import tocha.core as torch  # noqa: E402
+
+nn = torch.nn
+
+
+def _export(model, x, **kw):
+    buf = io.BytesIO()
+    proto = torch.onnx.export(model, x, buf, input_names=["x"], output_names=["y"], **kw)
+    return proto, ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+
+
+def _ref(model, x):
+    model.eval()
+    with torch.no_grad():
+        return model(x).numpy()
+
+
+def _close(model, sess, x, tol=1e-4):
+    ref = _ref(model, x)
+    got = sess.run(None, {"x": x.numpy()})[0]
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, rtol=tol, atol=tol * max(1.0, np.abs(ref).max()))
+
+
+def _randomise_bn(model):
+    for m in model.modules():
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            m.running_mean.normal_()
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.normal_()
+
+
+def test_onnx_mlp_gemm_and_state_dict_names():
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 4), nn.LogSoftmax(-1))
+    proto, sess = _export(m, torch.randn(5, 8))
+    assert [n.op_type for n in proto.graph.node] == [
+        "Gemm",
+        "Tanh",
+        "Gemm",
+        "LogSoftmax",
+        "Identity",
+    ]
+    assert {i.name for i in proto.graph.initializer} == set(m.state_dict())
+    w = next(i for i in proto.graph.initializer if i.name == "0.weight")
+    np.testing.assert_array_equal(onnx.numpy_helper.to_array(w), m[0].weight.detach().numpy())
+    _close(m, sess, torch.randn(5, 8))
+
+
+def test_onnx_cnn_batchnorm_pooling_dynamic_batch(tmp_path):
+    torch.manual_seed(1)
+    m = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 8, 3, stride=2, groups=2, bias=False),
+        nn.BatchNorm2d(8),
+        nn.Hardswish(),
+        nn.AvgPool2d(2),
+        nn.ReLU6(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(0.5),
+        nn.Linear(8, 3),
+    )
+    _randomise_bn(m)
+    m.train()
+    path = tmp_path / "cnn.onnx"
+    torch.onnx.export(
+        m,
+        torch.randn(2, 3, 20, 20),
+        str(path),
+        input_names=["x"],
+        output_names=["y"],
+        dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
+    )
+    assert m.training  # the mode is restored after the export
+    proto = onnx.load(str(path))
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops.count("BatchNormalization") == 2 and "Clip" in ops and "MaxPool" in ops
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for n in (2, 5):  # the batch axis is dynamic
+        _close(m, sess, torch.randn(n, 3, 20, 20))
+    assert not any(p.name.startswith(".onnx-") for p in tmp_path.iterdir())
+
+
+def test_onnx_transformer_encoder_layer():
+    torch.manual_seed(2)
+    layer = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.1, batch_first=True, activation="gelu")
+    _, sess = _export(
+        layer, torch.randn(2, 7, 16), dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}
+    )
+    _close(layer, sess, torch.randn(2, 7, 16))
+    _close(layer, sess, torch.randn(3, 7, 16))
+
+
+def test_onnx_embedding_int_input():
+    class Bag(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(50, 8)
+            self.proj = nn.Linear(8, 3)
+
+        def forward(self, ids):
+            return torch.sigmoid(self.proj(self.emb(ids).mean(1)) * 2.0 - 1.0)
+
+    torch.manual_seed(3)
+    m = Bag()
+    ids = torch.randint(0, 50, (4, 6))
+    proto, sess = _export(m, ids)
+    assert "Gather" in [n.op_type for n in proto.graph.node]
+    other = torch.randint(0, 50, (4, 6))
+    np.testing.assert_allclose(sess.run(None, {"x": other.numpy()})[0], _ref(m, other), atol=1e-6)
+
+
+def test_onnx_unmapped_op_names_op_and_module():
+    class Cum(nn.Module):
+        def forward(self, x):
+            return torch.cumsum(x, 1)
+
+    m = nn.Sequential(nn.Linear(3, 3), Cum())
+    with pytest.raises(torch.onnx.UnsupportedOperatorError, match=r"'Cumsum'.*module '1'"):
+        torch.onnx.export(m, torch.randn(2, 3), io.BytesIO())
+
+
+def test_onnx_bad_args():
+    with pytest.raises(TypeError, match="input 0 is list"):
+        torch.onnx.export(nn.Linear(2, 2), ([1.0, 2.0],), io.BytesIO())
+    with pytest.raises(ValueError, match="opset_version"):
+        torch.onnx.export(nn.Linear(2, 2), torch.randn(1, 2), io.BytesIO(), opset_version=9)
