@@ -220,7 +220,7 @@ def export(
         >>> buf = io.BytesIO()
         >>> proto = torch.onnx.export(m, torch.randn(1, 3), buf, input_names=["x"])
         >>> [n.op_type for n in proto.graph.node]
-        ['Gemm', 'Relu']
+        ['Gemm', 'Relu', 'Identity']
     """
     try:
         import onnx
