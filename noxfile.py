@@ -123,7 +123,7 @@ def docs(session: nox.Session) -> None:
     session.run("pytest", "--doctest-modules", "--pyargs", *modules, *session.posargs)
     # The site (mkdocs.yml): guides plus the API reference from the docstrings; strict mode
     # fails on a broken link, a missing page or an unresolvable reference.
-    session.install(*MKDOCS)
+    session.install(*MKDOCS, RUFF)  # ruff formats the signatures in the API reference
     site = Path(session.create_tmp()) / "site"
     session.run("mkdocs", "build", "--strict", "--site-dir", str(site), env=_QUIET_MKDOCS)
     session.log(f"documentation site built in {site}")
