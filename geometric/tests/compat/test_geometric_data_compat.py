@@ -217,3 +217,32 @@ def test_random_link_split_sizes_equal_pyg(kw):
         for key in sorted(o.keys()):
             if hasattr(o[key], "shape"):
                 assert tuple(o[key].shape) == tuple(t[key].shape), key
+
+
+def test_networkx_conversions_equal_pyg():
+    G = nx.karate_club_graph()
+    for i in G.nodes:
+        G.nodes[i]["feat"] = [float(i), 1.0]
+        G.nodes[i]["deg"] = G.degree[i]
+    for kw in ({"group_node_attrs": ["feat", "deg"]}, {"group_edge_attrs": "all"}, {}):
+        o, t = U.from_networkx(G, **kw), PU.from_networkx(G, **kw)
+        assert repr(o) == repr(t)
+        for key in sorted(o.keys()):
+            if hasattr(o[key], "numpy"):
+                assert str(o[key].dtype).split(".")[-1] == str(t[key].dtype).split(".")[-1]
+                np.testing.assert_array_equal(o[key].numpy(), t[key].numpy())
+            else:
+                assert o[key] == t[key]
+    ei = np.array([[0, 1, 1, 2, 2], [1, 0, 2, 1, 2]])
+    ours = Data(edge_index=torch.from_numpy(ei), x=torch.ones(3, 2), w=torch.arange(5.0))
+    theirs = PData(edge_index=_t(ei), x=torch_.ones(3, 2), w=torch_.arange(5.0))
+    for kw in (
+        {},
+        {"to_undirected": True},
+        {"to_undirected": "lower"},
+        {"remove_self_loops": True},
+    ):
+        a = U.to_networkx(ours, node_attrs=["x"], edge_attrs=["w"], **kw)
+        b = PU.to_networkx(theirs, node_attrs=["x"], edge_attrs=["w"], **kw)
+        assert list(a.nodes(data=True)) == list(b.nodes(data=True))
+        assert list(a.edges(data=True)) == list(b.edges(data=True))

@@ -69,7 +69,7 @@ def _shape_str(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return f"[{len(v)}]"
     if isinstance(v, str):
-        return repr(v)
+        return f"'{v}'"
     if isinstance(v, dict):
         return "{" + ", ".join(f"{k}={_shape_str(x)}" for k, x in v.items()) + "}"
     return str(v)

@@ -58,8 +58,9 @@ def to_networkx(
 ):
     """A networkx graph of ``data`` (``Graph`` if ``to_undirected``, else ``DiGraph``).
 
-    With ``to_undirected=True`` (or ``'upper'``) only edges with ``i <= j`` are added, with
-    ``'lower'`` only ``i >= j``, as in PyG.
+    With ``to_undirected='upper'`` only edges with ``i <= j`` are added, with ``'lower'`` only
+    ``i >= j``; with ``True`` every edge is added to an undirected graph (the last of ``(i, j)``
+    and ``(j, i)`` sets the attributes), as in PyG.
 
     Example:
         >>> import tocha.core as torch
@@ -87,7 +88,9 @@ def to_networkx(
         G.nodes[i].update({k: v[i] for k, v in nvals.items()})
     ei = to_np(data.edge_index).astype(np.int64)
     evals = {k: _to_py(data[k]) for k in edge_attrs}
-    upper = to_undirected in (True, "upper")
+    # as PyG: True adds every edge (a later duplicate overwrites attributes); 'upper' /
+    # 'lower' keep only i <= j / i >= j
+    upper = to_undirected == "upper"
     lower = to_undirected == "lower"
     for e, (u, v) in enumerate(zip(ei[0].tolist(), ei[1].tolist(), strict=True)):
         if (upper and u > v) or (lower and u < v) or (remove_self_loops and u == v):
@@ -151,7 +154,7 @@ def from_networkx(G, group_node_attrs=None, group_edge_attrs=None):
             v = data[k if fn == "x" or k not in node_keys else "edge_" + k]
             cols.append(v.view(-1, 1) if v.dim() <= 1 else v)
             del data[k if fn == "x" or k not in node_keys else "edge_" + k]
-        return torch.cat([c.to(torch.float32) for c in cols], -1)
+        return torch.cat(cols, -1)  # mixed dtypes promote, as torch.cat does
 
     x = group(group_node_attrs, "x")
     if x is not None:
