@@ -9,7 +9,9 @@ import numpy as np
 from ._common import Context, Skip, require
 from ._progress import progress
 
-SPEECH = "/usr/share/codec2/raw/speech_orig_16k.wav"
+SPEECH = "/usr/share/codec2/raw/speech_orig_16k.wav"  # Debian codec2-examples
+# Debian alsa-utils: short 48 kHz voice clips, used where codec2-examples is not installed
+ALSA = ("/usr/share/sounds/alsa/Front_Left.wav", "/usr/share/sounds/alsa/Front_Right.wav")
 
 
 def run(ctx: Context) -> list[tuple[str, str]]:
@@ -17,10 +19,8 @@ def run(ctx: Context) -> list[tuple[str, str]]:
 
     ta = require("tocha.audio", "tocha-audio is not installed")
     transforms = require("tocha.audio.transforms")
-    if not os.path.exists(SPEECH):
-        raise Skip(f"{SPEECH} is missing (Debian package codec2-examples)")
-    wave, sr = ta.load(SPEECH)
-    print(f"  {SPEECH}: {wave.shape[1] / sr:.1f} s at {sr} Hz")
+    wave, sr, name = _speech(torch, ta, transforms)
+    print(f"  {name}: {wave.shape[1] / sr:.1f} s at {sr} Hz")
     segments, why = _vad(ta, wave, sr)
     rows: list[tuple[str, str]] = []
     if segments is None:
@@ -38,10 +38,27 @@ def run(ctx: Context) -> list[tuple[str, str]]:
     with torch.no_grad():
         db = to_db(spec(wave.to(ctx.device)))[0].cpu().numpy()
     picture = ctx.path("speech.png")
-    _plot(db, sr, hop, segments or [], picture)
+    _plot(db, sr, hop, segments or [], picture, name)
     print(f"  wrote {picture} ({db.shape[0]} x {db.shape[1]} spectrogram, speech marked)")
     rows.append(("spectrogram", f"{db.shape[0]} bins x {db.shape[1]} frames"))
     return rows
+
+
+def _speech(torch, ta, transforms):
+    """(mono waveform (1, n) at 16 kHz, 16000, a name): codec2's speech, else alsa's clips."""
+    if os.path.exists(SPEECH):
+        wave, sr = ta.load(SPEECH)
+        return wave, sr, os.path.basename(SPEECH)
+    clips = [p for p in ALSA if os.path.exists(p)]
+    if not clips:
+        raise Skip(f"no speech recording: install Debian's codec2-examples ({SPEECH}) "
+                   "or alsa-utils (/usr/share/sounds/alsa)")  # fmt: skip
+    parts = []
+    for path in clips:
+        wave, sr = ta.load(path)
+        wave = transforms.Resample(sr, 16000)(wave.mean(0, keepdim=True))
+        parts += [wave, torch.zeros(1, 8000)]  # half a second of silence between clips
+    return torch.cat(parts, dim=1), 16000, " + ".join(os.path.basename(p) for p in clips)
 
 
 def _vad(ta, wave, sr) -> tuple[list[tuple[float, float]] | None, str]:
@@ -58,7 +75,7 @@ def _vad(ta, wave, sr) -> tuple[list[tuple[float, float]] | None, str]:
     return [(s["start"] / sr, s["end"] / sr) for s in stamps], ""
 
 
-def _plot(db: np.ndarray, sr: int, hop: int, segments, path: str) -> None:
+def _plot(db: np.ndarray, sr: int, hop: int, segments, path: str, name: str) -> None:
     seconds = db.shape[1] * hop / sr
     try:
         import matplotlib
@@ -84,7 +101,7 @@ def _plot(db: np.ndarray, sr: int, hop: int, segments, path: str) -> None:
         ax.axvline(a, color="white", lw=0.8, ls="--")
         ax.axvline(b, color="white", lw=0.8, ls="--")
     ax.set(xlabel="time (s)", ylabel="frequency (kHz)",
-           title="speech_orig_16k.wav: power spectrogram (dB), Silero VAD speech in green")  # fmt: skip
+           title=f"{name}: power spectrogram (dB), Silero VAD speech in green")  # fmt: skip
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
