@@ -170,7 +170,7 @@ class LinkNeighborLoader(_SamplingBase):
             seeds, inv = np.unique(np.concatenate([srcs, dsts]), return_inverse=True)
             s_inv, d_inv = inv[: srcs.size], inv[srcs.size :]
             out = store = self._sample(seeds)
-        dev = getattr(self.data, "device", None) if self.hetero is None else None
+        dev = self.data.device if self.hetero is None else self.data[et].edge_index.device
         store.input_id = to_tensor(idx, dev)
         if ns is not None and ns.is_triplet():
             store.src_index = to_tensor(s_inv, dev)

@@ -174,7 +174,7 @@ class NeighborLoader(_SamplingBase):
         if self.hetero is not None:
             out = self.hetero.build({self.input_type: self.input_nodes[idx]}, self._rng())
             store = out[self.input_type]
-            store.input_id = to_tensor(idx)
+            store.input_id = to_tensor(idx, store.n_id.device)
             store.batch_size = int(idx.size)
             return out if self.transform is None else self.transform(out)
         out = self._sample(self.input_nodes[idx])
