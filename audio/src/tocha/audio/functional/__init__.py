@@ -1,5 +1,13 @@
 """torchaudio.functional: stateless signal-processing functions on tensors."""
 
+from ._beamforming import (
+    apply_beamforming,
+    mvdr_weights_rtf,
+    mvdr_weights_souden,
+    psd,
+    rtf_evd,
+    rtf_power,
+)
 from ._misc import (
     add_noise,
     convolve,
@@ -52,6 +60,12 @@ from .filtering import (
 )
 
 __all__ = [
+    "apply_beamforming",
+    "mvdr_weights_rtf",
+    "mvdr_weights_souden",
+    "psd",
+    "rtf_evd",
+    "rtf_power",
     "DB_to_amplitude",
     "add_noise",
     "allpass_biquad",
