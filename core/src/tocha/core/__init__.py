@@ -213,8 +213,8 @@ def set_printoptions(
 
 del _name, _mod, _fn
 
-# Deployment submodules (torch.onnx, torch.ao, torch.jit): imported on first use, so that
-# `import tocha.core` does not pay for them.
+# Deployment submodules (torch.onnx, torch.ao, torch.jit) and the quantized dtype tags:
+# imported on first use, so that `import tocha.core` does not pay for them.
 _LAZY_SUBMODULES = ("onnx", "ao", "jit")
 
 
@@ -223,4 +223,6 @@ def __getattr__(name: str):
         mod = _importlib.import_module(f".{name}", __name__)
         globals()[name] = mod
         return mod
+    if name in ("qint8", "quint8"):  # quantized dtype tags, defined with the quantization code
+        return getattr(_importlib.import_module(".ao.quantization", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
