@@ -2,5 +2,25 @@
 
 from . import decoder
 from ._classic import M5, Conformer, DeepSpeech, Wav2Letter
+from .wav2vec2 import (
+    Wav2Vec2Model,
+    hubert_base,
+    hubert_large,
+    wav2vec2_base,
+    wav2vec2_large,
+    wav2vec2_model,
+)
 
-__all__ = ["M5", "Conformer", "DeepSpeech", "Wav2Letter", "decoder"]
+__all__ = [
+    "M5",
+    "Conformer",
+    "DeepSpeech",
+    "Wav2Letter",
+    "Wav2Vec2Model",
+    "decoder",
+    "hubert_base",
+    "hubert_large",
+    "wav2vec2_base",
+    "wav2vec2_large",
+    "wav2vec2_model",
+]
