@@ -158,3 +158,25 @@ def test_hetero_to_undirected_and_link_split():
     assert val[et].edge_label_index.shape[1] == nv and "edge_label" not in h[rev]
     with pytest.raises(ValueError, match="needs 'edge_types'"):
         T.RandomLinkSplit()(h)
+
+
+def test_small_transforms():
+    import tocha.geometric.transforms as T
+
+    ei = torch.tensor([[0, 0, 1, 3, 4], [1, 2, 0, 4, 3]])
+    d = Data(x=torch.arange(6.0).view(6, 1), edge_index=ei)
+    oh = T.OneHotDegree(3)(d).x.numpy()
+    deg = np.bincount(ei.numpy()[0], minlength=6)
+    np.testing.assert_array_equal(oh[:, 1:], np.eye(4, dtype=np.float32)[deg])
+    np.testing.assert_array_equal(oh[:, 0], np.arange(6.0))
+    with pytest.raises(RuntimeError, match="degree 2 > max_degree 1"):
+        T.OneHotDegree(1)(d)
+    assert T.Constant(2.0, cat=False)(d).x.view(-1).tolist() == [2.0] * 6
+    r = T.RemoveIsolatedNodes()(d)  # node 5 has no edge
+    assert r.num_nodes == 5 and r.x.view(-1).tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    lcc = T.LargestConnectedComponents()(d)  # {0, 1, 2} beats {3, 4} and {5}
+    assert lcc.x.view(-1).tolist() == [0.0, 1.0, 2.0]
+    assert lcc.edge_index.tolist() == [[0, 0, 1], [1, 2, 0]]
+    two = T.LargestConnectedComponents(2)(d)
+    assert two.num_nodes == 5 and two.edge_index.shape[1] == 5
+    assert T.ToDevice("cpu")(d).x.device.type == "cpu"

@@ -246,3 +246,19 @@ def test_networkx_conversions_equal_pyg():
         b = PU.to_networkx(theirs, node_attrs=["x"], edge_attrs=["w"], **kw)
         assert list(a.nodes(data=True)) == list(b.nodes(data=True))
         assert list(a.edges(data=True)) == list(b.edges(data=True))
+
+
+def test_small_transforms_equal_pyg():
+    rng = np.random.default_rng(8)
+    ei = rng.integers(0, 40, (2, 50))
+    x = rng.standard_normal((45, 3)).astype(np.float32)
+    for name, args in (
+        ("OneHotDegree", (12,)),
+        ("Constant", (0.5,)),
+        ("RemoveIsolatedNodes", ()),
+        ("LargestConnectedComponents", (2,)),
+    ):
+        o = getattr(T, name)(*args)(Data(x=torch.from_numpy(x), edge_index=torch.from_numpy(ei)))
+        t = getattr(PT, name)(*args)(PData(x=_t(x), edge_index=_t(ei)))
+        _eq(o.x, t.x)
+        np.testing.assert_array_equal(o.edge_index.numpy(), t.edge_index.numpy())
