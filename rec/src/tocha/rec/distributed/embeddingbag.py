@@ -278,7 +278,8 @@ class ShardedEmbeddingBagCollection(nn.Module):
             for k in range(len(cfg.feature_names)):
                 outs.append(sums[t][k * b : (k + 1) * b])
         values = torch.cat(outs, dim=1) if outs else torch.empty(b, 0)
-        if self._backward_hooks and world > 1:
+        # only a forward that records a graph will see the backward exchange
+        if self._backward_hooks and world > 1 and torch.is_grad_enabled():
             for hook in self._backward_hooks:
                 hook("forward")
         return KeyedTensor(self._embedding_names, self._lengths, values)
