@@ -155,3 +155,34 @@ def test_greedy_and_decoder_api():
     assert hyps[0].score >= hyps[1].score >= hyps[2].score
     with pytest.raises(NotImplementedError, match="lexicon"):
         ctc_decoder("lexicon.txt", ["-", "a"])
+
+
+def test_conv_tasnet_size_and_shapes():
+    from tocha.audio.models import ConvTasNet, conv_tasnet_base
+
+    m = conv_tasnet_base()
+    block = (128 * 512 + 512) + 1 + 1024 + (512 * 3 + 512) + 1 + 1024 + 2 * (512 * 128 + 128)
+    last = block - (512 * 128 + 128)  # the very last block has no residual conv
+    expected = 2 * 512 * 16 + 1024 + (512 * 128 + 128) + 23 * block + last + 1 + (128 * 1024 + 1024)
+    assert sum(p.numel() for p in m.parameters()) == expected == 4_984_881
+    assert m.mask_generator.receptive_field == 3 + 2 * (1 + 2 + 4 + 8 + 16 + 32 + 64 + 128) * 3 - 2
+    assert "mask_generator.conv_layers.23.skip_out.weight" in m.state_dict()
+    assert "mask_generator.conv_layers.23.res_out.weight" not in m.state_dict()
+    torch.manual_seed(0)
+    small = ConvTasNet(
+        num_sources=3,
+        enc_kernel_size=4,
+        enc_num_feats=8,
+        msk_num_feats=4,
+        msk_num_hidden_feats=8,
+        msk_num_layers=2,
+        msk_num_stacks=1,
+    )
+    for n in (101, 100):
+        x = torch.randn(2, 1, n, requires_grad=True)
+        y = small(x)
+        assert y.shape == (2, 3, n)
+    y.sum().backward()
+    assert x.grad.shape == (2, 1, 100)
+    with pytest.raises(ValueError, match="batch, 1, frames"):
+        small(torch.randn(2, 100))

@@ -2,6 +2,7 @@
 
 from . import decoder
 from ._classic import M5, Conformer, DeepSpeech, Wav2Letter
+from .conv_tasnet import ConvTasNet, conv_tasnet_base
 from .wav2vec2 import (
     Wav2Vec2Model,
     hubert_base,
@@ -14,9 +15,11 @@ from .wav2vec2 import (
 __all__ = [
     "M5",
     "Conformer",
+    "ConvTasNet",
     "DeepSpeech",
     "Wav2Letter",
     "Wav2Vec2Model",
+    "conv_tasnet_base",
     "decoder",
     "hubert_base",
     "hubert_large",
