@@ -46,8 +46,10 @@ def negative_sampling(
     else:
         size = (int(num_nodes), int(num_nodes))
     n_src, n_dst = size
+    if num_neg_samples is None:
+        num_neg_samples = ei.shape[1]
     if force_undirected:
-        num_neg_samples = num_neg_samples // 2 if num_neg_samples is not None else None
+        num_neg_samples = num_neg_samples // 2
         # only i < j pairs are drawn, then mirrored
         ei = np.sort(ei, axis=0)
     population = n_src * n_dst
@@ -56,7 +58,7 @@ def negative_sampling(
     if force_undirected:
         population = n_src * (n_src - 1) // 2
     existing = np.unique(ei[0] * n_dst + ei[1])
-    k = ei.shape[1] if num_neg_samples is None else int(num_neg_samples)
+    k = int(num_neg_samples)
     k = max(0, min(k, population - existing.size))
     found = np.zeros(0, dtype=np.int64)
     for _ in range(8):
