@@ -192,7 +192,7 @@ def test_fused_update_matches_numpy_reference(opt_cls, kwargs):
                 ref[k][touched] -= lr * g[touched] / (np.sqrt(acc[k][touched]) + 1e-10)
             elif opt_cls is RowWiseAdagrad:
                 acc_row[k] += (g * g).mean(1)
-                ref[k][touched] -= (lr / (np.sqrt(acc_row[k][touched]) + 1e-8))[:, None] * g[
+                ref[k][touched] -= (lr / (np.sqrt(acc_row[k][touched]) + 1e-10))[:, None] * g[
                     touched
                 ]
             else:
@@ -281,3 +281,22 @@ def test_kernels_match_numpy_with_repeated_ids(monkeypatch, compiled):
     np.add.at(ref_w, ids, -0.5 * coef[:, None] * g[seg])
     _kernels.accumulate_rows(w, offsets, ids, coef, g, -0.5)
     np.testing.assert_allclose(w, ref_w, rtol=1e-6)
+
+
+def test_rowwise_adagrad_lr_decay_and_initial_accumulator():
+    from tocha.rec.optim import SparseRowWiseAdagrad
+
+    opt = SparseRowWiseAdagrad(lr=0.5, lr_decay=0.25, initial_accumulator_value=0.1)
+    w = np.ones((4, 2), np.float32)
+    ref = w.astype(np.float64).copy()
+    acc = np.full(4, 0.1)
+    for t, (rows, g) in enumerate(
+        [(np.array([1, 3]), [[1.0, 2.0], [3.0, 1.0]]), (np.array([1]), [[0.5, 0.5]])], start=1
+    ):
+        g = np.asarray(g, np.float32)
+        opt.step_rows(w, rows, g)
+        acc[rows] += (g.astype(np.float64) ** 2).mean(1)
+        clr = 0.5 / (1 + (t - 1) * 0.25)
+        ref[rows] -= (clr / (np.sqrt(acc[rows]) + 1e-10))[:, None] * g
+    np.testing.assert_allclose(w, ref, rtol=1e-6)
+    assert opt.state["momentum1"].tolist() == pytest.approx(acc.tolist())

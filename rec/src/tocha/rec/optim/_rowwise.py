@@ -105,20 +105,40 @@ class SparseAdagrad(RowOptimizer):
 
 class SparseRowWiseAdagrad(RowOptimizer):
     """Row-wise Adagrad: one accumulator per row, the mean of the squared row gradient
-    (FBGEMM's EXACT_ROWWISE_ADAGRAD); its state is ``num_embeddings`` floats."""
+    (torchrec's RowWiseAdagrad, FBGEMM's EXACT_ROWWISE_ADAGRAD); its state is
+    ``num_embeddings`` floats. ``lr_decay`` divides the step size by ``1 + (t - 1) * lr_decay``
+    as torch's Adagrad does."""
 
-    def __init__(self, lr: float = 0.01, eps: float = 1e-8, weight_decay: float = 0.0) -> None:
-        super().__init__(lr=lr, eps=eps, weight_decay=weight_decay)
+    def __init__(
+        self,
+        lr: float = 0.01,
+        eps: float = 1e-10,
+        weight_decay: float = 0.0,
+        lr_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+    ) -> None:
+        super().__init__(
+            lr=lr,
+            eps=eps,
+            weight_decay=weight_decay,
+            lr_decay=lr_decay,
+            initial_accumulator_value=initial_accumulator_value,
+        )
+        self.step_count = 0
 
     def step_rows(self, weight, rows, grad, current=None) -> None:
         d = self.defaults
+        self.step_count += 1
         cur = weight.take(rows, axis=0) if current is None else current
         if d["weight_decay"]:
             grad = grad + d["weight_decay"] * cur
-        acc = self._buf("momentum1", (weight.shape[0],), np.float32, weight)
+        acc = self._buf(
+            "momentum1", (weight.shape[0],), np.float32, weight, d["initial_accumulator_value"]
+        )
         s = acc[rows] + (grad * grad).mean(axis=1)
         acc[rows] = s
-        mult = (d["lr"] / (np.sqrt(s) + d["eps"]))[:, None]
+        clr = d["lr"] / (1 + (self.step_count - 1) * d["lr_decay"])
+        mult = (clr / (np.sqrt(s) + d["eps"]))[:, None]
         weight[rows] = cur - (mult * grad).astype(weight.dtype, copy=False)
 
 

@@ -28,9 +28,18 @@ __all__ = ["RowWiseAdagrad", "apply_optimizer_in_backward", "make_row_optimizer"
 
 class RowWiseAdagrad:
     """Marker class naming row-wise Adagrad for ``apply_optimizer_in_backward`` (torchrec's
-    ``torchrec.optim.RowWiseAdagrad``); arguments ``lr``, ``eps``, ``weight_decay``."""
+    ``torchrec.optim.RowWiseAdagrad``); arguments ``lr``, ``lr_decay``, ``weight_decay``,
+    ``initial_accumulator_value``, ``eps``."""
 
-    def __init__(self, params=None, lr: float = 0.01, eps: float = 1e-8, weight_decay: float = 0.0):
+    def __init__(
+        self,
+        params=None,
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ):
         raise TypeError(
             "RowWiseAdagrad: only usable through apply_optimizer_in_backward or "
             "FusedEmbeddingBagCollection (it updates embedding rows during backward)"
@@ -67,7 +76,13 @@ def make_row_optimizer(optimizer_class, optimizer_kwargs: dict | None = None) ->
         SparseSGD: ("lr", "weight_decay"),
         SparseAdagrad: ("lr", "eps", "initial_accumulator_value"),
         SparseAdam: ("lr", "betas", "eps"),
-        SparseRowWiseAdagrad: ("lr", "eps", "weight_decay"),
+        SparseRowWiseAdagrad: (
+            "lr",
+            "eps",
+            "weight_decay",
+            "lr_decay",
+            "initial_accumulator_value",
+        ),
     }
     cls = table[optimizer_class]
     bad = [k for k in kw if k not in allowed[cls]]
