@@ -12,8 +12,12 @@ from .apply_optimizer_in_backward import (
     apply_optimizer_in_backward,
     make_row_optimizer,
 )
+from .keyed import CombinedOptimizer, KeyedOptimizerWrapper, in_backward_optimizer_filter
 
 __all__ = [
+    "CombinedOptimizer",
+    "KeyedOptimizerWrapper",
+    "in_backward_optimizer_filter",
     "RowOptimizer",
     "RowWiseAdagrad",
     "SparseAdagrad",
