@@ -120,3 +120,41 @@ def test_movielens_text_formats(tmp_path):
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="bad.csv header"):
         read_ml_latest_ratings(str(tmp_path / "bad.csv"))
+
+
+def test_random_rec_dataset():
+    from tocha.rec.datasets.random import RandomRecDataset
+
+    ds = RandomRecDataset(
+        ["a", "b"],
+        batch_size=50,
+        hash_sizes=[7, 1000],
+        ids_per_feature=3,
+        min_ids_per_feature=1,
+        num_dense=5,
+        manual_seed=3,
+        num_generated_batches=2,
+        num_batches=3,
+    )
+    b0, b1, b2 = list(ds)
+    assert b2 is b0 and b1 is not b0
+    kjt = b0.sparse_features
+    ln = kjt.lengths().numpy()
+    assert ln.min() == 1 and ln.max() == 3
+    assert kjt["a"].values().numpy().max() < 7 and kjt["b"].values().numpy().max() >= 7
+    assert b0.dense_features.shape == (50, 5)
+    assert set(np.unique(b0.labels.numpy())) == {0.0, 1.0}
+    again = next(
+        iter(
+            RandomRecDataset(
+                ["a", "b"],
+                50,
+                hash_sizes=[7, 1000],
+                ids_per_feature=3,
+                min_ids_per_feature=1,
+                num_dense=5,
+                manual_seed=3,
+            )
+        )
+    )
+    assert again.sparse_features.values().tolist() == kjt.values().tolist()
