@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 # Products of a uint8 activation offset (|q - zp| <= 255) and an int8 weight (|q| <= 127) are
-# at most 32385; float32 holds every integer sum exactly up to 2**24, float64 up to 2**53. The
-# GEMM runs in the narrowest float type that keeps the int32-style accumulation exact.
+# at most 32385; float32 holds every integer sum exactly up to 2**24, so a float32 GEMM over at
+# most this many features gives the exact int32-style accumulation.
 _F32_EXACT_K = (1 << 24) // (255 * 127)
 
 
@@ -51,13 +51,25 @@ def quantize_activation(x):
 
 def dynamic_linear(x, q_w, w_scale, bias):
     """``x @ dequant(q_w).T + bias`` with x quantized to uint8 for this batch and the product
-    accumulated exactly (as an int32 GEMM would), then rescaled per output channel."""
+    accumulated exactly (as an int32 GEMM would), then rescaled per output channel.
+
+    The GEMM runs in float32 on slices of at most ``_F32_EXACT_K`` input features, each of whose
+    partial sums is an exact integer in float32; the slices are added in float64 (exact too).
+    """
     k = q_w.shape[1]
-    acc_t = np.float32 if k <= _F32_EXACT_K else np.float64
     xq, x_scale = quantize_activation(x.astype(np.float32, copy=False))
     lead = xq.shape[:-1]
-    acc = xq.reshape(-1, k).astype(acc_t, copy=False) @ q_w.astype(acc_t).T
-    y = (acc * (x_scale * w_scale.astype(acc_t))).astype(np.float32, copy=False)
+    xq = xq.reshape(-1, k).astype(np.float32, copy=False)
+    wt = q_w.T.astype(np.float32)
+    if k <= _F32_EXACT_K:
+        acc = xq @ wt
+        y = acc * (np.float32(x_scale) * w_scale.astype(np.float32))
+    else:
+        acc = None
+        for a in range(0, k, _F32_EXACT_K):
+            part = xq[:, a : a + _F32_EXACT_K] @ wt[a : a + _F32_EXACT_K]
+            acc = part.astype(np.float64) if acc is None else acc + part
+        y = (acc * (x_scale * w_scale.astype(np.float64))).astype(np.float32)
     if bias is not None:
         y += bias
     return y.reshape(lead + (q_w.shape[0],))
