@@ -1,5 +1,6 @@
 """torchaudio.functional: stateless signal-processing functions on tensors."""
 
+from ._alignment import TokenSpan, forced_align, frechet_distance, merge_tokens
 from ._beamforming import (
     apply_beamforming,
     mvdr_weights_rtf,
@@ -60,6 +61,10 @@ from .filtering import (
 )
 
 __all__ = [
+    "TokenSpan",
+    "forced_align",
+    "frechet_distance",
+    "merge_tokens",
     "apply_beamforming",
     "mvdr_weights_rtf",
     "mvdr_weights_souden",
