@@ -24,6 +24,13 @@ from .faster_rcnn import (
     fasterrcnn_resnet50_fpn,
     fasterrcnn_resnet50_fpn_v2,
 )
+from .keypoint_rcnn import (
+    KeypointRCNN,
+    KeypointRCNN_ResNet50_FPN_Weights,
+    KeypointRCNNHeads,
+    KeypointRCNNPredictor,
+    keypointrcnn_resnet50_fpn,
+)
 from .mask_rcnn import (
     MaskRCNN,
     MaskRCNN_ResNet50_FPN_Weights,
@@ -71,6 +78,11 @@ __all__ = [
     "fasterrcnn_resnet50_fpn_v2",
     "fasterrcnn_mobilenet_v3_large_fpn",
     "fasterrcnn_mobilenet_v3_large_320_fpn",
+    "KeypointRCNN",
+    "KeypointRCNN_ResNet50_FPN_Weights",
+    "KeypointRCNNHeads",
+    "KeypointRCNNPredictor",
+    "keypointrcnn_resnet50_fpn",
     "MaskRCNN",
     "MaskRCNN_ResNet50_FPN_Weights",
     "MaskRCNNHeads",

@@ -11,7 +11,16 @@ from ...ops import boxes as box_ops
 from ...ops.roi_align import roi_align
 from . import _utils as det_utils
 
-__all__ = ["RoIHeads", "fastrcnn_loss", "maskrcnn_inference", "maskrcnn_loss"]
+__all__ = [
+    "RoIHeads",
+    "fastrcnn_loss",
+    "heatmaps_to_keypoints",
+    "keypointrcnn_inference",
+    "keypointrcnn_loss",
+    "keypoints_to_heatmap",
+    "maskrcnn_inference",
+    "maskrcnn_loss",
+]
 
 
 def fastrcnn_loss(class_logits, box_regression, labels: list, regression_targets: list):
@@ -77,6 +86,86 @@ def maskrcnn_loss(
     return F.binary_cross_entropy_with_logits(mask_logits[index, labels], mask_targets)
 
 
+def keypoints_to_heatmap(keypoints, rois, heatmap_size: int):
+    """Each visible keypoint inside its RoI as a flat index into a ``heatmap_size`` square
+    grid over the RoI; returns ``(indices, valid)``, both ``[R, K]`` int64."""
+    offset_x, offset_y = rois[:, 0][:, None], rois[:, 1][:, None]
+    scale_x = (heatmap_size / (rois[:, 2] - rois[:, 0]))[:, None]
+    scale_y = (heatmap_size / (rois[:, 3] - rois[:, 1]))[:, None]
+    x, y = keypoints[..., 0], keypoints[..., 1]
+    # a keypoint on the right or bottom edge belongs to the last cell
+    x_edge = x == rois[:, 2][:, None]
+    y_edge = y == rois[:, 3][:, None]
+    x = ((x - offset_x) * scale_x).floor().long()
+    y = ((y - offset_y) * scale_y).floor().long()
+    x[x_edge] = heatmap_size - 1
+    y[y_edge] = heatmap_size - 1
+    valid_loc = (x >= 0) & (y >= 0) & (x < heatmap_size) & (y < heatmap_size)
+    valid = (valid_loc & (keypoints[..., 2] > 0)).long()
+    return (y * heatmap_size + x) * valid, valid
+
+
+def heatmaps_to_keypoints(maps, rois):
+    """Keypoint positions (argmax of each heatmap resized bicubically to its RoI) and their
+    heatmap values: ``([R, K, 3] (x, y, 1), [R, K])``."""
+    offset_x, offset_y = rois[:, 0], rois[:, 1]
+    widths = (rois[:, 2] - rois[:, 0]).clamp(min=1)
+    heights = (rois[:, 3] - rois[:, 1]).clamp(min=1)
+    widths_ceil, heights_ceil = widths.ceil(), heights.ceil()
+    num_keypoints = maps.shape[1]
+    xy_preds = torch.zeros((len(rois), 3, num_keypoints), dtype=torch.float32, device=maps.device)
+    end_scores = torch.zeros((len(rois), num_keypoints), dtype=torch.float32, device=maps.device)
+    kp_index = torch.arange(num_keypoints, device=maps.device)
+    # each RoI has its own output size: one resize per detection, as torchvision
+    for i in range(len(rois)):
+        roi_w, roi_h = int(widths_ceil[i].item()), int(heights_ceil[i].item())
+        roi_map = F.interpolate(
+            maps[i][:, None], size=(roi_h, roi_w), mode="bicubic", align_corners=False
+        )[:, 0]
+        w = roi_map.shape[2]
+        pos = roi_map.reshape(num_keypoints, -1).argmax(dim=1)
+        x_int = pos % w
+        y_int = torch.div(pos - x_int, w, rounding_mode="floor")
+        x = (x_int.float() + 0.5) * (widths[i] / roi_w)
+        y = (y_int.float() + 0.5) * (heights[i] / roi_h)
+        xy_preds[i, 0, :] = x + offset_x[i]
+        xy_preds[i, 1, :] = y + offset_y[i]
+        xy_preds[i, 2, :] = 1
+        end_scores[i, :] = roi_map[kp_index, y_int, x_int]
+    return xy_preds.permute(0, 2, 1), end_scores
+
+
+def keypointrcnn_loss(
+    keypoint_logits, proposals: list, gt_keypoints: list, keypoint_matched_idxs: list
+):
+    """Cross-entropy over each heatmap's cells for the visible keypoints inside their RoI."""
+    N, K, H, W = keypoint_logits.shape
+    if H != W:
+        raise ValueError(
+            f"keypoint_logits height and width (last two elements of shape) should be equal. "
+            f"Instead got H = {H} and W = {W}"
+        )
+    heatmaps, valid = [], []
+    for props, kps, midx in zip(proposals, gt_keypoints, keypoint_matched_idxs):
+        hm, v = keypoints_to_heatmap(kps[midx], props, H)
+        heatmaps.append(hm.reshape(-1))
+        valid.append(v.reshape(-1))
+    targets = torch.cat(heatmaps, dim=0)
+    valid = torch.where(torch.cat(valid, dim=0) > 0)[0]
+    if targets.numel() == 0 or valid.numel() == 0:
+        return keypoint_logits.sum() * 0
+    return F.cross_entropy(keypoint_logits.reshape(N * K, H * W)[valid], targets[valid])
+
+
+def keypointrcnn_inference(x, boxes: list) -> tuple[list, list]:
+    probs, scores = [], []
+    for xx, bb in zip(x.split([b.shape[0] for b in boxes], dim=0), boxes):
+        p, s = heatmaps_to_keypoints(xx, bb)
+        probs.append(p)
+        scores.append(s)
+    return probs, scores
+
+
 class RoIHeads(nn.Module):
     """The second stage of Faster R-CNN.
 
@@ -89,8 +178,7 @@ class RoIHeads(nn.Module):
         bbox_reg_weights: BoxCoder weights, default ``(10, 10, 5, 5)``.
         score_thresh, nms_thresh, detections_per_img: inference filtering.
         mask_roi_pool, mask_head, mask_predictor: Mask R-CNN's branch (all three or none).
-        keypoint_*: accepted for torchvision's signature; Keypoint R-CNN is not provided, so
-            these must stay None.
+        keypoint_roi_pool, keypoint_head, keypoint_predictor: Keypoint R-CNN's branch.
     """
 
     def __init__(
@@ -114,10 +202,6 @@ class RoIHeads(nn.Module):
         keypoint_predictor=None,
     ) -> None:
         super().__init__()
-        if any(m is not None for m in (keypoint_roi_pool, keypoint_head, keypoint_predictor)):
-            raise NotImplementedError(
-                "RoIHeads: the keypoint branch (Keypoint R-CNN) is not available"
-            )
         self.box_similarity = box_ops.box_iou
         self.proposal_matcher = det_utils.Matcher(
             fg_iou_thresh, bg_iou_thresh, allow_low_quality_matches=False
@@ -137,7 +221,9 @@ class RoIHeads(nn.Module):
         self.mask_roi_pool = mask_roi_pool
         self.mask_head = mask_head
         self.mask_predictor = mask_predictor
-        self.keypoint_roi_pool = self.keypoint_head = self.keypoint_predictor = None
+        self.keypoint_roi_pool = keypoint_roi_pool
+        self.keypoint_head = keypoint_head
+        self.keypoint_predictor = keypoint_predictor
 
     def has_mask(self) -> bool:
         return not (
@@ -145,7 +231,11 @@ class RoIHeads(nn.Module):
         )
 
     def has_keypoint(self) -> bool:
-        return False
+        return not (
+            self.keypoint_roi_pool is None
+            or self.keypoint_head is None
+            or self.keypoint_predictor is None
+        )
 
     def assign_targets_to_proposals(self, proposals: list, gt_boxes: list, gt_labels: list):
         matched_idxs, labels = [], []
@@ -179,6 +269,8 @@ class RoIHeads(nn.Module):
             raise ValueError("Every element of targets should have a labels key")
         if self.has_mask() and not all("masks" in t for t in targets):
             raise ValueError("Every element of targets should have a masks key")
+        if self.has_keypoint() and not all("keypoints" in t for t in targets):
+            raise ValueError("Every element of targets should have a keypoints key")
 
     def select_training_samples(self, proposals: list, targets: list | None):
         self.check_targets(targets)
@@ -272,7 +364,45 @@ class RoIHeads(nn.Module):
                     matched_idxs if self.training else None,
                 )
             )
+        if self.has_keypoint():
+            losses.update(
+                self._keypoint_branch(
+                    features,
+                    proposals,
+                    image_shapes,
+                    targets,
+                    result,
+                    labels,
+                    matched_idxs if self.training else None,
+                )
+            )
         return result, losses
+
+    def _positive(self, proposals, labels, matched):
+        props, idxs = [], []
+        for p, lab, idx in zip(proposals, labels, matched):
+            pos = torch.where(lab > 0)[0]
+            props.append(p[pos])
+            idxs.append(idx[pos])
+        return props, idxs
+
+    def _keypoint_branch(self, features, proposals, image_shapes, targets, result, labels, matched):
+        if self.training:
+            kp_proposals, pos_matched_idxs = self._positive(proposals, labels, matched)
+        else:
+            kp_proposals = [r["boxes"] for r in result]
+        kp_features = self.keypoint_roi_pool(features, kp_proposals, image_shapes)
+        kp_logits = self.keypoint_predictor(self.keypoint_head(kp_features))
+        if self.training:
+            loss = keypointrcnn_loss(
+                kp_logits, kp_proposals, [t["keypoints"] for t in targets], pos_matched_idxs
+            )
+            return {"loss_keypoint": loss}
+        probs, scores = keypointrcnn_inference(kp_logits, kp_proposals)
+        for p, sc, r in zip(probs, scores, result):
+            r["keypoints"] = p
+            r["keypoints_scores"] = sc
+        return {}
 
     def _mask_branch(self, features, proposals, image_shapes, targets, result, labels, matched):
         if self.training:

@@ -103,6 +103,15 @@ def paste_masks_in_image(masks, boxes, img_shape: tuple[int, int], padding: int 
     return masks.new_zeros((0, 1, im_h, im_w))
 
 
+def resize_keypoints(keypoints, original_size, new_size):
+    """Scale the ``(x, y)`` of ``[..., K, 3]`` keypoints from ``original_size`` to ``new_size``."""
+    ratio_h = np.float32(new_size[0]) / np.float32(original_size[0])
+    ratio_w = np.float32(new_size[1]) / np.float32(original_size[1])
+    scale = torch.tensor([ratio_w, ratio_h], dtype=torch.float32)
+    scale = scale.to(device=keypoints.device, dtype=keypoints.dtype)
+    return torch.cat((keypoints[..., :2] * scale, keypoints[..., 2:]), dim=-1)
+
+
 def resize_boxes(boxes, original_size, new_size):
     """Scale ``(x1, y1, x2, y2)`` boxes from an image of ``original_size = (h, w)`` to one of
     ``new_size``.
@@ -205,11 +214,9 @@ class GeneralizedRCNNTransform(nn.Module):
             return image, target
         target["boxes"] = resize_boxes(target["boxes"], (h, w), tuple(image.shape[-2:]))
         if "keypoints" in target:
-            kp = target["keypoints"]
-            ratio_h = float(image.shape[-2]) / float(h)
-            ratio_w = float(image.shape[-1]) / float(w)
-            scale = torch.tensor([ratio_w, ratio_h], dtype=kp.dtype, device=kp.device)
-            target["keypoints"] = torch.cat((kp[..., :2] * scale, kp[..., 2:]), dim=-1)
+            target["keypoints"] = resize_keypoints(
+                target["keypoints"], (h, w), tuple(image.shape[-2:])
+            )
         return image, target
 
     def max_by_axis(self, the_list: list) -> list[int]:
@@ -246,11 +253,7 @@ class GeneralizedRCNNTransform(nn.Module):
             if "masks" in pred:
                 result[i]["masks"] = paste_masks_in_image(pred["masks"], boxes, o_im_s)
             if "keypoints" in pred:
-                kp = pred["keypoints"]
-                scale = torch.tensor(
-                    [o_im_s[1] / im_s[1], o_im_s[0] / im_s[0]], dtype=kp.dtype, device=kp.device
-                )
-                result[i]["keypoints"] = torch.cat((kp[..., :2] * scale, kp[..., 2:]), dim=-1)
+                result[i]["keypoints"] = resize_keypoints(pred["keypoints"], im_s, o_im_s)
         return result
 
     def __repr__(self) -> str:
