@@ -23,7 +23,6 @@ Tensor = torch.Tensor
 _METHODS = ("sinc_interp_hann", "sinc_interp_kaiser")
 
 
-@functools.lru_cache(maxsize=64)
 def _sinc_kernel_np(
     orig: int, new: int, lowpass_filter_width: int, rolloff: float, method: str, beta
 ) -> tuple[np.ndarray, int]:
@@ -115,9 +114,16 @@ class _Plan:
         return out.reshape(shape[:-1] + (target,))
 
 
-@functools.lru_cache(maxsize=32)
+_cached_plan = functools.lru_cache(maxsize=16)(_Plan)
+
+
 def _plan(orig, new, lowpass_filter_width, rolloff, method, beta, dtype, device) -> _Plan:
-    return _Plan(orig, new, lowpass_filter_width, rolloff, method, beta, dtype, device)
+    """Plans are cached, except for coprime rates whose kernel is huge (e.g. pitch_shift's
+    17959 -> 16000 kernel has ~3e8 taps): keeping those alive would pin gigabytes."""
+    args = (orig, new, lowpass_filter_width, rolloff, method, beta, dtype, device)
+    if orig * new > 1_000_000:
+        return _Plan(*args)
+    return _cached_plan(*args)
 
 
 def _get_sinc_resample_kernel(
