@@ -501,15 +501,25 @@ class Resample(nn.Module):
     def forward(self, waveform: Tensor) -> Tensor:
         if self.orig_freq == self.new_freq:
             return waveform
-        return F.resample(
-            waveform,
-            self.orig_freq,
-            self.new_freq,
-            self.lowpass_filter_width,
-            self.rolloff,
-            self.resampling_method,
-            self.beta,
-        )
+        from ..functional._resample import _Plan, _reduce
+
+        # The module keeps its own ready-to-apply kernel blocks per dtype/device.
+        key = (waveform.dtype, waveform.device)
+        plan = self.__dict__.get("_plan")
+        if plan is None or self.__dict__.get("_plan_key") != key:
+            o, n = _reduce(self.orig_freq, self.new_freq)
+            beta = None if self.beta is None else float(self.beta)
+            plan = _Plan(
+                o,
+                n,
+                int(self.lowpass_filter_width),
+                float(self.rolloff),
+                self.resampling_method,
+                beta,
+                *key,
+            )
+            self.__dict__["_plan"], self.__dict__["_plan_key"] = plan, key
+        return plan(waveform)
 
 
 class ComputeDeltas(nn.Module):
