@@ -31,7 +31,7 @@ def test_movielens_two_tower_beats_popularity():
             ),
         ]
     )
-    tt = TwoTower(ebc, [64, 64])
+    tt = TwoTower(ebc, [64])
     opt = torch.optim.Adam(tt.parameters(), lr=0.003)
     pop = np.bincount(i[tr], minlength=ni).astype(np.float64)
     logq = np.log(pop / pop.sum() + 1e-12).astype(np.float32)
