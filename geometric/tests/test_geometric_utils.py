@@ -220,3 +220,54 @@ def test_masks_and_one_hot():
     with pytest.raises(IndexError, match="index_to_mask"):
         U.index_to_mask(torch.tensor([5]), size=3)
     assert U.one_hot(torch.tensor([1, 0]), 3).tolist() == [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
+
+
+def test_isolated_nodes_and_homophily():
+    ei = torch.tensor([[0, 2, 4, 4], [2, 0, 4, 4]])
+    assert U.contains_isolated_nodes(ei, 5)
+    out, w, mask = U.remove_isolated_nodes(ei, torch.arange(4.0), 5)
+    assert mask.tolist() == [True, False, True, False, False]  # node 4 has only loops
+    assert out.tolist() == [[0, 1], [1, 0]] and w.tolist() == [0.0, 1.0]
+    rng = np.random.default_rng(10)
+    e = rng.integers(0, 20, (2, 60))
+    y = rng.integers(0, 2, 20)
+    same = y[e[0]] == y[e[1]]
+    assert U.homophily(torch.from_numpy(e), torch.from_numpy(y)) == pytest.approx(same.mean())
+    per = [same[e[1] == i].mean() if (e[1] == i).any() else 0.0 for i in range(20)]
+    got = U.homophily(torch.from_numpy(e), torch.from_numpy(y), method="node")
+    assert got == pytest.approx(np.mean(per))
+
+
+def test_unbatch_cumsum_dense_to_sparse():
+    batch = torch.tensor([0, 0, 1, 1, 1])
+    parts = U.unbatch(torch.arange(10.0).view(5, 2), batch)
+    assert [p.shape[0] for p in parts] == [2, 3] and parts[1][0].tolist() == [4.0, 5.0]
+    ei = torch.tensor([[0, 1, 2, 4], [1, 0, 3, 2]])
+    assert [e.tolist() for e in U.unbatch_edge_index(ei, batch)] == [
+        [[0, 1], [1, 0]],
+        [[0, 2], [1, 0]],
+    ]
+    assert U.cumsum(torch.tensor([[1, 2], [3, 4]]), dim=1).tolist() == [[0, 1, 3], [0, 3, 7]]
+    adj = torch.tensor([[[0.0, 2.0], [0.0, 0.0]], [[0.0, 0.0], [5.0, 1.0]]], requires_grad=True)
+    ei, w = U.dense_to_sparse(adj)
+    assert ei.tolist() == [[0, 3, 3], [1, 2, 3]] and w.tolist() == [2.0, 5.0, 1.0]
+    w.sum().backward()
+    assert adj.grad.tolist() == [[[0.0, 1.0], [0.0, 0.0]], [[0.0, 0.0], [1.0, 1.0]]]
+    with pytest.raises(ValueError, match="dense_to_sparse: adj must be 2- or 3-dimensional"):
+        U.dense_to_sparse(torch.ones(2))
+
+
+def test_random_graphs_and_structured_negatives():
+    torch.manual_seed(0)
+    ei = U.erdos_renyi_graph(200, 0.1)
+    assert U.is_undirected(ei) and not bool((ei[0] == ei[1]).any())
+    assert abs(ei.shape[1] / (200 * 199) - 0.1) < 0.01
+    d = U.erdos_renyi_graph(100, 0.2, directed=True)
+    assert abs(d.shape[1] / (100 * 99) - 0.2) < 0.02
+    sbm = U.stochastic_blockmodel_graph([30, 30], [[0.5, 0.0], [0.0, 0.5]])
+    assert bool(((sbm[0] < 30) == (sbm[1] < 30)).all())
+    base = U.erdos_renyi_graph(40, 0.2)
+    i, j, k = U.structured_negative_sampling(base, 40)
+    edges = set(map(tuple, base.t().tolist()))
+    assert (i.tolist(), j.tolist()) == tuple(base.tolist())
+    assert not any((a, c) in edges for a, c in zip(i.tolist(), k.tolist()))

@@ -262,3 +262,54 @@ def test_small_transforms_equal_pyg():
         t = getattr(PT, name)(*args)(PData(x=_t(x), edge_index=_t(ei)))
         _eq(o.x, t.x)
         np.testing.assert_array_equal(o.edge_index.numpy(), t.edge_index.numpy())
+
+
+def test_more_utils_equal_pyg():
+    rng = np.random.default_rng(9)
+    ei = rng.integers(0, 30, (2, 40))
+    ei[:, :3] = [[4, 4, 7], [4, 4, 7]]  # self-loops, one node with two
+    w = rng.standard_normal(40).astype(np.float32)
+    o = U.remove_isolated_nodes(torch.from_numpy(ei), torch.from_numpy(w), 35)
+    t = PU.remove_isolated_nodes(_t(ei), _t(w), 35)
+    for a, b in zip(o, t):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert U.contains_isolated_nodes(torch.from_numpy(ei), 35) == PU.contains_isolated_nodes(
+        _t(ei), 35
+    )
+    y = rng.integers(0, 3, 30)
+    batch = np.repeat([0, 1, 2], 10)
+    for method in ("edge", "node"):
+        assert (
+            abs(
+                U.homophily(torch.from_numpy(ei), torch.from_numpy(y), method=method)
+                - PU.homophily(_t(ei), _t(y), method=method)
+            )
+            < 1e-6
+        )
+    inner = ei[:, batch[ei[0]] == batch[ei[1]]]
+    inner = inner[:, np.argsort(batch[inner[0]], kind="stable")]  # grouped by graph, as batched
+    _eq(
+        U.homophily(torch.from_numpy(inner), torch.from_numpy(y), torch.from_numpy(batch)),
+        PU.homophily(_t(inner), _t(y), _t(batch)),
+    )
+    x = rng.standard_normal((30, 2)).astype(np.float32)
+    for a, b in zip(
+        U.unbatch(torch.from_numpy(x), torch.from_numpy(batch)), PU.unbatch(_t(x), _t(batch))
+    ):
+        _eq(a, b)
+    for a, b in zip(
+        U.unbatch_edge_index(torch.from_numpy(inner), torch.from_numpy(batch)),
+        PU.unbatch_edge_index(_t(inner), _t(batch)),
+    ):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(
+        U.cumsum(torch.tensor([3, 1, 2])).numpy(), PU.cumsum(torch_.tensor([3, 1, 2])).numpy()
+    )
+    adj = (rng.random((3, 5, 5)) < 0.3) * rng.standard_normal((3, 5, 5))
+    adj = adj.astype(np.float32)
+    mask = rng.random((3, 5)) < 0.7
+    for args in ((adj[0],), (adj,), (adj, mask)):
+        o = U.dense_to_sparse(*(torch.from_numpy(a) for a in args))
+        t = PU.dense_to_sparse(*(_t(a) for a in args))
+        np.testing.assert_array_equal(o[0].numpy(), t[0].numpy())
+        _eq(o[1], t[1])

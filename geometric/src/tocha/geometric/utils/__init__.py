@@ -13,6 +13,8 @@ from .convert import (
 )
 from .dense import to_dense_adj, to_dense_batch
 from .dropout import dropout_edge
+from .homophily import homophily
+from .isolated import contains_isolated_nodes, remove_isolated_nodes
 from .laplacian import get_laplacian
 from .loop import (
     add_remaining_self_loops,
@@ -22,9 +24,11 @@ from .loop import (
     segregate_self_loops,
 )
 from .mask import index_to_mask, mask_to_index, one_hot
-from .negative_sampling import negative_sampling
+from .negative_sampling import negative_sampling, structured_negative_sampling
+from .random_graphs import erdos_renyi_graph, stochastic_blockmodel_graph
 from .subgraph import bipartite_subgraph, k_hop_subgraph, subgraph
 from .train_test_split_edges import train_test_split_edges
+from .unbatch import cumsum, dense_to_sparse, unbatch, unbatch_edge_index
 from .undirected import is_undirected, to_undirected
 
 __all__ = [
@@ -32,18 +36,24 @@ __all__ = [
     "add_self_loops",
     "bipartite_subgraph",
     "coalesce",
+    "contains_isolated_nodes",
     "contains_self_loops",
+    "cumsum",
     "degree",
+    "dense_to_sparse",
     "dropout_edge",
+    "erdos_renyi_graph",
     "from_networkx",
     "from_scipy_sparse_matrix",
     "get_laplacian",
+    "homophily",
     "index_to_mask",
     "is_undirected",
     "k_hop_subgraph",
     "mask_to_index",
     "negative_sampling",
     "one_hot",
+    "remove_isolated_nodes",
     "remove_self_loops",
     "scatter",
     "scatter_argmax",
@@ -51,6 +61,8 @@ __all__ = [
     "segregate_self_loops",
     "softmax",
     "sort_edge_index",
+    "stochastic_blockmodel_graph",
+    "structured_negative_sampling",
     "subgraph",
     "to_dense_adj",
     "to_dense_batch",
@@ -58,4 +70,6 @@ __all__ = [
     "to_scipy_sparse_matrix",
     "to_undirected",
     "train_test_split_edges",
+    "unbatch",
+    "unbatch_edge_index",
 ]
