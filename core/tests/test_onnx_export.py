@@ -127,12 +127,12 @@ def test_onnx_embedding_int_input():
 
 
 def test_onnx_unmapped_op_names_op_and_module():
-    class Cum(nn.Module):
+    class Inv(nn.Module):
         def forward(self, x):
-            return torch.cumsum(x, 1)
+            return torch.erfinv(torch.tanh(x))
 
-    m = nn.Sequential(nn.Linear(3, 3), Cum())
-    with pytest.raises(torch.onnx.UnsupportedOperatorError, match=r"'Cumsum'.*module '1'"):
+    m = nn.Sequential(nn.Linear(3, 3), Inv())
+    with pytest.raises(torch.onnx.UnsupportedOperatorError, match=r"'Erfinv'.*module '1'"):
         torch.onnx.export(m, torch.randn(2, 3), io.BytesIO())
 
 
@@ -141,3 +141,55 @@ def test_onnx_bad_args():
         torch.onnx.export(nn.Linear(2, 2), ([1.0, 2.0],), io.BytesIO())
     with pytest.raises(ValueError, match="opset_version"):
         torch.onnx.export(nn.Linear(2, 2), torch.randn(1, 2), io.BytesIO(), opset_version=9)
+
+
+class _Double(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2.0
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2.0
+
+
+class _DoubleWithSymbolic(_Double):
+    @staticmethod
+    def symbolic(g, x):
+        return g.op("Mul", x, g.const(np.asarray(2.0, dtype=np.float32)))
+
+
+def test_onnx_autograd_function_needs_symbolic():
+    class M(nn.Module):
+        def __init__(self, fn):
+            super().__init__()
+            self.lin = nn.Linear(3, 3)
+            self.fn = fn
+
+        def forward(self, x):
+            return self.fn.apply(self.lin(x))
+
+    with pytest.raises(torch.onnx.UnsupportedOperatorError, match="Function '_Double'"):
+        torch.onnx.export(M(_Double), torch.randn(2, 3), io.BytesIO())
+    m = M(_DoubleWithSymbolic)
+    _, sess = _export(m, torch.randn(2, 3))
+    _close(m, sess, torch.randn(2, 3))
+
+
+def test_onnx_warns_about_an_input_recorded_as_constant():
+    class Masked(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 4)
+
+        def forward(self, x, mask):
+            return self.lin(x) * mask.float().unsqueeze(-1)
+
+    m = Masked()
+    with pytest.warns(UserWarning, match="input 'mask' is not used"):
+        torch.onnx.export(
+            m,
+            (torch.randn(2, 3, 4), torch.ones(2, 3, dtype=torch.int64)),
+            io.BytesIO(),
+            input_names=["x", "mask"],
+        )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 
 from .._tensor import Tensor
-from ..autograd.function import Node
-from ._graph import GraphBuilder, OnnxExporterError
+from ..autograd.function import Function, Node
+from ._graph import GraphBuilder, OnnxExporterError, UnsupportedOperatorError
 from ._modules import handlers
 from ._symbolic import emit
 
@@ -63,6 +64,34 @@ class _Recorder:
                 # an in-place op: the tensor now holds the value the last op produced
                 rec.b.bind(t, rec.b._values[id(last)])
 
+        fn_apply = Function.__dict__["apply"].__func__
+
+        def function_apply(cls, *args, **kwargs):
+            if rec.depth:
+                return fn_apply(cls, *args, **kwargs)
+            sym = getattr(cls, "symbolic", None)
+            if sym is None:
+                raise UnsupportedOperatorError(
+                    f"onnx.export: no ONNX mapping for autograd.Function '{cls.__name__}' (give "
+                    f"it a static symbolic(g, *inputs) method){rec.b.where()}"
+                )
+            rec.depth += 1
+            try:
+                out = fn_apply(cls, *args, **kwargs)
+            finally:
+                rec.depth -= 1
+            ins = [rec.b.value(a) if isinstance(a, Tensor) else a for a in args]
+            names = sym(rec.b, *ins, **kwargs)
+            outs = out if isinstance(out, tuple) else (out,)
+            names = names if isinstance(names, (list, tuple)) else [names]
+            for t, n in zip(outs, names):
+                if isinstance(t, Tensor) and n is not None:
+                    rec.b.bind(t, n)
+            rec.last = outs[0]
+            return out
+
+        self._saved.append((Function, "apply", Function.__dict__["apply"]))
+        Function.apply = classmethod(function_apply)
         self._saved.append((Node, "apply", Node.__dict__["apply"]))
         self._saved.append((Node, "record_binary", Node.__dict__["record_binary"]))
         self._saved.append((Tensor, "_bump_version", bump_fn))
@@ -113,7 +142,7 @@ class _Recorder:
 
     def __exit__(self, *exc):
         for obj, attr, val in reversed(self._saved):
-            if obj is Node or obj is Tensor:
+            if obj is Node or obj is Tensor or obj is Function:
                 setattr(obj, attr, val)
             elif val is None:
                 obj.__dict__.pop(attr, None)
@@ -287,6 +316,15 @@ def export(
         graph_outputs.append(_value_info(helper, n, t, dyn.get(n, {}), bool(dyn) and n not in dyn))
     graph_inputs = [_value_info(helper, n, x, dyn.get(n, {})) for x, n in zip(inputs, input_names)]
     used = {i for node in b.nodes for i in node.input}
+    for n in input_names:
+        if n not in used:
+            # ops on integer inputs (e.g. an attention mask) that need no gradient are not
+            # recorded: what was computed from them is in the graph as a constant
+            warnings.warn(
+                f"onnx.export: input '{n}' is not used by the exported graph; values computed "
+                "from it were recorded as constants of this example",
+                stacklevel=2,
+            )
     inits = [v for k, v in b.initializers.items() if k in used]
     graph = helper.make_graph(
         b.nodes, type(model).__name__, graph_inputs, graph_outputs, initializer=inits

@@ -6,6 +6,8 @@ import numpy as np
 
 from .._tensor import Tensor
 
+_ATTR_SUFFIXES = {"i", "f", "s", "is", "fs", "ss", "t"}
+
 
 class OnnxExporterError(RuntimeError):
     """Base error of ``tocha.core.onnx`` (torch's ``torch.onnx.errors.OnnxExporterError``)."""
@@ -116,9 +118,18 @@ class GraphBuilder:
         )
         return outs
 
-    def op(self, op_type: str, *inputs, **attrs) -> str:
-        """A single-output node."""
-        return self.node(op_type, list(inputs), 1, **attrs)[0]
+    def op(self, op_type: str, *inputs, outputs: int = 1, **attrs):
+        """A node; its output name (a list of names when ``outputs`` > 1).
+
+        This is also the ``g`` handed to an ``autograd.Function``'s ``symbolic(g, *inputs)``:
+        torch's typed attribute names (``axis_i=1``, ``alpha_f=0.5``) are accepted too.
+        """
+        clean = {}
+        for k, v in attrs.items():
+            base, _, suffix = k.rpartition("_")
+            clean[base if base and suffix in _ATTR_SUFFIXES else k] = v
+        outs = self.node(op_type, list(inputs), outputs, **clean)
+        return outs[0] if outputs == 1 else outs
 
     def ints(self, values) -> str:
         """An int64 1-D constant (shapes, axes, starts, ends)."""

@@ -155,6 +155,13 @@ def _basic_index(b, x, key):
     return name
 
 
+def _reduce(b, op, name, dims, keep):
+    """A Reduce* node: axes are an input from opset 18 on (13 for ReduceSum)."""
+    if op == "ReduceSum" or b.opset >= 18:
+        return b.op(op, name, b.ints(dims), keepdims=int(keep))
+    return b.op(op, name, axes=list(dims), keepdims=int(keep))
+
+
 def _attention(b, ins, p, outs):
     q, k, v = (b.value(t) for t in ins[:3])
     nd = ins[1].ndim
@@ -342,10 +349,60 @@ def emit(b: GraphBuilder, cls, node, ins: tuple, p: dict, outs: tuple) -> list[s
         dims = p.get("dims")
         dims = list(range(x.ndim)) if dims is None or dims == () else list(dims)
         keep = int(bool(p.get("keepdim", False)))
-        xn = _cast_to(b, b.value(x), _dt(x), dt)
-        if op == "ReduceSum" or b.opset >= 18:
-            return [b.op(op, xn, b.ints(dims), keepdims=keep)]
-        return [b.op(op, xn, axes=dims, keepdims=keep)]
+        return [_reduce(b, op, _cast_to(b, b.value(x), _dt(x), dt), dims, keep)]
+    if name in ("VectorNorm", "VectorNorm2"):
+        pn = float(p.get("p", 2.0))
+        dims = p.get("dims")
+        dims = list(range(x.ndim)) if dims is None or dims == () else list(dims)
+        keep = int(bool(p.get("keepdim", False)))
+        xn = b.value(x)
+        if pn == 2.0:
+            return [_reduce(b, "ReduceL2", xn, dims, keep)]
+        if pn == 1.0:
+            return [_reduce(b, "ReduceL1", xn, dims, keep)]
+        if pn == float("inf"):
+            return [_reduce(b, "ReduceMax", b.op("Abs", xn), dims, keep)]
+    if name in ("Var", "Std"):
+        dims = p.get("dims")
+        dims = list(range(x.ndim)) if dims is None or dims == () else list(dims)
+        n = int(np.prod([x.shape[d] for d in dims]))
+        xn = b.value(x)
+        mean = _reduce(b, "ReduceMean", xn, dims, 1)
+        dev = b.op("Sub", xn, mean)
+        ss = _reduce(b, "ReduceSum", b.op("Mul", dev, dev), dims, int(bool(p.get("keepdim"))))
+        var = b.op("Div", ss, b.const(np.asarray(max(n - p.get("correction", 1), 0), dtype=dt)))
+        return [b.op("Sqrt", var) if name == "Std" else var]
+    if name == "LogSumExp":
+        dims = list(p.get("dims") or range(x.ndim))
+        return [_reduce(b, "ReduceLogSumExp", b.value(x), dims, int(bool(p.get("keepdim"))))]
+    if name == "Prod" and p.get("dims") is not None:
+        return [_reduce(b, "ReduceProd", b.value(x), list(p["dims"]), int(bool(p.get("keepdim"))))]
+    if name == "Cumsum":
+        ax = b.const(np.asarray(_norm_axis(int(p.get("dim", 0)), x.ndim), dtype=np.int64))
+        return [b.op("CumSum", b.value(x), ax, reverse=int(bool(p.get("reverse"))))]
+    if name == "Repeat":
+        reps = list(p["reps"])
+        xn = b.value(x)
+        if len(reps) > x.ndim:
+            shp = [1] * (len(reps) - x.ndim) + list(x.shape)
+            xn = b.op("Reshape", xn, b.ints(shp))
+        return [b.op("Tile", xn, b.ints(reps))]
+    if name == "Flip":
+        xn = b.value(x)
+        for d in p["dims"]:
+            xn = _slice(b, xn, _norm_axis(int(d), x.ndim), -1, -(2**62), -1)
+        return [xn]
+    if name == "Gather":
+        idx = b.array_value(p["index"])
+        return [b.op("GatherElements", b.value(x), idx, axis=_norm_axis(int(p["dim"]), x.ndim))]
+    if name == "MaxDim":
+        d = _norm_axis(int(p.get("dim", 0)), x.ndim)
+        keep = int(bool(p.get("keepdim", False)))
+        xn = b.value(x)
+        return [
+            _reduce(b, "ReduceMax", xn, [d], keep),
+            b.op("ArgMax", xn, axis=d, keepdims=keep),
+        ][: len(outs)]
     if name == "Where":
         cond = b.array_value(p["cond"])
         return [
@@ -390,6 +447,19 @@ def emit(b: GraphBuilder, cls, node, ins: tuple, p: dict, outs: tuple) -> list[s
                 b.const(np.asarray(p.get("value", 0), dtype=dt)),
             )
         ]
+    if name == "AdvIndex":
+        key = p["key"]
+        key = key if isinstance(key, tuple) else (key,)
+        arrays = [i for i, k in enumerate(key) if not isinstance(k, slice)]
+        full = all(k == slice(None) for k in key if isinstance(k, slice))
+        if len(arrays) == 1 and full and not isinstance(key[arrays[0]], (bool, np.bool_)):
+            idx = key[arrays[0]]
+            if getattr(idx, "dtype", None) is not None and idx.dtype.kind in "iu":
+                ax = arrays[0]
+                name_idx = b.array_value(idx)
+                if np.dtype(idx.dtype) != np.int64:
+                    name_idx = b.op("Cast", name_idx, to=_onnx_type(np.int64))
+                return [b.op("Gather", b.value(x), name_idx, axis=ax)]
     if name == "Attention":
         return _attention(b, ins, p, outs)
     raise UnsupportedOperatorError(f"onnx.export: no ONNX mapping for op '{name}'{b.where()}")
