@@ -153,6 +153,9 @@ def test_sentence_encoder_cosine_and_normalisation(reference):
     one = enc.encode(SENTENCES[2], convert_to_tensor=True)
     assert tuple(one.shape) == (384,)
     np.testing.assert_allclose(one.numpy(), got[2], atol=1e-6)
+    rows = enc.encode(SENTENCES[:2], convert_to_numpy=False)
+    assert isinstance(rows, list) and len(rows) == 2 and tuple(rows[1].shape) == (384,)
+    assert enc.encode([]).shape == (0, 384)
 
 
 @needs_minilm

@@ -184,12 +184,13 @@ class SentenceEncoder(nn.Module):
         convert_to_numpy: bool = True,
         convert_to_tensor: bool = False,
         show_progress_bar: bool | None = None,
-    ) -> np.ndarray | Tensor:
+    ) -> np.ndarray | Tensor | list[Tensor]:
         """Embed ``sentences`` (one string gives one vector).
 
         Sentences are sorted by length so each batch pads little, then put back in order.
-        Returns a float32 NumPy array (batch, dim) by default, a Tensor with
-        ``convert_to_tensor=True`` or ``convert_to_numpy=False``.
+        Returns a float32 NumPy array (batch, dim) by default, one (batch, dim) Tensor with
+        ``convert_to_tensor=True``, a list of 1-D Tensors with ``convert_to_numpy=False``
+        (as sentence-transformers). The inputs go to the model's device.
         """
         if self.tokenizer is None:
             raise RuntimeError("SentenceEncoder.encode: no tokenizer (use from_pretrained)")
@@ -202,19 +203,23 @@ class SentenceEncoder(nn.Module):
         order = np.argsort(-self.tokenizer.lengths(texts), kind="stable")
         dim = self.get_sentence_embedding_dimension()
         out = np.empty((len(texts), dim), dtype=np.float32)
+        device = self.bert.embeddings.word_embeddings.weight.device
         with torch.no_grad():
             for lo in range(0, len(texts), batch_size):
                 idx = order[lo : lo + batch_size]
                 enc = self.tokenizer([texts[i] for i in idx])
-                emb = self(
-                    torch.from_numpy(enc["input_ids"]),
-                    torch.from_numpy(enc["attention_mask"]),
-                    torch.from_numpy(enc["token_type_ids"]),
+                ids, mask, types = (
+                    torch.from_numpy(enc[k]).to(device)
+                    for k in ("input_ids", "attention_mask", "token_type_ids")
                 )
+                emb = self(ids, mask, types)
                 if normalize_embeddings:
                     emb = F.normalize(emb, p=2.0, dim=1)
-                out[idx] = emb.numpy()
-        if convert_to_tensor or not convert_to_numpy:
+                out[idx] = emb.cpu().numpy()
+        if convert_to_tensor:
             res = torch.from_numpy(out)
             return res[0] if single else res
+        if not convert_to_numpy:  # sentence-transformers: a list of 1-D tensors
+            rows = [torch.from_numpy(r) for r in out]
+            return rows[0] if single else rows
         return out[0] if single else out
