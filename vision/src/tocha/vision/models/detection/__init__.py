@@ -24,6 +24,7 @@ from .faster_rcnn import (
     fasterrcnn_resnet50_fpn,
     fasterrcnn_resnet50_fpn_v2,
 )
+from .fcos import FCOS, FCOS_ResNet50_FPN_Weights, FCOSHead, fcos_resnet50_fpn
 from .keypoint_rcnn import (
     KeypointRCNN,
     KeypointRCNN_ResNet50_FPN_Weights,
@@ -78,6 +79,10 @@ __all__ = [
     "fasterrcnn_resnet50_fpn_v2",
     "fasterrcnn_mobilenet_v3_large_fpn",
     "fasterrcnn_mobilenet_v3_large_320_fpn",
+    "FCOS",
+    "FCOS_ResNet50_FPN_Weights",
+    "FCOSHead",
+    "fcos_resnet50_fpn",
     "KeypointRCNN",
     "KeypointRCNN_ResNet50_FPN_Weights",
     "KeypointRCNNHeads",

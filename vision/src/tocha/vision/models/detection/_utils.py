@@ -16,6 +16,7 @@ from ._frozen_bn import FrozenBatchNorm2d
 __all__ = [
     "BalancedPositiveNegativeSampler",
     "BoxCoder",
+    "BoxLinearCoder",
     "Matcher",
     "SSDMatcher",
     "overwrite_eps",
@@ -149,6 +150,62 @@ class BoxCoder:
         half_h = 0.5 * (torch.exp(dh) * heights)
         out = torch.stack((pred_x - half_w, pred_y - half_h, pred_x + half_w, pred_y + half_h), 2)
         return out.flatten(1)
+
+
+class BoxLinearCoder:
+    """FCOS's box coding: distances from the reference box's centre to the four sides of the
+    target box, optionally divided by the reference width/height (``normalize_by_size``).
+
+    Example:
+        >>> import tocha.core as torch
+        >>> from tocha.vision.models.detection._utils import BoxLinearCoder
+        >>> coder = BoxLinearCoder(normalize_by_size=True)
+        >>> ref, box = torch.tensor([[0.0, 0.0, 8.0, 8.0]]), torch.tensor([[1.0, 2.0, 7.0, 12.0]])
+        >>> coder.encode(ref, box)
+        tensor([[0.3750, 0.2500, 0.3750, 1.0000]])
+        >>> coder.decode(coder.encode(ref, box), ref)
+        tensor([[ 1.,  2.,  7., 12.]])
+    """
+
+    def __init__(self, normalize_by_size: bool = True) -> None:
+        self.normalize_by_size = normalize_by_size
+
+    def _sizes(self, boxes):
+        w = boxes[..., 2] - boxes[..., 0]
+        h = boxes[..., 3] - boxes[..., 1]
+        return torch.stack((w, h, w, h), dim=-1)
+
+    def encode(self, reference_boxes, proposals):
+        ctr_x = 0.5 * (reference_boxes[..., 0] + reference_boxes[..., 2])
+        ctr_y = 0.5 * (reference_boxes[..., 1] + reference_boxes[..., 3])
+        targets = torch.stack(
+            (
+                ctr_x - proposals[..., 0],
+                ctr_y - proposals[..., 1],
+                proposals[..., 2] - ctr_x,
+                proposals[..., 3] - ctr_y,
+            ),
+            dim=-1,
+        )
+        if self.normalize_by_size:
+            targets = targets / self._sizes(reference_boxes)
+        return targets
+
+    def decode(self, rel_codes, boxes):
+        boxes = boxes.to(dtype=rel_codes.dtype)
+        ctr_x = 0.5 * (boxes[..., 0] + boxes[..., 2])
+        ctr_y = 0.5 * (boxes[..., 1] + boxes[..., 3])
+        if self.normalize_by_size:
+            rel_codes = rel_codes * self._sizes(boxes)
+        return torch.stack(
+            (
+                ctr_x - rel_codes[..., 0],
+                ctr_y - rel_codes[..., 1],
+                ctr_x + rel_codes[..., 2],
+                ctr_y + rel_codes[..., 3],
+            ),
+            dim=-1,
+        )
 
 
 class Matcher:
