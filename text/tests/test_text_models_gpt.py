@@ -143,6 +143,9 @@ def test_eos_pads_finished_rows_and_stops():
     stop = row0.index(eos)
     assert all(t == 60 for t in row0[stop + 1 :])
     assert torch.equal(out[0, : 3 + stop + 1], free[0, : 3 + stop + 1])
+    # the default eos is the config's, as in Hugging Face's generation config
+    model.config.eos_token_id = eos
+    assert torch.equal(model.generate(prompt, 10, pad_token_id=60), out)
     # all rows finished: generation stops early
     both = model.generate(free[:1, :5], 10, eos_token_id=int(free[0, 5]))
     assert tuple(both.shape) == (1, 6)

@@ -339,7 +339,7 @@ class GPT(PreTrainedModel):
         max_new_tokens: int = 20,
         do_sample: bool = False,
         temperature: float = 1.0,
-        top_k: int | None = None,
+        top_k: int | None = 50,
         top_p: float | None = None,
         repetition_penalty: float | None = None,
         eos_token_id: int | list[int] | None = None,
@@ -352,9 +352,10 @@ class GPT(PreTrainedModel):
         prompt followed by the new tokens, as Hugging Face's ``generate``.
 
         Greedy unless ``do_sample``; sampling applies, in Hugging Face's order, the repetition
-        penalty, ``temperature``, ``top_k`` then ``top_p`` (the penalty also applies greedily).
-        A sequence that emits ``eos_token_id`` is padded with ``pad_token_id`` (default: the
-        eos id) and generation stops when all have. With ``use_cache`` each step feeds one
+        penalty, ``temperature``, ``top_k`` (50 by default, as Hugging Face's generation
+        config; None or 0 switches it off) then ``top_p`` (the penalty also applies greedily).
+        A sequence that emits ``eos_token_id`` (default: ``config.eos_token_id``) is padded
+        with ``pad_token_id`` (default: the eos id) and generation stops when all have. With ``use_cache`` each step feeds one
         position through the model; without it the whole sequence is recomputed (same
         tokens). ``attention_mask`` marks left padding of the prompts.
         """
@@ -368,6 +369,8 @@ class GPT(PreTrainedModel):
                 f"GPT.generate: prompt length {n0} + max_new_tokens {max_new_tokens} exceeds "
                 f"n_positions {self.config.n_positions}"
             )
+        if eos_token_id is None:  # Hugging Face's generation config takes the model's
+            eos_token_id = self.config.eos_token_id
         if eos_token_id is None:
             eos = []
         elif isinstance(eos_token_id, int):
