@@ -238,7 +238,8 @@ def _gpt_weights():
         from tocha.text.models import GPT, GPTConfig
 
         torch.manual_seed(0)
-        model = GPT(GPTConfig(**GPT2_SMALL)).eval()
+        # no eos: every generate call decodes exactly NEW tokens on both sides
+        model = GPT(GPTConfig(**GPT2_SMALL, eos_token_id=None)).eval()
         _GPT_SD["model"] = model
     return _GPT_SD["model"]
 
