@@ -247,7 +247,7 @@ class BertPreTrainedModel(PreTrainedModel):
 def _mask_bias(mask: Tensor | None, dtype) -> Tensor | None:
     """A (batch, 1, 1, seq) additive bias: 0 where attended, the dtype's minimum where masked
     (Hugging Face's extended attention mask); None when every position is attended."""
-    if mask is None:
+    if mask is None or bool((mask != 0).all()):  # nothing masked: no (…, L, S) bias pass
         return None
     if mask.dim() == 2:
         mask = mask[:, None, None, :]
