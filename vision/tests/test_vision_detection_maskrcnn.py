@@ -8,9 +8,11 @@ import tocha.core as torch
 from tocha.vision.models import resnet50
 from tocha.vision.models.detection import (
     MaskRCNN,
+    MaskRCNN_ResNet50_FPN_V2_Weights,
     MaskRCNN_ResNet50_FPN_Weights,
     MaskRCNNHeads,
     maskrcnn_resnet50_fpn,
+    maskrcnn_resnet50_fpn_v2,
 )
 from tocha.vision.models.detection._frozen_bn import FrozenBatchNorm2d
 from tocha.vision.models.detection.backbone_utils import _resnet_fpn_extractor
@@ -33,6 +35,14 @@ def test_parameter_count_and_keys():
         assert k in keys, k
     assert tuple(keys["roi_heads.mask_predictor.mask_fcn_logits.weight"].shape) == (91, 256, 1, 1)
     assert m.roi_heads.mask_roi_pool.output_size == (14, 14)
+
+
+def test_v2_parameter_count_and_keys():
+    m = maskrcnn_resnet50_fpn_v2()
+    assert sum(p.numel() for p in m.parameters()) == 46_359_409
+    assert MaskRCNN_ResNet50_FPN_V2_Weights.DEFAULT.meta["num_params"] == 46_359_409
+    keys = m.state_dict()
+    assert "roi_heads.mask_head.3.1.running_var" in keys and "rpn.head.conv.1.0.weight" in keys
 
 
 def test_mask_head_version1_keys_load():

@@ -34,10 +34,12 @@ from .keypoint_rcnn import (
 )
 from .mask_rcnn import (
     MaskRCNN,
+    MaskRCNN_ResNet50_FPN_V2_Weights,
     MaskRCNN_ResNet50_FPN_Weights,
     MaskRCNNHeads,
     MaskRCNNPredictor,
     maskrcnn_resnet50_fpn,
+    maskrcnn_resnet50_fpn_v2,
 )
 from .mtcnn import MTCNN, MTCNN_Weights, ONet, PNet, RNet, mtcnn
 from .retinanet import (
@@ -93,6 +95,8 @@ __all__ = [
     "MaskRCNNHeads",
     "MaskRCNNPredictor",
     "maskrcnn_resnet50_fpn",
+    "MaskRCNN_ResNet50_FPN_V2_Weights",
+    "maskrcnn_resnet50_fpn_v2",
     "RetinaNet",
     "RetinaNet_ResNet50_FPN_Weights",
     "RetinaNet_ResNet50_FPN_V2_Weights",
