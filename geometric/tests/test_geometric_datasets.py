@@ -57,7 +57,9 @@ def test_karate_two_layer_gcn_learns_from_four_labels():
     assert acc >= 0.7
 
 
-def _write_planetoid(raw, name, rng, test_index, n_train=4, n_feat=5, n_cls=3, n_extra=3):
+def _write_planetoid(
+    raw, name, rng, test_index, n_train=4, n_feat=5, n_cls=3, n_extra=3, protocol=2
+):
     n_all = n_train + n_extra  # allx: labelled train nodes + unlabeled ones
     n_test = len(test_index)
     allx = sp.csr_matrix(rng.integers(0, 2, (n_all, n_feat)).astype(np.float32))
@@ -84,7 +86,7 @@ def _write_planetoid(raw, name, rng, test_index, n_train=4, n_feat=5, n_cls=3, n
     os.makedirs(raw, exist_ok=True)
     for k, v in objs.items():
         with open(os.path.join(raw, f"ind.{name}.{k}"), "wb") as f:
-            pickle.dump(v, f, protocol=2)
+            pickle.dump(v, f, protocol=protocol)
     with open(os.path.join(raw, f"ind.{name}.test.index"), "w") as f:
         f.write("\n".join(map(str, test_index)) + "\n")
     return objs, n
@@ -116,7 +118,10 @@ def test_planetoid_reads_raw_files(tmp_path):
 def test_planetoid_citeseer_gaps_and_refuses_code(tmp_path):
     rng = np.random.default_rng(1)
     test_index = [7, 9, 10]  # node 8 is isolated: no row in tx
-    objs, n = _write_planetoid(str(tmp_path / "CiteSeer" / "raw"), "citeseer", rng, test_index)
+    # protocol 0 pickles objects through copy_reg._reconstructor, as the Python 2 files do
+    objs, n = _write_planetoid(
+        str(tmp_path / "CiteSeer" / "raw"), "citeseer", rng, test_index, protocol=0
+    )
     d = Planetoid(str(tmp_path), "CiteSeer")[0]
     assert d.num_nodes == 11
     np.testing.assert_array_equal(d.x.numpy()[8], 0.0)
