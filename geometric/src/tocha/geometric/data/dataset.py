@@ -191,7 +191,8 @@ class Dataset:
         return int(y.shape[-1])
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({len(self)})"
+        n = len(self)
+        return f"{type(self).__name__}({n if n > 1 else ''})"
 
 
 class InMemoryDataset(Dataset):

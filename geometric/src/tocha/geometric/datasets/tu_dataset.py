@@ -204,4 +204,5 @@ class TUDataset(InMemoryDataset):
         return self.sizes["num_edge_attributes"]
 
     def __repr__(self) -> str:
-        return f"{self.name}({len(self)})"
+        n = len(self)
+        return f"{self.name}({n if n > 1 else ''})"
