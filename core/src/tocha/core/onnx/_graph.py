@@ -89,7 +89,7 @@ class GraphBuilder:
         if named is not None:
             name = self.const(t._data, name=named[0])
         else:
-            if t._rg:
+            if t._rg and t.grad_fn is not None:
                 raise OnnxExporterError(
                     f"onnx.export: a tensor of shape {tuple(t.shape)} that depends on the inputs "
                     f"was produced by an operation the exporter did not see{self.where()}"

@@ -1,0 +1,325 @@
+"""``tocha.core.jit.trace``: record the ops of one forward pass, replay them on raw arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._tensor import Tensor, wrap
+from ..autograd.function import Function, Node
+from ._graph import Graph, GraphNode
+
+_new = object.__new__
+
+
+class TracingError(RuntimeError):
+    """The function cannot be traced (an untraceable op, or a replay that disagrees)."""
+
+
+class _Slot:
+    """A reference to a recorded value inside an op's parameters (an index array, a mask)."""
+
+    __slots__ = ("i",)
+
+    def __init__(self, i: int):
+        self.i = i
+
+    def __repr__(self) -> str:
+        return f"%{self.i}"
+
+
+class _Tracer:
+    def __init__(self, named: dict):
+        self.values: dict[int, int] = {}  # id(Tensor) -> slot
+        self.arrays: dict[int, int] = {}  # id(ndarray) -> slot
+        self.keep: list = []
+        self.sources: list = []  # per slot: ('input', i) | ('param', tensor) | ('const', array)
+        self.steps: list = []  # (cls, in_slots, params, out_slots)
+        self.nodes: list[GraphNode] = []
+        self.named = named
+        self.last = None
+        self.depth = 0
+
+    def new_slot(self, t: Tensor, source) -> int:
+        i = len(self.sources)
+        self.sources.append(source)
+        self.bind(t, i)
+        return i
+
+    def bind(self, t: Tensor, i: int) -> None:
+        self.values[id(t)] = i
+        self.arrays[id(t._data)] = i
+        self.keep.append(t)
+
+    def slot(self, t: Tensor) -> int:
+        i = self.values.get(id(t))
+        if i is None:
+            i = self.arrays.get(id(t._data))
+        if i is not None:
+            return i
+        named = self.named.get(id(t))
+        if named is None and t._rg and t.grad_fn is None:  # a leaf (a parameter of a closure)
+            named = (f"_param{len(self.sources)}", t)
+        if named is not None:
+            i = self.new_slot(t, ("param", t))
+            self.nodes.append(GraphNode("get_attr", named[0], named[0]))
+        else:
+            if t._rg:
+                raise TracingError(
+                    f"jit.trace: a tensor of shape {tuple(t.shape)} that depends on the inputs "
+                    "came from an operation the tracer did not see"
+                )
+            i = self.new_slot(t, ("const", t._data))
+            self.nodes.append(GraphNode("constant", f"_tensor_constant{i}", "constant"))
+        self.node_name[i] = self.nodes[-1].name
+        return i
+
+    def param_value(self, v):
+        # arrays passed as op parameters that are recorded values are replayed from their slot
+        if hasattr(v, "shape") and hasattr(v, "dtype") and id(v) in self.arrays:
+            return _Slot(self.arrays[id(v)])
+        if type(v) is tuple:  # only plain tuples (an index key); others (geometry) as they are
+            new = tuple(self.param_value(x) for x in v)
+            return new if any(a is not b for a, b in zip(new, v)) else v
+        return v
+
+    def on_op(self, cls, ins, params, out):
+        if self.depth:
+            return
+        in_slots = [self.slot(t) for t in ins]
+        params = {k: self.param_value(v) for k, v in params.items()}
+        outs = out if isinstance(out, tuple) else (out,)
+        out_slots = []
+        base = f"{cls.__name__.lower()}"
+        for t in outs:
+            i = len(self.sources)
+            self.sources.append(("op", None))
+            if isinstance(t, Tensor):
+                self.bind(t, i)
+            out_slots.append(i)
+        dyn = tuple(k for k, v in params.items() if _has_slot(v))
+        self.steps.append(
+            (cls, tuple(in_slots), params, dyn, tuple(out_slots), isinstance(out, tuple))
+        )
+        name = f"{base}_{len(self.steps)}"
+        for i in out_slots:
+            self.node_name[i] = name if len(out_slots) == 1 else f"{name}[{out_slots.index(i)}]"
+        shown = {
+            k: (self.node_name.get(v.i, repr(v)) if isinstance(v, _Slot) else v)
+            for k, v in params.items()
+            if k != "dt" or v is not None
+        }
+        self.nodes.append(
+            GraphNode(
+                "call_op", name, cls.__name__, tuple(self.node_name[i] for i in in_slots), shown
+            )
+        )
+        self.last = outs[0]
+
+
+class _Patch:
+    def __init__(self, tr: _Tracer):
+        self.tr = tr
+
+    def __enter__(self):
+        tr = self.tr
+        self.apply = Node.__dict__["apply"]
+        self.binary = Node.__dict__["record_binary"]
+        self.fapply = Function.__dict__["apply"]
+        self.bump = Tensor._bump_version
+        apply_fn, binary_fn = self.apply.__func__, self.binary.__func__
+        fapply_fn, bump_fn = self.fapply.__func__, self.bump
+
+        def apply(cls, *inputs, **params):
+            out = apply_fn(cls, *inputs, **params)
+            tr.on_op(cls, inputs, params, out)
+            return out
+
+        def record_binary(cls, a, b, result):
+            out = binary_fn(cls, a, b, result)
+            tr.on_op(cls, (a, b), {}, out)
+            return out
+
+        def function_apply(cls, *args, **kwargs):
+            if not tr.depth:
+                raise TracingError(
+                    f"jit.trace: autograd.Function '{cls.__name__}' cannot be traced (its forward "
+                    "runs outside the op table)"
+                )
+            return fapply_fn(cls, *args, **kwargs)
+
+        def bump(t):
+            bump_fn(t)
+            last = tr.last
+            if last is not None and last is not t and id(last) in tr.values:
+                tr.bind(t, tr.values[id(last)])
+
+        Node.apply = classmethod(apply)
+        Node.record_binary = classmethod(record_binary)
+        Function.apply = classmethod(function_apply)
+        Tensor._bump_version = bump
+        return self
+
+    def __exit__(self, *exc):
+        Node.apply = self.apply
+        Node.record_binary = self.binary
+        Function.apply = self.fapply
+        Tensor._bump_version = self.bump
+        return False
+
+
+def _flatten(out):
+    if isinstance(out, Tensor):
+        return [out], None
+    if isinstance(out, (tuple, list)) and all(isinstance(o, Tensor) for o in out):
+        return list(out), type(out)
+    raise TracingError(
+        f"jit.trace: the traced function must return a Tensor or a tuple/list of Tensors, got "
+        f"{type(out).__name__}"
+    )
+
+
+class TracedModule:
+    """A recorded forward pass: ``graph`` to inspect, ``__call__`` to replay it.
+
+    Replay runs each op's array-level forward directly, in order, with no autograd, no
+    argument checks and no module calls. The graph is specialised to the example inputs'
+    shapes and to the control flow taken when tracing (as torch.jit.trace is); parameters
+    are read live, so later weight updates are seen.
+    """
+
+    def __init__(self, graph, steps, sources, n_inputs, in_shapes, out_slots, out_type, module):
+        self.graph = graph
+        self._steps = steps
+        self._sources = sources
+        self._n_inputs = n_inputs
+        self._in_shapes = in_shapes
+        self._out_slots = out_slots
+        self._out_type = out_type
+        self.module = module
+
+    def __call__(self, *inputs):
+        if len(inputs) != self._n_inputs:
+            raise TypeError(
+                f"traced forward takes {self._n_inputs} inputs but {len(inputs)} were given"
+            )
+        env = [None] * len(self._sources)
+        for i, (kind, v) in enumerate(self._sources):
+            if kind == "input":
+                x = inputs[v]
+                a = x._data if isinstance(x, Tensor) else np.asarray(x)
+                if a.shape != self._in_shapes[v]:
+                    raise RuntimeError(
+                        f"traced forward: input {v} has shape {tuple(a.shape)} but the trace was "
+                        f"recorded for {self._in_shapes[v]}"
+                    )
+                env[i] = a
+            elif kind == "param":
+                env[i] = v._data
+            elif kind == "const":
+                env[i] = v
+        for cls, ins, params, dyn, outs, multi in self._steps:
+            node = _new(cls)
+            if dyn:
+                params = dict(params)
+                for key in dyn:
+                    params[key] = _resolve(params[key], env)
+            res = node.forward(*[env[i] for i in ins], **params)
+            if multi:
+                for i, r in zip(outs, res):
+                    env[i] = r
+            else:
+                env[outs[0]] = res
+        res = [wrap(env[i]) for i in self._out_slots]
+        return res[0] if self._out_type is None else self._out_type(res)
+
+    forward = __call__
+
+    def print_tabular(self) -> None:
+        self.graph.print_tabular()
+
+
+def _has_slot(p) -> bool:
+    return isinstance(p, _Slot) or (type(p) is tuple and any(_has_slot(x) for x in p))
+
+
+def _resolve(p, env):
+    if isinstance(p, _Slot):
+        return env[p.i]
+    if type(p) is tuple:
+        return tuple(_resolve(x, env) for x in p)
+    return p
+
+
+def trace(func, example_inputs, check_trace: bool = True, strict: bool = True, **kwargs):
+    """Record ``func(*example_inputs)`` as a static graph of tocha ops.
+
+    Args:
+        func: a Module or a function of Tensors.
+        example_inputs: a Tensor or a tuple of Tensors.
+        check_trace: replay the trace on the example inputs and compare with the eager result.
+
+    Returns:
+        A ``TracedModule``: call it like ``func``; ``.graph.print_tabular()`` shows the ops.
+
+    Example:
+        >>> import tocha.core as torch
+        >>> m = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU())
+        >>> x = torch.randn(4, 3)
+        >>> t = torch.jit.trace(m, x)
+        >>> [n.target for n in t.graph if n.opcode == "call_op"]
+        ['Linear', 'Relu']
+        >>> bool(torch.equal(t(x), m(x)))
+        True
+    """
+    from .. import enable_grad, no_grad
+
+    inputs = (example_inputs,) if isinstance(example_inputs, Tensor) else tuple(example_inputs)
+    named = {}
+    if hasattr(func, "named_parameters"):
+        for n, t in list(func.named_parameters()) + list(func.named_buffers()):
+            if t is not None:
+                named.setdefault(id(t), (n, t))
+    tr = _Tracer(named)
+    tr.node_name = {}
+    args = []
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"jit.trace: example input {i} is {type(x).__name__}, not a Tensor")
+        a = x.detach()
+        if a._data.dtype.kind in "fc":
+            a.requires_grad_(True)  # every op then takes its recording path
+        tr.new_slot(a, ("input", i))
+        tr.nodes.append(GraphNode("placeholder", f"input_{i}", f"input_{i}"))
+        tr.node_name[len(tr.sources) - 1] = f"input_{i}"
+        args.append(a)
+    with enable_grad(), _Patch(tr):
+        out = func(*args)
+    outs, out_type = _flatten(out)
+    out_slots = [tr.slot(o) for o in outs]
+    tr.nodes.append(
+        GraphNode("output", "output", "output", tuple(tr.node_name[i] for i in out_slots))
+    )
+    traced = TracedModule(
+        Graph(tr.nodes),
+        tr.steps,
+        [(k, v) if k != "op" else ("op", None) for k, v in tr.sources],
+        len(inputs),
+        [tuple(x.shape) for x in inputs],
+        out_slots,
+        out_type,
+        func,
+    )
+    if check_trace:
+        with no_grad():
+            ref = func(*inputs)
+        got = traced(*inputs)
+        for r, g in zip(_flatten(ref)[0], _flatten(got)[0]):
+            ra, ga = np.asarray(r.detach().cpu().numpy()), np.asarray(g.cpu().numpy())
+            if ra.shape != ga.shape or not np.allclose(
+                ra, ga, rtol=1e-5, atol=1e-6, equal_nan=True
+            ):
+                raise TracingError(
+                    "jit.trace: replaying the trace does not reproduce the eager output "
+                    "(the function may use randomness or data-dependent values)"
+                )
+    return traced
