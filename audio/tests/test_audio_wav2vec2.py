@@ -46,8 +46,8 @@ def test_key_names():
         "feature_extractor.conv_layers.1.conv.weight",
         "encoder.feature_projection.layer_norm.weight",
         "encoder.feature_projection.projection.bias",
-        "encoder.transformer.pos_conv_embed.conv.weight_g",
-        "encoder.transformer.pos_conv_embed.conv.weight_v",
+        "encoder.transformer.pos_conv_embed.conv.parametrizations.weight.original0",
+        "encoder.transformer.pos_conv_embed.conv.parametrizations.weight.original1",
         "encoder.transformer.pos_conv_embed.conv.bias",
         "encoder.transformer.layer_norm.weight",
         "encoder.transformer.layers.1.attention.q_proj.weight",
@@ -117,8 +117,9 @@ def _reference(P, wave, lengths, ln_first):
     pad = np.arange(T)[None] >= lengths[:, None]
     x[pad] = 0
     pre = "encoder.transformer."
-    v = P[pre + "pos_conv_embed.conv.weight_v"]
-    w = P[pre + "pos_conv_embed.conv.weight_g"] * v / np.sqrt((v**2).sum((0, 1), keepdims=True))
+    v = P[pre + "pos_conv_embed.conv.parametrizations.weight.original1"]
+    g = P[pre + "pos_conv_embed.conv.parametrizations.weight.original0"]
+    w = g * v / np.sqrt((v**2).sum((0, 1), keepdims=True))
     pc = _conv1d(x.transpose(0, 2, 1), w, P[pre + "pos_conv_embed.conv.bias"], 1, 2, 2)
     x = x + _gelu(pc[..., :-1]).transpose(0, 2, 1)  # even kernel: drop the last frame
     if not ln_first:
@@ -168,3 +169,15 @@ def test_forward_matches_numpy(ln_first):
     np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-8)
     feats, _ = m.extract_features(torch.from_numpy(wave), torch.from_numpy(lengths))
     assert len(feats) == 2 and feats[0].shape == (2, 79, 12)
+
+
+def test_legacy_weight_norm_keys_load():
+    m = _small()
+    sd = {k: v.clone() for k, v in m.state_dict().items()}
+    pre = "encoder.transformer.pos_conv_embed.conv."
+    sd[pre + "weight_g"] = sd.pop(pre + "parametrizations.weight.original0") * 2
+    sd[pre + "weight_v"] = sd.pop(pre + "parametrizations.weight.original1")
+    m2 = _small()
+    m2.load_state_dict(sd)
+    got = m2.state_dict()[pre + "parametrizations.weight.original0"]
+    np.testing.assert_allclose(got.numpy(), sd[pre + "weight_g"].numpy())

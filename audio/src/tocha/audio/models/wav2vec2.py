@@ -1,9 +1,10 @@
 """wav2vec 2.0 / HuBERT architectures with torchaudio's module tree and ``state_dict`` keys
 (``feature_extractor.conv_layers.N.conv.weight``, ``encoder.feature_projection.*``,
-``encoder.transformer.pos_conv_embed.conv.weight_g/weight_v``,
+``encoder.transformer.pos_conv_embed.conv.parametrizations.weight.original0/1`` (the weight-norm
+magnitude and direction; checkpoints with the older ``weight_g``/``weight_v`` names load too),
 ``encoder.transformer.layers.N.attention.{q,k,v,out}_proj.*``, ``...feed_forward.*``, ``aux.*``),
-so torchaudio checkpoints load as they are. WavLM's gated relative position bias is not
-implemented."""
+so torchaudio checkpoints load as they are. WavLM's attention (gated relative position bias)
+is in ``wavlm.py``."""
 
 from __future__ import annotations
 
@@ -73,17 +74,21 @@ class FeatureProjection(nn.Module):
 
 
 class ConvolutionalPositionalEmbedding(nn.Module):
-    """Grouped convolution over time with weight normalisation (``weight_g``, ``weight_v``,
-    norm over all dims but the kernel dim, as fairseq/torchaudio)."""
+    """Grouped convolution over time with weight normalisation: ``weight = g * v / |v|`` with
+    the norm over all dims but the kernel dim (``parametrizations.weight.original0`` is g,
+    ``original1`` is v, as torch's parametrized ``weight_norm(dim=2)`` names them)."""
 
     def __init__(self, embed_dim: int, kernel_size: int, groups: int) -> None:
         super().__init__()
         self.embed_dim, self.kernel_size, self.groups = embed_dim, kernel_size, groups
-        self.conv = nn.Module()
         conv = nn.Conv1d(embed_dim, embed_dim, kernel_size, padding=kernel_size // 2, groups=groups)
         v = conv.weight.detach()
-        self.conv.weight_v = nn.Parameter(v.clone())
-        self.conv.weight_g = nn.Parameter(self._norm(v))
+        weight = nn.Module()
+        weight.original0 = nn.Parameter(self._norm(v))
+        weight.original1 = nn.Parameter(v.clone())
+        self.conv = nn.Module()
+        self.conv.parametrizations = nn.Module()
+        self.conv.parametrizations.weight = weight
         self.conv.bias = conv.bias
         self.num_remove = 1 if kernel_size % 2 == 0 else 0
 
@@ -92,8 +97,8 @@ class ConvolutionalPositionalEmbedding(nn.Module):
         return (v * v).sum(dim=(0, 1), keepdim=True).sqrt()
 
     def forward(self, x: Tensor) -> Tensor:
-        v = self.conv.weight_v
-        weight = self.conv.weight_g * v / self._norm(v)
+        w = self.conv.parametrizations.weight
+        weight = w.original0 * w.original1 / self._norm(w.original1)
         x = F.conv1d(
             x.transpose(-2, -1),
             weight,
@@ -195,6 +200,10 @@ class EncoderLayer(nn.Module):
 
 
 class Transformer(nn.Module):
+    """Positional convolution, dropout, the layers, and one layer norm. As in torchaudio, this
+    module's ``layer_norm_first`` is the opposite of the layers' flag: True means the norm
+    comes before the layers (post-LN layers, Base), False after them (pre-LN layers, Large)."""
+
     def __init__(
         self,
         pos_conv_embed: nn.Module,
@@ -213,27 +222,34 @@ class Transformer(nn.Module):
 
     def _preprocess(self, x: Tensor) -> Tensor:
         x = x + self.pos_conv_embed(x)
-        if not self.layer_norm_first:
+        if self.layer_norm_first:
             x = self.layer_norm(x)
         return self.dropout(x)
 
-    def forward(self, x: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, attention_mask: Tensor | None = None, position_bias: Tensor | None = None
+    ) -> Tensor:
         x = self._preprocess(x)
-        position_bias = None
         for layer in self.layers:
-            if not (self.training and float(torch.rand(1)) <= self.layer_drop):
+            if not (
+                self.training and self.layer_drop > 0 and float(torch.rand(1)) <= self.layer_drop
+            ):
                 x, position_bias = layer(x, attention_mask, position_bias=position_bias)
-        if self.layer_norm_first:
+        if not self.layer_norm_first:
             x = self.layer_norm(x)
         return x
 
     def get_intermediate_outputs(
         self, x: Tensor, attention_mask: Tensor | None = None, num_layers: int | None = None
     ) -> list[Tensor]:
-        ret = []
+        if num_layers is not None and not 0 < num_layers <= len(self.layers):
+            raise ValueError(
+                f"num_layers must be between [1, {len(self.layers)}], got {num_layers}"
+            )
+        ret, position_bias = [], None
         x = self._preprocess(x)
         for layer in self.layers:
-            x, _ = layer(x, attention_mask)
+            x, position_bias = layer(x, attention_mask, position_bias=position_bias)
             ret.append(x)
             if num_layers is not None and len(ret) >= num_layers:
                 break
@@ -283,6 +299,21 @@ class Wav2Vec2Model(nn.Module):
         self.feature_extractor = feature_extractor
         self.encoder = encoder
         self.aux = aux
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Also accepts checkpoints saved with the older ``weight_norm`` names
+        (``pos_conv_embed.conv.weight_g`` / ``weight_v``)."""
+        legacy = {
+            "conv.weight_g": "conv.parametrizations.weight.original0",
+            "conv.weight_v": "conv.parametrizations.weight.original1",
+        }
+        renamed = {}
+        for k, v in state_dict.items():
+            for old, new in legacy.items():
+                if k.endswith("pos_conv_embed." + old):
+                    k = k[: -len(old)] + new
+            renamed[k] = v
+        return super().load_state_dict(renamed, strict=strict, assign=assign)
 
     def extract_features(
         self, waveforms: Tensor, lengths: Tensor | None = None, num_layers: int | None = None
@@ -368,7 +399,7 @@ def wav2vec2_model(
         ),
         encoder_dropout,
         layers,
-        encoder_layer_norm_first,
+        not encoder_layer_norm_first,
         encoder_layer_drop,
     )
     encoder = Encoder(
