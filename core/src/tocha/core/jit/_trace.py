@@ -27,6 +27,19 @@ class _Slot:
         return f"%{self.i}"
 
 
+class _MaxPoolValues:
+    """Replay form of MaxPool: values only (the indices are for backward)."""
+
+    @staticmethod
+    def forward(x, K, s, d, lo, O):  # noqa: N803
+        from .._ops.pool import max_pool_arrays
+
+        return max_pool_arrays(x, K, s, d, lo, O, False)[0], None
+
+
+_REPLAY = {"MaxPool": _MaxPoolValues}
+
+
 class _Tracer:
     def __init__(self, named: dict):
         self.values: dict[int, int] = {}  # id(Tensor) -> slot
@@ -87,7 +100,21 @@ class _Tracer:
             return
         in_slots = [self.slot(t) for t in ins]
         params = {k: self.param_value(v) for k, v in params.items()}
+        if params.get("keep_cols"):
+            params["keep_cols"] = False  # columns kept for a backward that replay never runs
         outs = out if isinstance(out, tuple) else (out,)
+        if all(self.sources[i][0] == "const" for i in in_slots) and not any(
+            _has_slot(v) for v in params.values()
+        ):
+            # constant folding: an op of constants only (e.g. BatchNorm's running-var rsqrt)
+            # is computed once, here
+            for t in outs:
+                if isinstance(t, Tensor):
+                    i = self.new_slot(t, ("const", t._data))
+                    self.nodes.append(GraphNode("constant", f"_folded{i}", cls.__name__))
+                    self.node_name[i] = self.nodes[-1].name
+            self.last = outs[0]
+            return
         out_slots = []
         base = f"{cls.__name__.lower()}"
         for t in outs:
@@ -98,7 +125,14 @@ class _Tracer:
             out_slots.append(i)
         dyn = tuple(k for k, v in params.items() if _has_slot(v))
         self.steps.append(
-            (cls, tuple(in_slots), params, dyn, tuple(out_slots), isinstance(out, tuple))
+            (
+                _REPLAY.get(cls.__name__, cls),
+                tuple(in_slots),
+                params,
+                dyn,
+                tuple(out_slots),
+                isinstance(out, tuple),
+            )
         )
         name = f"{base}_{len(self.steps)}"
         for i in out_slots:
