@@ -11,6 +11,7 @@ from .wav2vec2 import (
     wav2vec2_large,
     wav2vec2_model,
 )
+from .wavlm import wavlm_base, wavlm_large, wavlm_model
 
 __all__ = [
     "M5",
@@ -26,4 +27,7 @@ __all__ = [
     "wav2vec2_base",
     "wav2vec2_large",
     "wav2vec2_model",
+    "wavlm_base",
+    "wavlm_large",
+    "wavlm_model",
 ]
