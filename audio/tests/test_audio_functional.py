@@ -551,3 +551,24 @@ def test_mel_spectrogram_gradient_and_batching():
     assert torch.autograd.gradcheck(lambda v: ms(v), (x,))
     xb = torch.from_numpy(RNG.standard_normal((2, 3, 600)))
     np.testing.assert_allclose(ms(xb).numpy()[1, 2], ms(xb[1, 2]).numpy(), rtol=1e-10)
+
+
+def test_dcshift_limiter():
+    x = np.linspace(-1, 1, 21)
+    np.testing.assert_allclose(
+        AF.dcshift(torch.from_numpy(x), 0.2).numpy(), np.clip(x + 0.2, -1, 1)
+    )
+    shift, gain = 0.2, 0.05
+    thr = 1 - (shift - gain)  # 0.85
+    ref = np.where(
+        x > thr,
+        np.minimum((x - thr) * gain / (1 - thr) + thr + shift, thr),
+        np.clip(x + shift, -1, 1),
+    )
+    np.testing.assert_allclose(AF.dcshift(torch.from_numpy(x), shift, gain).numpy(), ref)
+    ref = np.where(
+        x < -thr,
+        np.maximum((x + thr) * gain / (1 - thr) - thr - shift, -thr),
+        np.clip(x - shift, -1, 1),
+    )
+    np.testing.assert_allclose(AF.dcshift(torch.from_numpy(x), -shift, gain).numpy(), ref)

@@ -316,19 +316,25 @@ def contrast(waveform: Tensor, enhancement_amount: float = 75.0) -> Tensor:
 
 
 def dcshift(waveform: Tensor, shift: float, limiter_gain: float | None = None) -> Tensor:
-    """sox ``dcshift``: add ``shift``, optionally through a soft limiter."""
-    out = waveform
-    if limiter_gain is not None and shift > 0:
-        mask = waveform > limiter_gain
-        lim = (waveform - limiter_gain) * shift / (1 - limiter_gain) * (limiter_gain - 1)
-        out = torch.where(mask, lim + (limiter_gain + shift), waveform + shift)
-    elif limiter_gain is not None and shift < 0:
-        mask = waveform < -limiter_gain
-        lim = (waveform + limiter_gain) * shift / (1 - limiter_gain) * (limiter_gain - 1)
-        out = torch.where(mask, lim - (limiter_gain - shift), waveform + shift)
+    """sox ``dcshift``: add ``shift`` (in [-2, 2]); with ``limiter_gain``, samples beyond the
+    threshold ``1 - (|shift| - limiter_gain)`` are compressed instead of clipped.
+
+    Example:
+        >>> import tocha.core as torch, tocha.audio.functional as AF
+        >>> AF.dcshift(torch.tensor([0.0, 0.5, 0.95]), 0.1)
+        tensor([0.1000, 0.6000, 1.0000])
+    """
+    if limiter_gain is None or shift == 0:
+        return torch.clamp(waveform + shift, -1, 1)
+    thr = 1.0 - (abs(shift) - limiter_gain)
+    plain = torch.clamp(waveform + shift, -1, 1)
+    if shift > 0:
+        mask = waveform > thr
+        lim = torch.clamp((waveform - thr) * limiter_gain / (1 - thr) + thr + shift, max=thr)
     else:
-        out = waveform + shift
-    return torch.clamp(out, -1, 1)
+        mask = waveform < -thr
+        lim = torch.clamp((waveform + thr) * limiter_gain / (1 - thr) - thr + shift, min=-thr)
+    return torch.where(mask, lim, plain)
 
 
 def overdrive(waveform: Tensor, gain: float = 20, colour: float = 20) -> Tensor:
