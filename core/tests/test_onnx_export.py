@@ -193,3 +193,36 @@ def test_onnx_warns_about_an_input_recorded_as_constant():
             io.BytesIO(),
             input_names=["x", "mask"],
         )
+
+
+@pytest.mark.parametrize(
+    "cls,kw",
+    [
+        ("LSTM", {}),
+        ("LSTM", {"bidirectional": True, "num_layers": 2, "batch_first": True}),
+        ("GRU", {"bias": False}),
+        ("RNN", {"nonlinearity": "relu", "bidirectional": True}),
+    ],
+)
+def test_onnx_embedding_recurrent(cls, kw):
+    rnn_cls = getattr(nn, cls)
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(30, 6)
+            self.rnn = rnn_cls(6, 5, **kw)
+            self.out = nn.Linear(10 if kw.get("bidirectional") else 5, 2)
+
+        def forward(self, ids):
+            return self.out(self.rnn(self.emb(ids))[0])
+
+    torch.manual_seed(5)
+    m = M().eval()
+    proto, sess = _export(m, torch.randint(0, 30, (7, 3)))
+    onnx_op = {"LSTM": "LSTM", "GRU": "GRU", "RNN": "RNN"}[cls]
+    assert onnx_op in [n.op_type for n in proto.graph.node]
+    other = torch.randint(0, 30, (7, 3))
+    np.testing.assert_allclose(
+        sess.run(None, {"x": other.numpy()})[0], _ref(m, other), rtol=1e-5, atol=1e-6
+    )

@@ -182,6 +182,54 @@ def _attention(b, ins, p, outs):
     return [out, prob] if len(outs) > 1 else [out]
 
 
+# gate order: torch's blocks listed in ONNX's order (LSTM i,o,f,c; GRU z,r,h)
+_GATES = {"LSTM": ("LSTM", [0, 3, 1, 2]), "GRU": ("GRU", [1, 0, 2]), "RNN_TANH": ("RNN", [0]),
+          "RNN_RELU": ("RNN", [0])}  # fmt: skip
+
+
+def _rnn_layer(b, ins, p, outs):
+    """One direction of a recurrent layer: ``gx`` is the input projection (bias included), so
+    ONNX's W is a gate permutation and R the permuted hidden weights."""
+    mode, steps = p.get("mode", "LSTM"), tuple(p.get("steps", ()))
+    if not steps or len({n for _, n in steps}) != 1:
+        return None  # packed sequences: batch sizes vary per step
+    rest = list(ins[3:])
+    c0 = rest.pop(0) if mode == "LSTM" else None
+    b_hh = rest.pop(0) if p.get("has_bias", True) else None
+    if rest:
+        return None  # LSTM projections (proj_size) have no ONNX form
+    onnx_op, order = _GATES[mode]
+    gx, w_hh, h0 = ins[0], ins[1], ins[2]
+    hs = w_hh.shape[1]
+    g = len(order)
+    dt = _dt(gx)
+    perm = np.concatenate([np.arange(k * hs, (k + 1) * hs) for k in order])
+    t_steps, batch = len(steps), steps[0][1]
+    x = b.op("Reshape", b.value(gx), b.ints([t_steps, -1 if b.dynamic else batch, g * hs]))
+    w = b.const(np.eye(g * hs, dtype=dt)[perm][None])
+    r = b.op("Unsqueeze", b.op("Gather", b.value(w_hh), b.ints(perm), axis=0), b.ints([0]))
+    args = [x, w, r]
+    zeros = b.const(np.zeros(g * hs, dtype=dt))
+    if b_hh is not None:
+        rb = b.op("Gather", b.value(b_hh), b.ints(perm), axis=0)
+        args.append(b.op("Unsqueeze", b.op("Concat", zeros, rb, axis=0), b.ints([0])))
+    else:
+        args.append("")
+    args += ["", b.op("Unsqueeze", b.value(h0), b.ints([0]))]
+    if c0 is not None:
+        args.append(b.op("Unsqueeze", b.value(c0), b.ints([0])))
+    attrs = {"hidden_size": int(hs), "direction": "reverse" if p.get("reverse") else "forward"}
+    if mode == "GRU":
+        attrs["linear_before_reset"] = 1
+    if mode == "RNN_RELU":
+        attrs["activations"] = ["Relu"]
+    n_out = 3 if mode == "LSTM" else 2
+    res = b.node(onnx_op, args, n_out, **attrs)
+    y = b.op("Reshape", b.op("Squeeze", res[0], b.ints([1])), b.ints([-1, hs]))
+    states = [b.op("Squeeze", r_, b.ints([0])) for r_ in res[1:]]
+    return ([y] + states)[: len(outs)]
+
+
 def _gelu(b, x, dt, approximate):
     c = lambda v: b.const(np.asarray(v, dtype=dt))  # noqa: E731
     if approximate == "tanh":
@@ -462,4 +510,8 @@ def emit(b: GraphBuilder, cls, node, ins: tuple, p: dict, outs: tuple) -> list[s
                 return [b.op("Gather", b.value(x), name_idx, axis=ax)]
     if name == "Attention":
         return _attention(b, ins, p, outs)
+    if name == "RNNLayer":
+        res = _rnn_layer(b, ins, p, outs)
+        if res is not None:
+            return res
     raise UnsupportedOperatorError(f"onnx.export: no ONNX mapping for op '{name}'{b.where()}")
