@@ -76,7 +76,7 @@ def run(ctx: Context) -> list[tuple[str, str]]:
     model = make_cnn(torch).to(ctx.device)
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
-    epochs, batch = (1, 64) if ctx.quick else (3, 64)
+    epochs, batch = (1, 64) if ctx.quick else (5, 64)
     steps = [(e, a) for e in range(epochs) for a in range(0, len(train), batch)]
     perms = [rng.permutation(train) for _ in range(epochs)]
     bar = progress(steps, f"CNN on {name.split()[0]}")
