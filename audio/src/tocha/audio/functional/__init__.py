@@ -9,6 +9,7 @@ from ._beamforming import (
     rtf_evd,
     rtf_power,
 )
+from ._effects import flanger, phaser, riaa_biquad
 from ._misc import (
     add_noise,
     convolve,
@@ -61,6 +62,9 @@ from .filtering import (
 )
 
 __all__ = [
+    "flanger",
+    "phaser",
+    "riaa_biquad",
     "TokenSpan",
     "forced_align",
     "frechet_distance",
