@@ -64,6 +64,22 @@ def test_jit_trace_cnn_batchnorm_inplace_and_embedding():
         np.testing.assert_allclose(te(ids).numpy(), emb(ids).sum(1).numpy(), rtol=1e-6)
 
 
+def test_jit_trace_inplace_writes():
+    lin = nn.Linear(3, 3)
+
+    def f(x):
+        c = torch.ones(3)
+        y = lin(x) + c
+        c.mul_(2.0)  # an unrecorded write: later uses see 2.0, earlier ones 1.0
+        y.add_(c)
+        return y.relu_() + c
+
+    t = torch.jit.trace(f, torch.randn(4, 3))
+    x = torch.randn(4, 3)
+    with torch.no_grad():
+        np.testing.assert_allclose(t(x).numpy(), f(x).numpy(), rtol=1e-6)
+
+
 def test_jit_trace_errors():
     m = nn.Linear(3, 2)
     t = torch.jit.trace(m, torch.randn(4, 3))

@@ -226,3 +226,24 @@ def test_onnx_embedding_recurrent(cls, kw):
     np.testing.assert_allclose(
         sess.run(None, {"x": other.numpy()})[0], _ref(m, other), rtol=1e-5, atol=1e-6
     )
+
+
+def test_onnx_inplace_ops_on_values_and_constants():
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 3)
+
+        def forward(self, x):
+            c = torch.ones(3)
+            y = self.lin(x) + c
+            c.mul_(2.0)  # an unrecorded write: later uses see 2.0, earlier ones 1.0
+            y.add_(c)  # a recorded in-place op on a graph value
+            return y.relu_() + c
+
+    torch.manual_seed(6)
+    m = M().eval()
+    _, sess = _export(m, torch.randn(4, 3))
+    _close(m, sess, torch.randn(4, 3))
+    node_cls = torch.autograd.function.Node
+    assert node_cls.__dict__["apply"].__func__.__module__ == node_cls.__module__  # restored

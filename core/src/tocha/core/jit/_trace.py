@@ -50,6 +50,7 @@ class _Tracer:
         self.nodes: list[GraphNode] = []
         self.named = named
         self.last = None
+        self.last_in: set = set()
         self.depth = 0
 
     def new_slot(self, t: Tensor, source) -> int:
@@ -81,7 +82,7 @@ class _Tracer:
                     f"jit.trace: a tensor of shape {tuple(t.shape)} that depends on the inputs "
                     "came from an operation the tracer did not see"
                 )
-            i = self.new_slot(t, ("const", t._data))
+            i = self.new_slot(t, ("const", t._data.copy()))  # later in-place writes: not seen
             self.nodes.append(GraphNode("constant", f"_tensor_constant{i}", "constant"))
         self.node_name[i] = self.nodes[-1].name
         return i
@@ -110,10 +111,13 @@ class _Tracer:
             # is computed once, here
             for t in outs:
                 if isinstance(t, Tensor):
-                    i = self.new_slot(t, ("const", t._data))
+                    i = self.new_slot(
+                        t, ("const", t._data.copy())
+                    )  # later in-place writes: not seen
                     self.nodes.append(GraphNode("constant", f"_folded{i}", cls.__name__))
                     self.node_name[i] = self.nodes[-1].name
             self.last = outs[0]
+            self.last_in = {id(t._data) for t in ins}
             return
         out_slots = []
         base = f"{cls.__name__.lower()}"
@@ -148,6 +152,16 @@ class _Tracer:
             )
         )
         self.last = outs[0]
+        self.last_in = {id(t._data) for t in ins}
+
+
+def _same_values(a, b) -> bool:
+    """Whether an in-place write stored exactly the last op's result (a cheap guard against
+    attributing an unrecorded write to it)."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    xp = np if isinstance(a, np.ndarray) else __import__("cupy")
+    return bool(xp.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
 
 
 class _Patch:
@@ -183,9 +197,22 @@ class _Patch:
 
         def bump(t):
             bump_fn(t)
+            if tr.depth:
+                return
             last = tr.last
-            if last is not None and last is not t and id(last) in tr.values:
+            if (
+                last is not None
+                and last is not t
+                and id(t._data) in tr.last_in
+                and _same_values(last._data, t._data)
+                and id(last) in tr.values
+            ):
+                # an in-place op (it read t's memory): t now holds what that op produced
                 tr.bind(t, tr.values[id(last)])
+            else:
+                # written by something unrecorded: a later use must not see the old value
+                tr.values.pop(id(t), None)
+                tr.arrays.pop(id(t._data), None)
 
         Node.apply = classmethod(apply)
         Node.record_binary = classmethod(record_binary)

@@ -6,11 +6,22 @@ import os
 import tempfile
 import warnings
 
+import numpy as np
+
 from .._tensor import Tensor
 from ..autograd.function import Function, Node
 from ._graph import GraphBuilder, OnnxExporterError, UnsupportedOperatorError
 from ._modules import handlers
 from ._symbolic import emit
+
+
+def _same_values(a, b) -> bool:
+    """Whether an in-place write stored exactly the last op's result (a cheap guard against
+    attributing an unrecorded write to it)."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    xp = np if isinstance(a, np.ndarray) else __import__("cupy")
+    return bool(xp.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
 
 
 class _Recorder:
@@ -23,6 +34,7 @@ class _Recorder:
         self.model = model
         self.depth = 0  # > 0 inside a module mapped as a whole: its inner ops are not recorded
         self.last = None
+        self.last_in: set = set()
         self._saved = []
 
     def on_op(self, cls, node, ins, params, out):
@@ -34,6 +46,7 @@ class _Recorder:
             if n is not None and isinstance(t, Tensor):
                 self.b.bind(t, n)
         self.last = outs[0]
+        self.last_in = {id(t._data) for t in ins if isinstance(t, Tensor)}
 
     def __enter__(self):
         rec = self
@@ -53,16 +66,22 @@ class _Recorder:
 
         def bump(t):
             bump_fn(t)
+            if rec.depth:
+                return
             last = rec.last
             if (
-                not rec.depth
-                and last is not None
+                last is not None
                 and last is not t
+                and id(t._data) in rec.last_in
+                and _same_values(last._data, t._data)
                 and rec.b.known(last)
                 and tuple(last.shape) == tuple(t.shape)
             ):
-                # an in-place op: the tensor now holds the value the last op produced
+                # an in-place op (it read t's memory): t now holds what that op produced
                 rec.b.bind(t, rec.b._values[id(last)])
+            else:
+                # written by something unrecorded: a later use must not see the old value
+                rec.b.forget(t)
 
         fn_apply = Function.__dict__["apply"].__func__
 
@@ -88,6 +107,7 @@ class _Recorder:
                 if isinstance(t, Tensor) and n is not None:
                     rec.b.bind(t, n)
             rec.last = outs[0]
+            rec.last_in = {id(a._data) for a in args if isinstance(a, Tensor)}
             return out
 
         self._saved.append((Function, "apply", Function.__dict__["apply"]))
@@ -134,6 +154,7 @@ class _Recorder:
                     return fwd(*args, **kwargs)
                 b.bind(out, name)
                 rec.last = out
+                rec.last_in = {id(x._data)}
                 return out
             finally:
                 b.module_stack.pop()

@@ -57,6 +57,11 @@ class GraphBuilder:
         self._arrays[id(t._data)] = name
         self._keep.append(t)
 
+    def forget(self, t: Tensor) -> None:
+        """Drop ``t``'s binding (its memory was overwritten by an unrecorded write)."""
+        self._values.pop(id(t), None)
+        self._arrays.pop(id(t._data), None)
+
     def known(self, t: Tensor) -> bool:
         return id(t) in self._values
 
