@@ -712,3 +712,20 @@ def test_cached_plans_are_released_with_their_graph():
     del ei
     gc.collect()
     assert (len(_scatter._PLANS), len(_spmm._PLANS), len(_spmm._ROWS)) == before
+
+
+def test_multi_var_std_aggregations():
+    rng = np.random.default_rng(20)
+    x = rng.standard_normal((9, 2))
+    idx = np.array([0, 0, 0, 1, 1, 2, 3, 3, 3])
+    xt, it = torch.from_numpy(x), torch.from_numpy(idx)
+    var = np.stack([x[idx == g].var(0) for g in range(4)])
+    np.testing.assert_allclose(_np(gnn.VarAggregation()(xt, it)), var, atol=1e-12)
+    std = np.where(var > 1e-5, np.sqrt(np.maximum(var, 1e-5)), 0.0)
+    np.testing.assert_allclose(_np(gnn.StdAggregation()(xt, it)), std, atol=1e-12)
+    mx = np.stack([x[idx == g].max(0) for g in range(4)])
+    mean = np.stack([x[idx == g].mean(0) for g in range(4)])
+    out = gnn.MultiAggregation(["mean", "max"])(xt, it)
+    np.testing.assert_allclose(_np(out), np.concatenate([mean, mx], 1), atol=1e-12)
+    conv = gnn.SAGEConv(2, 3, aggr=["mean", "max"])
+    assert conv.lin_l.weight.shape == (3, 4)

@@ -358,3 +358,19 @@ def test_sequential_matches_pyg():
     ours, theirs = make(gnn, torch.nn), make(pyg, torch_.nn)
     assert list(ours.state_dict()) == list(theirs.state_dict())
     _run(ours, theirs, lambda lib, t: _xe(lib, t), fuse=(True,))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: m.SAGEConv(5, 4, aggr=["mean", "max", "std"]),
+        lambda m: m.GraphConv(5, 4, aggr="var"),
+        lambda m: m.SAGEConv(5, 4, aggr=["sum", "min"], aggr_kwargs=dict(mode="sum")),
+    ],
+)
+def test_multi_var_std_aggregation_match_pyg(make):
+    torch.manual_seed(0)
+    ours, theirs = make(gnn), make(pyg)
+    _run(ours, theirs, lambda lib, t: _xe(lib, t), fuse=(True,))
+    out = ours(*_xe(torch, torch.from_numpy))
+    assert float(out.abs().sum()) > 0

@@ -13,6 +13,7 @@ from .basic import (
     SumAggregation,
 )
 from .lstm import LSTMAggregation
+from .multi import MultiAggregation, StdAggregation, VarAggregation
 
 __all__ = [
     "Aggregation",
@@ -24,6 +25,9 @@ __all__ = [
     "SoftmaxAggregation",
     "AttentionalAggregation",
     "LSTMAggregation",
+    "VarAggregation",
+    "StdAggregation",
+    "MultiAggregation",
     "aggregation_resolver",
 ]
 
@@ -36,6 +40,8 @@ _BY_NAME = {
     "mul": MulAggregation,
     "softmax": SoftmaxAggregation,
     "lstm": LSTMAggregation,
+    "var": VarAggregation,
+    "std": StdAggregation,
 }
 
 

@@ -10,7 +10,7 @@ from tocha.core.nn import Module
 
 from ...utils._scatter import gather_rows
 from .._spmm import _rows, spmm, supports_spmm
-from ..aggr import Aggregation, aggregation_resolver
+from ..aggr import Aggregation, MultiAggregation, aggregation_resolver
 
 __all__ = ["MessagePassing"]
 
@@ -85,11 +85,15 @@ class MessagePassing(Module):
             )
         if aggr is None or isinstance(aggr, str):
             self.aggr = aggr
+            self.aggr_module = (
+                aggregation_resolver(aggr, **(aggr_kwargs or {})) if aggr is not None else None
+            )
+        elif isinstance(aggr, (list, tuple)):
+            self.aggr = [a if isinstance(a, str) else type(a).__name__ for a in aggr]
+            self.aggr_module = MultiAggregation(list(aggr), **(aggr_kwargs or {}))
         else:
             self.aggr = type(aggr).__name__
-        self.aggr_module = (
-            aggregation_resolver(aggr, **(aggr_kwargs or {})) if aggr is not None else None
-        )
+            self.aggr_module = aggregation_resolver(aggr, **(aggr_kwargs or {}))
         self.flow = flow
         self.node_dim = node_dim
         self.decomposed_layers = decomposed_layers
@@ -213,7 +217,9 @@ class MessagePassing(Module):
         """``spmm`` over the adjacency instead of gather + scatter, where it applies: the layer
         allows it (``self.fuse``), the reduction is a sum or mean and the inputs are CPU floats.
         Returns ``None`` when it does not apply."""
-        if not getattr(self, "fuse", False) or self.aggr not in ("add", "sum", "mean"):
+        if not getattr(self, "fuse", False) or not isinstance(self.aggr, str):
+            return None
+        if self.aggr not in ("add", "sum", "mean"):
             return None
         src, dst = (x[0], x[1]) if isinstance(x, (tuple, list)) else (x, None)
         if self.flow == "target_to_source" and dst is not None and dst is not src:

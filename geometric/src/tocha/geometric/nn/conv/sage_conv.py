@@ -61,6 +61,8 @@ class SAGEConv(MessagePassing):
                 raise ValueError("SAGEConv: 'project' needs a known in_channels")
             self.lin = Linear(in_channels[0], in_channels[0], bias=True)
         aggr_out = in_channels[0]
+        if hasattr(self.aggr_module, "get_out_channels"):
+            aggr_out = self.aggr_module.get_out_channels(in_channels[0])
         self.lin_l = Linear(aggr_out, out_channels, bias=bias)
         if root_weight:
             self.lin_r = Linear(in_channels[1], out_channels, bias=False)
