@@ -107,6 +107,16 @@ def test_onnx_transformer_encoder_layer():
     _close(layer, sess, torch.randn(3, 7, 16))
 
 
+def test_onnx_transformer_encoder_dynamic_batch_and_sequence():
+    torch.manual_seed(7)
+    layer = nn.TransformerEncoderLayer(16, 4, 32, batch_first=True, norm_first=True)
+    enc = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+    axes = {0: "batch", 1: "seq"}
+    _, sess = _export(enc, torch.randn(2, 7, 16), dynamic_axes={"x": axes, "y": axes})
+    for shape in [(2, 7, 16), (3, 11, 16), (1, 1, 16)]:
+        _close(enc, sess, torch.randn(*shape))
+
+
 def test_onnx_embedding_int_input():
     class Bag(nn.Module):
         def __init__(self):
