@@ -36,7 +36,7 @@ def quantize_activation(x):
     """Per-tensor asymmetric uint8 of one batch: ``x ~= (q - zp) * scale``.
 
     The range always contains 0 (so zero, e.g. padding, is exact), as torch's observers do.
-    Returns ``(q - zp as float, scale)``.
+    Returns ``(q - zp, scale)`` with ``q - zp`` as float32 integers.
     """
     xp = xp_of(x)
     lo = min(float(x.min()), 0.0) if x.size else 0.0
@@ -45,8 +45,12 @@ def quantize_activation(x):
     if scale == 0.0:
         scale = 1.0
     zp = float(np.clip(np.rint(-lo / scale), 0, 255))
-    q = xp.clip(xp.rint(x / np.float32(scale)) + zp, 0, 255)
-    return q - zp, scale
+    # clip(rint(x / s) + zp, 0, 255) - zp, as clip(rint(x / s), -zp, 255 - zp): the same
+    # integers (zp is one) in three in-place passes
+    q = xp.divide(x, np.float32(scale))
+    xp.rint(q, out=q)
+    xp.clip(q, -zp, 255.0 - zp, out=q)
+    return q, scale
 
 
 def dynamic_linear(x, q_w, w_scale, bias):
@@ -62,8 +66,8 @@ def dynamic_linear(x, q_w, w_scale, bias):
     xq = xq.reshape(-1, k).astype(np.float32, copy=False)
     wt = q_w.T.astype(np.float32)
     if k <= _F32_EXACT_K:
-        acc = xq @ wt
-        y = acc * (np.float32(x_scale) * w_scale.astype(np.float32))
+        y = xq @ wt
+        y *= np.float32(x_scale) * w_scale.astype(np.float32)
     else:
         acc = None
         for a in range(0, k, _F32_EXACT_K):
