@@ -7,11 +7,11 @@ import numpy as np
 from tocha.core import nn as _nn
 
 from ....._tensor import Tensor, wrap
-from .._kernels import dynamic_linear, quantize_weight
+from .._kernels import dynamic_linear, quantize_weight, xp_of
 
 
-def _sigmoid(x):
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # tanh form: no overflow warning for large |x|
+def _sigmoid(xp, x):
+    return 0.5 * (xp.tanh(0.5 * x) + 1.0)  # tanh form: no overflow warning for large |x|
 
 
 class LSTM(_nn.Module):
@@ -103,6 +103,7 @@ class LSTM(_nn.Module):
                 f"quantized.dynamic.LSTM: input must be a Tensor, not {type(input).__name__}"
             )
         x = input._data.astype(np.float32, copy=False)
+        xp = xp_of(x)
         unbatched = x.ndim == 2
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
             raise RuntimeError(
@@ -117,7 +118,7 @@ class LSTM(_nn.Module):
         dirs = 2 if self.bidirectional else 1
         hs = self.hidden_size
         if hx is None:
-            h0 = np.zeros((self.num_layers * dirs, n, hs), np.float32)
+            h0 = xp.zeros((self.num_layers * dirs, n, hs), np.float32)
             c0 = h0
         else:
             h0, c0 = (t._data.astype(np.float32) for t in hx)
@@ -134,24 +135,24 @@ class LSTM(_nn.Module):
                 gx = dynamic_linear(x.reshape(steps * n, -1), w_ih, sc_ih, b_ih)
                 gx = gx.reshape(steps, n, 4 * hs)
                 h, c = h0[k * dirs + d], c0[k * dirs + d]
-                out = np.empty((steps, n, hs), np.float32)
+                out = xp.empty((steps, n, hs), np.float32)
                 order = range(steps - 1, -1, -1) if d else range(steps)
                 for t in order:
                     g = gx[t] + dynamic_linear(h, w_hh, sc_hh, b_hh)
                     i, f, gg, o = (g[:, j * hs : (j + 1) * hs] for j in range(4))
-                    c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(gg)
-                    h = _sigmoid(o) * np.tanh(c)
+                    c = _sigmoid(xp, f) * c + _sigmoid(xp, i) * xp.tanh(gg)
+                    h = _sigmoid(xp, o) * xp.tanh(c)
                     out[t] = h
                 outs.append(out)
                 h_n.append(h)
                 c_n.append(c)
-            x = outs[0] if dirs == 1 else np.concatenate(outs, axis=2)
-        hn, cn = np.stack(h_n), np.stack(c_n)
+            x = outs[0] if dirs == 1 else xp.concatenate(outs, axis=2)
+        hn, cn = xp.stack(h_n), xp.stack(c_n)
         if unbatched:
             x, hn, cn = x[:, 0], hn[:, 0], cn[:, 0]
         elif self.batch_first:
             x = x.transpose(1, 0, 2)
-        return wrap(np.ascontiguousarray(x)), (wrap(hn), wrap(cn))
+        return wrap(xp.ascontiguousarray(x)), (wrap(hn), wrap(cn))
 
     def extra_repr(self) -> str:
         return (
