@@ -61,6 +61,21 @@ def test_nms_both_strategies(method, crowded):
         np.testing.assert_array_equal(got, _ref_nms(b, s, thr))
 
 
+@pytest.mark.parametrize("method", ["sweep", "blocks"])
+def test_nms_zero_area_boxes(method):
+    # untrained detectors emit degenerate boxes: they overlap nothing (0/0 IoU is no overlap)
+    rng = np.random.default_rng(3)
+    corners = rng.uniform(0, 100, (300, 2))
+    points = np.concatenate([corners, corners], 1)
+    b = np.concatenate([points, _random_boxes(rng, 300)])
+    s = rng.uniform(size=600)
+    with np.errstate(invalid="ignore"):
+        want = _ref_nms(b, s, 0.6)
+    np.testing.assert_array_equal(boxes_mod._nms_numpy(b, s, 0.6, method=method), want)
+    got = ops.nms(torch.tensor(points), torch.ones(300), 0.6).numpy()
+    np.testing.assert_array_equal(got, np.arange(300))
+
+
 def test_nms_dense_clusters_long_chains():
     # boxes sliding by one pixel: each overlaps the next strongly, a long suppression chain
     x = np.arange(400, dtype=np.float64)

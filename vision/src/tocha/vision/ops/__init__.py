@@ -1,8 +1,20 @@
 """Operators for vision (torchvision.ops): boxes, RoI pooling, losses and building blocks."""
 
-from .misc import Conv2dNormActivation, SqueezeExcitation, StochasticDepth, stochastic_depth
+from .misc import (
+    Conv2dNormActivation,
+    FrozenBatchNorm2d,
+    SqueezeExcitation,
+    StochasticDepth,
+    stochastic_depth,
+)
 
-__all__ = ["Conv2dNormActivation", "SqueezeExcitation", "StochasticDepth", "stochastic_depth"]
+__all__ = [
+    "Conv2dNormActivation",
+    "FrozenBatchNorm2d",
+    "SqueezeExcitation",
+    "StochasticDepth",
+    "stochastic_depth",
+]
 
 # boxes, NMS, RoI ops, FPN and focal loss (appended by the ops helper)
 from .boxes import (  # noqa: E402

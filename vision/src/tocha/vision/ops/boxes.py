@@ -79,6 +79,9 @@ def _sweep_pairs(b: np.ndarray, thr: float, axis: int) -> tuple[np.ndarray, np.n
         qe = int(ends[p0:p1].max())
         if qe <= p0 + 1:
             continue
+        # zero-width boxes end where they start, so the window may stop inside the block;
+        # widen it to the block (the strict comparisons below reject the extra pairs)
+        qe = max(qe, p1)
         q = slice(p0, qe)
         # necessary conditions for a positive intersection, comparisons only (1-byte
         # temporaries); the exact IoU is computed for the survivors. lo[q] >= lo[p] in the
