@@ -25,6 +25,7 @@ from ._misc import (
     speed,
 )
 from ._resample import resample
+from ._rnnt import rnnt_loss
 from ._spectral import (
     DB_to_amplitude,
     amplitude_to_DB,
@@ -62,6 +63,7 @@ from .filtering import (
 )
 
 __all__ = [
+    "rnnt_loss",
     "flanger",
     "phaser",
     "riaa_biquad",

@@ -905,3 +905,41 @@ class SpecAugment(nn.Module):
         for _ in range(self.n_freq_masks):
             specgram = fn(specgram, self.freq_mask_param, mask_value, freq_dim, p=self.p)
         return specgram
+
+
+class RNNTLoss(nn.Module):
+    """``functional.rnnt_loss`` as a module.
+
+    Example:
+        >>> import tocha.core as torch, tocha.audio.transforms as T
+        >>> loss = T.RNNTLoss()(torch.zeros(1, 2, 2, 3), torch.tensor([[0]], dtype=torch.int32),
+        ...                     torch.tensor([2], dtype=torch.int32),
+        ...                     torch.tensor([1], dtype=torch.int32))
+        >>> round(float(loss), 4)
+        2.6027
+    """
+
+    def __init__(
+        self,
+        blank: int = -1,
+        clamp: float = -1.0,
+        reduction: str = "mean",
+        fused_log_softmax: bool = True,
+    ) -> None:
+        super().__init__()
+        self.blank, self.clamp, self.reduction = blank, clamp, reduction
+        self.fused_log_softmax = fused_log_softmax
+
+    def forward(
+        self, logits: Tensor, targets: Tensor, logit_lengths: Tensor, target_lengths: Tensor
+    ) -> Tensor:
+        return F.rnnt_loss(
+            logits,
+            targets,
+            logit_lengths,
+            target_lengths,
+            self.blank,
+            self.clamp,
+            self.reduction,
+            self.fused_log_softmax,
+        )
