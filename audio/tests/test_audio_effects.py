@@ -107,3 +107,21 @@ def test_riaa_response():
     db = 20 * np.log10(np.abs(h))
     assert abs(db[0]) < 0.05  # normalised to 0 dB at 1 kHz
     assert 12 < db[1] < 14 and -14 < db[2] < -12  # RIAA: about +13 dB at 100 Hz, -13.7 at 10k
+
+
+def test_dither_tpdf_and_noise_shaping():
+    x = 0.3 * RNG.standard_normal((2, 50))
+    n = np.arange(50)
+    ramp = 1 - np.abs(2 * n / 50 - 1)  # periodic Bartlett window of 50 points
+    ref = np.round(x * (2**15 - 2) + ramp) / 2**15
+    got = AF.dither(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, ref, atol=1e-12)
+    shaped = AF.dither(torch.from_numpy(x), noise_shaping=True).numpy()
+    err = ref - x
+    np.testing.assert_allclose(shaped[:, 1:], ref[:, 1:] + err[:, :-1], atol=1e-12)
+    torch.manual_seed(0)
+    r = AF.dither(torch.from_numpy(x), "RPDF").numpy()
+    # |noise| <= 1.5 LSB, rounding 0.5 LSB, the 2**15 - 2 scale up to |x| * 2 / 2**15
+    assert np.abs(r - x).max() <= 3 / 2**15
+    with pytest.raises(ValueError, match="density_function"):
+        AF.dither(torch.from_numpy(x), "XPDF")

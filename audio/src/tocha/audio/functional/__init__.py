@@ -9,7 +9,7 @@ from ._beamforming import (
     rtf_evd,
     rtf_power,
 )
-from ._effects import flanger, phaser, riaa_biquad
+from ._effects import dither, flanger, phaser, riaa_biquad
 from ._misc import (
     add_noise,
     convolve,
@@ -63,6 +63,7 @@ from .filtering import (
 )
 
 __all__ = [
+    "dither",
     "rnnt_loss",
     "flanger",
     "phaser",

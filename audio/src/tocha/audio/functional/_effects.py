@@ -181,3 +181,42 @@ def riaa_biquad(waveform: Tensor, sample_rate: int) -> Tensor:
     e = np.exp(-1j * w * np.arange(3))
     g = 1 / abs(np.dot(b, e) / np.dot(a, e))
     return biquad(waveform, b[0] * g, b[1] * g, b[2] * g, a[0], a[1], a[2])
+
+
+def dither(waveform: Tensor, density_function: str = "TPDF", noise_shaping: bool = False) -> Tensor:
+    """Requantise to 16 bits with dither, as torchaudio's ``dither``.
+
+    ``'TPDF'`` adds torchaudio's deterministic triangular (Bartlett) ramp across the signal
+    before rounding; ``'RPDF'`` and ``'GPDF'`` add one value built from randomly picked samples.
+    ``noise_shaping`` adds the previous sample's quantisation error.
+
+    Example:
+        >>> import tocha.core as torch, tocha.audio.functional as AF
+        >>> AF.dither(torch.zeros(1, 5)) * 2**15  # the ramp 0, .4, .8, .8, .4 rounded
+        tensor([[0., 0., 1., 1., 0.]])
+    """
+    if density_function not in ("TPDF", "RPDF", "GPDF"):
+        raise ValueError(
+            f"dither: density_function must be TPDF, RPDF or GPDF, got {density_function!r}"
+        )
+    shape = tuple(waveform.shape)
+    x = waveform.reshape(-1, shape[-1])
+    n_ch, n_t = x.shape[0] - 1, x.shape[1] - 1
+    scaled = x * (2**15 - 2)
+
+    def pick(n: int) -> int:
+        return int(torch.randint(n, (1,))) if n > 0 else 0
+
+    if density_function == "TPDF":
+        noise = torch.bartlett_window(n_t + 1, dtype=x.dtype, device=x.device)
+    elif density_function == "RPDF":
+        noise = x[pick(n_ch), pick(n_t)] - 0.5
+    else:
+        noise = x[pick(n_ch), pick(n_t)]
+        for _ in range(6):
+            noise = noise + x[pick(n_ch), pick(n_t)]
+    out = torch.round(scaled + noise) / 2**15
+    if noise_shaping:
+        err = out - x
+        out = out + torch.cat([torch.zeros_like(err[:, :1]), err[:, :-1]], dim=1)
+    return out.reshape(shape)
