@@ -182,3 +182,24 @@ def test_serve_cli_python_m(tmp_path):
         proc.wait(10)
         proc.stdout.close()
         proc.stderr.close()
+
+
+@pytest.mark.parametrize("kind", ["dynamic_int8", "weight_only_int8", "dynamic_float16"])
+def test_serve_model_dir_quantized(tmp_path, kind):
+    from tocha.core.ao import quantization as q
+
+    torch.manual_seed(8)
+    model = nn.Linear(16, 4)
+    qmodel = {
+        "dynamic_int8": lambda m: q.quantize_dynamic(nn.Sequential(m))[0],
+        "weight_only_int8": lambda m: q.quantize_weight_only(nn.Sequential(m))[0],
+        "dynamic_float16": lambda m: q.quantize_dynamic(nn.Sequential(m), dtype=torch.float16)[0],
+    }[kind](model)
+    kw = {"in_features": 16, "out_features": 4}
+    save_model_dir(qmodel, tmp_path, "tocha.core.nn:Linear", kw, quantization=kind)
+    loaded, cfg = load_model_dir(tmp_path)
+    assert cfg["quantization"] == kind and type(loaded) is type(qmodel)
+    x = torch.randn(5, 16)
+    np.testing.assert_array_equal(loaded(x).numpy(), qmodel(x).numpy())
+    with pytest.raises(ValueError, match="quantization must be one of"):
+        save_model_dir(qmodel, tmp_path, "tocha.core.nn:Linear", kw, quantization="int4")

@@ -59,13 +59,39 @@ def _resolve_builder(spec: str, directory: str):
     return obj
 
 
+_QUANTIZATIONS = ("dynamic_int8", "weight_only_int8", "dynamic_float16")
+
+
+def _quantize(model, kind, where: str):
+    """The built float model turned into the quantized one the weights were saved from."""
+    if kind is None:
+        return model
+    from .. import float16, nn
+    from ..ao import quantization as q
+
+    funcs = {
+        "dynamic_int8": q.quantize_dynamic,
+        "weight_only_int8": q.quantize_weight_only,
+        "dynamic_float16": lambda m, inplace: q.quantize_dynamic(m, dtype=float16, inplace=inplace),
+    }
+    if kind not in funcs:
+        raise ModelDirError(
+            f"{where}: 'quantization' must be one of {list(_QUANTIZATIONS)} or absent, got {kind!r}"
+        )
+    # quantization swaps submodules (as torch's does); a bare layer is swapped through a holder
+    holder = nn.Sequential(model)
+    return funcs[kind](holder, inplace=True)[0]
+
+
 def load_model_dir(directory: str | os.PathLike):
     """``(model, config)`` from a model directory; the model is in eval mode.
 
     ``config.json`` keys: ``builder`` ("package.module:callable", required), ``kwargs`` (JSON
-    arguments for the builder), ``input_dtype`` (default "float32"), ``input_shape`` (the shape
-    of one sample, optional: requests are checked against it), and the serving defaults
-    ``max_batch_size`` and ``max_latency_ms``.
+    arguments for the builder), ``quantization`` ("dynamic_int8", "weight_only_int8" or
+    "dynamic_float16": the built model is quantized before its weights are loaded),
+    ``input_dtype`` (default "float32"), ``input_shape`` (the shape of one sample, optional:
+    requests are checked against it), and the serving defaults ``max_batch_size`` and
+    ``max_latency_ms``.
 
     Example:
         >>> import tempfile
@@ -96,6 +122,7 @@ def load_model_dir(directory: str | os.PathLike):
     if not isinstance(kwargs, dict):
         raise ModelDirError(f"{cpath}: 'kwargs' must be an object, got {type(kwargs).__name__}")
     model = builder(**kwargs)
+    model = _quantize(model, cfg.get("quantization"), cpath)
     wpath = os.path.join(directory, cfg.get("weights", WEIGHTS))
     if os.path.exists(wpath):
         try:
@@ -121,10 +148,17 @@ def save_model_dir(
     kwargs: dict | None = None,
     input_shape: list | None = None,
     input_dtype: str = "float32",
+    quantization: str | None = None,
     **serving,
 ) -> None:
     """Write ``model`` as a model directory (weights as safetensors, config as JSON), each
-    file atomically."""
+    file atomically. With ``quantization`` (see ``load_model_dir``), ``model`` is the quantized
+    model and ``builder`` builds its float original."""
+    if quantization is not None and quantization not in _QUANTIZATIONS:
+        raise ValueError(
+            f"save_model_dir: quantization must be one of {list(_QUANTIZATIONS)}, "
+            f"got {quantization!r}"
+        )
     from ..safetensors import save_file
 
     directory = os.fspath(directory)
@@ -141,6 +175,8 @@ def save_model_dir(
     cfg = {"builder": builder, "kwargs": kwargs or {}, "input_dtype": input_dtype}
     if input_shape is not None:
         cfg["input_shape"] = list(input_shape)
+    if quantization is not None:
+        cfg["quantization"] = quantization
     cfg.update(serving)
     fd, tmp = tempfile.mkstemp(prefix=".config-", dir=directory)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
