@@ -197,6 +197,14 @@ def test_prefixes_heads_and_tied_weights(tmp_path):
     a, b = again.cls.predictions.transform.dense.weight, head.cls.predictions.transform.dense.weight
     assert torch.equal(a, b)
     assert again.cls.predictions.decoder.weight is again.bert.embeddings.word_embeddings.weight
+    # another head's checkpoint: its head is dropped, the new head initialised (both warned)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        clf = BertForSequenceClassification.from_pretrained(tmp_path / "head")
+    text = " ".join(str(x.message) for x in w)
+    assert "cls.predictions.transform.dense.weight" in text and "classifier.weight" in text
+    assert torch.equal(clf.bert.encoder.layer[0].output.dense.weight,
+                       base.encoder.layer[0].output.dense.weight)  # fmt: skip
 
 
 def _tiny(**kw):

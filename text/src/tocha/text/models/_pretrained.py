@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from typing import Any, ClassVar
 
 import tocha.core as torch
@@ -69,8 +70,9 @@ class PreTrainedModel(nn.Module):
 
     Subclasses set ``config_class``, ``base_model_prefix`` (the head models' prefix of the
     base model's keys), ``_ignore_keys`` (checkpoint key suffixes to drop) and ``_tied_keys``
-    ({key: the key it is tied to}) and ``_unused_keys`` (substrings of checkpoint keys the
-    model may drop).
+    ({key: the key it is tied to}), ``_unused_keys`` (substrings of checkpoint keys the
+    model may drop) and ``_optional_base_keys`` (base-model key prefixes a head's checkpoint
+    may lack, such as BERT's pooler).
     """
 
     config_class: ClassVar[type[PretrainedConfig]] = PretrainedConfig
@@ -78,6 +80,7 @@ class PreTrainedModel(nn.Module):
     _ignore_keys: ClassVar[tuple[str, ...]] = ()
     _tied_keys: ClassVar[dict[str, str]] = {}
     _unused_keys: ClassVar[tuple[str, ...]] = ()
+    _optional_base_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: PretrainedConfig) -> None:
         super().__init__()
@@ -101,14 +104,43 @@ class PreTrainedModel(nn.Module):
             if how != "same":  # some weights may stay as initialised: initialise them
                 model = cls(config)
         fresh_ok = None
+        if how == "same" and cls.base_model_prefix and cls._other_head(model, sd, prefix):
+            model = cls(config)  # another head's checkpoint: the base loads, the head is new
+            how = "added"
+        extra = cls._optional_base_keys
         if how == "added":  # a base checkpoint: the head is new
-            fresh_ok = lambda k: not k.startswith(prefix)  # noqa: E731
-        elif how == "stripped":  # a head checkpoint without the base's pooler
-            fresh_ok = lambda k: k.startswith("pooler.")  # noqa: E731
+            fresh_ok = lambda k: not k.startswith(prefix) or k[len(prefix) :].startswith(extra)  # noqa: E731
+        elif how == "stripped":  # a head checkpoint, maybe without the base's pooler
+            fresh_ok = lambda k: k.startswith(extra)  # noqa: E731
         finish_load(
             model, sd, cls._ignore_keys, cls._tied_keys, cls.__name__, fresh_ok, cls._unused_keys
         )
         return model.eval()
+
+    @classmethod
+    def _other_head(cls, model: nn.Module, sd: dict, prefix: str) -> bool:
+        """Whether ``sd`` is a checkpoint of the same base with a different head (say a masked
+        LM's for a classifier). Its head's keys are dropped from ``sd``, with a warning, as
+        Hugging Face ignores them."""
+        own = set(model.state_dict())
+        if not any(k.startswith(prefix) for k in own):
+            return False  # the base model itself
+        missing = [k for k in own if not k.startswith(prefix) and k not in sd
+                   and k not in cls._tied_keys]  # fmt: skip
+        foreign = [k for k in sd if not k.startswith(prefix) and k not in own
+                   and not k.endswith(cls._ignore_keys)
+                   and not any(u in k for u in cls._unused_keys)]  # fmt: skip
+        if not missing:
+            return False
+        if foreign:
+            warnings.warn(
+                f"{cls.__name__}.from_pretrained: checkpoint weights not used (another head): "
+                f"{foreign}",
+                stacklevel=3,
+            )
+            for k in foreign:
+                del sd[k]
+        return True
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:
         """Write ``config.json`` and ``model.safetensors`` (tied copies saved once)."""

@@ -227,6 +227,7 @@ class BertPreTrainedModel(PreTrainedModel):
     config_class = BertConfig
     base_model_prefix = "bert"
     _ignore_keys = ("position_ids",)
+    _optional_base_keys = ("pooler.",)
 
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range
