@@ -203,3 +203,57 @@ def test_serve_model_dir_quantized(tmp_path, kind):
     np.testing.assert_array_equal(loaded(x).numpy(), qmodel(x).numpy())
     with pytest.raises(ValueError, match="quantization must be one of"):
         save_model_dir(qmodel, tmp_path, "tocha.core.nn:Linear", kw, quantization="int4")
+
+
+class _MaskedMean(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(50, 4)
+
+    def forward(self, input_ids, attention_mask):
+        m = attention_mask.unsqueeze(-1).float()
+        return (self.emb(input_ids) * m).sum(1) / m.sum(1)
+
+
+def test_serve_named_inputs_batched_by_shape():
+    torch.manual_seed(9)
+    model = _MaskedMean().eval()
+    srv = InferenceServer(
+        model,
+        port=0,
+        max_latency_ms=100,
+        input_dtype={"input_ids": "int64", "attention_mask": "int64"},
+    ).start()
+    try:
+        reqs = [
+            {"input_ids": [[1, 2, 3]], "attention_mask": [[1, 1, 0]]},
+            {"input_ids": [[4, 5, 6], [7, 8, 9]], "attention_mask": [[1, 1, 1], [1, 0, 0]]},
+            {"input_ids": [[1, 2, 3, 4, 5]], "attention_mask": [[1, 1, 1, 1, 1]]},
+        ] * 3
+        results = [None] * len(reqs)
+        barrier = threading.Barrier(len(reqs))
+
+        def client(i):
+            barrier.wait()
+            results[i] = _post(srv.port, {"inputs": reqs[i]})
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(len(reqs))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        for r, (code, doc) in zip(reqs, results):
+            assert code == 200, doc
+            with torch.no_grad():
+                ref = model(torch.tensor(r["input_ids"]), torch.tensor(r["attention_mask"]))
+            np.testing.assert_allclose(np.asarray(doc["outputs"]), ref.numpy(), rtol=1e-6)
+        # lengths 3 and 5 cannot share a batch; the rest did
+        assert 2 <= srv.batcher.batches < len(reqs)
+        code, doc = _post(
+            srv.port, {"inputs": {"input_ids": [[1, 2]], "attention_mask": [[1, 1], [1, 1]]}}
+        )
+        assert code == 400 and "different numbers of samples" in doc["error"]
+        code, doc = _post(srv.port, {"inputs": [[1, 2]]})
+        assert code == 400 and "named inputs" in doc["error"]
+    finally:
+        srv.stop()

@@ -20,10 +20,11 @@ class _Job:
 
 
 class Batcher:
-    """Runs ``fn`` (a batch array -> a batch array) on requests gathered for at most
+    """Runs ``fn`` (a batch -> its outputs) on requests gathered for at most
     ``max_latency_ms`` after the first one, up to ``max_batch_size`` samples in all.
 
-    Requests whose samples have different shapes are run in separate batches.
+    A batch is an array whose first axis is the samples, or a dict of such arrays (named
+    model inputs). Requests whose samples differ in shape or dtype run in separate batches.
     """
 
     def __init__(self, fn, max_batch_size: int = 32, max_latency_ms: float = 5.0):
@@ -55,7 +56,7 @@ class Batcher:
         self._thread.join(timeout=5)
 
     def _gather(self, first: _Job) -> list[_Job]:
-        jobs, n = [first], len(first.x)
+        jobs, n = [first], _rows(first.x)
         deadline = time.monotonic() + self.max_latency
         while n < self.max_batch_size:
             left = deadline - time.monotonic()
@@ -69,7 +70,7 @@ class Batcher:
                 self._q.put(None)
                 break
             jobs.append(job)
-            n += len(job.x)
+            n += _rows(job.x)
         return jobs
 
     def _run(self) -> None:
@@ -80,19 +81,19 @@ class Batcher:
             jobs = self._gather(first)
             groups: dict = {}
             for j in jobs:
-                groups.setdefault((j.x.shape[1:], j.x.dtype.str), []).append(j)
+                groups.setdefault(_signature(j.x), []).append(j)
             for group in groups.values():
                 self._run_group(group)
 
     def _run_group(self, group: list[_Job]) -> None:
         try:
-            x = group[0].x if len(group) == 1 else np.concatenate([j.x for j in group])
+            x = group[0].x if len(group) == 1 else _concat([j.x for j in group])
             y = self.fn(x)
             self.batches += 1
             self.requests += len(group)
             start = 0
             for j in group:
-                n = len(j.x)
+                n = _rows(j.x)
                 j.result = _take(y, start, start + n)
                 start += n
         except Exception as e:  # the error goes back to every request of the batch
@@ -100,6 +101,24 @@ class Batcher:
                 j.error = e
         for j in group:
             j.done.set()
+
+
+def _rows(x) -> int:
+    """Samples in a request: an array's first axis, or that of a dict's arrays."""
+    return len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
+
+
+def _signature(x):
+    """Requests with the same signature (names, per-sample shapes, dtypes) batch together."""
+    if isinstance(x, dict):
+        return tuple((k, v.shape[1:], v.dtype.str) for k, v in sorted(x.items()))
+    return (x.shape[1:], x.dtype.str)
+
+
+def _concat(xs):
+    if isinstance(xs[0], dict):
+        return {k: np.concatenate([x[k] for x in xs]) for k in xs[0]}
+    return np.concatenate(xs)
 
 
 def _take(y, a, b):

@@ -23,8 +23,27 @@ class BadRequest(ValueError):
     """A request the server refuses with 400 (the message says why)."""
 
 
-def parse_inputs(body: bytes, dtype: str, sample_shape) -> np.ndarray:
-    """The request's ``inputs`` as an array whose first axis is the batch."""
+def _parse_array(data, dtype: str, sample_shape, what: str) -> np.ndarray:
+    if not isinstance(data, list) or not data:
+        raise BadRequest(f"{what} must be a non-empty list of samples")
+    try:
+        arr = np.asarray(data, dtype=dtype)
+    except (ValueError, TypeError) as e:
+        raise BadRequest(f"{what} is not a rectangular array of numbers ({e})") from None
+    if sample_shape is not None and tuple(arr.shape[1:]) != tuple(sample_shape):
+        raise BadRequest(
+            f"{what} has samples of shape {list(arr.shape[1:])}, the model expects "
+            f"{list(sample_shape)}"
+        )
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise BadRequest(f"{what} contains NaN or infinity")
+    return arr
+
+
+def parse_inputs(body: bytes, dtype, sample_shape):
+    """The request's ``inputs``: an array whose first axis is the batch, or for named inputs
+    (``{"inputs": {"input_ids": [...], "attention_mask": [...]}}``) a dict of them with the
+    same number of samples. ``dtype`` and ``sample_shape`` may be dicts by input name."""
     try:
         doc = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -32,20 +51,23 @@ def parse_inputs(body: bytes, dtype: str, sample_shape) -> np.ndarray:
     if not isinstance(doc, dict) or "inputs" not in doc:
         raise BadRequest('body must be a JSON object with an "inputs" field')
     data = doc["inputs"]
-    if not isinstance(data, list) or not data:
-        raise BadRequest('"inputs" must be a non-empty list of samples')
-    try:
-        arr = np.asarray(data, dtype=dtype)
-    except (ValueError, TypeError) as e:
-        raise BadRequest(f'"inputs" is not a rectangular array of numbers ({e})') from None
-    if sample_shape is not None and tuple(arr.shape[1:]) != tuple(sample_shape):
-        raise BadRequest(
-            f'"inputs" has samples of shape {list(arr.shape[1:])}, the model expects '
-            f"{list(sample_shape)}"
-        )
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise BadRequest('"inputs" contains NaN or infinity')
-    return arr
+    if isinstance(data, dict):
+        if not data:
+            raise BadRequest('"inputs" names no input')
+        out = {}
+        for k, v in data.items():
+            dt = dtype.get(k, "float32") if isinstance(dtype, dict) else dtype
+            shp = sample_shape.get(k) if isinstance(sample_shape, dict) else None
+            if dt not in _DTYPES:
+                raise BadRequest(f'"inputs.{k}": unsupported dtype {dt!r}')
+            out[k] = _parse_array(v, dt, shp, f'"inputs.{k}"')
+        counts = {k: len(v) for k, v in out.items()}
+        if len(set(counts.values())) != 1:
+            raise BadRequest(f"named inputs have different numbers of samples: {counts}")
+        return out
+    if isinstance(dtype, dict):
+        raise BadRequest('this model takes named inputs: send {"inputs": {"name": [...], ...}}')
+    return _parse_array(data, dtype, sample_shape, '"inputs"')
 
 
 def _to_json(y):
@@ -65,8 +87,9 @@ class InferenceServer:
         max_batch_size: most samples run together.
         max_latency_ms: how long the first request of a batch waits for others.
         max_request_bytes: larger bodies are refused with 413 before being read.
-        input_dtype: dtype the JSON inputs are converted to.
-        input_shape: shape of one sample; requests of another shape get 400.
+        input_dtype: dtype the JSON inputs are converted to (a dict by name for a model
+            called with named inputs, e.g. ``{"input_ids": "int64"}``).
+        input_shape: shape of one sample (a dict by name); requests of another shape get 400.
 
     Example:
         >>> import json, urllib.request
@@ -87,17 +110,22 @@ class InferenceServer:
         max_batch_size: int = 32,
         max_latency_ms: float = 5.0,
         max_request_bytes: int = 1 << 20,
-        input_dtype: str = "float32",
+        input_dtype: str | dict = "float32",
         input_shape=None,
         name: str = "model",
         timeout_s: float = 60.0,
     ):
-        if input_dtype not in _DTYPES:
-            raise ValueError(f"InferenceServer: input_dtype must be one of {sorted(_DTYPES)}")
+        for dt in input_dtype.values() if isinstance(input_dtype, dict) else [input_dtype]:
+            if dt not in _DTYPES:
+                raise ValueError(
+                    f"InferenceServer: input_dtype must be one of {sorted(_DTYPES)}, got {dt!r}"
+                )
         self.model = model
         self.name = name
         self.input_dtype = input_dtype
-        self.input_shape = None if input_shape is None else tuple(input_shape)
+        if input_shape is not None and not isinstance(input_shape, dict):
+            input_shape = tuple(input_shape)
+        self.input_shape = input_shape
         self.max_request_bytes = int(max_request_bytes)
         self.timeout_s = timeout_s
         if hasattr(model, "eval"):
@@ -114,7 +142,10 @@ class InferenceServer:
         from .. import from_numpy, no_grad
 
         with no_grad():
-            y = self.model(from_numpy(np.ascontiguousarray(x)))
+            if isinstance(x, dict):
+                y = self.model(**{k: from_numpy(np.ascontiguousarray(v)) for k, v in x.items()})
+            else:
+                y = self.model(from_numpy(np.ascontiguousarray(x)))
         return _numpy(y)
 
     def start(self) -> InferenceServer:
