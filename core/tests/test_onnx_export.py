@@ -257,3 +257,12 @@ def test_onnx_inplace_ops_on_values_and_constants():
     _close(m, sess, torch.randn(4, 3))
     node_cls = torch.autograd.function.Node
     assert node_cls.__dict__["apply"].__func__.__module__ == node_cls.__module__  # restored
+
+
+@pytest.mark.parametrize("opset", [13, 18, 20])
+def test_onnx_other_opsets(opset):
+    torch.manual_seed(10)
+    layer = nn.TransformerEncoderLayer(16, 4, 32, batch_first=True).eval()
+    proto, sess = _export(layer, torch.randn(2, 5, 16), opset_version=opset)
+    assert proto.opset_import[0].version == opset
+    _close(layer, sess, torch.randn(2, 5, 16))

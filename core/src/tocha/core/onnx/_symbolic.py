@@ -317,7 +317,16 @@ def emit(b: GraphBuilder, cls, node, ins: tuple, p: dict, outs: tuple) -> list[s
         wb = list(ins[1:])
         w = b.value(wb.pop(0)) if p["has_w"] else b.const(np.ones(x.shape[-k:], dtype=dt))
         args = [b.value(x), w] + ([b.value(wb.pop(0))] if p["has_b"] else [])
-        return [b.op("LayerNormalization", *args, axis=-k, epsilon=float(p["eps"]))]
+        if b.opset >= 17:
+            return [b.op("LayerNormalization", *args, axis=-k, epsilon=float(p["eps"]))]
+        # before opset 17: the normalisation spelled out
+        dims = list(range(x.ndim - k, x.ndim))
+        mean = _reduce(b, "ReduceMean", args[0], dims, 1)
+        dev = b.op("Sub", args[0], mean)
+        var = _reduce(b, "ReduceMean", b.op("Mul", dev, dev), dims, 1)
+        std = b.op("Sqrt", b.op("Add", var, b.const(np.asarray(p["eps"], dtype=dt))))
+        y = b.op("Mul", b.op("Div", dev, std), w)
+        return [b.op("Add", y, args[2]) if len(args) > 2 else y]
     if name in ("Softmax", "LogSoftmax"):
         xn = _cast_to(b, b.value(x), _dt(x), dt)
         return [b.op(name, xn, axis=int(p["dim"]))]
