@@ -266,3 +266,14 @@ def test_onnx_other_opsets(opset):
     proto, sess = _export(layer, torch.randn(2, 5, 16), opset_version=opset)
     assert proto.opset_import[0].version == opset
     _close(layer, sess, torch.randn(2, 5, 16))
+
+
+def test_onnx_conv_transpose():
+    torch.manual_seed(11)
+    m = nn.Sequential(
+        nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2),
+        nn.LeakyReLU(0.1),
+        nn.ConvTranspose2d(6, 2, 2, stride=2, bias=False, dilation=2),
+    ).eval()
+    _, sess = _export(m, torch.randn(2, 4, 5, 5), dynamic_axes={"x": [0], "y": [0]})
+    _close(m, sess, torch.randn(3, 4, 5, 5))

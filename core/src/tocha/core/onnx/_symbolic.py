@@ -284,6 +284,24 @@ def emit(b: GraphBuilder, cls, node, ins: tuple, p: dict, outs: tuple) -> list[s
                 group=int(G),
             )
         ]
+    if name == "ConvTransposeNd":
+        X, O, K, s, d, lo, G = p["geo"]  # noqa: N806 - X: output size, O: input size
+        out_pad = [
+            xx - ((o - 1) * st - 2 * lw + dd * (kk - 1) + 1)
+            for xx, o, kk, st, dd, lw in zip(X, O, K, s, d, lo)
+        ]
+        return [
+            b.op(
+                "ConvTranspose",
+                *[b.value(t) for t in ins],
+                kernel_shape=list(K),
+                strides=list(s),
+                dilations=list(d),
+                pads=list(lo) * 2,
+                output_padding=out_pad,
+                group=int(G),
+            )
+        ]
     if name in ("MaxPool", "MaxPoolValues"):
         X = x.shape[2:]  # noqa: N806
         if name == "MaxPoolValues":
