@@ -277,3 +277,28 @@ def test_onnx_conv_transpose():
     ).eval()
     _, sess = _export(m, torch.randn(2, 4, 5, 5), dynamic_axes={"x": [0], "y": [0]})
     _close(m, sess, torch.randn(3, 4, 5, 5))
+
+
+def test_onnx_resampling_interpolate_pad_adaptive_pool():
+    import tocha.core.nn.functional as F
+
+    class Head(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect")
+            self.pool = nn.AdaptiveAvgPool2d((3, 5))  # uneven windows
+
+        def forward(self, x):
+            y = self.conv(x)
+            up = F.interpolate(y, size=(11, 9), mode="bilinear", align_corners=False)
+            near = F.interpolate(self.pool(y), scale_factor=2, mode="nearest")
+            return (
+                up.mean((2, 3))
+                + near.amax((2, 3))
+                + F.pad(y, (1, 2, 0, 1), mode="replicate").sum((2, 3))
+            )
+
+    torch.manual_seed(12)
+    m = Head().eval()
+    _, sess = _export(m, torch.randn(2, 3, 7, 7), dynamic_axes={"x": [0], "y": [0]})
+    _close(m, sess, torch.randn(4, 3, 7, 7))

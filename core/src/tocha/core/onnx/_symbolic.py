@@ -537,6 +537,25 @@ def emit(b: GraphBuilder, cls, node, ins: tuple, p: dict, outs: tuple) -> list[s
                 return [b.op("Gather", b.value(x), name_idx, axis=ax)]
     if name == "Attention":
         return _attention(b, ins, p, outs)
+    if name == "Resample":
+        # fixed per-axis linear maps (interpolation, padding modes, average pooling): a Gather
+        # for an index map, a MatMul by the constant weights for the others
+        xn = b.value(x)
+        nd = x.ndim
+        for axis, m in p["maps"]:
+            axis = _norm_axis(int(axis), nd)
+            if m.idx is not None:
+                xn = b.op("Gather", xn, b.ints(m.idx), axis=axis)
+                continue
+            w = b.const(np.asarray(m.w, dtype=dt))
+            if axis == nd - 1:
+                xn = b.op("MatMul", xn, w)
+            else:
+                perm = list(range(nd))
+                perm[axis], perm[-1] = perm[-1], perm[axis]
+                xn = b.op("Transpose", xn, perm=perm)
+                xn = b.op("Transpose", b.op("MatMul", xn, w), perm=perm)
+        return [xn]
     if name == "RNNLayer":
         res = _rnn_layer(b, ins, p, outs)
         if res is not None:
