@@ -56,8 +56,9 @@ def test_sampling_distribution_follows_filtered_softmax():
     # top-k 2 then temperature: only the two best tokens are drawn, in their softmax ratio
     logits = torch.tensor([[2.0, 1.0, 0.0, -1.0]])
     s = S.top_k_filter(S.temperature(logits, 0.5), 2)
-    draws = torch.multinomial(s.softmax(-1).expand(20000, 4).contiguous(), 1, replacement=True,
-                              generator=torch.Generator().manual_seed(0)).numpy().ravel()  # fmt: skip
+    probs = s.softmax(-1).expand(20000, 4).contiguous()
+    gen = torch.Generator().manual_seed(0)
+    draws = torch.multinomial(probs, 1, replacement=True, generator=gen).numpy().ravel()
     counts = np.bincount(draws, minlength=4) / draws.size
     assert counts[2] == counts[3] == 0
     assert abs(counts[0] - 1 / (1 + np.exp(-2.0))) < 0.01

@@ -109,9 +109,15 @@ class PreTrainedModel(nn.Module):
             how = "added"
         extra = cls._optional_base_keys
         if how == "added":  # a base checkpoint: the head is new
-            fresh_ok = lambda k: not k.startswith(prefix) or k[len(prefix) :].startswith(extra)  # noqa: E731
+
+            def fresh_ok(k: str) -> bool:
+                return not k.startswith(prefix) or k[len(prefix) :].startswith(extra)
+
         elif how == "stripped":  # a head checkpoint, maybe without the base's pooler
-            fresh_ok = lambda k: k.startswith(extra)  # noqa: E731
+
+            def fresh_ok(k: str) -> bool:
+                return k.startswith(extra)
+
         finish_load(
             model, sd, cls._ignore_keys, cls._tied_keys, cls.__name__, fresh_ok, cls._unused_keys
         )

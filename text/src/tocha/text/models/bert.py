@@ -319,12 +319,15 @@ class BertModel(BertPreTrainedModel):
         attention_mask: Tensor | None = None,
         token_type_ids: Tensor | None = None,
         position_ids: Tensor | None = None,
+        head_mask: Tensor | None = None,
         inputs_embeds: Tensor | None = None,
         output_hidden_states: bool = False,
         return_dict: bool = True,
     ) -> BaseModelOutputWithPooling | tuple:
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("BertModel: give exactly one of input_ids and inputs_embeds")
+        if head_mask is not None:
+            raise NotImplementedError("BertModel: head_mask is not supported")
         x = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)
         bias = _mask_bias(attention_mask, x.dtype)
         x, states = self.encoder(x, bias, output_hidden_states)
@@ -370,13 +373,14 @@ class BertForSequenceClassification(BertPreTrainedModel):
         attention_mask: Tensor | None = None,
         token_type_ids: Tensor | None = None,
         position_ids: Tensor | None = None,
+        head_mask: Tensor | None = None,
         inputs_embeds: Tensor | None = None,
         labels: Tensor | None = None,
         output_hidden_states: bool = False,
         return_dict: bool = True,
     ) -> SequenceClassifierOutput | tuple:
         base = self.bert(
-            input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
             output_hidden_states,
         )  # fmt: skip
         logits = self.classifier(self.dropout(base.pooler_output))
@@ -467,13 +471,14 @@ class BertForMaskedLM(BertPreTrainedModel):
         attention_mask: Tensor | None = None,
         token_type_ids: Tensor | None = None,
         position_ids: Tensor | None = None,
+        head_mask: Tensor | None = None,
         inputs_embeds: Tensor | None = None,
         labels: Tensor | None = None,
         output_hidden_states: bool = False,
         return_dict: bool = True,
     ) -> MaskedLMOutput | tuple:
         base = self.bert(
-            input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+            input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
             output_hidden_states,
         )  # fmt: skip
         logits = self.cls(base.last_hidden_state)

@@ -257,9 +257,10 @@ class GPT(PreTrainedModel):
     """GPT-2 language model (Hugging Face's GPT2LMHeadModel layout): ``transformer`` (wte, wpe,
     ``n_layer`` pre-norm blocks with Conv1D projections, ln_f) and ``lm_head`` tied to ``wte``.
 
-    ``model(input_ids, attention_mask=None, labels=None, past_key_values=None,
-    use_cache=False)`` returns ``.logits`` (batch, seq, vocab), ``.loss`` with labels (shifted
-    next-token cross-entropy, -100 ignored) and ``.past_key_values`` (a :class:`KVCache`).
+    ``model(input_ids, past_key_values=None, attention_mask=None, position_ids=None,
+    labels=None, use_cache=False)`` (Hugging Face's order) returns ``.logits`` (batch, seq,
+    vocab), ``.loss`` with labels (shifted next-token cross-entropy, -100 ignored) and
+    ``.past_key_values`` (a :class:`KVCache`).
 
     Example:
         >>> import tocha.core as torch
@@ -306,10 +307,10 @@ class GPT(PreTrainedModel):
     def forward(
         self,
         input_ids: Tensor,
+        past_key_values: KVCache | None = None,
         attention_mask: Tensor | None = None,
         position_ids: Tensor | None = None,
         labels: Tensor | None = None,
-        past_key_values: KVCache | None = None,
         use_cache: bool = False,
         return_dict: bool = True,
         logits_to_keep: int = 0,
@@ -355,9 +356,10 @@ class GPT(PreTrainedModel):
         penalty, ``temperature``, ``top_k`` (50 by default, as Hugging Face's generation
         config; None or 0 switches it off) then ``top_p`` (the penalty also applies greedily).
         A sequence that emits ``eos_token_id`` (default: ``config.eos_token_id``) is padded
-        with ``pad_token_id`` (default: the eos id) and generation stops when all have. With ``use_cache`` each step feeds one
-        position through the model; without it the whole sequence is recomputed (same
-        tokens). ``attention_mask`` marks left padding of the prompts.
+        with ``pad_token_id`` (default: the eos id) and generation stops when all have. With
+        ``use_cache`` each step feeds one position through the model; without it the whole
+        sequence is recomputed (same tokens). ``attention_mask`` marks left padding of the
+        prompts.
         """
         if input_ids.dim() == 1:
             input_ids = input_ids.unsqueeze(0)
