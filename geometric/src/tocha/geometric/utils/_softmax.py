@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 import tocha.core as torch
 from tocha.core import Tensor
 
-from ._scatter import gather_rows, scatter
+from ._scatter import _coo_sum, _from_2d, _plan_for, _ScatterSum, _to_2d, gather_rows, scatter
 
 __all__ = ["softmax"]
 
@@ -46,6 +48,19 @@ def softmax(
         num_nodes = int(index.max()) + 1 if index.numel() > 0 else 0
     # the max is a constant shift (its gradient cancels), so it is taken without autograd
     d = dim + src.dim() if dim < 0 else dim
+    if (
+        src.device.type == "cpu"
+        and index.device.type == "cpu"
+        and src.dtype in (torch.float32, torch.float64)
+        and index.dim() == 1
+        and index.shape[0] == src.shape[d]
+    ):
+        idx = index.detach().numpy()
+        if idx.size and (idx.min() < 0 or idx.max() >= num_nodes):
+            raise IndexError(f"softmax: index out of bounds for num_nodes {num_nodes}")
+        s2, rest = _to_2d(src, d)
+        plan = _plan_for(index, idx, num_nodes)
+        return _from_2d(_GroupSoftmax.apply(s2, index, idx, num_nodes, plan), rest, d)
 
     def pick(t: Tensor) -> Tensor:
         return gather_rows(t, index) if d == 0 else t.index_select(d, index)
@@ -54,3 +69,26 @@ def softmax(
     out = (src - pick(src_max)).exp()
     out_sum = scatter(out, index, dim, dim_size=num_nodes, reduce="sum") + 1e-16
     return out / pick(out_sum)
+
+
+class _GroupSoftmax(torch.autograd.Function):
+    """The grouped softmax as one node: NumPy forward (sorted max, COO sum), and the backward
+    ``y * (g - sum_group(g * y))`` written with differentiable ops."""
+
+    @staticmethod
+    def forward(ctx, src: Tensor, index: Tensor, idx: np.ndarray, n: int, plan) -> Tensor:
+        s = src.detach().numpy()
+        shifted = s - plan.minmax(s, np.maximum).take(idx, axis=0)
+        e = np.exp(shifted, out=shifted)
+        den = _coo_sum(idx, n, e)
+        den += 1e-16
+        y = torch.from_numpy(np.divide(e, den.take(idx, axis=0), out=e))
+        ctx.index, ctx.idx, ctx.n = index, idx, n
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        (y,) = ctx.saved_tensors
+        total = _ScatterSum.apply(g * y, ctx.index, ctx.idx, ctx.n)
+        return y * (g - gather_rows(total, ctx.index)), None, None, None, None
