@@ -142,8 +142,9 @@ class _EdgeDot(torch.autograd.Function):
     def forward(ctx, g: Tensor, x: Tensor, fwd: _AdjPlan, bwd: _AdjPlan) -> Tensor:
         ga, xa = g.detach().numpy(), x.detach().numpy()
         n_e = fwd.order.shape[0]
-        g2 = ga.reshape(ga.shape[0], -1)
-        x2 = xa.reshape(xa.shape[0], -1)
+        # contiguous rows for the gathers (a gradient may arrive as a stride-0 broadcast)
+        g2 = np.ascontiguousarray(ga.reshape(ga.shape[0], -1))
+        x2 = np.ascontiguousarray(xa.reshape(xa.shape[0], -1))
         heads = xa.shape[1] if xa.ndim == 3 else 1
         # walk the edges in target-sorted (CSR) order so the rows of g are read in sequence
         order = fwd.order
