@@ -302,3 +302,17 @@ def test_onnx_resampling_interpolate_pad_adaptive_pool():
     m = Head().eval()
     _, sess = _export(m, torch.randn(2, 3, 7, 7), dynamic_axes={"x": [0], "y": [0]})
     _close(m, sess, torch.randn(4, 3, 7, 7))
+
+
+def test_onnx_roll():
+    class Shift(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(5, 5)
+
+        def forward(self, x):
+            return torch.roll(self.lin(x), shifts=(2, -1), dims=(1, 2))
+
+    m = Shift().eval()
+    _, sess = _export(m, torch.randn(2, 4, 5))
+    _close(m, sess, torch.randn(2, 4, 5))

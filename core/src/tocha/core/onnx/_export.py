@@ -304,6 +304,19 @@ def export(
     b = GraphBuilder(named)
     b.opset = int(opset_version)
     b.dynamic = bool(dyn)
+    b.dyn_sizes = [
+        (n, a, int(x.shape[a]))
+        for x, n in zip(args, input_names)
+        for a in dyn.get(n, {})
+        if a < x.ndim
+    ]
+    for n, a, size in b.dyn_sizes:
+        if size == 1:
+            warnings.warn(
+                f"onnx.export: dynamic axis {a} of input '{n}' has size 1 in the example; "
+                "export with another size so that it is not confused with broadcast dims",
+                stacklevel=2,
+            )
     inputs = []
     for a, n in zip(args, input_names):
         x = a.detach()

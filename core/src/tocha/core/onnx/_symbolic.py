@@ -379,10 +379,28 @@ def emit(b: GraphBuilder, cls, node, ins: tuple, p: dict, outs: tuple) -> list[s
         in_shape, out_shape = tuple(x.shape), tuple(outs[0].shape)
         tgt = list(out_shape)
         off = len(out_shape) - len(in_shape)
+        dynamic = [None] * len(tgt)
         for i, s in enumerate(in_shape):
             if s == out_shape[off + i]:
                 tgt[off + i] = 1  # ONNX Expand broadcasts: 1 keeps the input's (maybe dynamic) size
-        return [b.op("Expand", b.value(x), b.ints(tgt))]
+        for i, s in enumerate(tgt):
+            # a size-1 dim grown to the size of a dynamic input axis (a class token expanded
+            # to the batch): that axis's run-time size
+            src = in_shape[i - off] if i >= off else 1
+            if s != 1 and src == 1:
+                hits = [(n, a) for n, a, size in b.dyn_sizes if size == s]
+                if hits:
+                    dynamic[i] = hits[0]
+        if not any(dynamic):
+            return [b.op("Expand", b.value(x), b.ints(tgt))]
+        parts = []
+        for i, s in enumerate(tgt):
+            if dynamic[i] is None:
+                parts.append(b.ints([s]))
+            else:
+                n, a = dynamic[i]
+                parts.append(b.op("Gather", b.op("Shape", n), b.ints([a]), axis=0))
+        return [b.op("Expand", b.value(x), b.op("Concat", *parts, axis=0))]
     if name == "Permute":
         return [b.op("Transpose", b.value(x), perm=[int(i) for i in p["dims"]])]
     if name == "Cat":
@@ -466,6 +484,17 @@ def emit(b: GraphBuilder, cls, node, ins: tuple, p: dict, outs: tuple) -> list[s
         xn = b.value(x)
         for d in p["dims"]:
             xn = _slice(b, xn, _norm_axis(int(d), x.ndim), -1, -(2**62), -1)
+        return [xn]
+    if name == "Roll" and p.get("dims") is not None and len(p["dims"]):
+        xn = b.value(x)
+        for sh, d in zip(p["shifts"], p["dims"]):
+            d = _norm_axis(int(d), x.ndim)
+            n = x.shape[d]
+            k = int(sh) % n if n else 0
+            if k:  # the last k elements move to the front
+                tail = _slice(b, xn, d, n - k, n)
+                head = _slice(b, xn, d, 0, n - k)
+                xn = b.op("Concat", tail, head, axis=d)
         return [xn]
     if name == "Gather":
         idx = b.array_value(p["index"])
