@@ -145,7 +145,7 @@ MPI_TIMEOUT_S = "600"
 
 @nox.session
 def mpi(session: nox.Session) -> None:
-    """The mpi-marked tests of core/tests/distributed: 1 rank, then 2 and 4 ranks.
+    """The mpi-marked tests of core/tests/distributed (and tocha.rec's sharding): 1, 2, 4 ranks.
 
     Installs ./core[test] with MPICH and mpi4py from PyPI (the `distributed` extra). Pass 1 is
     a plain pytest: tests that launch their own `mpiexec -n N python script.py` under a
@@ -153,9 +153,11 @@ def mpi(session: nox.Session) -> None:
     run pytest itself under `mpiexec -n 2` and `-n 4` (4 oversubscribes a 2-core runner,
     which MPICH allows); conftest.py aborts the job when a test fails on any rank.
     """
-    session.install(f"./{CORE}[test,distributed]")
-    tests = f"{CORE}/tests/distributed"
-    args = ["-m", "mpi", "-p", "no:cacheprovider", tests, *session.posargs]
+    session.install(f"./{CORE}[test,distributed]", *(["./rec"] if _exists("rec") else []))
+    tests = [f"{CORE}/tests/distributed"]
+    if _exists("rec"):  # tocha.rec's sharded tables: same losses on 1, 2 and 4 ranks
+        tests.append("rec/tests/test_rec_distributed.py")
+    args = ["-m", "mpi", "-p", "no:cacheprovider", *tests, *session.posargs]
     session.run("pytest", *args)
     for nranks in ("2", "4"):
         session.run(
