@@ -1,7 +1,7 @@
 """One noxfile for the tocha monorepo.
 
-`nox` (no arguments) runs what CI runs: `lint` plus `tests-<pkg>` for every package folder that
-exists. `nox -l` lists every session; `nox -s tests-core -- -k matmul -x` passes arguments on to
+`nox` (no arguments) runs what CI runs: `lint`, `tests-<pkg>` for every package folder that
+exists, `docs`, the kernel compiles, `mpi` and the `tour`. `nox -l` lists every session; `nox -s tests-core -- -k matmul -x` passes arguments on to
 pytest.
 """
 
@@ -73,6 +73,7 @@ nox.options.sessions = [
     "kernels",  # skips with a message where nvcc is absent
     "kernels-nvrtc",
     "mpi",
+    "tour",  # the README's first command: every package on real data, under a minute
 ]
 
 
