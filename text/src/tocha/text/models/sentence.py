@@ -12,7 +12,7 @@ import tocha.core as torch
 import tocha.core.nn.functional as F
 from tocha.core import Tensor, nn
 
-from ._hf_tokenizer import BatchTokenizer
+from ..tokenizers import Tokenizer
 from ._loading import read_json
 from .bert import BertModel
 
@@ -104,7 +104,7 @@ class SentenceEncoder(nn.Module):
         bert: BertModel,
         pooling: Pooling,
         normalize: bool,
-        tokenizer: BatchTokenizer | None = None,
+        tokenizer: Tokenizer | None = None,
         max_seq_length: int | None = None,
     ) -> None:
         super().__init__()
@@ -147,7 +147,7 @@ class SentenceEncoder(nn.Module):
             max_len = read_json(st_path, who).get("max_seq_length")
         if max_len is None:
             max_len = bert.config.max_position_embeddings
-        tok = BatchTokenizer(os.path.join(base, "tokenizer.json"), max_len)
+        tok = Tokenizer.from_file(os.path.join(base, "tokenizer.json"))
         return cls(bert, pooling, "Normalize" in kinds, tok, max_len).eval()
 
     def get_sentence_embedding_dimension(self) -> int:
@@ -200,14 +200,20 @@ class SentenceEncoder(nn.Module):
             raise TypeError("SentenceEncoder.encode: sentences must be strings")
         if batch_size < 1:
             raise ValueError(f"SentenceEncoder.encode: batch_size must be >= 1, got {batch_size}")
-        order = np.argsort(-self.tokenizer.lengths(texts), kind="stable")
+        # the file's own padding/truncation are off in Tokenizer; each call states its own
+        n = self.max_seq_length
+        kw = {} if n is None else {"truncation": True, "max_length": n}
+        lengths = np.array([len(ids) for ids in self.tokenizer(texts, **kw)["input_ids"]])
+        order = np.argsort(-lengths, kind="stable")
         dim = self.get_sentence_embedding_dimension()
         out = np.empty((len(texts), dim), dtype=np.float32)
         device = self.bert.embeddings.word_embeddings.weight.device
         with torch.no_grad():
             for lo in range(0, len(texts), batch_size):
                 idx = order[lo : lo + batch_size]
-                enc = self.tokenizer([texts[i] for i in idx])
+                enc = self.tokenizer(
+                    [texts[i] for i in idx], padding=True, return_tensors="np", **kw
+                )
                 ids, mask, types = (
                     torch.from_numpy(enc[k]).to(device)
                     for k in ("input_ids", "attention_mask", "token_type_ids")
