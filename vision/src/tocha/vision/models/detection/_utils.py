@@ -11,6 +11,7 @@ import tocha.core.nn.functional as F
 from tocha.core import nn
 
 from ...ops import complete_box_iou_loss, distance_box_iou_loss, generalized_box_iou_loss
+from .._utils import _ovewrite_value_param
 from ._frozen_bn import FrozenBatchNorm2d
 
 __all__ = [
@@ -339,10 +340,11 @@ def _box_loss(
     return fn(pred, matched_gt_boxes_per_image, reduction="sum", eps=eps)
 
 
-def _ovewrite_value_param(param: str, actual, expected):
-    if actual is not None and actual != expected:
-        raise ValueError(
-            f"The parameter '{param}' expected value {expected} but got {actual} instead "
-            "(it is fixed by the pretrained weights)."
-        )
-    return expected
+def _weights_and_classes(weights, weights_backbone, num_classes, default: int = 91):
+    """torchvision's detection-builder rule: detector weights fix ``num_classes`` to their
+    categories and make backbone weights unnecessary; otherwise ``num_classes`` defaults to
+    COCO's 91. Returns ``(weights_backbone, num_classes)``."""
+    if weights is not None:
+        categories = len(weights.meta["categories"])
+        return None, _ovewrite_value_param("num_classes", num_classes, categories)
+    return weights_backbone, default if num_classes is None else num_classes

@@ -15,7 +15,7 @@ from ..mobilenetv3 import MobileNet_V3_Large_Weights, mobilenet_v3_large
 from ..resnet import ResNet50_Weights, resnet50
 from ._coco import _COCO_CATEGORIES, ObjectDetection
 from ._frozen_bn import FrozenBatchNorm2d
-from ._utils import _ovewrite_value_param, overwrite_eps
+from ._utils import _weights_and_classes, overwrite_eps
 from .anchor_utils import AnchorGenerator
 from .backbone_utils import (
     _mobilenet_extractor,
@@ -352,13 +352,7 @@ def fasterrcnn_resnet50_fpn(
     """
     weights = FasterRCNN_ResNet50_FPN_Weights.verify(weights)
     weights_backbone = ResNet50_Weights.verify(weights_backbone)
-    if weights is not None:
-        weights_backbone = None
-        num_classes = _ovewrite_value_param(
-            "num_classes", num_classes, len(weights.meta["categories"])
-        )
-    elif num_classes is None:
-        num_classes = 91
+    weights_backbone, num_classes = _weights_and_classes(weights, weights_backbone, num_classes)
     is_trained = weights is not None or weights_backbone is not None
     trainable_backbone_layers = _validate_trainable_layers(
         is_trained, trainable_backbone_layers, 5, 3
@@ -398,13 +392,7 @@ def fasterrcnn_resnet50_fpn_v2(
     """
     weights = FasterRCNN_ResNet50_FPN_V2_Weights.verify(weights)
     weights_backbone = ResNet50_Weights.verify(weights_backbone)
-    if weights is not None:
-        weights_backbone = None
-        num_classes = _ovewrite_value_param(
-            "num_classes", num_classes, len(weights.meta["categories"])
-        )
-    elif num_classes is None:
-        num_classes = 91
+    weights_backbone, num_classes = _weights_and_classes(weights, weights_backbone, num_classes)
     is_trained = weights is not None or weights_backbone is not None
     trainable_backbone_layers = _validate_trainable_layers(
         is_trained, trainable_backbone_layers, 5, 3
@@ -440,13 +428,7 @@ def _fasterrcnn_mobilenet_v3_large_fpn(
     trainable_backbone_layers: int | None,
     **kwargs: Any,
 ) -> FasterRCNN:
-    if weights is not None:
-        weights_backbone = None
-        num_classes = _ovewrite_value_param(
-            "num_classes", num_classes, len(weights.meta["categories"])
-        )
-    elif num_classes is None:
-        num_classes = 91
+    weights_backbone, num_classes = _weights_and_classes(weights, weights_backbone, num_classes)
     is_trained = weights is not None or weights_backbone is not None
     trainable_backbone_layers = _validate_trainable_layers(
         is_trained, trainable_backbone_layers, 6, 3

@@ -22,7 +22,7 @@ from ..resnet import ResNet50_Weights, resnet50
 from . import _utils as det_utils
 from ._coco import _COCO_CATEGORIES, ObjectDetection
 from ._frozen_bn import FrozenBatchNorm2d
-from ._utils import _ovewrite_value_param
+from ._utils import _weights_and_classes
 from .anchor_utils import AnchorGenerator
 from .backbone_utils import _resnet_fpn_extractor, _validate_trainable_layers
 from .generalized_rcnn import _check_degenerate, _check_targets, _original_sizes
@@ -392,13 +392,7 @@ def fcos_resnet50_fpn(
     """
     weights = FCOS_ResNet50_FPN_Weights.verify(weights)
     weights_backbone = ResNet50_Weights.verify(weights_backbone)
-    if weights is not None:
-        weights_backbone = None
-        num_classes = _ovewrite_value_param(
-            "num_classes", num_classes, len(weights.meta["categories"])
-        )
-    elif num_classes is None:
-        num_classes = 91
+    weights_backbone, num_classes = _weights_and_classes(weights, weights_backbone, num_classes)
     is_trained = weights is not None or weights_backbone is not None
     trainable_backbone_layers = _validate_trainable_layers(
         is_trained, trainable_backbone_layers, 5, 3

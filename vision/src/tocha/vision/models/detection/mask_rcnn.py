@@ -14,7 +14,7 @@ from .._api import Weights, WeightsEnum, register_model
 from ..resnet import ResNet50_Weights, resnet50
 from ._coco import _COCO_CATEGORIES, ObjectDetection
 from ._frozen_bn import FrozenBatchNorm2d
-from ._utils import _ovewrite_value_param, overwrite_eps
+from ._utils import _weights_and_classes, overwrite_eps
 from .backbone_utils import _resnet_fpn_extractor, _validate_trainable_layers
 from .faster_rcnn import FasterRCNN, FastRCNNConvFCHead, _default_anchorgen
 from .rpn import RPNHead
@@ -196,13 +196,7 @@ def maskrcnn_resnet50_fpn(
     """
     weights = MaskRCNN_ResNet50_FPN_Weights.verify(weights)
     weights_backbone = ResNet50_Weights.verify(weights_backbone)
-    if weights is not None:
-        weights_backbone = None
-        num_classes = _ovewrite_value_param(
-            "num_classes", num_classes, len(weights.meta["categories"])
-        )
-    elif num_classes is None:
-        num_classes = 91
+    weights_backbone, num_classes = _weights_and_classes(weights, weights_backbone, num_classes)
     is_trained = weights is not None or weights_backbone is not None
     trainable_backbone_layers = _validate_trainable_layers(
         is_trained, trainable_backbone_layers, 5, 3
@@ -239,13 +233,7 @@ def maskrcnn_resnet50_fpn_v2(
     """
     weights = MaskRCNN_ResNet50_FPN_V2_Weights.verify(weights)
     weights_backbone = ResNet50_Weights.verify(weights_backbone)
-    if weights is not None:
-        weights_backbone = None
-        num_classes = _ovewrite_value_param(
-            "num_classes", num_classes, len(weights.meta["categories"])
-        )
-    elif num_classes is None:
-        num_classes = 91
+    weights_backbone, num_classes = _weights_and_classes(weights, weights_backbone, num_classes)
     is_trained = weights is not None or weights_backbone is not None
     trainable_backbone_layers = _validate_trainable_layers(
         is_trained, trainable_backbone_layers, 5, 3

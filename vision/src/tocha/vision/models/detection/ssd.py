@@ -18,7 +18,7 @@ from .._api import Weights, WeightsEnum, register_model
 from ..vgg import VGG16_Weights, cfgs, make_layers, vgg16
 from . import _utils as det_utils
 from ._coco import _COCO_CATEGORIES, ObjectDetection
-from ._utils import _ovewrite_value_param
+from ._utils import _weights_and_classes
 from .anchor_utils import DefaultBoxGenerator
 from .backbone_utils import _validate_trainable_layers
 from .generalized_rcnn import _check_degenerate, _check_targets, _original_sizes
@@ -408,13 +408,7 @@ def ssd300_vgg16(
             "The size of the model is already fixed; ignoring the parameter.", stacklevel=2
         )
         kwargs.pop("size")
-    if weights is not None:
-        weights_backbone = None
-        num_classes = _ovewrite_value_param(
-            "num_classes", num_classes, len(weights.meta["categories"])
-        )
-    elif num_classes is None:
-        num_classes = 91
+    weights_backbone, num_classes = _weights_and_classes(weights, weights_backbone, num_classes)
     trainable_backbone_layers = _validate_trainable_layers(
         weights is not None or weights_backbone is not None, trainable_backbone_layers, 5, 4
     )

@@ -16,7 +16,7 @@ from .._api import Weights, WeightsEnum, register_model
 from ..mobilenetv3 import MobileNet_V3_Large_Weights, mobilenet_v3_large
 from . import _utils as det_utils
 from ._coco import _COCO_CATEGORIES, ObjectDetection
-from ._utils import _ovewrite_value_param
+from ._utils import _weights_and_classes
 from .anchor_utils import DefaultBoxGenerator
 from .backbone_utils import _validate_trainable_layers
 from .ssd import SSD, SSDScoringHead
@@ -253,13 +253,7 @@ def ssdlite320_mobilenet_v3_large(
         warnings.warn(
             "The size of the model is already fixed; ignoring the parameter.", stacklevel=2
         )
-    if weights is not None:
-        weights_backbone = None
-        num_classes = _ovewrite_value_param(
-            "num_classes", num_classes, len(weights.meta["categories"])
-        )
-    elif num_classes is None:
-        num_classes = 91
+    weights_backbone, num_classes = _weights_and_classes(weights, weights_backbone, num_classes)
     trainable_backbone_layers = _validate_trainable_layers(
         weights is not None or weights_backbone is not None, trainable_backbone_layers, 6, 6
     )
