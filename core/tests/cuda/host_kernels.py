@@ -52,6 +52,7 @@ def fake_cupy() -> types.ModuleType:
         "asarray", "ascontiguousarray", "empty", "empty_like", "zeros", "zeros_like", "full",
         "ones", "broadcast_to", "moveaxis", "matmul", "add", "arange", "concatenate", "cumsum",
         "where", "maximum", "minimum", "sqrt", "exp", "log", "abs", "argsort", "searchsorted",
+        "lexsort", "stack", "nonzero",
     ):  # fmt: skip
         fn = getattr(np, name)
         setattr(mod, name, lambda *a, _f=fn, **k: _device(_f(*a, **k)))

@@ -79,14 +79,14 @@ def sorted_runs(xp, keys):
     return order.astype(np.int64), starts, sk[starts[:-1]]
 
 
-def _stable_argsort(xp, keys):  # pragma: no cover - GPU
+def _stable_argsort(xp, keys):
     # CuPy's argsort is a radix sort (stable) for integer keys; lexsort with the position as
     # the secondary key says so explicitly
     pos = xp.arange(keys.shape[0], dtype=np.int64)
     return xp.lexsort(xp.stack([pos, keys]))
 
 
-def scatter_into(out, tgt, src, op: str, det: bool | None = None) -> None:  # pragma: no cover
+def scatter_into(out, tgt, src, op: str, det: bool | None = None) -> None:
     """``out.flat[tgt[i]] (op)= src[i]`` on the GPU; ``out`` a C-contiguous CuPy array of a
     float dtype (half types go through a float32 copy), ``src`` broadcast to ``tgt``'s
     length."""
@@ -119,13 +119,13 @@ def scatter_into(out, tgt, src, op: str, det: bool | None = None) -> None:  # pr
         fn(
             (K.blocks_for(n, THREADS),),
             (THREADS,),
-            (src, cp.ascontiguousarray(tgt), work, np.int64(n), np.int32(code)),
+            (src, cp.ascontiguousarray(tgt, dtype=np.int64), work, np.int64(n), np.int32(code)),
         )
     if work.dtype != out.dtype:
         out.reshape(-1)[...] = work.astype(out.dtype)
 
 
-def segment_csr(x, offsets, reduce: str = "sum", return_arg: bool = False):  # pragma: no cover
+def segment_csr(x, offsets, reduce: str = "sum", return_arg: bool = False):
     """Reduce the rows of ``x`` (nrows, d) over segments given by CSR ``offsets`` (nseg + 1,
     non-decreasing, offsets[-1] <= nrows): (nseg, d) with 'sum', 'mean', 'max' or 'min'; an
     empty segment gives 0. With ``return_arg`` also the first row attaining the max/min (-1 for
@@ -135,9 +135,10 @@ def segment_csr(x, offsets, reduce: str = "sum", return_arg: bool = False):  # p
     if reduce not in _CSR_OPS:
         raise ValueError(f"segment_csr: reduce must be sum, mean, max or min, got {reduce!r}")
     x = cp.ascontiguousarray(x)
-    x2 = x.reshape(x.shape[0], -1)
+    # the row width by product, not -1: reshape cannot infer it from an empty array
+    d = int(np.prod(x.shape[1:], dtype=np.int64))
+    x2 = x.reshape(x.shape[0], d)
     nseg = int(offsets.shape[0]) - 1
-    d = int(x2.shape[1])
     offsets = cp.ascontiguousarray(offsets, dtype=np.int64)
     out = cp.empty((nseg, d), dtype=x.dtype)
     arg = cp.empty((nseg, d), dtype=np.int64) if return_arg else cp.empty(1, np.int64)
