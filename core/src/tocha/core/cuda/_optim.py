@@ -68,7 +68,7 @@ def _contig(g):
     return g if g.flags.c_contiguous else cp.ascontiguousarray(g)
 
 
-def adam_multi(items) -> None:  # pragma: no cover - GPU
+def adam_multi(items) -> None:
     """Adam/AdamW steps for items ``(p, g, (m, v, vmax), (beta1, beta2, lr, wd, eps, maximize,
     decoupled, (step_size, bc2_sqrt)))`` sharing a parameter group's options."""
     import cupy as cp
@@ -115,7 +115,7 @@ def adam_multi(items) -> None:  # pragma: no cover - GPU
             )
 
 
-def sgd_multi(items) -> None:  # pragma: no cover - GPU
+def sgd_multi(items) -> None:
     """SGD steps for items ``(p, g, (buf,), (lr, momentum, dampening, wd, nesterov, maximize,
     init))`` sharing a parameter group's options (``buf`` None without momentum)."""
     import cupy as cp

@@ -53,7 +53,10 @@ __device__ void adam_multi(const u64* __restrict__ p_ptr, const u64* __restrict_
     T* m = (T*)m_ptr[t];
     T* v = (T*)v_ptr[t];
     T* vmax = amsgrad ? (T*)vmax_ptr[t] : (T*)0;
-    const A beta1 = (A)beta1_, beta2 = (A)beta2_, wd = (A)wd_, eps = (A)eps_;
+    const A beta2 = (A)beta2_, wd = (A)wd_, eps = (A)eps_;
+    // 1 - beta in double, rounded once (torch's foreach/CPU value, tocha's CPU path): in float
+    // from beta2 = 0.999f it would be 0.00099998712, 1.3e-5 off, and bias every v and update
+    const A one_m_beta1 = (A)(1.0 - beta1_), one_m_beta2 = (A)(1.0 - beta2_);
     const A ss = (A)step_size[t], bc2 = (A)bc2_sqrt[t];
     const A decay = (A)(1.0 - lr_ * wd_);
     const i64 stride = (i64)gridDim.x * blockDim.x;
@@ -68,8 +71,8 @@ __device__ void adam_multi(const u64* __restrict__ p_ptr, const u64* __restrict_
                 gi += wd * pi;
         }
         A mi = to_acc(m[i]);
-        mi += (1 - beta1) * (gi - mi);
-        A vi = beta2 * to_acc(v[i]) + (1 - beta2) * gi * gi;
+        mi += one_m_beta1 * (gi - mi);
+        A vi = beta2 * to_acc(v[i]) + one_m_beta2 * gi * gi;
         m[i] = store_any<T>(mi);
         v[i] = store_any<T>(vi);
         if (amsgrad) {
