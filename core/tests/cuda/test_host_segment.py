@@ -269,3 +269,31 @@ def test_segment_csr_one_dimensional_rows(host_cuda):
 def test_segment_csr_rejects_an_unknown_reduction(host_cuda):
     with pytest.raises(ValueError, match="segment_csr: reduce must be"):
         S.segment_csr(host_cuda.array(np.ones((2, 2))), host_cuda.array(OFFSETS[:2]), "prod")
+
+
+@pytest.mark.parametrize("det", [False, True])
+@pytest.mark.parametrize("name", ["add", "maximum", "minimum", "multiply"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_index_scatter_at_on_a_device_array_runs_the_kernels(host_cuda, dtype, name, det):
+    # index.py's _scatter_at (scatter_add / scatter_reduce / index_add on a GPU) with a device
+    # output: coordinates folded by flat_targets, then scatter_into, as the op runs on CuPy
+    from tocha.core._ops.index import _scatter_at
+
+    rng = np.random.default_rng(6)
+    out0 = rng.uniform(0.5, 1.5, size=(5, 4)).astype(dtype)
+    index = rng.integers(0, 5, size=(7, 4))
+    coords = (host_cuda.array(index), host_cuda.array(np.arange(4)[None, :]))
+    vals = rng.uniform(0.5, 1.5, size=(7, 4)).astype(dtype)
+    out = host_cuda.array(out0)
+    old = S.deterministic()
+    torch.use_deterministic_algorithms(det)
+    try:
+        _scatter_at(name, out, coords, host_cuda.array(vals))
+    finally:
+        torch.use_deterministic_algorithms(old)
+    kind = "sorted" if det else "atomic"
+    assert host_cuda.launched == [f"scatter_{kind}_{SUF[dtype]}"]
+    want = _f64(out0)
+    getattr(np, name).at(want, (index, np.arange(4)[None, :]), _f64(vals))
+    tol = _tol(dtype)
+    np.testing.assert_allclose(_f64(out), want, rtol=tol, atol=tol)

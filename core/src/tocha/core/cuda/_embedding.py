@@ -35,7 +35,7 @@ def _fn(name: str, dtype):
     return K.function("embedding", f"{name}_{K.dtype_suffix(dtype)}")
 
 
-def forward(w, idx):  # pragma: no cover - GPU
+def forward(w, idx):
     """``w[idx]`` for a (num, d) weight and an int index array of any shape."""
     import cupy as cp
 
@@ -50,7 +50,7 @@ def forward(w, idx):  # pragma: no cover - GPU
     return out.reshape(tuple(idx.shape) + (d,))
 
 
-def backward(g2, idx, num: int, scale=None, det: bool | None = None):  # pragma: no cover
+def backward(g2, idx, num: int, scale=None, det: bool | None = None):
     """The (num, d) gradient of a lookup: ``out[idx[i]] += g2[i] * scale[i]`` (``scale`` None
     or per-row factors: padding rows 0, ``scale_grad_by_freq`` 1/count)."""
     import cupy as cp
@@ -84,7 +84,7 @@ def backward(g2, idx, num: int, scale=None, det: bool | None = None):  # pragma:
     return work if work.dtype == g2.dtype else work.astype(g2.dtype)
 
 
-def bag_sum(rows, coef, offsets, nbags: int):  # pragma: no cover - GPU
+def bag_sum(rows, coef, offsets, nbags: int):
     """``out[b] = sum over bag b of rows[k] * coef[k]`` for bags given by CSR ``offsets``."""
     import cupy as cp
 
@@ -102,7 +102,7 @@ def bag_sum(rows, coef, offsets, nbags: int):  # pragma: no cover - GPU
     return out
 
 
-def bag_max(rows, keep, offsets, nbags: int):  # pragma: no cover - GPU
+def bag_max(rows, keep, offsets, nbags: int):
     """Per-dim maxima over bags (CSR ``offsets``) of the kept rows and the first row attaining
     each (-1, with value 0, where a bag has no kept row)."""
     import cupy as cp
@@ -123,7 +123,7 @@ def bag_max(rows, keep, offsets, nbags: int):  # pragma: no cover - GPU
     return out, pos
 
 
-def bag_rows_backward(g, seg, coef):  # pragma: no cover - GPU
+def bag_rows_backward(g, seg, coef):
     """``grows[k] = g[seg[k]] * coef[k]``: the gradient of the gathered rows of a sum/mean bag."""
     import cupy as cp
 

@@ -1,0 +1,295 @@
+"""embedding.cu run on the host (host_kernels.py): the launchers of ``_embedding`` (lookup,
+atomic and sorted backward with padding / frequency scaling, embedding_bag's sum, max and row
+gradient) against float64 NumPy references, and the BagMax node's GPU branch against its CPU
+branch."""
+
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+import tocha.core as torch
+from tocha.core._ops.layers import BagMax
+from tocha.core._tensor import wrap
+from tocha.core.cuda import _embedding as E
+
+BF16 = ml_dtypes.bfloat16
+DTYPES = [np.float32, np.float64, np.float16, BF16]
+SUF = {np.float32: "f32", np.float64: "f64", np.float16: "f16", BF16: "bf16"}
+
+
+def _tol(dtype):
+    return {np.float64: 1e-12, np.float32: 2e-6, np.float16: 2e-3, BF16: 1.6e-2}[dtype]
+
+
+def _f64(a):
+    return np.asarray(a).astype(np.float64)
+
+
+def _acc(dtype):
+    return np.float64 if dtype == np.float64 else np.float32
+
+
+def _xp():
+    import cupy  # the fake module the host_cuda fixture installed
+
+    return cupy
+
+
+# --- lookup -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape,d", [((4, 5), 1), ((3, 7), 33), ((70,), 9)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_forward_gathers_rows(host_cuda, dtype, shape, d):
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((11, d)).astype(dtype)
+    idx = rng.integers(0, 11, size=shape)
+    idx.reshape(-1)[:3] = [10, 0, 10]  # the last row, the first, a repeat
+    out = E.forward(host_cuda.array(w), host_cuda.array(idx, np.int32))
+    assert host_cuda.launched == [f"embedding_fwd_{SUF[dtype]}"]
+    assert out.shape == shape + (d,) and out.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(_f64(out), _f64(w)[idx])
+
+
+@pytest.mark.parametrize("shape,d", [((0,), 4), ((2, 0), 4), ((3,), 0)])
+def test_forward_of_nothing(host_cuda, shape, d):
+    w = host_cuda.array(np.ones((5, d), np.float32))
+    out = E.forward(w, host_cuda.array(np.zeros(shape, np.int64)))
+    assert out.shape == shape + (d,)
+    assert host_cuda.launched == []
+
+
+# --- lookup backward --------------------------------------------------------------------------
+NUM, PAD = 12, 3
+
+
+def _row_scale(flat, kind):
+    """Embedding._row_scale: 1/count for scale_grad_by_freq, 0 on padding_idx (float64)."""
+    if kind is None:
+        return None
+    counts = np.bincount(flat, minlength=NUM)
+    return (1.0 / counts[flat]) * (flat != PAD)
+
+
+def _sequential(g, flat, scale, dtype):
+    """The sorted kernel's arithmetic: each row summed in index order in the accumulation
+    type, then rounded once to ``dtype``."""
+    a = _acc(dtype)
+    g = np.asarray(g).astype(a)
+    out = np.zeros((NUM, g.shape[1]), dtype=a)
+    for i, t in enumerate(flat.tolist()):
+        v = g[i] if scale is None else g[i] * a(scale[i])
+        out[t] = out[t] + v
+    return out.astype(dtype)
+
+
+@pytest.mark.parametrize("scale_kind", [None, "freq_pad"])
+@pytest.mark.parametrize("det", [False, True])
+@pytest.mark.parametrize("d", [5, 40])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_backward_scatters_rows(host_cuda, dtype, d, det, scale_kind):
+    rng = np.random.default_rng(1)
+    n = 150
+    flat = rng.integers(0, NUM - 2, size=n)  # rows 10, 11 get nothing; ~15 repeats per row
+    idx = flat.reshape(15, 10)  # the launcher flattens any index shape
+    g = rng.standard_normal((n, d)).astype(dtype)
+    scale = _row_scale(flat, scale_kind)
+    out = E.backward(host_cuda.array(g), host_cuda.array(idx), NUM, scale, det=det)
+    kind = "sorted" if det else "atomic"
+    assert host_cuda.launched == [f"embedding_bwd_{kind}_{SUF[dtype]}"]
+    assert out.shape == (NUM, d) and out.dtype == np.dtype(dtype)
+    want = np.zeros((NUM, d))
+    np.add.at(want, flat, _f64(g) * (1.0 if scale is None else scale[:, None]))
+    tol = _tol(dtype)
+    np.testing.assert_allclose(_f64(out), want, rtol=tol, atol=tol * 4)
+    assert not _f64(out)[NUM - 2 :].any()
+    if scale is not None:
+        assert not _f64(out)[PAD].any()  # padding_idx gets no gradient
+    if det:  # a fixed order of terms: bit for bit the sequential sum
+        np.testing.assert_array_equal(_f64(out), _f64(_sequential(g, flat, scale, dtype)))
+
+
+def test_backward_follows_use_deterministic_algorithms(host_cuda):
+    rng = np.random.default_rng(2)
+    flat = rng.integers(0, NUM, size=40)
+    g = rng.standard_normal((40, 6)).astype(np.float32)
+    old = E.deterministic()
+    outs = []
+    try:
+        for flag in (False, True):
+            torch.use_deterministic_algorithms(flag)
+            outs.append(E.backward(host_cuda.array(g), host_cuda.array(flat), NUM))
+    finally:
+        torch.use_deterministic_algorithms(old)
+    assert host_cuda.launched == ["embedding_bwd_atomic_f32", "embedding_bwd_sorted_f32"]
+    want = np.zeros((NUM, 6))
+    np.add.at(want, flat, _f64(g))
+    for out in outs:
+        np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("det", [False, True])
+def test_backward_contention_on_one_row(host_cuda, det):
+    # 1000 gradient rows of width 1 all onto row 7: every atomic collides
+    rng = np.random.default_rng(3)
+    g = rng.uniform(-1, 1, size=(1000, 1)).astype(np.float32)
+    flat = np.full(1000, 7, np.int64)
+    out = E.backward(host_cuda.array(g), host_cuda.array(flat), NUM, det=det)
+    np.testing.assert_allclose(out[7, 0], _f64(g).sum(), rtol=1e-5, atol=1e-5)
+    assert not np.delete(_f64(out), 7, axis=0).any()
+
+
+@pytest.mark.parametrize("det", [False, True])
+@pytest.mark.parametrize("n,d", [(0, 4), (3, 0)])
+def test_backward_of_nothing_is_zero(host_cuda, det, n, d):
+    g = host_cuda.array(np.ones((n, d), np.float16))
+    out = E.backward(g, host_cuda.array(np.zeros(n, np.int64)), NUM, det=det)
+    assert out.shape == (NUM, d) and out.dtype == np.float16
+    assert not _f64(out).any()
+    assert host_cuda.launched == []
+
+
+# --- embedding_bag ----------------------------------------------------------------------------
+SIZES = [3, 0, 5, 1, 0, 4, 0]  # empty bags first-inner, middle and last
+NB = len(SIZES)
+SEG = np.repeat(np.arange(NB), SIZES)
+N = len(SEG)
+STARTS = np.concatenate([[0], np.cumsum(SIZES)[:-1]])
+
+
+def _offsets():
+    off = E.offsets_from_seg(_xp(), SEG, NB)
+    np.testing.assert_array_equal(off, np.concatenate([[0], np.cumsum(SIZES)]))
+    return off
+
+
+@pytest.mark.parametrize("d", [1, 37])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bag_sum_with_per_sample_weights(host_cuda, dtype, d):
+    rng = np.random.default_rng(4)
+    rows = rng.standard_normal((N, d)).astype(dtype)
+    # mean's 1/count times per-sample weights, as BagReduce builds ``c`` (float64)
+    coef = rng.uniform(0.1, 2.0, size=N) / np.maximum(np.bincount(SEG, minlength=NB), 1)[SEG]
+    out = E.bag_sum(host_cuda.array(rows), host_cuda.array(coef), _offsets(), NB)
+    assert host_cuda.launched == [f"bag_sum_fwd_{SUF[dtype]}"]
+    assert out.shape == (NB, d) and out.dtype == np.dtype(dtype)
+    want = np.zeros((NB, d))
+    np.add.at(want, SEG, _f64(rows) * coef[:, None])
+    tol = _tol(dtype)
+    np.testing.assert_allclose(_f64(out), want, rtol=tol, atol=tol * 4)
+    assert not _f64(out)[[1, 4, 6]].any()
+
+
+def test_bag_sum_of_no_bags(host_cuda):
+    out = E.bag_sum(
+        host_cuda.array(np.ones((0, 3), np.float32)),
+        host_cuda.array(np.zeros(0)),
+        host_cuda.array(np.zeros(1, np.int64)),
+        0,
+    )
+    assert out.shape == (0, 3)
+    assert host_cuda.launched == []
+
+
+def _bag_max_ref(rows, keep):
+    """Per-dim max over the kept rows of each bag, the first row attaining it (NaN wins), and
+    0 / -1 for a bag with no kept row."""
+    r = _f64(rows)
+    d = r.shape[1]
+    out = np.zeros((NB, d))
+    pos = np.full((NB, d), -1, dtype=np.int64)
+    for b in range(NB):
+        ks = [k for k in range(STARTS[b], STARTS[b] + SIZES[b]) if keep is None or keep[k]]
+        if ks:
+            a = np.argmax(r[ks], axis=0)
+            pos[b] = np.asarray(ks)[a]
+            out[b] = r[pos[b], np.arange(d)]
+    return out, pos
+
+
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("d", [1, 37])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bag_max_values_and_positions(host_cuda, dtype, d, masked):
+    rng = np.random.default_rng(5)
+    # small integers: ties everywhere, so the first row attaining the max must be picked
+    rows = rng.integers(-3, 3, size=(N, d)).astype(np.float64)
+    rows[2, 0] = np.nan  # bag 0: the NaN (third row) wins dim 0
+    rows = rows.astype(dtype)
+    keep = None
+    if masked:  # padding_idx rows: bag 3 (one row) has none left, bag 5 loses its first
+        keep = np.ones(N, bool)
+        keep[[8, 9]] = False
+    kp = None if keep is None else host_cuda.array(keep)
+    out, pos = E.bag_max(host_cuda.array(rows), kp, E.offsets_from_starts(_xp(), STARTS, N), NB)
+    assert host_cuda.launched == [f"bag_max_fwd_{SUF[dtype]}"]
+    want, want_pos = _bag_max_ref(rows, keep)
+    assert out.dtype == np.dtype(dtype) and pos.dtype == np.int64
+    np.testing.assert_array_equal(_f64(out), want)
+    np.testing.assert_array_equal(pos, want_pos)
+    assert np.isnan(_f64(out)[0, 0]) and pos[0, 0] == 2
+    if masked:
+        assert (pos[3] == -1).all() and not _f64(out)[3].any()
+
+
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, BF16])
+def test_bag_max_node_forward_and_backward_match_the_cpu_branch(host_cuda, dtype, masked):
+    # BagMax's GPU branch (the kernel's positions) against its CPU branch (reduceat) on the
+    # same rows: values, and the gradient routed to the rows that won
+    rng = np.random.default_rng(6)
+    d = 9
+    rows = rng.integers(-4, 4, size=(N, d)).astype(dtype)
+    keep = None
+    if masked:
+        keep = np.ones(N, bool)
+        keep[[0, 8, 9, 12]] = False
+    nonempty = np.asarray(SIZES) > 0
+    g = rng.standard_normal((NB, d)).astype(dtype)
+    res = {}
+    for where in ("cpu", "gpu"):
+        mk = np.asarray if where == "cpu" else host_cuda.array
+        node = BagMax.__new__(BagMax)
+        out = node.forward(
+            mk(rows), starts=mk(STARTS), nonempty=mk(nonempty), nbags=NB,
+            keep=None if keep is None else mk(keep),
+        )  # fmt: skip
+        with torch.no_grad():
+            grad = node.backward(wrap(mk(g)))
+        res[where] = (np.asarray(out), np.asarray(grad._data))
+    assert host_cuda.launched == [f"bag_max_fwd_{SUF[dtype]}"]
+    np.testing.assert_array_equal(_f64(res["gpu"][0]), _f64(res["cpu"][0]))
+    np.testing.assert_array_equal(_f64(res["gpu"][1]), _f64(res["cpu"][1]))
+    # and against the reference: each bag's gradient lands on its first maximal kept row
+    _, want_pos = _bag_max_ref(rows, keep)
+    want = np.zeros((N, d))
+    b, j = np.nonzero(want_pos >= 0)
+    want[want_pos[b, j], j] = _f64(g)[b, j]
+    np.testing.assert_array_equal(_f64(res["gpu"][1]), want)
+
+
+@pytest.mark.parametrize("d", [1, 37])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bag_rows_backward(host_cuda, dtype, d):
+    rng = np.random.default_rng(7)
+    g = rng.standard_normal((NB, d)).astype(dtype)
+    coef = rng.uniform(-2, 2, size=N)
+    out = E.bag_rows_backward(host_cuda.array(g), host_cuda.array(SEG), host_cuda.array(coef))
+    assert host_cuda.launched == [f"bag_rows_bwd_{SUF[dtype]}"]
+    assert out.shape == (N, d) and out.dtype == np.dtype(dtype)
+    a = _acc(dtype)
+    # one product in the accumulation type, one rounding: bit for bit
+    want = (np.asarray(g).astype(a)[SEG] * coef.astype(a)[:, None]).astype(dtype)
+    np.testing.assert_array_equal(_f64(out), _f64(want))
+    tol = _tol(dtype)
+    np.testing.assert_allclose(_f64(out), _f64(g)[SEG] * coef[:, None], rtol=tol, atol=tol)
+
+
+def test_bag_rows_backward_of_no_rows(host_cuda):
+    out = E.bag_rows_backward(
+        host_cuda.array(np.ones((2, 3), np.float32)),
+        host_cuda.array(np.zeros(0, np.int64)),
+        host_cuda.array(np.zeros(0)),
+    )
+    assert out.shape == (0, 3)
+    assert host_cuda.launched == []
