@@ -56,12 +56,22 @@ def entry(dtype, vec: int) -> str:
 def dequantize(q, scale, dtype):
     """``decode(q) * scale[:, None]`` as a C-contiguous CuPy array of `out_dtype(dtype)`, for
     CuPy ``q`` (uint8 e4m3fn bytes, (rows, cols)) and ``scale`` (float32, (rows,)); None when
-    the inputs are not CuPy arrays (the caller then runs its NumPy path)."""
+    the inputs are not CuPy arrays (the caller then runs its NumPy path).
+
+    Raises:
+        ValueError: when ``scale`` does not hold one value per row of ``q`` (the kernel would
+            read past its end).
+    """
     if not (cupy_array(q) and cupy_array(scale)):
         return None
     import cupy
 
     rows, cols = q.shape
+    if scale.shape != (rows,):
+        raise ValueError(
+            f"fp8 dequant: scale of shape {tuple(scale.shape)} for {rows} rows of weight "
+            f"bytes (one scale per row expected)"
+        )
     dt = out_dtype(dtype)
     q = cupy.ascontiguousarray(q)
     scale = cupy.ascontiguousarray(scale, dtype=np.float32)
