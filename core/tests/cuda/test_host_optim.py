@@ -15,6 +15,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+import tocha.core as tocha
 from tocha.core import optim
 from tocha.core._tensor import wrap
 from tocha.core.cuda import _optim as O
@@ -146,6 +147,15 @@ def test_adam_matches_cpu_optimizer(host_cuda, dtype, config):
 def test_adamw_class_uses_the_decoupled_kernel(host_cuda):
     kw = dict(lr=0.05, weight_decay=0.3, foreach=True)
     _compare(host_cuda, lambda ps: optim.AdamW(ps, **kw), SHAPES, [np.float32] * len(SHAPES))
+    assert host_cuda.launched == ["adam_multi_f32"] * 3
+
+
+def test_adam_fused_with_a_tensor_learning_rate(host_cuda):
+    # torch allows lr as a one-element tensor (not with foreach); the launcher gets its value
+    def make(ps):
+        return optim.Adam(ps, lr=tocha.tensor(0.04), weight_decay=0.1, fused=True)
+
+    _compare(host_cuda, make, SHAPES, [np.float32] * len(SHAPES))
     assert host_cuda.launched == ["adam_multi_f32"] * 3
 
 
