@@ -40,9 +40,15 @@ template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float
     return __float2bfloat16_rn(x);
 }
 
+// max that keeps a NaN (fmaxf drops it): a NaN score must reach its row's output and lse, as
+// in a plain softmax, instead of reading as "no visible key" and leaving a row of zeros
+__device__ __forceinline__ float max_nan(float a, float b) {
+    return a != a ? a : (b != b ? b : fmaxf(a, b));
+}
+
 __device__ __forceinline__ float warp_max(float x) {
 #pragma unroll
-    for (int o = 16; o > 0; o >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
+    for (int o = 16; o > 0; o >>= 1) x = max_nan(x, __shfl_xor_sync(0xffffffffu, x, o));
     return x;
 }
 
@@ -114,7 +120,7 @@ __device__ void attn_fwd(const T* __restrict__ q, const T* __restrict__ k,
             const bool valid = kj < S && (!causal || kj <= qi);
             s = valid ? s : neg_inf();
             const float mt = warp_max(s);
-            const float mn = fmaxf(m[r], mt);
+            const float mn = max_nan(m[r], mt);
             if (mn == neg_inf()) continue;  // nothing visible yet for this row (uniform)
             const float p = valid ? __expf(s - mn) : 0.f;
             const float alpha = __expf(m[r] - mn);  // 0 on the first visible tile
@@ -134,14 +140,14 @@ __device__ void attn_fwd(const T* __restrict__ q, const T* __restrict__ k,
     for (int r = 0; r < ROWS_PER_WARP; ++r) {
         const i64 qi = q0 + warp * ROWS_PER_WARP + r;
         if (qi >= L) continue;
-        const float inv = l[r] > 0.f ? 1.f / l[r] : 0.f;
+        const float inv = l[r] == 0.f ? 0.f : 1.f / l[r];  // NaN stays NaN
         T* orow = out + (bh * L + qi) * Ev;
 #pragma unroll
         for (int c = 0; c < PER_LANE; ++c) {
             const int d = c * 32 + lane;
             if (d < Ev) orow[d] = from_f<T>(o[r][c] * inv);
         }
-        if (lane == 0) lse[bh * L + qi] = l[r] > 0.f ? m[r] + logf(l[r]) : neg_inf();
+        if (lane == 0) lse[bh * L + qi] = l[r] == 0.f ? neg_inf() : m[r] + logf(l[r]);
     }
 }
 

@@ -1,0 +1,207 @@
+"""attention.cu run on the host (host_kernels.py): the flash forward, its log-sum-exp, the
+probabilities backward rebuilds from it, and scaled_dot_product_attention's dispatch to it,
+all against float64 NumPy."""
+
+from __future__ import annotations
+
+import sys
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+from tocha.core.cuda import _attention as A
+from tocha.core.cuda import _kernels as K
+
+from .host_kernels import DeviceArray
+
+BF16 = np.dtype(ml_dtypes.bfloat16)
+# (output rtol/atol, lse atol): the output is rounded to the input dtype, lse is float32
+TOL = {
+    np.dtype(np.float32): (2e-5, 1e-5),
+    np.dtype(np.float16): (2e-3, 2e-5),
+    BF16: (1.6e-2, 2e-5),
+}
+DTYPES = [np.float32, np.float16, BF16]
+
+
+def _ref(q, k, v, scale, causal):
+    """out, lse and P of softmax(q k^T * scale) v in float64 (top-left causal mask)."""
+    q, k, v = (np.asarray(a, dtype=np.float64) for a in (q, k, v))
+    s = q @ np.swapaxes(k, -1, -2) * scale
+    if causal:
+        s = s + np.triu(np.full(s.shape[-2:], -np.inf), 1)
+    m = s.max(axis=-1, keepdims=True)
+    lse = np.log(np.exp(s - m).sum(axis=-1, keepdims=True)) + m
+    p = np.exp(s - lse)
+    return p @ v, lse[..., 0], p
+
+
+def _inputs(rng, batch, n_q, n_k, e, ev, dtype, spread=1.0):
+    """q, k, v as float64 arrays already rounded to ``dtype`` (the reference sees exactly the
+    values the kernel reads)."""
+    shapes = (batch + (n_q, e), batch + (n_k, e), batch + (n_k, ev))
+    return [(rng.standard_normal(s) * spread).astype(dtype).astype(np.float64) for s in shapes]
+
+
+@pytest.fixture
+def guarded(host_cuda, monkeypatch):
+    """The fake ``cupy.empty`` hands out NaN-filled views at the head of larger buffers whose
+    tails are NaN too: an element the kernel fails to write stays NaN, and a write past the
+    end shows in the tail (checked by ``guarded.check()``)."""
+    cp = sys.modules["cupy"]
+    real = cp.empty
+    made = []
+
+    def empty(shape, dtype=float, **kw):
+        shape = tuple(shape) if not isinstance(shape, int) else (shape,)
+        dt = np.dtype(dtype)
+        n = int(np.prod(shape, dtype=np.int64))
+        if dt.kind not in "fV" and dt != BF16:
+            return real(shape, dtype=dt, **kw)
+        buf = np.full(n + 64, np.nan, dtype=dt)
+        made.append((buf, n))
+        return buf[:n].reshape(shape).view(DeviceArray)
+
+    def check():
+        for buf, n in made:
+            assert np.isnan(buf[n:].astype(np.float32)).all(), "kernel wrote past its output"
+
+    monkeypatch.setattr(cp, "empty", empty)
+    host_cuda.check = check
+    return host_cuda
+
+
+def _run(h, q, k, v, dtype, scale, causal):
+    out, lse = A.forward(h.array(q, dtype), h.array(k, dtype), h.array(v, dtype), scale, causal)
+    assert h.launched == [f"attn_fwd_{K.dtype_suffix(dtype)}"]
+    return out, lse
+
+
+# (batch, L, S, E, Ev): tiles are BQ = 16 query rows and BK = 32 keys; head dims up to 128
+SHAPES = [
+    ((), 1, 1, 16, 16),  # a single row and key, no batch dims
+    ((2, 3), 17, 45, 16, 24),  # ragged query and key tails, batch*heads = 6
+    ((3,), 33, 20, 64, 64),  # L > S: causal rows past S see every key
+    ((1,), 5, 70, 80, 80),  # three key tiles, the last ragged; E not a multiple of 32
+    ((2,), 16, 32, 128, 128),  # exact tiles at the largest head dim
+    ((1, 1), 20, 33, 128, 40),  # E = 128 with a short Ev (lanes past Ev idle)
+    ((2,), 3, 9, 1, 128),  # E = 1 and the widest Ev
+]
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f16", "bf16"])
+@pytest.mark.parametrize("batch,n_q,n_k,e,ev", SHAPES)
+def test_forward_and_lse_match_numpy(guarded, batch, n_q, n_k, e, ev, dtype, causal):
+    rng = np.random.default_rng(n_q * 1000 + n_k * 10 + e)
+    q, k, v = _inputs(rng, batch, n_q, n_k, e, ev, dtype)
+    scale = 1.0 / np.sqrt(e)
+    out, lse = _run(guarded, q, k, v, dtype, scale, causal)
+    guarded.check()
+    assert out.shape == batch + (n_q, ev) and out.dtype == np.dtype(dtype)
+    assert lse.shape == batch + (n_q,) and lse.dtype == np.float32
+    want, want_lse, _ = _ref(q, k, v, np.float32(scale), causal)
+    rtol, lse_atol = TOL[np.dtype(dtype)]
+    np.testing.assert_allclose(out.astype(np.float64), want, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(lse, want_lse, rtol=1e-5, atol=lse_atol)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("rising", [False, True])
+def test_online_softmax_rescales_across_key_tiles(guarded, causal, rising):
+    """Scores of a few hundred (exp overflows float32 unshifted) whose row max moves to a
+    later key tile (``rising``: each tile's max beats the last, so the running output and sum
+    are rescaled) or sits in the first tile (later tiles add terms of ~exp(-100))."""
+    rng = np.random.default_rng(7)
+    n_q, n_k, e = 40, 100, 32
+    q = rng.standard_normal((2, n_q, e)) * 0.1 + 1.0
+    k = rng.standard_normal((2, n_k, e)) * 0.1
+    ramp = np.linspace(0.0, 1.5, n_k) if rising else np.linspace(1.5, 0.0, n_k)
+    k = k + 2.0 + ramp[:, None] + rng.uniform(0, 0.05, (2, n_k, 1))
+    v = rng.standard_normal((2, n_k, 40))
+    q, k, v = (a.astype(np.float32).astype(np.float64) for a in (q, k, v))
+    out, lse = _run(guarded, q, k, v, np.float32, 2.0, causal)
+    guarded.check()
+    want, want_lse, p = _ref(q, k, v, np.float32(2.0), causal)
+    assert want_lse[:, 20:].min() > 100  # past exp overflow: the online max is needed
+    # the probability mass is spread over several keys, not one spike
+    assert np.median(p.max(axis=-1)) < 0.9
+    np.testing.assert_allclose(out, want, rtol=2e-4, atol=2e-4)
+    np.testing.assert_allclose(lse, want_lse, rtol=1e-6, atol=0)
+
+
+def test_nan_query_row_gives_nan_not_zeros(host_cuda):
+    """A NaN in a query row makes all its scores NaN: the row's output and lse are NaN (as
+    in NumPy, torch and tocha's CPU path), not a silently empty row of zeros."""
+    rng = np.random.default_rng(3)
+    q, k, v = _inputs(rng, (1,), 20, 40, 16, 16, np.float32)
+    q[0, 4, 2] = np.nan
+    out, lse = _run(host_cuda, q, k, v, np.float32, 0.25, False)
+    assert np.isnan(out[0, 4]).all() and np.isnan(lse[0, 4])
+    ok = np.arange(20) != 4
+    want, want_lse, _ = _ref(q[:, ok], k, v, np.float32(0.25), False)
+    np.testing.assert_allclose(out[:, ok], want, rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(lse[:, ok], want_lse, rtol=1e-5, atol=1e-5)
+
+
+def test_strided_inputs_and_empty_batch(guarded):
+    """Heads as a transposed view of (B, L, H, E) (multi-head attention's layout) are copied
+    contiguous by the launcher; a batch with a zero dim launches one idle block."""
+    rng = np.random.default_rng(11)
+    qb, kb, vb = (rng.standard_normal((2, n, 3, 16)).astype(np.float32) for n in (19, 35, 35))
+    q, k, v = (guarded.array(a).transpose(0, 2, 1, 3) for a in (qb, kb, vb))
+    assert not q.flags.c_contiguous
+    out, lse = A.forward(q, k, v, 0.3, True)
+    want, want_lse, _ = _ref(*(a.transpose(0, 2, 1, 3) for a in (qb, kb, vb)), 0.3, True)
+    np.testing.assert_allclose(out, want, rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(lse, want_lse, rtol=1e-5, atol=1e-5)
+    z = guarded.array(np.zeros((0, 2, 5, 16)), np.float32)
+    out, lse = A.forward(z, z, z, 1.0, False)
+    assert out.shape == (0, 2, 5, 16) and lse.shape == (0, 2, 5)
+    assert guarded.launched == ["attn_fwd_f32"] * 2
+    guarded.check()
+
+
+def test_launch_geometry():
+    # one block per (batch*head, 16-row query tile)
+    assert A.grid(6, 17) == (12, 1)
+    assert A.grid(1, 16) == (1, 1)
+    assert A.grid(0, 5) == (1, 1)  # an empty launch is still a valid grid
+    assert A.grid(2**27, 2**8) == (2**31 - 1, 2)  # past gridDim.x: the kernel reads y too
+
+
+def test_eligible():
+    f = np.zeros((2, 4, 8, 16), np.float32)
+    assert A.eligible(f, f, f)
+    assert A.eligible(f[0, 0], f[0, 0], f[0, 0])  # 2-D, no batch
+    assert A.eligible(f.astype(np.float16), f.astype(np.float16), f.astype(BF16)) is False
+    assert not A.eligible(f.astype(np.float64), f.astype(np.float64), f.astype(np.float64))
+    assert not A.eligible(f.astype(np.int32), f.astype(np.int32), f.astype(np.int32))
+    assert not A.eligible(f[:1], f, f)  # broadcast batch dims stay on the xp path
+    assert not A.eligible(f, f[..., :8], f)  # E mismatch
+    assert not A.eligible(f, f[:, :, :3], f)  # S of k and v differ
+    big = np.zeros((1, 4, 129), np.float32)
+    assert not A.eligible(big, big, f[0, :, :4])  # E > 128
+    assert not A.eligible(f[0], f[0], np.zeros((4, 8, 129), np.float32))  # Ev > 128
+    assert A.eligible(big[..., :128], big[..., :128], big[..., :128])
+    assert not A.eligible(f[:, :, :0], f, f)  # L = 0
+    assert not A.eligible(f, f[:, :, :0], f[:, :, :0])  # S = 0
+    assert not A.eligible(f[0, 0, 0], f[0, 0, 0], f[0, 0, 0])  # 1-D
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_probs_rebuilt_from_lse(host_cuda, causal):
+    """The probabilities backward rebuilds from the kernel's lse are softmax(q k^T scale)."""
+    rng = np.random.default_rng(5)
+    q, k, v = _inputs(rng, (2,), 21, 37, 24, 8, np.float16)
+    scale = 0.2
+    qd, kd = host_cuda.array(q, np.float16), host_cuda.array(k, np.float16)
+    _, lse = A.forward(qd, kd, host_cuda.array(v, np.float16), scale, causal)
+    p = A.probs(sys.modules["cupy"], qd, kd, lse, scale, causal)
+    assert p.dtype == np.float32 and p.shape == (2, 21, 37)
+    _, _, want = _ref(q, k, v, np.float32(scale), causal)
+    np.testing.assert_allclose(p, want, rtol=2e-5, atol=1e-6)
+    if causal:
+        above = np.triu(np.ones((21, 37), bool), 1)
+        assert (p[:, above] == 0).all()
