@@ -130,7 +130,7 @@ def _average(buf, n: int) -> None:
     """AVG after a SUM where ncclAvg is not used: in place, integers truncated toward zero."""
     import cupy
 
-    if buf.dtype.kind in "fc":
+    if buf.dtype.kind in "fc" or buf.dtype == _NP_BFLOAT16:  # bfloat16's kind is 'V'
         buf /= n
     else:
         q = abs(buf) // n
