@@ -67,6 +67,7 @@ SHAPES = [
     (9, 8, False, True),  # 4 rows per block of 32 threads, the last block ragged; vectors
     (5, 33, False, False),  # an odd row length: one element per load
     (3, 1000, False, True),  # 4 warps per row
+    (5, 400, False, True),  # 2 warps per row, 2 rows per block sharing that memory
 ]
 # every option on every shape, and a misaligned base (no vector loads) with the fullest one
 CASES = [o + s for s in SHAPES for o in OPTIONS] + [(True, 0.2, True, 3, 1000, True, False)]

@@ -84,6 +84,7 @@ def _vec(dtype) -> int:
         (6, 33, False, False),  # odd row length: one element per load
         (3, 640, False, True),  # 3 warps per row (row_sum through shared memory)
         (3, 640, True, False),  # the same rows from a misaligned base: no vector loads
+        (5, 400, False, True),  # 2 warps per row, 2 rows per block sharing that memory
         (1, STREAM + 16, False, True),  # streaming: the row read again, 1024 threads
         (1, 1, False, False),  # a single element: variance 0, y = bias
     ],
