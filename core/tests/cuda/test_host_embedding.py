@@ -293,3 +293,77 @@ def test_bag_rows_backward_of_no_rows(host_cuda):
     )
     assert out.shape == (0, 3)
     assert host_cuda.launched == []
+
+
+# --- the whole ops on "device" tensors ------------------------------------------------------
+def _pair_ops(host_cuda, a, dtype, grad=False):
+    dev = wrap(host_cuda.array(a, dtype))
+    cpu = wrap(np.array(a, dtype=dtype))
+    if grad:
+        dev.requires_grad_()
+        cpu.requires_grad_()
+    return dev, cpu
+
+
+def _close_ops(dev, cpu, dtype, scale=1.0):
+    assert type(dev._data) is not np.ndarray  # stayed on the "device"
+    tol = _tol(dtype) * scale
+    np.testing.assert_allclose(_f64(dev._data), _f64(cpu._data), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("det", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_f_embedding_and_embedding_bag_on_device_tensors(host_cuda, dtype, det):
+    # F.embedding / F.embedding_bag (padding_idx, per-sample weights, an empty bag) with device
+    # weights: forward and weight gradient through the kernels, against the same ops on NumPy
+    import tocha.core.nn.functional as F
+
+    rng = np.random.default_rng(8)
+    w0 = rng.standard_normal((10, 6))
+    idx = rng.integers(0, 10, size=(4, 5))
+    idx[0, :3] = 2  # padding_idx, repeated
+    off = np.array([0, 3, 3, 10, 18])
+    old = E.deterministic()
+    torch.use_deterministic_algorithms(det)
+    try:
+        wd, wc = _pair_ops(host_cuda, w0, dtype, grad=True)
+        yd = F.embedding(wrap(host_cuda.array(idx)), wd, padding_idx=2)
+        yc = F.embedding(wrap(idx), wc, padding_idx=2)
+        _close_ops(yd, yc, dtype)
+        g = rng.standard_normal(yc.shape)
+        yd.backward(wrap(host_cuda.array(g, dtype)))
+        yc.backward(wrap(np.array(g, dtype=dtype)))
+        _close_ops(wd.grad, wc.grad, dtype, scale=4)
+        assert not _f64(wd.grad._data)[2].any()
+        for mode in ("sum", "mean", "max"):
+            wd.grad = wc.grad = None
+            kw = dict(mode=mode, padding_idx=2)
+            yd = F.embedding_bag(
+                wrap(host_cuda.array(idx.reshape(-1))), wd, wrap(host_cuda.array(off)), **kw
+            )
+            yc = F.embedding_bag(wrap(idx.reshape(-1)), wc, wrap(off), **kw)
+            _close_ops(yd, yc, dtype, scale=4)
+            g = rng.standard_normal(yc.shape)
+            yd.backward(wrap(host_cuda.array(g, dtype)))
+            yc.backward(wrap(np.array(g, dtype=dtype)))
+            _close_ops(wd.grad, wc.grad, dtype, scale=8)
+        # per-sample weights: the forward (their backward takes the xp path, not a kernel)
+        psw = rng.uniform(0.5, 2, size=idx.size)
+        with torch.no_grad():
+            yd = F.embedding_bag(
+                wrap(host_cuda.array(idx.reshape(-1))), wd, wrap(host_cuda.array(off)),
+                per_sample_weights=wrap(host_cuda.array(psw, dtype)), mode="sum", padding_idx=2,
+            )  # fmt: skip
+            yc = F.embedding_bag(
+                wrap(idx.reshape(-1)), wc, wrap(off),
+                per_sample_weights=wrap(np.array(psw, dtype=dtype)), mode="sum", padding_idx=2,
+            )  # fmt: skip
+        _close_ops(yd, yc, dtype, scale=4)
+    finally:
+        torch.use_deterministic_algorithms(old)
+    s = SUF[dtype]
+    bwd = f"embedding_bwd_{'sorted' if det else 'atomic'}_{s}"
+    for name in (f"embedding_fwd_{s}", bwd, f"bag_sum_fwd_{s}", f"bag_max_fwd_{s}"):
+        assert name in host_cuda.launched
+    assert host_cuda.launched.count(f"bag_sum_fwd_{s}") == 3  # sum, mean, weighted sum
+    assert f"bag_rows_bwd_{s}" in host_cuda.launched
