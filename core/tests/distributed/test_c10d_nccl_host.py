@@ -264,7 +264,8 @@ def test_reduce_scatter_tensor_and_list(nccl, fake, dtype, op):
 
 def test_all_to_all_single_unequal_splits(nccl, fake):
     n, r = nccl.n, nccl.r
-    splits = [[(k + j) % 3 for j in range(n)] for k in range(n)]
+    # rank k sends splits[k][j] rows to rank j: what a rank sends and receives differ
+    splits = [[(2 * k + j + 1) % 3 for j in range(n)] for k in range(n)]
     for dtype, row in (("float32", (2,)), ("int64", ()), ("bfloat16", (3,))):
         xs = [data(k, (sum(splits[k]), *row), dtype, 70) for k in range(n)]
 
@@ -443,3 +444,34 @@ def test_fake_reports_the_ungrouped_send_first_ring_as_a_gpu_hang(mpiexec, tmp_p
     for r in (0, 1):
         assert f"rank {r}: send to {1 - r}: not matched within 2 s" in out, out
         assert f"rank {r} then: NcclError: allReduce: the communicator is in error" in out, out
+
+
+def test_subgroup_without_rank_zero(nccl, fake):
+    """A second nccl group over global ranks 1..n-1: its own communicator (bootstrapped from
+    its group rank 0, global rank 1), global src/dst mapped to group ranks."""
+    n, r = nccl.n, nccl.r
+    ranks = list(range(1, n)) if n > 1 else [0]
+    g = dist.new_group(ranks, backend="nccl")
+    try:
+        xs = {k: data(k, (2, 3), "float32", 90) for k in ranks}
+        t = cuda(xs.get(r, np.full((2, 3), -1, np.float32)))
+        assert dist.all_reduce(t, group=g) is None
+        want = reference(ReduceOp.SUM, list(xs.values()), "float32")
+        check(host(t), want if r in ranks else np.full((2, 3), -1, np.float32), "float32")
+        t = cuda(xs.get(r, np.zeros((2, 3), np.float32)))
+        dist.broadcast(t, src=ranks[-1], group=g)
+        dist.reduce(t, dst=ranks[0], group=g)
+        if r in ranks:
+            want = xs[ranks[-1]] * (len(ranks) if r == ranks[0] else 1)
+            check(host(t), want, "float32")
+            (comm,) = g._nccl.values()
+            assert (comm.size(), comm.rank_id()) == (len(ranks), ranks.index(r))
+            # the roots NCCL was given are group ranks
+            assert [c[0] for c in fake.calls] == ["allReduce", "broadcast", "reduce"]
+            assert fake.calls[1][3] == len(ranks) - 1 and fake.calls[2][4] == 0
+        else:
+            assert fake.calls == []
+            np.testing.assert_array_equal(host(t), np.zeros((2, 3), np.float32))
+    finally:
+        if r in ranks:
+            dist.destroy_process_group(g)
