@@ -205,3 +205,155 @@ def test_probs_rebuilt_from_lse(host_cuda, causal):
     if causal:
         above = np.triu(np.ones((21, 37), bool), 1)
         assert (p[:, above] == 0).all()
+
+
+# --- scaled_dot_product_attention's dispatch (the Attention node) under the fake CuPy -------
+
+
+@pytest.fixture
+def on_device(host_cuda, monkeypatch):
+    """Tensors on the fake device (``on_device.t(a, dtype, grad)``), with the two NumPy
+    functions the node's xp fallback needs besides what the fake CuPy has, and a record of
+    the calls to ``_attention.probs`` (backward rebuilding P from the kernel's lse)."""
+    from tocha.core._tensor import wrap
+
+    from .host_kernels import _device
+
+    cp = sys.modules["cupy"]
+    for name in ("isneginf", "reciprocal"):
+        monkeypatch.setattr(
+            cp, name, lambda *a, _f=getattr(np, name), **kw: _device(_f(*a, **kw)), raising=False
+        )
+    host_cuda.probs_calls = 0
+    real = A.probs
+
+    def probs(*a, **kw):
+        host_cuda.probs_calls += 1
+        return real(*a, **kw)
+
+    monkeypatch.setattr(A, "probs", probs)
+
+    def t(a, dtype=np.float32, grad=False):
+        x = wrap(host_cuda.array(a, dtype))
+        return x.requires_grad_(True) if grad else x
+
+    host_cuda.t = t
+    return host_cuda
+
+
+def _ref_grads(q, k, v, g, scale, causal):
+    """dq, dk, dv of sum(out * g) in float64."""
+    _, _, p = _ref(q, k, v, scale, causal)
+    dv = np.swapaxes(p, -1, -2) @ g
+    dp = g @ np.swapaxes(v, -1, -2)
+    ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
+    return ds @ k * scale, np.swapaxes(ds, -1, -2) @ q * scale, dv
+
+
+GRAD_TOL = {np.dtype(np.float32): 5e-5, np.dtype(np.float16): 4e-3, BF16: 3e-2}
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f16", "bf16"])
+def test_sdpa_runs_the_kernel_and_backward_uses_its_lse(on_device, dtype, causal):
+    import tocha.core.nn.functional as F
+
+    rng = np.random.default_rng(21)
+    q, k, v = _inputs(rng, (2, 3), 19, 37, 24, 16, dtype)
+    g = rng.standard_normal((2, 3, 19, 16)).astype(dtype).astype(np.float64)
+    tq, tk, tv = (on_device.t(a, dtype, grad=True) for a in (q, k, v))
+    out = F.scaled_dot_product_attention(tq, tk, tv, is_causal=causal)
+    assert on_device.launched == [f"attn_fwd_{K.dtype_suffix(dtype)}"]
+    assert isinstance(out._data, DeviceArray) and out._data.dtype == np.dtype(dtype)
+    scale = np.float32(1 / np.sqrt(24))  # the default 1/sqrt(E)
+    want, _, _ = _ref(q, k, v, scale, causal)
+    tol = TOL[np.dtype(dtype)][0]
+    np.testing.assert_allclose(out._data.astype(np.float64), want, rtol=tol, atol=tol)
+    out.backward(on_device.t(g, dtype))
+    assert on_device.probs_calls == 1  # P rebuilt from the lse, not recomputed by softmax
+    tol = GRAD_TOL[np.dtype(dtype)]
+    for t, w in zip((tq, tk, tv), _ref_grads(q, k, v, g, scale, causal), strict=True):
+        assert isinstance(t.grad._data, DeviceArray) and t.grad._data.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(t.grad._data.astype(np.float64), w, rtol=tol, atol=tol)
+
+
+def test_sdpa_double_backward_after_the_kernel(on_device):
+    """create_graph: the node's graph backward (on a recomputed P) runs after the flash
+    forward; first and second gradients match NumPy and tocha's CPU path."""
+    import tocha.core as torch
+    import tocha.core.nn.functional as F
+
+    rng = np.random.default_rng(4)
+    q, k, v = _inputs(rng, (2,), 9, 21, 8, 8, np.float32)
+    g = rng.standard_normal((2, 9, 8))
+
+    def run(make):
+        tq, tk, tv = (make(a) for a in (q, k, v))
+        out = F.scaled_dot_product_attention(tq, tk, tv, is_causal=True, scale=0.4)
+        gq, gk = torch.autograd.grad(out, (tq, tk), make(g, False), create_graph=True)
+        (gq * gq).sum().backward()
+        return [np.asarray(a, np.float64) for a in (out._data, gq._data, gk._data, tv.grad._data)]
+
+    dev = run(lambda a, grad=True: on_device.t(a, np.float32, grad))
+    assert on_device.launched[0] == "attn_fwd_f32"
+    want_q, want_k, _ = _ref_grads(q, k, v, g, np.float32(0.4), True)
+    np.testing.assert_allclose(dev[1], want_q, rtol=5e-5, atol=5e-5)
+    np.testing.assert_allclose(dev[2], want_k, rtol=5e-5, atol=5e-5)
+    cpu = run(lambda a, grad=True: torch.tensor(a, dtype=torch.float32, requires_grad=grad))
+    for d, c in zip(dev, cpu, strict=True):
+        np.testing.assert_allclose(d, c, rtol=1e-4, atol=1e-5)
+
+
+def test_multi_head_attention_lays_the_kernel_output_out_for_the_projection(on_device):
+    """multi_head_attention_forward (no weights, no masks) takes the kernel and asks for its
+    (B, H, L, hd) output laid out (L, B, H, hd): values and gradients equal the CPU path."""
+    import tocha.core as torch
+    import tocha.core.nn.functional as F
+
+    rng = np.random.default_rng(9)
+    e, heads = 32, 4
+    x = rng.standard_normal((18, 2, e))
+    w_in, b_in = rng.standard_normal((3 * e, e)) * 0.2, rng.standard_normal(3 * e) * 0.1
+    w_out, b_out = rng.standard_normal((e, e)) * 0.2, rng.standard_normal(e) * 0.1
+
+    def run(make):
+        xs, wi = make(x, True), make(w_in, True)
+        out, attn = F.multi_head_attention_forward(
+            xs, xs, xs, e, heads, wi, make(b_in), None, None, False, 0.0,
+            make(w_out), make(b_out), need_weights=False,
+        )  # fmt: skip
+        assert attn is None
+        out.backward(make(np.cos(np.arange(out.numel())).reshape(out.shape)))
+        return [np.asarray(a, np.float64) for a in (out._data, xs.grad._data, wi.grad._data)]
+
+    dev = run(lambda a, grad=False: on_device.t(a, np.float32, grad))
+    assert on_device.launched == ["attn_fwd_f32"] and on_device.probs_calls == 1
+    cpu = run(lambda a, grad=False: torch.tensor(a, dtype=torch.float32, requires_grad=grad))
+    for d, c in zip(dev, cpu, strict=True):
+        np.testing.assert_allclose(d, c, rtol=1e-4, atol=1e-5)
+
+
+def test_sdpa_keeps_the_xp_path_where_the_kernel_does_not_apply(on_device):
+    """A mask, float64, broadcast batch dims and head dims past 128 run the node's xp path
+    (on the fake CuPy): no launch, the same values."""
+    import tocha.core.nn.functional as F
+
+    rng = np.random.default_rng(2)
+    q, k, v = _inputs(rng, (2,), 5, 7, 8, 8, np.float32)
+    t = on_device.t
+    mask = np.triu(np.full((5, 7), -np.inf), 3)
+    out = F.scaled_dot_product_attention(t(q), t(k), t(v), attn_mask=t(mask))
+    s = q @ np.swapaxes(k, -1, -2) / np.sqrt(8) + mask
+    p = np.exp(s - s.max(-1, keepdims=True))
+    np.testing.assert_allclose(out._data, p / p.sum(-1, keepdims=True) @ v, rtol=2e-5, atol=2e-6)
+    want, _, _ = _ref(q, k, v, 1 / np.sqrt(8), True)
+    out = F.scaled_dot_product_attention(*(t(a, np.float64) for a in (q, k, v)), is_causal=True)
+    np.testing.assert_allclose(out._data, want, rtol=1e-12, atol=1e-12)
+    out = F.scaled_dot_product_attention(t(q), t(k[:1]), t(v[:1]), is_causal=True)
+    want, _, _ = _ref(q, k[:1], v[:1], 1 / np.sqrt(8), True)
+    np.testing.assert_allclose(out._data, want, rtol=2e-5, atol=2e-6)
+    wide = rng.standard_normal((1, 3, 130))
+    out = F.scaled_dot_product_attention(t(wide), t(wide), t(wide))
+    want, _, _ = _ref(wide, wide, wide, 1 / np.sqrt(130), False)
+    np.testing.assert_allclose(out._data, want, rtol=2e-5, atol=2e-5)
+    assert on_device.launched == []

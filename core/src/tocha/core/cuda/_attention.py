@@ -38,7 +38,7 @@ def grid(batch: int, n_q: int) -> tuple[int, int]:
     return K.row_grid(batch * -(-n_q // BQ))
 
 
-def forward(q, k, v, scale: float, causal: bool):  # pragma: no cover - GPU
+def forward(q, k, v, scale: float, causal: bool):
     """``(out, lse)``: out (..., L, Ev) in q's dtype, lse (..., L) float32."""
     import cupy as cp
 
