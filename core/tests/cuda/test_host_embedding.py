@@ -367,3 +367,93 @@ def test_f_embedding_and_embedding_bag_on_device_tensors(host_cuda, dtype, det):
         assert name in host_cuda.launched
     assert host_cuda.launched.count(f"bag_sum_fwd_{s}") == 3  # sum, mean, weighted sum
     assert f"bag_rows_bwd_{s}" in host_cuda.launched
+
+
+# --- launch geometry the launchers only reach on huge inputs --------------------------------
+def test_elementwise_kernels_stride_over_a_small_grid(host_cuda):
+    # blocks_for caps the grid at 2**31 - 1 blocks and the kernels stride by the grid: two
+    # blocks of 32 threads over 14 * 9 = 126 elements exercise the stride loop
+    rng = np.random.default_rng(9)
+    n, d = 14, 9
+    w = rng.standard_normal((NUM, d)).astype(np.float32)
+    idx = rng.integers(0, NUM, size=n)
+    g = rng.standard_normal((n, d)).astype(np.float32)
+    coef = rng.uniform(-2, 2, size=n).astype(np.float32)
+    i64 = np.int64
+    out = host_cuda.array(np.full((n, d), np.nan, np.float32))
+    host_cuda.function("embedding", "embedding_fwd_f32")(
+        (2,), (32,), (host_cuda.array(w), host_cuda.array(idx), out, i64(n), i64(d))
+    )
+    np.testing.assert_array_equal(out, w[idx])
+    acc = host_cuda.array(np.zeros((NUM, d), np.float32))
+    host_cuda.function("embedding", "embedding_bwd_atomic_f32")(
+        (2,), (32,),
+        (host_cuda.array(g), host_cuda.array(idx), host_cuda.array(coef), np.int32(1), acc,
+         i64(n), i64(d)),
+    )  # fmt: skip
+    want = np.zeros((NUM, d))
+    np.add.at(want, idx, _f64(g) * _f64(coef)[:, None])
+    np.testing.assert_allclose(acc, want, rtol=1e-5, atol=1e-6)
+    grows = host_cuda.array(np.full((n, d), np.nan, np.float32))
+    host_cuda.function("embedding", "bag_rows_bwd_f32")(
+        (2,), (32,), (host_cuda.array(w), host_cuda.array(idx), host_cuda.array(coef), grows,
+                      i64(n), i64(d)),
+    )  # fmt: skip
+    np.testing.assert_array_equal(grows, w[idx] * coef[:, None])
+
+
+def test_row_kernels_on_a_two_dimensional_grid_and_wide_rows(host_cuda):
+    # row_grid folds more than 2**31 - 1 rows into (x, y): a (2, 3) grid over 5 bags (the sixth
+    # block has no bag), and d = 70 over 32 threads per block (the column loop strides)
+    rng = np.random.default_rng(10)
+    d = 70
+    rows = rng.integers(-3, 3, size=(N, d)).astype(np.float32)
+    coef = rng.uniform(0.5, 2, size=N).astype(np.float32)
+    off = np.concatenate([[0], np.cumsum(SIZES)])[:6]  # the first 5 bags
+    i64 = np.int64
+    out = host_cuda.array(np.full((6, d), 7.0, np.float32))  # row 5 must stay untouched
+    host_cuda.function("embedding", "bag_sum_fwd_f32")(
+        (2, 3), (32,),
+        (host_cuda.array(rows), host_cuda.array(coef), host_cuda.array(off), out, i64(5), i64(d)),
+    )  # fmt: skip
+    want = np.zeros((5, d))
+    np.add.at(want, SEG[: off[-1]], _f64(rows[: off[-1]]) * _f64(coef[: off[-1]])[:, None])
+    np.testing.assert_allclose(out[:5], want, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(out[5], 7.0)
+    mx = host_cuda.array(np.full((6, d), 7.0, np.float32))
+    pos = host_cuda.array(np.full((6, d), 99, np.int64))
+    host_cuda.function("embedding", "bag_max_fwd_f32")(
+        (2, 3), (32,),
+        (host_cuda.array(rows), host_cuda.array(np.ones(1, np.uint8)), np.int32(0),
+         host_cuda.array(off), mx, pos, i64(5), i64(d)),
+    )  # fmt: skip
+    want_mx, want_pos = _bag_max_ref(rows, None)
+    np.testing.assert_array_equal(mx[:5], want_mx[:5])
+    np.testing.assert_array_equal(pos[:5], want_pos[:5])
+    assert (mx[5] == 7.0).all() and (pos[5] == 99).all()
+    # the sorted backward: 5 distinct indices, one block each
+    flat = rng.integers(0, 5, size=30)
+    g = rng.standard_normal((30, d)).astype(np.float32)
+    order, starts, uniq = E.sorted_runs(np, flat)
+    assert len(uniq) == 5
+    gw = host_cuda.array(np.zeros((NUM, d), np.float32))
+    host_cuda.function("embedding", "embedding_bwd_sorted_f32")(
+        (2, 3), (32,),
+        (host_cuda.array(g), host_cuda.array(order), host_cuda.array(starts),
+         host_cuda.array(uniq), host_cuda.array(np.ones(1, np.float32)), np.int32(0), gw,
+         i64(5), i64(d)),
+    )  # fmt: skip
+    np.testing.assert_array_equal(gw, _sequential(g, flat, None, np.float32))
+
+
+def test_launches_use_wide_rows_past_one_block(host_cuda):
+    # d = 1100 > 1024: row_threads caps the block and each thread takes two columns
+    rng = np.random.default_rng(11)
+    d = 1100
+    g = rng.standard_normal((6, d)).astype(np.float32)
+    flat = np.array([1, 0, 1, 1, 0, 1])
+    out = E.backward(host_cuda.array(g), host_cuda.array(flat), 2, det=True)
+    np.testing.assert_array_equal(out, _sequential(g, flat, None, np.float32)[:2])
+    off = host_cuda.array(np.array([0, 2, 6]))
+    s = E.bag_sum(host_cuda.array(g), host_cuda.array(np.ones(6)), off, 2)
+    np.testing.assert_allclose(s, [g[:2].sum(0), g[2:].sum(0)], rtol=1e-5, atol=1e-5)

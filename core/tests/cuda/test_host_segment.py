@@ -339,3 +339,61 @@ def test_scatter_ops_on_device_tensors(host_cuda, dtype, det):
     finally:
         torch.use_deterministic_algorithms(old)
     assert set(host_cuda.launched) == {f"scatter_{'sorted' if det else 'atomic'}_{SUF[dtype]}"}
+
+
+# --- launch geometry the launchers only reach on huge inputs --------------------------------
+@pytest.mark.parametrize("op", ["sum", "amax", "prod"])
+def test_scatter_kernels_stride_over_a_small_grid(host_cuda, op):
+    # blocks_for caps the grid and the kernels stride by it: 2 blocks of 32 threads over 300
+    # sources (atomic) and over the ~97 runs of equal targets (sorted)
+    out0, tgt, src = _case(np.float32, op, n=300, shape=(10, 10))
+    code = np.int32(S.op_code(op))
+    out = host_cuda.array(out0.reshape(-1))
+    host_cuda.function("segment", "scatter_atomic_f32")(
+        (2,), (32,),
+        (host_cuda.array(src), host_cuda.array(tgt), out, np.int64(len(tgt)), code),
+    )  # fmt: skip
+    ref = _scatter_ref(out0, tgt, src, op).reshape(-1)
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
+    order, starts, run_tgt = S.sorted_runs(np, tgt)
+    assert len(run_tgt) > 64
+    out = host_cuda.array(out0.reshape(-1))
+    host_cuda.function("segment", "scatter_sorted_f32")(
+        (2,), (32,),
+        (host_cuda.array(src[order]), host_cuda.array(starts), host_cuda.array(run_tgt), out,
+         np.int64(len(run_tgt)), code),
+    )  # fmt: skip
+    np.testing.assert_array_equal(out, _sequential_f32(out0, tgt, src, op).reshape(-1))
+
+
+def test_segment_csr_on_a_two_dimensional_grid_and_wide_rows(host_cuda):
+    # row_grid folds more than 2**31 - 1 segments into (x, y): a (2, 3) grid over 5 segments
+    # (the sixth block has none), and d = 70 over 32 threads (the column loop strides)
+    rng = np.random.default_rng(8)
+    d = 70
+    x = rng.standard_normal((NROWS, d)).astype(np.float32)
+    off = OFFSETS[:6]
+    out = host_cuda.array(np.full((6, d), 7.0, np.float32))
+    arg = host_cuda.array(np.full((6, d), 99, np.int64))
+    host_cuda.function("segment", "segment_csr_f32")(
+        (2, 3), (32,),
+        (host_cuda.array(x), host_cuda.array(off), out, arg, np.int32(1), np.int64(5),
+         np.int64(d), np.int32(1)),
+    )  # fmt: skip
+    want, want_arg = _segment_ref(x, off, "max")
+    np.testing.assert_array_equal(out[:5], want)
+    np.testing.assert_array_equal(arg[:5], want_arg)
+    assert (out[5] == 7.0).all() and (arg[5] == 99).all()
+
+
+@pytest.mark.parametrize("reduce", ["mean", "min"])
+def test_segment_csr_rows_wider_than_a_block(host_cuda, reduce):
+    # d = 1100 > 1024 threads: each thread takes two columns
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((7, 1100)).astype(np.float32)
+    off = np.array([0, 3, 3, 7])
+    out, arg = S.segment_csr(host_cuda.array(x), host_cuda.array(off), reduce, True)
+    want, want_arg = _segment_ref(x, off, reduce)
+    np.testing.assert_allclose(out, want, rtol=1e-6, atol=1e-6)
+    if reduce == "min":
+        np.testing.assert_array_equal(arg, want_arg)
