@@ -109,7 +109,7 @@ def test_scatter_into_casts_the_source_and_all_onto_one_target(host_cuda, det):
 
 @pytest.mark.parametrize("det", [False, True])
 @pytest.mark.parametrize("op", ["amax", "amin"])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_scatter_max_min_propagate_nan(host_cuda, dtype, op, det):
     out0 = np.array([0.0, np.nan, 1.0, -1.0, 2.0], dtype=dtype)
     tgt = np.array([0, 0, 1, 2, 2, 3, 0, 4, 3], dtype=np.int64)
