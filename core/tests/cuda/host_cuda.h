@@ -205,6 +205,15 @@ inline float __logf(float x) { return std::log(x); }
 inline float __fdividef(float a, float b) { return a / b; }
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
 inline double rsqrt(double x) { return 1.0 / std::sqrt(x); }
+// CUDA's integer min / max overloads (device functions in the global namespace)
+#define TOCHA_HOST_MINMAX(T)                              \
+  inline T min(T a, T b) { return b < a ? b : a; }        \
+  inline T max(T a, T b) { return a < b ? b : a; }
+TOCHA_HOST_MINMAX(int)
+TOCHA_HOST_MINMAX(unsigned)
+TOCHA_HOST_MINMAX(long long)
+TOCHA_HOST_MINMAX(unsigned long long)
+#undef TOCHA_HOST_MINMAX
 template <typename T>
 inline T __ldg(const T* p) {
   return *p;
