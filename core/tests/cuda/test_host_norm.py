@@ -124,15 +124,27 @@ def test_norm_forward_and_backward_match_numpy(host_cuda, dtype, center, rows, c
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("center", [True, False])
-def test_norm_without_weight_and_bias(host_cuda, dtype, center):
-    x, g, _, _, xd = _data(5, 40, dtype, seed=1, host_cuda=host_cuda)
-    y, mean, rstd = NO.forward(xd, None, None, 1, 1e-3, center)
-    yr, mr, rr = _ref_fwd(x, None, None, 1e-3, center)
+@pytest.mark.parametrize(
+    "center,has_w,has_b",
+    [(True, False, False), (True, True, False), (True, False, True), (False, False, False)],
+)
+def test_norm_without_weight_or_bias(host_cuda, dtype, center, has_w, has_b):
+    x, g, w, b, xd = _data(5, 40, dtype, seed=1, host_cuda=host_cuda)
+    w, b = (w if has_w else None), (b if has_b else None)
+    wd = host_cuda.array(w, dtype) if has_w else None
+    bd = host_cuda.array(b, dtype) if has_b else None
+    y, mean, rstd = NO.forward(xd, wd, bd, 1, 1e-3, center)
+    yr, mr, rr = _ref_fwd(x, w, b, 1e-3, center)
     _close(y, yr, dtype, "y")
-    gx, gw, gb = NO.backward(xd, host_cuda.array(g, dtype), None, mean, rstd, 1, True, False, False)
-    assert gw is None and gb is None
-    _close(gx, _ref_bwd(x, g, None, mr, rr, center)[0], dtype, "gx")
+    gd = host_cuda.array(g, dtype)
+    gx, gw, gb = NO.backward(xd, gd, wd, mean, rstd, 1, True, has_w, has_b)
+    gxr, gwr, gbr = _ref_bwd(x, g, w, mr, rr, center)
+    _close(gx, gxr, dtype, "gx")
+    assert (gw is None) != has_w and (gb is None) != has_b
+    if has_w:
+        _close(gw, gwr, dtype, "gw")
+    if has_b:
+        _close(gb, gbr, dtype, "gb")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
