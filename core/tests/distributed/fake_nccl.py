@@ -123,8 +123,9 @@ def _owner(ptr: int, nbytes: int, what: str):
     raise ValueError(f"{what}: {ptr:#x} is not the address of any live device array")
 
 
-def _typed(ptr: int, count: int, code, what: str):
-    """(NumPy view of ``count`` elements of NCCL type ``code`` at ``ptr``, owner array)."""
+def _typed(ptr: int, count: int, code, what: str, device: int):
+    """(NumPy view of ``count`` elements of NCCL type ``code`` at ``ptr`` on ``device``, the
+    array holding them)."""
     if code not in DTYPES:
         raise ValueError(f"{what}: unknown ncclDataType_t {code!r}")
     if not isinstance(count, (int, np.integer)) or count < 0:
@@ -137,6 +138,11 @@ def _typed(ptr: int, count: int, code, what: str):
     if count == 0:
         return np.empty(0, dtype), None
     owner = _owner(int(ptr), nbytes, what)
+    if owner._device_id != device:
+        raise ValueError(
+            f"{what}: the memory is on device {owner._device_id}, the communicator's device is "
+            f"{device}"
+        )
     raw = (ctypes.c_char * nbytes).from_address(int(ptr))
     return np.frombuffer(raw, dtype=np.uint8).view(dtype), owner
 
@@ -345,8 +351,8 @@ class NcclCommunicator:
         what = "allReduce"
         self._check_stream(stream, what)
         name = self._op(op, what)
-        send, keep1 = _typed(sendbuf, count, datatype, what + " sendbuff")
-        recv, keep2 = _typed(recvbuf, count, datatype, what + " recvbuff")
+        send, keep1 = _typed(sendbuf, count, datatype, what + " sendbuff", self._device)
+        recv, keep2 = _typed(recvbuf, count, datatype, what + " recvbuff", self._device)
         nbytes = send.nbytes
         if sendbuf != recvbuf and _overlap(sendbuf, nbytes, recvbuf, nbytes):
             raise ValueError(f"{what}: sendbuff and recvbuff overlap without being equal")
@@ -365,10 +371,10 @@ class NcclCommunicator:
         name = self._op(op, what)
         if not 0 <= root < self._size:
             raise NcclError(f"{what}: root {root} outside [0, {self._size})")
-        send, keep1 = _typed(sendbuf, count, datatype, what + " sendbuff")
+        send, keep1 = _typed(sendbuf, count, datatype, what + " sendbuff", self._device)
         recv = keep2 = None
         if self._rank == root:  # recvbuff is only used on the root
-            recv, keep2 = _typed(recvbuf, count, datatype, what + " recvbuff")
+            recv, keep2 = _typed(recvbuf, count, datatype, what + " recvbuff", self._device)
             if sendbuf != recvbuf and _overlap(sendbuf, send.nbytes, recvbuf, recv.nbytes):
                 raise ValueError(f"{what}: sendbuff and recvbuff overlap without being equal")
         self._record(what, count, datatype, op, root)
@@ -385,10 +391,10 @@ class NcclCommunicator:
         self._check_stream(stream, what)
         if not 0 <= root < self._size:
             raise NcclError(f"{what}: root {root} outside [0, {self._size})")
-        recv, keep2 = _typed(recvbuff, count, datatype, what + " recvbuff")
+        recv, keep2 = _typed(recvbuff, count, datatype, what + " recvbuff", self._device)
         send = keep1 = None
         if self._rank == root:  # sendbuff is only used on the root
-            send, keep1 = _typed(sendbuff, count, datatype, what + " sendbuff")
+            send, keep1 = _typed(sendbuff, count, datatype, what + " sendbuff", self._device)
             if sendbuff != recvbuff and _overlap(sendbuff, send.nbytes, recvbuff, recv.nbytes):
                 raise ValueError(f"{what}: sendbuff and recvbuff overlap without being equal")
         self._record(what, count, datatype, root)
@@ -407,8 +413,10 @@ class NcclCommunicator:
     def allGather(self, sendbuf, recvbuf, count, datatype, stream):
         what = "allGather"
         self._check_stream(stream, what)
-        send, keep1 = _typed(sendbuf, count, datatype, what + " sendbuff")
-        recv, keep2 = _typed(recvbuf, count * self._size, datatype, what + " recvbuff")
+        send, keep1 = _typed(sendbuf, count, datatype, what + " sendbuff", self._device)
+        recv, keep2 = _typed(
+            recvbuf, count * self._size, datatype, what + " recvbuff", self._device
+        )
         in_place = sendbuf == recvbuf + self._rank * send.nbytes
         if not in_place and _overlap(sendbuf, send.nbytes, recvbuf, recv.nbytes):
             raise ValueError(
@@ -426,8 +434,10 @@ class NcclCommunicator:
         what = "reduceScatter"
         self._check_stream(stream, what)
         name = self._op(op, what)
-        send, keep1 = _typed(sendbuf, recvcount * self._size, datatype, what + " sendbuff")
-        recv, keep2 = _typed(recvbuf, recvcount, datatype, what + " recvbuff")
+        send, keep1 = _typed(
+            sendbuf, recvcount * self._size, datatype, what + " sendbuff", self._device
+        )
+        recv, keep2 = _typed(recvbuf, recvcount, datatype, what + " recvbuff", self._device)
         in_place = recvbuf == sendbuf + self._rank * recv.nbytes
         if not in_place and _overlap(sendbuf, send.nbytes, recvbuf, recv.nbytes):
             raise ValueError(
@@ -452,7 +462,7 @@ class NcclCommunicator:
         what = f"send to {peer}"
         self._check_stream(stream, what)
         self._peer(peer, what)
-        view, keep = _typed(sendbuf, count, datatype, what)
+        view, keep = _typed(sendbuf, count, datatype, what, self._device)
         self._record("send", count, datatype, peer)
         if _GROUP["depth"]:
             _GROUP["ops"].append(("send", (self, peer, view, datatype)))
@@ -466,7 +476,7 @@ class NcclCommunicator:
         what = f"recv from {peer}"
         self._check_stream(stream, what)
         self._peer(peer, what)
-        view, keep = _typed(recvbuf, count, datatype, what)
+        view, keep = _typed(recvbuf, count, datatype, what, self._device)
         self._record("recv", count, datatype, peer)
         if _GROUP["depth"]:
             _GROUP["ops"].append(("recv", (self, peer, view, datatype)))

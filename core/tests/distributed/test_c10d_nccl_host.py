@@ -23,6 +23,7 @@ from test_c10d import _np_dtype, data, reference  # noqa: E402
 
 import tocha.core.distributed as dist  # noqa: E402
 from tocha.core._tensor import wrap  # noqa: E402
+from tocha.core.distributed import _nccl  # noqa: E402
 
 pytestmark = pytest.mark.mpi
 ReduceOp = dist.ReduceOp
@@ -354,8 +355,6 @@ def test_unsupported_reductions_raise_on_every_rank(nccl, fake):
 
 def test_fake_rejects_bad_pointers_counts_and_codes(nccl, fake):
     """The fake fails loudly where a GPU would read out of bounds or misread the type."""
-    from tocha.core.distributed import _nccl
-
     comm = _nccl.communicator(nccl.group, 0)
     buf = fake_nccl.device_array(np.zeros(4, np.float32))
     p = buf.data.ptr
@@ -391,7 +390,7 @@ def test_fake_rejects_bad_pointers_counts_and_codes(nccl, fake):
 def test_fake_detects_mismatched_collectives(nccl, fake):
     if nccl.n < 2:
         pytest.skip("needs two ranks")
-    comm = __import__("tocha.core.distributed._nccl", fromlist=["x"]).communicator(nccl.group, 0)
+    comm = _nccl.communicator(nccl.group, 0)
     buf = fake_nccl.device_array(np.zeros(4, np.float32))
     count = 4 if nccl.r == 0 else 3  # the counts differ across ranks: a hang on a GPU
     with pytest.raises(fake_nccl.NcclError, match="collective mismatch"):
@@ -475,3 +474,36 @@ def test_subgroup_without_rank_zero(nccl, fake):
     finally:
         if r in ranks:
             dist.destroy_process_group(g)
+
+
+def test_one_device_per_call(nccl, fake):
+    """A second device gets its own communicator; tensors of one call on two devices (or a
+    CPU one among them) are refused before NCCL is handed a pointer it cannot use."""
+    n, r, g = nccl.n, nccl.r, nccl.group
+    xs = [data(k, (5,), "float64", 95) for k in range(n)]
+    with fake_nccl.Device(1):
+        t1 = cuda(xs[r])
+    assert t1._data.device.id == 1 and str(t1.device) == "cuda:1"
+    dist.all_reduce(t1, op=ReduceOp.MAX, group=g)
+    check(host(t1), reference(ReduceOp.MAX, xs, "float64"), "float64")
+    assert g._nccl[1].device_id() == 1
+    t0 = cuda(xs[r])
+    cpu = wrap(np.zeros(5 * n))
+    assert not cpu.is_cuda
+    calls = len(fake.calls)
+    with pytest.raises(ValueError, match="one CUDA device, got cuda:0, cuda:1"):
+        dist.all_gather([t1] * n, t0, group=g)
+    with pytest.raises(ValueError, match="one CUDA device, got cpu, cuda:0"):
+        dist.all_gather_into_tensor(cpu, t0, group=g)
+    with pytest.raises(ValueError, match="reduce_scatter_tensor: .* cuda:0, cuda:1"):
+        dist.reduce_scatter_tensor(t1, cuda(np.zeros(5 * n)), group=g)
+    if n > 1:  # (one input is stacked onto the current device, as cupy.stack does)
+        with pytest.raises(ValueError, match="reduce_scatter: .* cuda:0, cuda:1"):
+            dist.reduce_scatter(t0, [t1] + [t0] * (n - 1), group=g)
+    with pytest.raises(ValueError, match="all_to_all_single: .* cpu, cuda:0"):
+        dist.all_to_all_single(cpu, cuda(np.zeros(5 * n)), group=g)
+    assert len(fake.calls) == calls
+    # the fake itself refuses a pointer of another device
+    with pytest.raises(ValueError, match="on device 1, the communicator's device is 0"):
+        comm = _nccl.communicator(g, 0)
+        comm.allReduce(t1._data.data.ptr, t1._data.data.ptr, 5, 8, 0, 0)

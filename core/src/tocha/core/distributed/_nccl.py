@@ -102,6 +102,16 @@ def communicator(pg: ProcessGroup, device_id: int):
     return comm
 
 
+def _one_device(fn: str, *tensors) -> None:
+    """NCCL reads and writes only its communicator's device: every tensor on one CUDA device."""
+    ids = {getattr(getattr(t._data, "device", None), "id", None) for t in tensors}
+    if len(ids) > 1 or None in ids:  # None: a CPU (NumPy) tensor
+        where = ", ".join(sorted({str(t.device) for t in tensors}))
+        raise ValueError(
+            f"{fn}: the nccl backend needs all tensors on one CUDA device, got {where}"
+        )
+
+
 def _stream():
     import cupy
 
@@ -223,6 +233,7 @@ def _gather_flat(pg: ProcessGroup, arr):
 
 
 def all_gather(pg: ProcessGroup, tensor_list: list, tensor: Tensor, async_op: bool):
+    _one_device("all_gather", tensor, *tensor_list)
     recv = (
         _gather_flat(pg, tensor._data)
         .view(tensor._data.dtype)
@@ -233,6 +244,7 @@ def all_gather(pg: ProcessGroup, tensor_list: list, tensor: Tensor, async_op: bo
 
 
 def all_gather_into_tensor(pg: ProcessGroup, output: Tensor, input: Tensor, async_op: bool):
+    _one_device("all_gather_into_tensor", output, input)
     recv = _gather_flat(pg, input._data).view(input._data.dtype)
     return _done(pg, [(output, recv, False)], async_op)
 
@@ -240,12 +252,14 @@ def all_gather_into_tensor(pg: ProcessGroup, output: Tensor, input: Tensor, asyn
 def stack(tensors: list) -> Tensor:
     import cupy
 
+    _one_device("reduce_scatter", *tensors)
     return wrap(cupy.stack([t._data for t in tensors]))
 
 
 def reduce_scatter_tensor(pg: ProcessGroup, output: Tensor, input: Tensor, op, async_op: bool):
     import cupy
 
+    _one_device("reduce_scatter_tensor", output, input)
     out = output._data
     comm = communicator(pg, out.device.id)
     send = _as_nccl(cupy.ascontiguousarray(input._data).reshape(-1))
@@ -267,6 +281,7 @@ def reduce_scatter_tensor(pg: ProcessGroup, output: Tensor, input: Tensor, op, a
 def all_to_all_single(pg, output: Tensor, input: Tensor, out_splits, in_splits, async_op: bool):
     import cupy
 
+    _one_device("all_to_all_single", output, input)
     nccl = _nccl()
     comm = communicator(pg, input._data.device.id)
     send = cupy.ascontiguousarray(input._data).reshape(-1).view(np.uint8)
