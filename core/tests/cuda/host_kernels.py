@@ -61,6 +61,9 @@ def fake_cupy() -> types.ModuleType:
         setattr(mod, name, getattr(np, name))
     runtime = types.SimpleNamespace(getDeviceCount=lambda: 1)
     mod.cuda = types.SimpleNamespace(runtime=runtime, get_cuda_path=lambda: None)
+    mod.ElementwiseKernel = __import__(
+        f"{__package__}.host_elementwise", fromlist=["_"]
+    ).ElementwiseKernel
     return mod
 
 
