@@ -170,19 +170,21 @@ def _reduce(arrays: list, op: str, n: int):
 _GROUP = {"depth": 0, "ops": []}
 
 
-def _wait(test, what: str, timeout: float = None):
-    """Poll ``test()`` until true; a RuntimeError (the GPU would hang) after the timeout."""
-    limit = time.monotonic() + (P2P_TIMEOUT_S if timeout is None else timeout)
+_HANG = (
+    "on a GPU this stream would hang (ncclSend/ncclRecv outside a group block the GPU until "
+    "the peer's matching call runs; fuse them with groupStart()/groupEnd())"
+)
+
+
+def _wait(test, what: str, hint: str = _HANG):
+    """Poll ``test()`` until true; a RuntimeError after ``P2P_TIMEOUT_S`` seconds."""
+    limit = time.monotonic() + P2P_TIMEOUT_S
     while True:
         out = test()
         if out:
             return out
         if time.monotonic() > limit:
-            raise RuntimeError(
-                f"{what}: not matched within {P2P_TIMEOUT_S:g} s; on a GPU this stream would "
-                "hang (ncclSend/ncclRecv outside a group block the GPU until the peer's "
-                "matching call runs; fuse them with groupStart()/groupEnd())"
-            )
+            raise RuntimeError(f"{what}: not matched within {P2P_TIMEOUT_S:g} s; {hint}")
         time.sleep(0.0005)
 
 
@@ -268,10 +270,11 @@ class NcclCommunicator:
         world = MPI.COMM_WORLD
         me = world.Get_rank()
         what = f"ncclCommInitRank(rank {rank} of {ndev})"
+        hint = "every rank of the communicator must call it with the creator's id"
         if me == root:
             members = {rank: me}
             while len(members) < ndev:
-                _wait(lambda: world.iprobe(source=MPI.ANY_SOURCE, tag=_BOOT_TAG), what)
+                _wait(lambda: world.iprobe(source=MPI.ANY_SOURCE, tag=_BOOT_TAG), what, hint)
                 tok, r, w, nd = world.recv(source=MPI.ANY_SOURCE, tag=_BOOT_TAG)
                 if tok != token or nd != ndev or r in members or not 0 <= r < ndev:
                     raise NcclError(f"{what}: inconsistent init from world rank {w}: rank {r}")
@@ -282,7 +285,7 @@ class NcclCommunicator:
                     world.send(order, dest=w, tag=_BOOT_TAG)
         else:
             world.send((token, rank, me, ndev), dest=root, tag=_BOOT_TAG)
-            _wait(lambda: world.iprobe(source=root, tag=_BOOT_TAG), what)
+            _wait(lambda: world.iprobe(source=root, tag=_BOOT_TAG), what, hint)
             order = world.recv(source=root, tag=_BOOT_TAG)
         group = world.Get_group().Incl(order)
         self._mpi = world.Create_group(group, tag=_BOOT_TAG)
