@@ -22,6 +22,7 @@ import fake_nccl  # noqa: E402
 from test_c10d import _np_dtype, data, reference  # noqa: E402
 
 import tocha.core.distributed as dist  # noqa: E402
+from tocha.core._device import cupy_or_none  # noqa: E402
 from tocha.core._tensor import wrap  # noqa: E402
 from tocha.core.distributed import _nccl  # noqa: E402
 
@@ -41,6 +42,7 @@ def nccl(dist_world):
         assert dist.get_backend(g) == "nccl"
         yield SimpleNamespace(group=g, fake=fake, n=dist_world.size, r=dist_world.rank)
         dist.destroy_process_group(g)
+    cupy_or_none.cache_clear()  # in case anything looked CuPy up while the fake was installed
 
 
 @pytest.fixture
