@@ -129,7 +129,7 @@ def source(name: str, backward: bool) -> tuple[str, str, str]:
 
 
 @functools.cache
-def _kernel(name: str, backward: bool):  # pragma: no cover - GPU
+def _kernel(name: str, backward: bool):
     import cupy as cp
 
     ins, outs, op = source(name, backward)
@@ -141,14 +141,14 @@ def _scalars(name, params) -> tuple:
     return tuple(float(params[p]) for p in ACTIVATIONS[name][0])
 
 
-def forward(name: str, x, params=None):  # pragma: no cover - GPU
+def forward(name: str, x, params=None):
     """``f(x)`` by one fused kernel, or None."""
     if not ENABLED or not supported(x.dtype):
         return None
     return _kernel(name, False)(x, *_scalars(name, params or {}))
 
 
-def backward(name: str, g, x, params=None):  # pragma: no cover - GPU
+def backward(name: str, g, x, params=None):
     """``g * f'(x)`` by one fused kernel (``x`` the saved output for the ``from_output``
     ops), or None."""
     if not ENABLED or not supported(x.dtype) or g.dtype != x.dtype:
