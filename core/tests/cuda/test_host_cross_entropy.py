@@ -33,7 +33,7 @@ def _ref(x, t, valid, wf, e):
     v = valid.astype(np.float64)
     nll = -wf[tt] * logp[rows, tt] * v
     smooth = -(wf * logp).sum(1) * v
-    loss = (1 - e) * nll + (e / c) * smooth
+    loss = (1 - e) * nll + ((e / c) * smooth if e else 0.0)
     p = np.exp(logp)
     onehot = np.zeros((m, c))
     onehot[rows, tt] = 1
@@ -144,3 +144,28 @@ def test_cross_entropy_scalar_scale_single_column_and_refusals(host_cuda, dtype)
     w64 = host_cuda.array(np.ones(40), np.float64)
     assert CE.forward(xd, td, vd, w64, 0.0) is None  # class weights of another dtype
     assert host_cuda.launched == []
+
+
+@pytest.mark.parametrize("e", [0.0, 0.1])
+def test_masked_classes_at_minus_inf(host_cuda, e):
+    # -inf logits (masked classes) other than the target: a finite loss without smoothing
+    # and a zero probability; with smoothing torch's sum of log p over the classes is -inf
+    x, t, valid, _, _, td, vd, _ = _case(host_cuda, 5, 48, np.float32, False, 0.0, False, 5)
+    x[:, 1::2] = -np.inf
+    t = t // 2 * 2  # targets on the finite columns
+    td = host_cuda.array(t, np.int64)
+    xd = host_cuda.array(x, np.float32)
+    loss, lse, wt, _, big_w = CE.forward(xd, td, vd, None, e)
+    lr, lser, d = _ref(x, t, valid, None, e)
+    np.testing.assert_allclose(lse, lser, rtol=3e-6)
+    if e:
+        assert np.isposinf(loss).all() and np.isposinf(lr).all()
+    else:
+        np.testing.assert_allclose(loss, lr, rtol=1e-5)
+    s = np.ones(5)
+    sa = host_cuda.array(s * ((1 - e) + e * float(big_w) / 48), np.float32)
+    hot = host_cuda.array(s * (1 - e), np.float32)
+    sm = host_cuda.array(s * e / 48, np.float32) if e else None
+    gx = CE.backward(xd, td, lse, sa, hot, sm, None)
+    assert np.isfinite(gx).all()
+    np.testing.assert_allclose(gx, d, rtol=2e-5, atol=2e-6)

@@ -217,3 +217,15 @@ def test_trailing_dims_non_contiguous_and_empty(host_cuda):
     w64 = host_cuda.array(w, np.float64)
     assert NO.forward(xd, w64, None, 2, 1e-5, True) is None  # weight of another dtype
     assert host_cuda.launched == []
+
+
+@pytest.mark.parametrize("cols", [200, STREAM + 4])
+def test_layer_norm_variance_is_centred(host_cuda, cols):
+    # rows far from 0 with unit spread: E[x^2] - E[x]^2 in float32 would lose the variance
+    rng = np.random.default_rng(4)
+    x = _q(rng.standard_normal((1, cols)) + 3e3, np.float32)
+    y, mean, rstd = NO.forward(host_cuda.array(x, np.float32), None, None, 1, 1e-5, True)
+    yr, mr, rr = _ref_fwd(x, None, None, 1e-5, True)
+    np.testing.assert_allclose(mean, mr, rtol=1e-6)
+    np.testing.assert_allclose(rstd, rr, rtol=1e-4)
+    np.testing.assert_allclose(y, yr, rtol=1e-3, atol=1e-3)
