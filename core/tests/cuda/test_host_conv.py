@@ -258,7 +258,7 @@ def test_unfold_and_fold_match_numpy(host_cuda, index_width, case, dt, wide):
 DW = {
     # X, K, stride, dilation, padding lo, padding hi, N, C, multiplier
     "3x3-pad": ((7, 5), (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), 1, 2, 1),
-    "stride-dil-mult2": ((9, 10), (3, 2), (2, 3), (2, 1), (2, 0), (1, 2), 2, 2, 2),
+    "stride-dil-mult2": ((9, 10), (2, 2), (2, 3), (2, 1), (2, 0), (1, 2), 2, 2, 2),
     "one-channel-mult3": ((5, 7), (2, 3), (1, 2), (1, 1), (0, 1), (1, 1), 1, 1, 3),
 }
 
@@ -292,15 +292,19 @@ def test_depthwise_forward_and_both_gradients_match_numpy(
                                    host_cuda.array(bt, dt))  # fmt: skip
     _close(gxb, gx_ref + bt[None, :, None, None], dt, "transposed + bias")
 
-    # the weight gradient: several uneven slices per weight element, summed after (and for
+    # the weight gradient: two or three uneven slices per weight element, summed after (and for
     # float32 one slice too)
     rows, n_red = Co * int(np.prod(Kk)), N * int(np.prod(geo[1]))
     if dt == np.float32:
         assert C.weight_splits(rows, n_red) == 1
         gw = C.conv_weight_forward(host_cuda.array(x, dt), host_cuda.array(g, dt), geo, w.shape)
         _close(gw, gw_ref, dt, "weight, one slice")
-    monkeypatch.setattr(C, "_SPLIT_MIN", -(-n_red // 3))
-    assert C.weight_splits(rows, n_red) == 3 and n_red % 3 != 0
+    if dt != np.float32:
+        # two-warp blocks: the launch is 256 threads (float32 runs it), a host thread each
+        monkeypatch.setattr(C, "THREADS", 64)
+    splits = 2 if n_red % 2 else 3
+    monkeypatch.setattr(C, "_SPLIT_MIN", -(-n_red // splits))
+    assert C.weight_splits(rows, n_red) == splits and n_red % splits != 0
     gw = C.conv_weight_forward(_strided(host_cuda, x, dt), _strided(host_cuda, g, dt), geo, w.shape)
     _close(gw, gw_ref, dt, "weight")
     n_w = 2 if dt == np.float32 else 1
