@@ -146,6 +146,13 @@ def test_special_values_as_the_two_pass_formula(host_cuda, log, cols, dtype):
     np.testing.assert_array_equal(np.isnan(y), np.isnan(want))
     ok = ~np.isnan(want)
     np.testing.assert_allclose(y[ok], want[ok], rtol=1e-6, atol=1e-7)
+    # backward from that output: 0 probabilities (-inf log-probabilities) pass the gradient
+    # as the formula does, nan rows stay nan rows
+    g = np.random.default_rng(4).standard_normal(x.shape)
+    gx = SM.backward(host_cuda.array(y, dtype), host_cuda.array(g, dtype), 1, log)
+    want = _bwd_ref(y, g, log)
+    assert np.isnan(want).any(axis=1).tolist() == [True, True, True, False, False, False, True]
+    np.testing.assert_allclose(gx, want, rtol=1e-5, atol=1e-6)  # nan where want is nan
 
 
 def test_special_values_on_the_streaming_path(host_cuda):
