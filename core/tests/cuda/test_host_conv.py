@@ -159,7 +159,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("case,dt,wide", _combos(list(CASES)))
-def test_conv_forward_and_both_gradients_match_numpy(host_cuda, index_width, case, dt, wide):
+def test_conv_forward_and_both_gradients_match_numpy(
+    host_cuda, monkeypatch, index_width, case, dt, wide
+):
     X, Kk, s, d, lo, hi, N, Ci, Co, G = CASES[case]  # noqa: N806
     geo = _geometry(X, Kk, s, d, lo, hi, G)
     rng = np.random.default_rng(len(X) * 10 + G)
@@ -181,11 +183,18 @@ def test_conv_forward_and_both_gradients_match_numpy(host_cuda, index_width, cas
 
     gx_ref, gw_ref = ref_conv_grads(x, w, g, geo)
     dx, dg = host_cuda.array(x, dt), host_cuda.array(g, dt)
+    # no bias, and columns over the size kept for the weight gradient
+    monkeypatch.setattr(C, "_KEEP_COLS_BYTES", keep[0][1].nbytes - 1)
+    unkept = []
+    _close(C.conv_forward(dx, host_cuda.array(w, dt), geo, None, unkept), ref_conv(x, w, geo), dt)
+    assert unkept == [] and len(_names(host_cuda, "im2col")) == 2
+    host_cuda.launched.clear()
+
     # the weight gradient from the forward's kept columns, then from a fresh im2col
     _close(C.conv_weight_forward(dx, dg, geo, w.shape, keep), gw_ref, dt, "weight (kept)")
-    assert len(_names(host_cuda, "im2col")) == 1
+    assert _names(host_cuda, "im2col") == []
     _close(C.conv_weight_forward(dx, dg, geo, w.shape), gw_ref, dt, "weight")
-    assert len(_names(host_cuda, "im2col")) == 2
+    assert _names(host_cuda, "im2col") == [f"im2col_{pair}{lsfx}"]
 
     # the input gradient is the transposed convolution (col2im); with a bias it is
     # ConvTranspose's forward

@@ -129,11 +129,11 @@ def weight_splits(rows: int, n_red: int) -> int:
 
 
 # --- im2col / col2im --------------------------------------------------------------------------
-def _launch(stem, name, n, args):  # pragma: no cover - GPU
+def _launch(stem, name, n, args):
     K.function(stem, name)((K.blocks_for(n, THREADS),), (THREADS,), args)
 
 
-def im2col(x, geo, col_dtype, unfold: bool = False):  # pragma: no cover - GPU
+def im2col(x, geo, col_dtype, unfold: bool = False):
     """The columns of x (N, C, *X): (C*prod(K), N*P) for the GEMMs, or with ``unfold``
     torch's (N, C*prod(K), P)."""
     import cupy as cp
@@ -155,7 +155,7 @@ def im2col(x, geo, col_dtype, unfold: bool = False):  # pragma: no cover - GPU
     return cols
 
 
-def col2im(cols, geo, N, C, out_dtype, bias=None, unfold=False):  # noqa: N803  # pragma: no cover
+def col2im(cols, geo, N, C, out_dtype, bias=None, unfold=False):  # noqa: N803
     """The adjoint of `im2col`: (N, C, *X) from columns in either layout, plus ``bias`` (C,)."""
     import cupy as cp
 
@@ -187,7 +187,7 @@ def _dw_name(kind, dtype, is_wide):
     return f"dw_{kind}_{K.dtype_suffix(dtype)}{'_l' if is_wide else ''}"
 
 
-def dw_forward(x, w, geo, b=None):  # pragma: no cover - GPU
+def dw_forward(x, w, geo, b=None):
     import cupy as cp
 
     N, C = x.shape[:2]  # noqa: N806
@@ -204,7 +204,7 @@ def dw_forward(x, w, geo, b=None):  # pragma: no cover - GPU
     return out
 
 
-def dw_transpose(g, w, geo, b=None):  # pragma: no cover - GPU
+def dw_transpose(g, w, geo, b=None):
     """The adjoint in x: (N, C, *X) from g (N, C*mult, *O)."""
     import cupy as cp
 
@@ -222,7 +222,7 @@ def dw_transpose(g, w, geo, b=None):  # pragma: no cover - GPU
     return out
 
 
-def dw_weight(x, g, geo, wshape):  # pragma: no cover - GPU
+def dw_weight(x, g, geo, wshape):
     """The adjoint in w: (C*mult, 1, kH, kW), summed in a fixed order."""
     import cupy as cp
 
@@ -250,7 +250,7 @@ def _group_cols(cols, G):  # noqa: N803
     return cols.reshape(G, cols.shape[0] // G, cols.shape[1])
 
 
-def conv_forward(x, w, geo, b=None, keep=None):  # pragma: no cover - GPU
+def conv_forward(x, w, geo, b=None, keep=None):
     """``ConvNd``'s forward, or None for what the kernels do not cover; ``keep`` (a list)
     receives the columns for the weight gradient in ``_ops/conv.py``'s format."""
     import cupy as cp
@@ -276,7 +276,7 @@ def conv_forward(x, w, geo, b=None, keep=None):  # pragma: no cover - GPU
     return out.reshape((N, Co) + tuple(geo[1]))
 
 
-def conv_transpose_forward(g, w, geo, b=None):  # pragma: no cover - GPU
+def conv_transpose_forward(g, w, geo, b=None):
     """``ConvTransposeNd``'s forward (the adjoint of `conv_forward` in x), or None."""
     import cupy as cp
 
@@ -294,7 +294,7 @@ def conv_transpose_forward(g, w, geo, b=None):  # pragma: no cover - GPU
     return col2im(gcols.reshape(-1, gcols.shape[2]), geo, N, C, g.dtype, bias=b)
 
 
-def conv_weight_forward(x, g, geo, wshape, cols=None):  # pragma: no cover - GPU
+def conv_weight_forward(x, g, geo, wshape, cols=None):
     """``ConvWeightNd``'s forward (the adjoint of `conv_forward` in w), or None; ``cols`` are
     the forward's kept columns when it kept them."""
     import cupy as cp
@@ -316,14 +316,14 @@ def conv_weight_forward(x, g, geo, wshape, cols=None):  # pragma: no cover - GPU
     return gw.reshape(wshape).astype(x.dtype, copy=False)
 
 
-def unfold(x, geo):  # pragma: no cover - GPU
+def unfold(x, geo):
     """torch's unfold (N, C*prod(K), P), or None."""
     if not _usable(x):
         return None
     return im2col(x, geo, x.dtype, unfold=True)
 
 
-def fold(cols, geo, C):  # noqa: N803  # pragma: no cover - GPU
+def fold(cols, geo, C):  # noqa: N803
     """torch's fold (N, C, *X) from (N, C*prod(K), P), or None."""
     if not _usable(cols):
         return None

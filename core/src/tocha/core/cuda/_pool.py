@@ -47,7 +47,7 @@ def _pool_args(K2, s2, d2, lo2):  # noqa: N803
     return tuple(K2) + tuple(s2) + tuple(lo2) + tuple(d2)
 
 
-def max_pool(x, K_, s, d, lo, O, want_idx: bool):  # noqa: N803  # pragma: no cover - GPU
+def max_pool(x, K_, s, d, lo, O, want_idx: bool):  # noqa: N803
     """``max_pool_arrays`` on the GPU: (values, int64 indices or None), or None."""
     import cupy as cp
 
@@ -71,7 +71,7 @@ def max_pool(x, K_, s, d, lo, O, want_idx: bool):  # noqa: N803  # pragma: no co
     return y.reshape(shape), (idx.reshape(shape) if want_idx else None)
 
 
-def max_pool_backward(g, idx, X, K_, s, d, lo):  # noqa: N803  # pragma: no cover - GPU
+def max_pool_backward(g, idx, X, K_, s, d, lo):  # noqa: N803
     """The gradient of `max_pool` for the input size ``X``, as a gather, or None."""
     import cupy as cp
 
@@ -174,7 +174,7 @@ def plan_resample(shape, maps):
     return h, w
 
 
-def resample(x, maps):  # pragma: no cover - GPU
+def resample(x, maps):
     """``resample_array`` on the GPU for window maps, or None."""
     import cupy as cp
 
