@@ -334,3 +334,38 @@ def test_empty_and_unsupported_inputs_fall_back(host_cuda):
     x = host_cuda.array(np.ones((1, 3, 2, 2)), np.float32)
     assert C.conv_forward(x, host_cuda.array(np.ones((4, 3, 5, 5)), np.float32), geo0) is None
     assert host_cuda.launched == []
+
+
+def test_empty_gradients_fall_back(host_cuda):
+    geo = _geometry((5, 5), (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), 1)
+    w = host_cuda.array(np.ones((4, 3, 3, 3)), np.float32)
+    g0 = host_cuda.array(np.ones((0, 4, 5, 5)), np.float32)
+    x0 = host_cuda.array(np.ones((0, 3, 5, 5)), np.float32)
+    assert C.conv_transpose_forward(g0, w, geo) is None
+    assert C.conv_weight_forward(x0, g0, geo, (4, 3, 3, 3)) is None
+    assert C.fold(host_cuda.array(np.ones((0, 27, 25)), np.float32), geo, 3) is None
+    assert host_cuda.launched == []
+
+
+def test_conv_ops_dispatch_device_arrays_to_the_kernels(host_cuda):
+    """``_ops/conv.py``'s array functions send a device array to these kernels (as on a GPU)."""
+    X, Kk, s, d, lo, hi, N, Ci, Co, G = CASES["2d-groups"]  # noqa: N806
+    geo = _geometry(X, Kk, s, d, lo, hi, G)
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((N, Ci) + X)
+    w = rng.standard_normal((Co, Ci // G) + Kk)
+    g = rng.standard_normal((N, Co) + geo[1])
+    dx, dw, dg = (host_cuda.array(a, np.float64) for a in (x, w, g))
+    gx, gw = ref_conv_grads(x, w, g, geo)
+    _close(CPU.conv_forward(dx, dw, geo), ref_conv(x, w, geo), np.float64)
+    _close(CPU.conv_transpose_forward(dg, dw, geo), gx, np.float64)
+    _close(CPU.conv_weight_forward(dx, dg, geo, w.shape), gw, np.float64)
+    cols = CPU._unfold_array(dx, geo)
+    _close(CPU._fold_array(cols, geo, Ci), ref_uncols(ref_cols(x, geo), geo), np.float64)
+    dwg = Geometry(*geo[:6], Ci)  # the same geometry, depthwise
+    wd = rng.standard_normal((Ci, 1) + Kk)
+    _close(CPU.conv_forward(dx, host_cuda.array(wd, np.float64), dwg), ref_conv(x, wd, dwg),
+           np.float64)  # fmt: skip
+    assert host_cuda.launched == [
+        "im2col_f64", "col2im_f64", "im2col_f64", "im2col_f64", "col2im_f64", "dw_fwd_f64"
+    ]  # fmt: skip

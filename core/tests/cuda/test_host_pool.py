@@ -272,3 +272,18 @@ def test_window_resample_one_axis_and_identity(host_cuda):
     e = host_cuda.array(np.zeros((0, 2, 4, 4)), np.float32)
     assert PL.resample(e, ((2, FP._area_map(4, 2)),)) is None  # empty: the xp path
     assert len(host_cuda.launched) == 3
+
+
+def test_pool_ops_dispatch_device_arrays_to_the_kernels(host_cuda):
+    """``_ops/pool.py``'s array functions send a device array to these kernels (as on a GPU)."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 3, 7, 9))
+    geom = ((3, 3), (2, 2), (1, 1), (1, 1), (4, 5))
+    y, idx = P.max_pool_arrays(host_cuda.array(x, np.float32), *geom, True)
+    want_y, want_idx = ref_max_pool(x.astype(np.float32).astype(np.float64), *geom)
+    np.testing.assert_array_equal(np.asarray(y, np.float64), want_y)
+    np.testing.assert_array_equal(idx, want_idx)
+    maps = ((2, FP._area_map(7, 3)), (3, FP._avg_axis_map(9, 5, 3, 2, 1, False, True)))
+    _close(P.resample_array(host_cuda.array(x, np.float64), maps), P.resample_array(x, maps),
+           np.float64)  # fmt: skip
+    assert host_cuda.launched == ["maxpool2d_fwd_f32", "window2d_f64"]
