@@ -388,3 +388,46 @@ def test_max_pool_2x2_gradient_paths():
     a = (t(RNG.standard_normal((1, 2, 5, 6)), True),)
     assert gradcheck(lambda z: F.max_pool2d(z, 2), a)
     assert gradgradcheck(lambda z: F.max_pool2d(z, 2), a)
+
+
+def _torch_rule_max_pool2d(x, k, s, p):
+    """Max pooling by torch's loop: each window starts from its first element inside the input
+    and moves on only to a larger value (or a NaN)."""
+    n, c, h, w = x.shape
+    oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+    val, idx = np.empty((n, c, oh, ow)), np.empty((n, c, oh, ow), np.int64)
+    for i in range(oh):
+        for j in range(ow):
+            rows = [r for r in range(i * s - p, i * s - p + k) if 0 <= r < h]
+            cols = [q for q in range(j * s - p, j * s - p + k) if 0 <= q < w]
+            for b in range(n):
+                for ch in range(c):
+                    best, at = x[b, ch, rows[0], cols[0]], rows[0] * w + cols[0]
+                    for r in rows:
+                        for q in cols:
+                            v = x[b, ch, r, q]
+                            if v > best or np.isnan(v):
+                                best, at = v, r * w + q
+                    val[b, ch, i, j], idx[b, ch, i, j] = best, at
+    return val, idx
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int64])
+def test_max_pool_windows_at_the_floor_index_inside_the_input(dtype):
+    # windows holding only -inf (or the integer minimum) equal the padding: their index is
+    # still the first element inside the input, and the gradient stays in its own plane
+    floor = -np.inf if dtype == np.float32 else np.iinfo(np.int64).min
+    x = np.full((2, 2, 4, 5), floor, dtype)
+    x[1, 1, 3, 4] = 7
+    x[0, 1, 0, 0] = 5
+    v, i = F.max_pool2d(torch.from_numpy(x), 3, 1, 1, return_indices=True)
+    rv, ri = _torch_rule_max_pool2d(x.astype(np.float64), 3, 1, 1)
+    np.testing.assert_array_equal(i.numpy(), ri)
+    np.testing.assert_array_equal(v.numpy().astype(np.float64), rv)
+    if dtype == np.float32:
+        xt = torch.from_numpy(x).requires_grad_()
+        F.max_pool2d(xt, 3, 1, 1).sum().backward()
+        ref = np.zeros(x.size)
+        flat = ri + (np.arange(4).reshape(2, 2, 1, 1) * 20)
+        np.add.at(ref, flat.ravel(), 1.0)
+        np.testing.assert_array_equal(xt.grad.numpy(), ref.reshape(x.shape))

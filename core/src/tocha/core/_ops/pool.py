@@ -343,6 +343,17 @@ class IndexGather(Node):
 
 
 # --- max pooling ----------------------------------------------------------------------------------
+def _first_inside(K, s, d, lo, O):  # noqa: N803
+    """For each output position (shape ``O``), the number of the first window offset (in
+    ``np.ndindex(*K)`` order) that lands inside the input rather than in the padding."""
+    first = []
+    for k, si, di, a, o in zip(K, s, d, lo, O):
+        start = np.arange(o, dtype=np.int64) * si - a  # the window's first tap, input coords
+        first.append(np.minimum(np.maximum(0, (-start + di - 1) // di), k - 1))
+    grids = np.meshgrid(*first, indexing="ij")
+    return np.ravel_multi_index(grids, K)
+
+
 def _neg_inf(dt):
     if dt.kind == "f" or dt.kind == "V":
         return -np.inf
@@ -471,7 +482,8 @@ def max_pool_arrays(x, K, s, d, lo, O, want_idx: bool):  # noqa: N803
     span = tuple((o - 1) * si + di * (k - 1) + 1 for o, k, si, di in zip(O, K, s, d))
     dt = x.dtype
     work = x.astype(np.float32) if low_precision(dt) else x
-    if any(a > 0 for a in lo) or any(sp > xs + a for sp, xs, a in zip(span, X, lo)):
+    padded = any(a > 0 for a in lo) or any(sp > xs + a for sp, xs, a in zip(span, X, lo))
+    if padded:
         shape = x.shape[:2] + tuple(max(sp, xs + a) for sp, xs, a in zip(span, X, lo))
         buf = xp.full(shape, _neg_inf(work.dtype), dtype=work.dtype)
         buf[(slice(None), slice(None)) + tuple(slice(a, a + xs) for a, xs in zip(lo, X))] = work
@@ -500,6 +512,13 @@ def max_pool_arrays(x, K, s, d, lo, O, want_idx: bool):  # noqa: N803
     for t in range(n_off - 1, -1, -1):
         xp.equal(window(offsets[t]), m, out=eq)
         xp.copyto(kk, t, where=eq)
+    if padded:
+        # a window whose maximum is the padding's value (all -inf, or the integer minimum)
+        # matched the padding above; torch starts from the window's first element inside the
+        # input and keeps it unless something is larger
+        floor = m == _neg_inf(work.dtype)
+        if floor.any():
+            xp.copyto(kk, xp.asarray(_first_inside(K, s, d, lo, O), dtype=kdt), where=floor)
     if work.dtype.kind == "f":
         nan = xp.isnan(m)
         if nan.any():
