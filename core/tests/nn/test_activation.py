@@ -392,3 +392,16 @@ def test_softmax2d_and_modules_follow_the_functions():
     m = nn.RReLU(0.1, 0.3)
     m.eval()
     np.testing.assert_allclose(m(-torch.ones(3)).numpy(), -0.2)
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+def test_half_tanh_sigmoid_backward_computes_in_float32(name):
+    # torch's half kernels compute 1 - y*y (y * (1 - y)) in float and round once; in half
+    # precision 1 - y*y loses most digits where |y| is near 1
+    x = np.linspace(-4, 4, 201).astype(np.float16)
+    xt = torch.from_numpy(x).requires_grad_()
+    y = getattr(torch, name)(xt)
+    y.backward(torch.ones_like(y))
+    yf = y.detach().numpy().astype(np.float32)
+    want = (1 - yf * yf) if name == "tanh" else yf * (1 - yf)
+    np.testing.assert_array_equal(xt.grad.numpy(), want.astype(np.float16))
