@@ -108,8 +108,13 @@ def test_nccl_all_to_all_single_unequal_and_p2p(dist_world, nccl_group):
     if n >= 2:
         nxt, prv = (r + 1) % n, (r - 1) % n
         got = cuda(np.zeros(4, np.float32))
-        s = dist.isend(cuda(data(r, (4,), "float32", 14)), dst=nxt, group=nccl_group)
-        q = dist.irecv(got, src=prv, group=nccl_group)
-        q.wait()
-        s.wait()
+        mine = cuda(data(r, (4,), "float32", 14))
+        # NCCL's send and recv outside a group each block until the peer's matching call:
+        # a ring where every rank sends first would hang, so even ranks send first
+        if r % 2 == 0:
+            dist.isend(mine, dst=nxt, group=nccl_group).wait()
+            dist.irecv(got, src=prv, group=nccl_group).wait()
+        else:
+            dist.irecv(got, src=prv, group=nccl_group).wait()
+            dist.isend(mine, dst=nxt, group=nccl_group).wait()
         check(got, data(prv, (4,), "float32", 14), "float32")
