@@ -642,3 +642,26 @@ def test_dropout_statistics_match_torch():
         assert abs(y.sum().item() / 200000 - 1.0) < 0.02
         z = fn.alpha_dropout(lib.randn(200000), 0.2, training=True)
         assert abs(z.mean().item()) < 0.02 and abs(z.std().item() - 1.0) < 0.02
+
+
+def test_embedding_bag_max_with_nan_inf_and_padding_matches_torch():
+    # torch's rule: a bag's first kept row starts the max (NaN / -inf included) and only a
+    # strictly larger value replaces it; the gradient goes to the row that holds the max
+    inf, nan = np.inf, np.nan
+    w = np.array([[1, -inf], [nan, -inf], [3, 2], [-inf, -inf], [0.5, nan], [3, 2]], np.float32)
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        idx = rng.integers(0, 6, size=9)
+        off = np.sort(rng.choice(np.arange(10), size=3, replace=False))
+        off[0] = 0
+        pad = int(rng.integers(-1, 6))
+        kw = {"mode": "max", "padding_idx": None if pad < 0 else pad}
+        g = rng.standard_normal((3, 2)).astype(np.float32)
+        wt = torch.from_numpy(w.copy()).requires_grad_()
+        wo = tocha.from_numpy(w.copy()).requires_grad_()
+        a = F.embedding_bag(torch.from_numpy(idx), wt, torch.from_numpy(off), **kw)
+        b = TF.embedding_bag(tocha.from_numpy(idx), wo, tocha.from_numpy(off), **kw)
+        np.testing.assert_array_equal(b.detach().numpy(), a.detach().numpy())
+        a.backward(torch.from_numpy(g))
+        b.backward(tocha.from_numpy(g))
+        np.testing.assert_array_equal(wo.grad.numpy(), wt.grad.numpy())

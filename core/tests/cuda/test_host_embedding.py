@@ -192,7 +192,8 @@ def test_bag_sum_of_no_bags(host_cuda):
 
 
 def _bag_max_ref(rows, keep):
-    """Per-dim max over the kept rows of each bag, the first row attaining it (NaN wins), and
+    """torch's loop per bag and dim: the first kept row starts the max (whatever it holds, NaN
+    and -inf too) and only a strictly larger value replaces it (so a later NaN never does);
     0 / -1 for a bag with no kept row."""
     r = _f64(rows)
     d = r.shape[1]
@@ -200,10 +201,10 @@ def _bag_max_ref(rows, keep):
     pos = np.full((NB, d), -1, dtype=np.int64)
     for b in range(NB):
         ks = [k for k in range(STARTS[b], STARTS[b] + SIZES[b]) if keep is None or keep[k]]
-        if ks:
-            a = np.argmax(r[ks], axis=0)
-            pos[b] = np.asarray(ks)[a]
-            out[b] = r[pos[b], np.arange(d)]
+        for j in range(d):
+            for k in ks:
+                if pos[b, j] < 0 or r[k, j] > out[b, j]:
+                    out[b, j], pos[b, j] = r[k, j], k
     return out, pos
 
 
@@ -214,7 +215,9 @@ def test_bag_max_values_and_positions(host_cuda, dtype, d, masked):
     rng = np.random.default_rng(5)
     # small integers: ties everywhere, so the first row attaining the max must be picked
     rows = rng.integers(-3, 3, size=(N, d)).astype(np.float64)
-    rows[2, 0] = np.nan  # bag 0: the NaN (third row) wins dim 0
+    rows[2, 0] = np.nan  # bag 0: a NaN after the first row never wins (torch)
+    rows[3, 0] = np.nan  # bag 2: a NaN first row is the max
+    rows[9:13, 0] = -np.inf  # bag 5: only -inf: the max is -inf at the first kept row
     rows = rows.astype(dtype)
     keep = None
     if masked:  # padding_idx rows: bag 3 (one row) has none left, bag 5 loses its first
@@ -227,7 +230,8 @@ def test_bag_max_values_and_positions(host_cuda, dtype, d, masked):
     assert out.dtype == np.dtype(dtype) and pos.dtype == np.int64
     np.testing.assert_array_equal(_f64(out), want)
     np.testing.assert_array_equal(pos, want_pos)
-    assert np.isnan(_f64(out)[0, 0]) and pos[0, 0] == 2
+    assert not np.isnan(_f64(out)[0, 0]) and np.isnan(_f64(out)[2, 0]) and pos[2, 0] == 3
+    assert _f64(out)[5, 0] == -np.inf and pos[5, 0] == (10 if masked else 9)
     if masked:
         assert (pos[3] == -1).all() and not _f64(out)[3].any()
 
@@ -239,7 +243,10 @@ def test_bag_max_node_forward_and_backward_match_the_cpu_branch(host_cuda, dtype
     # same rows: values, and the gradient routed to the rows that won
     rng = np.random.default_rng(6)
     d = 9
-    rows = rng.integers(-4, 4, size=(N, d)).astype(dtype)
+    rows = rng.integers(-4, 4, size=(N, d)).astype(np.float64)
+    rows[3, 0] = rows[2, 1] = np.nan  # a first row's NaN wins, a later one never does
+    rows[9:13, 2] = -np.inf  # a bag of -inf: -inf at its first kept row
+    rows = rows.astype(dtype)
     keep = None
     if masked:
         keep = np.ones(N, bool)

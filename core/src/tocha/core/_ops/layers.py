@@ -322,21 +322,24 @@ class BagMax(Node):
             self.pos = xp.asarray(self.pos)
             return xp.asarray(out)
         n, d = rows.shape
-        work = rows
-        if keep is not None:
-            work = xp.where(keep[:, None], rows, -xp.inf)
         out = xp.zeros((nbags, d), dtype=rows.dtype)
         pos = xp.full((nbags, d), -1, dtype=np.int64)
         if n and nonempty.any():
+            # torch's rule per bag and dim: the first kept row starts the max (a NaN or -inf
+            # there too) and only a strictly larger value replaces it (a later NaN never does)
             st = starts[nonempty]
-            mx = xp.maximum.reduceat(work, st, axis=0)
-            cand = xp.where(
-                work == xp.repeat(mx, _seg_lengths(st, n), axis=0), xp.arange(n)[:, None], n
-            )
-            first = xp.minimum.reduceat(cand, st, axis=0)
-            empty = xp.isneginf(mx)  # bags holding only padding_idx entries
-            out[nonempty] = xp.where(empty, 0, mx)
-            pos[nonempty] = xp.where((first < n) & ~empty, first, -1)
+            lens = _seg_lengths(st, n)
+            kept = np.ones(n, bool) if keep is None else keep
+            work = xp.where(kept[:, None], rows, xp.nan)  # fmax skips the padding rows
+            first = xp.minimum.reduceat(xp.where(kept, xp.arange(n), n), st)  # first kept row
+            has = first < n  # bags with no kept row stay 0 / -1
+            start = rows[xp.minimum(first, n - 1)]
+            mx = xp.where(xp.isnan(start), start, xp.fmax.reduceat(work, st, axis=0))
+            hit = (work == xp.repeat(mx, lens, axis=0)) & kept[:, None]
+            at = xp.minimum.reduceat(xp.where(hit, xp.arange(n)[:, None], n), st, axis=0)
+            at = xp.where(at < n, at, first[:, None])  # a NaN max: the first kept row
+            out[nonempty] = xp.where(has[:, None], mx, 0)
+            pos[nonempty] = xp.where(has[:, None], at, -1)
         self.pos, self.n = pos, n
         return out
 

@@ -125,8 +125,10 @@ __device__ void bag_max_fwd(const T* __restrict__ rows, const unsigned char* __r
         for (i64 k = lo; k < hi; ++k) {
             if (has_keep && !keep[k]) continue;
             const A v = to_acc(rows[k * d + j]);
-            // strict '>' keeps the first row attaining the maximum; a NaN wins and stays
-            if (at < 0 || v > best || (v != v && best == best)) {
+            // torch's rule: the first kept row starts the max (a NaN or -inf there too) and
+            // only a strictly larger value replaces it, so ties keep the first row and a
+            // later NaN never wins
+            if (at < 0 || v > best) {
                 best = v;
                 at = k;
             }
