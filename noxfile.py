@@ -136,6 +136,17 @@ def docs(session: nox.Session) -> None:
     session.log(f"documentation site built in {site}")
 
 
+@nox.session(name="gpu-host")
+def gpu_host(session: nox.Session) -> None:
+    """The `gpu`-marked core tests on a pretend GPU (core/tests/cuda/fake_gpu.py): CuPy faked
+    by NumPy, tocha's CUDA kernels built by g++ and run on the CPU. Exercises every CUDA code
+    path without a GPU; the kernel-level host tests (core/tests/cuda) run in tests-core."""
+    session.install(f"./{CORE}[test]")
+    tests = f"{CORE}/tests"
+    args = ["-m", "gpu", "--ignore", f"{tests}/cuda", "--ignore", f"{tests}/distributed"]
+    session.run("pytest", tests, *args, *session.posargs, env={"TOCHA_FAKE_GPU": "1"})
+
+
 @nox.session
 def gpu(session: nox.Session) -> None:
     """pytest -m gpu over core/tests, with CuPy for CUDA 12 (needs an NVIDIA GPU)."""

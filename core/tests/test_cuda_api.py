@@ -191,15 +191,16 @@ def test_gpu_manual_seed_repeats_draws():
 
 @pytest.mark.gpu
 def test_gpu_pin_memory_and_non_blocking_copy():
-    x = torch.arange(12.0, requires_grad=True).reshape(3, 4)
+    leaf = torch.arange(12.0, requires_grad=True)
+    x = leaf.reshape(3, 4)
     p = x.pin_memory()
     assert p.is_pinned() and not x.is_pinned()
     assert p.pin_memory() is p
     y = p.to("cuda", non_blocking=True)
     torch.cuda.synchronize()
-    np.testing.assert_array_equal(y.cpu().numpy(), x.detach().numpy())
+    np.testing.assert_array_equal(y.detach().cpu().numpy(), x.detach().numpy())
     y.sum().backward()  # the gradient flows back through the pin and the copy
-    np.testing.assert_array_equal(x.grad.numpy(), np.ones((3, 4)))
+    np.testing.assert_array_equal(leaf.grad.numpy(), np.ones(12))
 
 
 @pytest.mark.gpu

@@ -16,6 +16,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <math.h>  // the float overloads in the global namespace: exp(float) stays in float
+
 #include <atomic>
 #include <barrier>
 #include <cmath>

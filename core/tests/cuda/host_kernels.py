@@ -124,6 +124,8 @@ class HostKernel:
         count = getattr(lib, f"tocha_params_{name}")(sizes)
         self.param_sizes = list(sizes[:count])
         self.launches = 0
+        # what CuPy's RawKernel.attributes reports (reading it makes CuPy compile the kernel)
+        self.attributes = {"max_threads_per_block": K.MAX_THREADS, "num_regs": 0}
 
     def __call__(self, grid, block, args, shared_mem=0, stream=None):
         gx, gy, gz = _dims(grid)
@@ -151,14 +153,18 @@ class HostKernel:
 
 
 class HostModule:
-    """``kernels/<stem>.cu`` compiled for the host, with a launcher per entry point."""
+    """``kernels/<stem>.cu`` (or the CUDA ``source`` text given) compiled for the host, with a
+    launcher per entry point."""
 
-    def __init__(self, stem: str, build_dir: Path):
+    def __init__(self, stem: str, build_dir: Path, source: str | None = None):
         found = host_compiler()
         if found is None:
             pytest.skip("g++ or the CUDA headers (cuda_fp16.h, cuda_bf16.h) are missing")
         gxx, inc = found
         src = K.KERNEL_DIR / f"{stem}.cu"
+        if source is not None:  # e.g. a cupy.RawKernel's text (tocha.core.jit's fused groups)
+            src = build_dir / f"{stem}-{hashlib.sha256(source.encode()).hexdigest()[:16]}.cu"
+            src.write_text(source)
         flags = ["-std=c++20", "-O1", "-fPIC", "-pthread", f"-I{inc}", f"-I{K.KERNEL_DIR}"]
         flags += ["-include", str(HEADER)]
         # entry points: the extern "C" functions once the file's macros are expanded

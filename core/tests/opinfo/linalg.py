@@ -945,7 +945,7 @@ def _eigh_samples(dtype, rng):
 
 def _eigh_op(a, UPLO="L"):
     lam, v = LA.eigh(_sym_t(a), UPLO=UPLO)
-    w = torch.from_numpy(_weights(a.shape[-1], a._data))
+    w = torch.from_numpy(_weights(a.shape[-1], a._data)).to(a.device)
     return lam, (v * w) @ v.transpose(-2, -1)
 
 
@@ -999,7 +999,7 @@ def _gauge_svd(u, s, vh, k, w, tr, mm):
 def _svd_op(a, full_matrices=True):
     u, s, vh = LA.svd(a, full_matrices=full_matrices)
     k = s.shape[-1]
-    w = torch.from_numpy(_weights(k, a._data))
+    w = torch.from_numpy(_weights(k, a._data)).to(a.device)
     return _gauge_svd(u, s, vh, k, w, lambda x: x.transpose(-2, -1), torch.matmul)
 
 
@@ -1018,7 +1018,7 @@ def _torch_svd_samples(dtype, rng):
 def _torch_svd_op(a, some=True):
     u, s, v = torch.svd(a, some=some)
     k = s.shape[-1]
-    w = torch.from_numpy(_weights(k, a._data))
+    w = torch.from_numpy(_weights(k, a._data)).to(a.device)
     return _gauge_svd(u, s, v.transpose(-2, -1), k, w, lambda x: x.transpose(-2, -1), torch.matmul)
 
 

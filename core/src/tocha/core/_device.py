@@ -118,8 +118,9 @@ def array_module(dev: device):
 
 def device_of_array(arr) -> device:
     """The tocha device of a raw ndarray."""
-    if isinstance(arr, np.ndarray):
+    if arr.__class__ is np.ndarray:
         return CPU
+    # a CuPy array's device has an id; NumPy's (subclasses included) is the string 'cpu'
     dev = getattr(arr, "device", None)
     if dev is not None and hasattr(dev, "id"):
         return device("cuda", dev.id)
@@ -129,6 +130,6 @@ def device_of_array(arr) -> device:
 def get_array_module(*arrays):
     """The array module (numpy or cupy) of the given raw arrays: Chainer's ``xp`` rule."""
     for a in arrays:
-        if not isinstance(a, np.ndarray) and type(a).__module__.startswith("cupy"):
+        if a.__class__ is not np.ndarray and hasattr(getattr(a, "device", None), "id"):
             return cupy_or_none()
     return np

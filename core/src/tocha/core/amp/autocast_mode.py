@@ -288,7 +288,7 @@ def custom_bwd(bwd=None, *, device_type: str = "cuda"):
 def _cast_tree(v, np_dt, device_type):
     if isinstance(v, Tensor):
         a = v._data
-        dev = "cpu" if isinstance(a, _ndarray) else "cuda"
+        dev = "cpu" if a.__class__ is _ndarray else "cuda"
         if dev == device_type and a.dtype.kind in "fV" and a.dtype != _F64 and a.dtype != np_dt:
             return v.to(_dtype.from_numpy_dtype(np_dt))
         return v
@@ -316,20 +316,21 @@ def _device_type(args, kwargs):
     """'cpu' or 'cuda': where the op's first Tensor argument lives (torch dispatches on it)."""
     for a in args:
         if isinstance(a, Tensor):
-            return "cpu" if isinstance(a._data, _ndarray) else "cuda"
+            return "cpu" if a._data.__class__ is _ndarray else "cuda"
         if isinstance(a, (list, tuple)):
             for x in a:
                 if isinstance(x, Tensor):
-                    return "cpu" if isinstance(x._data, _ndarray) else "cuda"
+                    return "cpu" if x._data.__class__ is _ndarray else "cuda"
     for a in kwargs.values():
         if isinstance(a, Tensor):
-            return "cpu" if isinstance(a._data, _ndarray) else "cuda"
+            return "cpu" if a._data.__class__ is _ndarray else "cuda"
     return None
 
 
 def _eligible(t: Tensor, dev: str) -> bool:
     a = t._data
-    return a.dtype.kind in "fV" and a.dtype != _F64 and (isinstance(a, _ndarray)) == (dev == "cpu")
+    # tocha's rule for the CPU: exactly a NumPy array (xp_of); anything else is a device array
+    return a.dtype.kind in "fV" and a.dtype != _F64 and (a.__class__ is _ndarray) == (dev == "cpu")
 
 
 def _cast(t: Tensor, np_dt, dev: str, cache):

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...._ops._util import xp_of  # noqa: F401 - the quantized modules' array-module rule
+
 # Products of a uint8 activation offset (|q - zp| <= 255) and an int8 weight (|q| <= 127) are
 # at most 32385 in magnitude; float32 holds every integer up to 2**24 exactly, so a float32
 # GEMM over at most this many features returns the exact int32 sum. Above it, each partial sum
 # is rounded to float32 (relative error ~6e-8 of the running sum): one SGEMM at any K is far
 # cheaper than slicing K, and that rounding is ~1e5 times below the quantization error.
 F32_EXACT_K = (1 << 24) // (255 * 127)
-
-
-def xp_of(a):
-    if isinstance(a, np.ndarray):
-        return np
-    import cupy  # pragma: no cover - GPU
-
-    return cupy  # pragma: no cover - GPU
 
 
 def quantize_weight(w, dtype: str = "qint8"):
