@@ -650,7 +650,8 @@ def test_jit_fuse_cuda_replay_equals_eager(monkeypatch):
     with torch.no_grad():
         ref = m(x2).cpu().numpy()
     np.testing.assert_allclose(t(x2).cpu().numpy(), ref, rtol=1e-5, atol=1e-5)
-    assert launches == [g.name for g in t.graph.fused_groups]  # one kernel per group
+    # one kernel per group (in the plan's order, which may interleave independent groups)
+    assert sorted(launches) == sorted(g.name for g in t.graph.fused_groups)
     for _, fn, _ in OPS:
         xs = tuple(v.to("cuda") for v in _xy())
         tf = torch.jit.trace(fn, xs)
