@@ -9,6 +9,8 @@
 // __shared__ variables (function-local statics here) private to the running block, as on the
 // GPU. A thread that returns drops out of its barriers, as an exited GPU thread does.
 //
+// Only the built-ins tocha's kernels use are defined: a kernel using another fails to build.
+//
 // What this cannot show: timing, races that only a GPU's scheduling exposes, memory-model
 // subtleties beyond what the barriers order, and bank conflicts.
 #pragma once
@@ -135,12 +137,8 @@ int param_sizes(void (*)(A...), long long* out) {
 #define blockIdx (tocha_host::block_idx)
 #define blockDim (tocha_host::block_dim)
 #define gridDim (tocha_host::grid_dim)
-static constexpr int warpSize = 32;
 
 inline void __syncthreads() { tocha_host::block_barrier->arrive_and_wait(); }
-inline void __syncwarp(unsigned = 0xffffffffu) { tocha_host::warp->bar->arrive_and_wait(); }
-inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
-inline void __threadfence_block() { std::atomic_thread_fence(std::memory_order_seq_cst); }
 
 template <typename T>
 T __shfl_sync(unsigned, T v, int src, int width = 32) {
@@ -157,11 +155,6 @@ T __shfl_down_sync(unsigned, T v, unsigned delta, int width = 32) {
   const int l = tocha_host::lane;
   return tocha_host::exchange(v, l % width + int(delta) >= width ? l : l + int(delta));
 }
-template <typename T>
-T __shfl_up_sync(unsigned, T v, unsigned delta, int width = 32) {
-  const int l = tocha_host::lane;
-  return tocha_host::exchange(v, l % width < int(delta) ? l : l - int(delta));
-}
 
 template <typename T>
 T atomicAdd(T* p, T v) {
@@ -171,22 +164,6 @@ template <typename T>
 T atomicCAS(T* p, T expected, T desired) {
   std::atomic_ref<T>(*p).compare_exchange_strong(expected, desired);
   return expected;  // the old value whether or not it was swapped
-}
-template <typename T>
-T atomicMax(T* p, T v) {
-  std::atomic_ref<T> a(*p);
-  T old = a.load();
-  while (old < v && !a.compare_exchange_weak(old, v)) {
-  }
-  return old;
-}
-template <typename T>
-T atomicMin(T* p, T v) {
-  std::atomic_ref<T> a(*p);
-  T old = a.load();
-  while (v < old && !a.compare_exchange_weak(old, v)) {
-  }
-  return old;
 }
 
 template <typename To, typename From>
@@ -199,14 +176,9 @@ inline To tocha_bits(From v) {
 inline float __int_as_float(int v) { return tocha_bits<float>(v); }
 inline float __uint_as_float(unsigned v) { return tocha_bits<float>(v); }
 inline int __float_as_int(float v) { return tocha_bits<int>(v); }
-inline unsigned __float_as_uint(float v) { return tocha_bits<unsigned>(v); }
 inline double __longlong_as_double(long long v) { return tocha_bits<double>(v); }
 inline long long __double_as_longlong(double v) { return tocha_bits<long long>(v); }
 inline float __expf(float x) { return std::exp(x); }
-inline float __logf(float x) { return std::log(x); }
-inline float __fdividef(float a, float b) { return a / b; }
-inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
-inline double rsqrt(double x) { return 1.0 / std::sqrt(x); }
 // CUDA's integer min / max overloads (device functions in the global namespace)
 #define TOCHA_HOST_MINMAX(T)                              \
   inline T min(T a, T b) { return b < a ? b : a; }        \
@@ -216,7 +188,3 @@ TOCHA_HOST_MINMAX(unsigned)
 TOCHA_HOST_MINMAX(long long)
 TOCHA_HOST_MINMAX(unsigned long long)
 #undef TOCHA_HOST_MINMAX
-template <typename T>
-inline T __ldg(const T* p) {
-  return *p;
-}

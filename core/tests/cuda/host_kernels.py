@@ -20,12 +20,20 @@ import sys
 import types
 from pathlib import Path
 
+import ml_dtypes
 import numpy as np
 import pytest
 
 from tocha.core.cuda import _kernels as K
 
 HEADER = Path(__file__).resolve().parent / "host_cuda.h"
+BF16 = ml_dtypes.bfloat16
+KERNEL_DTYPES = [np.float32, np.float64, np.float16, BF16]  # every kernel's entry points
+
+
+def rounded(a, dtype):
+    """``a`` rounded to ``dtype``, back in float64: what a kernel reading ``dtype`` sees."""
+    return np.asarray(a).astype(dtype).astype(np.float64)
 
 
 class DeviceArray(np.ndarray):

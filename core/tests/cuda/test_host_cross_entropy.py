@@ -4,7 +4,6 @@ written from torch's definition (loss_i = -(1 - e) w_t log p_t - (e / C) sum_c w
 
 from __future__ import annotations
 
-import ml_dtypes
 import numpy as np
 import pytest
 
@@ -12,13 +11,11 @@ from tocha.core.cuda import _cross_entropy as CE
 from tocha.core.cuda import _kernels as K
 from tocha.core.cuda import _softmax as SM
 
-BF16 = ml_dtypes.bfloat16
-DTYPES = [np.float32, np.float64, np.float16, BF16]
+from .host_kernels import BF16
+from .host_kernels import KERNEL_DTYPES as DTYPES
+from .host_kernels import rounded as _q
+
 TOL = {np.float32: 2e-5, np.float64: 1e-12, np.float16: 2e-3, BF16: 1.6e-2}
-
-
-def _q(a, dtype):
-    return np.asarray(a).astype(dtype).astype(np.float64)
 
 
 def _ref(x, t, valid, wf, e):

@@ -5,7 +5,6 @@ branch."""
 
 from __future__ import annotations
 
-import ml_dtypes
 import numpy as np
 import pytest
 
@@ -13,10 +12,10 @@ import tocha.core as torch
 from tocha.core._ops.layers import BagMax
 from tocha.core._tensor import wrap
 from tocha.core.cuda import _embedding as E
+from tocha.core.cuda import _kernels as K
 
-BF16 = ml_dtypes.bfloat16
-DTYPES = [np.float32, np.float64, np.float16, BF16]
-SUF = {np.float32: "f32", np.float64: "f64", np.float16: "f16", BF16: "bf16"}
+from .host_kernels import BF16
+from .host_kernels import KERNEL_DTYPES as DTYPES
 
 
 def _tol(dtype):
@@ -46,7 +45,7 @@ def test_forward_gathers_rows(host_cuda, dtype, shape, d):
     idx = rng.integers(0, 11, size=shape)
     idx.reshape(-1)[:3] = [10, 0, 10]  # the last row, the first, a repeat
     out = E.forward(host_cuda.array(w), host_cuda.array(idx, np.int32))
-    assert host_cuda.launched == [f"embedding_fwd_{SUF[dtype]}"]
+    assert host_cuda.launched == [f"embedding_fwd_{K.dtype_suffix(dtype)}"]
     assert out.shape == shape + (d,) and out.dtype == np.dtype(dtype)
     np.testing.assert_array_equal(_f64(out), _f64(w)[idx])
 
@@ -96,7 +95,7 @@ def test_backward_scatters_rows(host_cuda, dtype, d, det, scale_kind):
     scale = _row_scale(flat, scale_kind)
     out = E.backward(host_cuda.array(g), host_cuda.array(idx), NUM, scale, det=det)
     kind = "sorted" if det else "atomic"
-    assert host_cuda.launched == [f"embedding_bwd_{kind}_{SUF[dtype]}"]
+    assert host_cuda.launched == [f"embedding_bwd_{kind}_{K.dtype_suffix(dtype)}"]
     assert out.shape == (NUM, d) and out.dtype == np.dtype(dtype)
     want = np.zeros((NUM, d))
     np.add.at(want, flat, _f64(g) * (1.0 if scale is None else scale[:, None]))
@@ -171,7 +170,7 @@ def test_bag_sum_with_per_sample_weights(host_cuda, dtype, d):
     # mean's 1/count times per-sample weights, as BagReduce builds ``c`` (float64)
     coef = rng.uniform(0.1, 2.0, size=N) / np.maximum(np.bincount(SEG, minlength=NB), 1)[SEG]
     out = E.bag_sum(host_cuda.array(rows), host_cuda.array(coef), _offsets(), NB)
-    assert host_cuda.launched == [f"bag_sum_fwd_{SUF[dtype]}"]
+    assert host_cuda.launched == [f"bag_sum_fwd_{K.dtype_suffix(dtype)}"]
     assert out.shape == (NB, d) and out.dtype == np.dtype(dtype)
     want = np.zeros((NB, d))
     np.add.at(want, SEG, _f64(rows) * coef[:, None])
@@ -225,7 +224,7 @@ def test_bag_max_values_and_positions(host_cuda, dtype, d, masked):
         keep[[8, 9]] = False
     kp = None if keep is None else host_cuda.array(keep)
     out, pos = E.bag_max(host_cuda.array(rows), kp, E.offsets_from_starts(_xp(), STARTS, N), NB)
-    assert host_cuda.launched == [f"bag_max_fwd_{SUF[dtype]}"]
+    assert host_cuda.launched == [f"bag_max_fwd_{K.dtype_suffix(dtype)}"]
     want, want_pos = _bag_max_ref(rows, keep)
     assert out.dtype == np.dtype(dtype) and pos.dtype == np.int64
     np.testing.assert_array_equal(_f64(out), want)
@@ -264,7 +263,7 @@ def test_bag_max_node_forward_and_backward_match_the_cpu_branch(host_cuda, dtype
         with torch.no_grad():
             grad = node.backward(wrap(mk(g)))
         res[where] = (np.asarray(out), np.asarray(grad._data))
-    assert host_cuda.launched == [f"bag_max_fwd_{SUF[dtype]}"]
+    assert host_cuda.launched == [f"bag_max_fwd_{K.dtype_suffix(dtype)}"]
     np.testing.assert_array_equal(_f64(res["gpu"][0]), _f64(res["cpu"][0]))
     np.testing.assert_array_equal(_f64(res["gpu"][1]), _f64(res["cpu"][1]))
     # and against the reference: each bag's gradient lands on its first maximal kept row
@@ -282,7 +281,7 @@ def test_bag_rows_backward(host_cuda, dtype, d):
     g = rng.standard_normal((NB, d)).astype(dtype)
     coef = rng.uniform(-2, 2, size=N)
     out = E.bag_rows_backward(host_cuda.array(g), host_cuda.array(SEG), host_cuda.array(coef))
-    assert host_cuda.launched == [f"bag_rows_bwd_{SUF[dtype]}"]
+    assert host_cuda.launched == [f"bag_rows_bwd_{K.dtype_suffix(dtype)}"]
     assert out.shape == (N, d) and out.dtype == np.dtype(dtype)
     a = _acc(dtype)
     # one product in the accumulation type, one rounding: bit for bit
@@ -368,7 +367,7 @@ def test_f_embedding_and_embedding_bag_on_device_tensors(host_cuda, dtype, det):
         _close_ops(yd, yc, dtype, scale=4)
     finally:
         torch.use_deterministic_algorithms(old)
-    s = SUF[dtype]
+    s = K.dtype_suffix(dtype)
     bwd = f"embedding_bwd_{'sorted' if det else 'atomic'}_{s}"
     for name in (f"embedding_fwd_{s}", bwd, f"bag_sum_fwd_{s}", f"bag_max_fwd_{s}"):
         assert name in host_cuda.launched

@@ -10,10 +10,10 @@ import pytest
 
 from tocha.core.ao.nn.quantized import _float8 as F8
 from tocha.core.cuda import _fp8
+from tocha.core.cuda import _kernels as K
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
 OUT_DTYPES = [np.dtype(np.float32), np.dtype(np.float16), BF16]
-SUFFIX = {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}
 
 
 def _ref(q, scale, dtype):
@@ -61,7 +61,7 @@ def test_dequantize_matches_ml_dtypes(host_cuda, rows, cols, vec, dtype):
     w = _fp8.dequantize(host_cuda.array(q), host_cuda.array(s), dtype)
     assert type(w) is not np.ndarray and w.flags.c_contiguous
     _same(w, _ref(q, s, dtype))
-    assert host_cuda.launched == [f"fp8_e4m3_dequant_{SUFFIX[dtype.name]}_v{vec}"]
+    assert host_cuda.launched == [f"fp8_e4m3_dequant_{K.dtype_suffix(dtype)}_v{vec}"]
     if rows * cols >= 256:  # every byte value went through the kernel
         assert np.isnan(np.asarray(w, dtype=np.float32)).sum() >= 2
 
@@ -149,5 +149,5 @@ def test_ao_dequantize_on_device_matches_its_numpy_path(host_cuda, dtype):
     else:
         _same(dev, cpu)
     np.testing.assert_allclose(np.asarray(dev, np.float64), wt, rtol=0.07, atol=1e-6)
-    suffix = SUFFIX.get(dtype.name, "f32")
+    suffix = K.dtype_suffix(_fp8.out_dtype(dtype))  # float64 runs the float32 kernel
     assert host_cuda.launched == [f"fp8_e4m3_dequant_{suffix}_v4"]

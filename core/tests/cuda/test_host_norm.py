@@ -4,7 +4,6 @@ the two-stage ``*_wb_partial`` column sums over several parts) against float64 N
 
 from __future__ import annotations
 
-import ml_dtypes
 import numpy as np
 import pytest
 
@@ -12,16 +11,13 @@ from tocha.core.cuda import _kernels as K
 from tocha.core.cuda import _norm as NO
 from tocha.core.cuda import _softmax as SM
 
-BF16 = ml_dtypes.bfloat16
-DTYPES = [np.float32, np.float64, np.float16, BF16]
+from .host_kernels import BF16
+from .host_kernels import KERNEL_DTYPES as DTYPES
+from .host_kernels import rounded as _q
+
 # one rounding of the result in the dtype (float32/64 accumulate a little more)
 TOL = {np.float32: 2e-5, np.float64: 1e-12, np.float16: 2e-3, BF16: 1.6e-2}
 STREAM = SM.CACHE * K.MAX_THREADS  # longer rows are read again (no register cache)
-
-
-def _q(a, dtype):
-    """``a`` rounded to ``dtype``, back in float64: what the kernel actually reads."""
-    return np.asarray(a).astype(dtype).astype(np.float64)
 
 
 def _close(got, want, dtype, what):

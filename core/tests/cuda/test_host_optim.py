@@ -18,11 +18,11 @@ import pytest
 import tocha.core as tocha
 from tocha.core import optim
 from tocha.core._tensor import wrap
+from tocha.core.cuda import _kernels as K
 from tocha.core.cuda import _optim as O
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16), BF16]
-SUFFIX = {"float32": "f32", "float64": "f64", "float16": "f16", "bfloat16": "bf16"}
 # odd sizes (no vector width divides them), a 0-d parameter, and one larger than a block of
 # THREADS (256) threads, so the launch has two blocks per tensor along x
 SHAPES = [(), (3,), (7, 5), (33,), (2, 150)]
@@ -141,7 +141,7 @@ def test_adam_matches_cpu_optimizer(host_cuda, dtype, config):
     steps = 3
     _compare(host_cuda, lambda ps: optim.Adam(ps, **kw), SHAPES, [dtype] * len(SHAPES), steps)
     # one launch per step: every parameter of the group in one multi-tensor kernel
-    assert host_cuda.launched == [f"adam_multi_{SUFFIX[dtype.name]}"] * steps
+    assert host_cuda.launched == [f"adam_multi_{K.dtype_suffix(dtype)}"] * steps
 
 
 def test_adamw_class_uses_the_decoupled_kernel(host_cuda):
@@ -173,7 +173,7 @@ def test_sgd_matches_cpu_optimizer(host_cuda, dtype, config):
     kw = dict(SGD_CONFIGS[config], foreach=True)
     steps = 3
     _compare(host_cuda, lambda ps: optim.SGD(ps, **kw), SHAPES, [dtype] * len(SHAPES), steps)
-    assert host_cuda.launched == [f"sgd_multi_{SUFFIX[dtype.name]}"] * steps
+    assert host_cuda.launched == [f"sgd_multi_{K.dtype_suffix(dtype)}"] * steps
 
 
 def test_sgd_fused_flag_and_momentum_buffers_start_per_parameter(host_cuda):

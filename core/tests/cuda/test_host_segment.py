@@ -3,16 +3,16 @@ kernels) and ``_segment.segment_csr`` against float64 NumPy references."""
 
 from __future__ import annotations
 
-import ml_dtypes
 import numpy as np
 import pytest
 
 import tocha.core as torch
+from tocha.core.cuda import _kernels as K
 from tocha.core.cuda import _segment as S
 
-BF16 = ml_dtypes.bfloat16
-DTYPES = [np.float32, np.float64, np.float16, BF16]
-SUF = {np.float32: "f32", np.float64: "f64", np.float16: "f16", BF16: "bf16"}
+from .host_kernels import BF16
+from .host_kernels import KERNEL_DTYPES as DTYPES
+
 UFUNC = {"sum": np.add, "amax": np.maximum, "amin": np.minimum, "prod": np.multiply}
 
 
@@ -63,7 +63,7 @@ def test_scatter_into_matches_ufunc_at(host_cuda, dtype, op, det):
     out = host_cuda.array(out0)
     S.scatter_into(out, host_cuda.array(tgt), host_cuda.array(src), op, det=det)
     kind = "sorted" if det else "atomic"
-    assert host_cuda.launched == [f"scatter_{kind}_{SUF[dtype]}"]
+    assert host_cuda.launched == [f"scatter_{kind}_{K.dtype_suffix(dtype)}"]
     assert out.dtype == np.dtype(dtype)
     ref = _scatter_ref(out0, tgt, src, op)
     if op in ("amax", "amin"):  # a selection: exact
@@ -210,7 +210,7 @@ def test_segment_csr_matches_numpy(host_cuda, dtype, reduce, tail):
     x = (rng.standard_normal((NROWS,) + tail) * 3).astype(dtype)
     arg_wanted = reduce in ("max", "min")
     res = S.segment_csr(host_cuda.array(x), host_cuda.array(OFFSETS), reduce, arg_wanted)
-    assert host_cuda.launched == [f"segment_csr_{SUF[dtype]}"]
+    assert host_cuda.launched == [f"segment_csr_{K.dtype_suffix(dtype)}"]
     out, arg = res if arg_wanted else (res, None)
     want, want_arg = _segment_ref(x, OFFSETS, reduce)
     assert out.shape == want.shape and out.dtype == np.dtype(dtype)
@@ -292,7 +292,7 @@ def test_index_scatter_at_on_a_device_array_runs_the_kernels(host_cuda, dtype, n
     finally:
         torch.use_deterministic_algorithms(old)
     kind = "sorted" if det else "atomic"
-    assert host_cuda.launched == [f"scatter_{kind}_{SUF[dtype]}"]
+    assert host_cuda.launched == [f"scatter_{kind}_{K.dtype_suffix(dtype)}"]
     want = _f64(out0)
     getattr(np, name).at(want, (index, np.arange(4)[None, :]), _f64(vals))
     tol = _tol(dtype)
@@ -338,7 +338,9 @@ def test_scatter_ops_on_device_tensors(host_cuda, dtype, det):
             np.testing.assert_allclose(_f64(yd._data), _f64(yc._data), rtol=tol, atol=tol)
     finally:
         torch.use_deterministic_algorithms(old)
-    assert set(host_cuda.launched) == {f"scatter_{'sorted' if det else 'atomic'}_{SUF[dtype]}"}
+    assert set(host_cuda.launched) == {
+        f"scatter_{'sorted' if det else 'atomic'}_{K.dtype_suffix(dtype)}"
+    }
 
 
 # --- launch geometry the launchers only reach on huge inputs --------------------------------

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import ml_dtypes
 import numpy as np
 import pytest
 
 from tocha.core.cuda import _kernels as K
 from tocha.core.cuda import _softmax as SM
+
+from .host_kernels import BF16
+from .host_kernels import KERNEL_DTYPES as DTYPES
+from .host_kernels import rounded as _q
 
 
 def _ref(x, dim, log):
@@ -39,15 +42,8 @@ def test_softmax_forward_and_backward_match_numpy(host_cuda, shape, dim, log):
 
 # --- every dtype and launch path -----------------------------------------------------------
 
-BF16 = ml_dtypes.bfloat16
-DTYPES = [np.float32, np.float64, np.float16, BF16]
 TOL = {np.float32: 2e-5, np.float64: 1e-12, np.float16: 2e-3, BF16: 1.6e-2}
 STREAM = SM.CACHE * K.MAX_THREADS  # longer rows are read twice (no register cache)
-
-
-def _q(a, dtype):
-    """``a`` rounded to ``dtype``, back in float64: what the kernel actually reads."""
-    return np.asarray(a).astype(dtype).astype(np.float64)
 
 
 def _two_pass(x, log):

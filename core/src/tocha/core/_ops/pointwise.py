@@ -2818,10 +2818,9 @@ class Relu(_Unary):
     def forward(self, a, into=False):
         if a.__class__ is _ndarray:
             if into:  # relu_ under autograd: inplace_apply checked a with _relu_into_ok
-                return np.maximum(a, _scalar_for(a, 0), out=a)
-            dt = a.dtype
-            kind = dt.kind
-            if (kind == "f" and dt.itemsize != 2) or kind == "i" or kind == "u":
+                _relu_into(a)
+                return a
+            if _relu_fast_dtype(a.dtype):
                 return _relu_np(a)  # what _Unary.forward ends in, without its checks
         y = _cuda_act_fwd("relu", a)
         return _Unary.forward(self, a) if y is None else y
@@ -2845,11 +2844,12 @@ def _relu_into_ok(a) -> bool:
     """Whether relu_ can write ``max(a, 0)`` straight into ``a`` (a writeable NumPy float, not
     half, or integer array: Relu.forward's fast dtypes) instead of computing a new array and
     copying it back."""
-    if a.__class__ is not _ndarray or not a.flags.writeable:
-        return False
-    dt = a.dtype
-    kind = dt.kind
-    return (kind == "f" and dt.itemsize != 2) or kind == "i" or kind == "u"
+    return a.__class__ is _ndarray and a.flags.writeable and _relu_fast_dtype(a.dtype)
+
+
+def _relu_fast_dtype(dt) -> bool:
+    """Float (not half) and integer dtypes: NumPy's maximum runs on them directly."""
+    return (dt.kind == "f" and dt.itemsize != 2) or dt.kind in "iu"
 
 
 def _relu_into(a) -> None:

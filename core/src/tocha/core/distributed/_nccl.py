@@ -104,9 +104,9 @@ def communicator(pg: ProcessGroup, device_id: int):
 
 def _one_device(fn: str, *tensors) -> None:
     """NCCL reads and writes only its communicator's device: every tensor on one CUDA device."""
-    ids = {getattr(getattr(t._data, "device", None), "id", None) for t in tensors}
-    if len(ids) > 1 or None in ids:  # None: a CPU (NumPy) tensor
-        where = ", ".join(sorted({str(t.device) for t in tensors}))
+    devices = {t.device for t in tensors}
+    if len(devices) > 1 or any(d.type != "cuda" for d in devices):
+        where = ", ".join(sorted(str(d) for d in devices))
         raise ValueError(
             f"{fn}: the nccl backend needs all tensors on one CUDA device, got {where}"
         )
