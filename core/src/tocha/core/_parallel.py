@@ -82,6 +82,17 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
+def may_split() -> bool:
+    """Whether the calling code may split work over the pool: not from one of the pool's own
+    threads (it would wait on itself) nor inside a one-BLAS-thread region (the caller has
+    already split its work over the threads)."""
+    return (
+        _num_threads > 1
+        and not _BLAS_STATE[0]
+        and not threading.current_thread().name.startswith("tocha-intra-op")
+    )
+
+
 def _parallel(n: int) -> bool:
     return n >= MIN_ELEMENTS and _num_threads > 1
 

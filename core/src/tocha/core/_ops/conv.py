@@ -40,11 +40,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _parallel
+from .. import _blas, _parallel
+from .._blas import gemm_into
 from .._mode import MODE
 from .._tensor import Tensor
 from ..autograd.function import Node
-from ._nnkernel import gemm_into, low_precision
+from ._nnkernel import low_precision
 from ._util import xp_of
 
 __all__ = [
@@ -187,7 +188,7 @@ def _columns(xp, xb, geo):
 
 def _matmul(xp, a, b):
     if a.shape[0] == 1:
-        return xp.matmul(a[0], b[0])[None]
+        return _blas.matmul(a[0], b[0])[None]
     return xp.matmul(a, b)
 
 

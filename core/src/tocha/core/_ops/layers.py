@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _blas
 from .._tensor import Tensor, wrap
 from ..autograd.function import Node
 from ..autograd.grad_mode import MODE
@@ -31,8 +32,8 @@ def _cuda_ok(dtype) -> bool:
 def _mm(a, b):
     """``a @ b`` for raw 2-D arrays; half and bfloat16 go through float32 (no BLAS for them)."""
     if low_precision(a.dtype):
-        return (a.astype(np.float32) @ b.astype(np.float32)).astype(a.dtype)
-    return a @ b
+        return _blas.matmul(a.astype(np.float32), b.astype(np.float32)).astype(a.dtype)
+    return _blas.matmul(a, b)
 
 
 class Linear(Node):

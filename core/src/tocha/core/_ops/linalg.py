@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from .. import _dtype
+from .. import _blas, _dtype
 from .._tensor import Tensor, wrap
 from ..autograd.function import Node
 from ..autograd.grad_mode import MODE
@@ -218,8 +218,10 @@ def _matmul_arrays(a, b):
     """``a @ b`` on raw arrays, folding a batch onto a 2-D right operand into one GEMM."""
     if a.dtype in _DIRECT:
         if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous:
-            out = a.reshape(-1, a.shape[-1]) @ b
+            out = _blas.matmul(a.reshape(-1, a.shape[-1]), b)
             return out.reshape(a.shape[:-1] + (b.shape[-1],))
+        if a.ndim == 2 and b.ndim == 2:
+            return _blas.matmul(a, b)
         # the ndarray operator is xp.matmul for NumPy and CuPy alike, without the xp lookup
         return a @ b
     xp = xp_of(a)
@@ -382,7 +384,7 @@ def _matmul_op(self: Tensor, other) -> Tensor:
             and a.shape[1] == b.shape[0]
         ):
             # two matrices: nothing to fold, so _matmul_arrays is one GEMM (or its half path)
-            res = a @ b if a.dtype in _DIRECT else _matmul_arrays(a, b)
+            res = _blas.matmul(a, b) if a.dtype in _DIRECT else _matmul_arrays(a, b)
             if (self._rg or other._rg) and MODE.grad:
                 # MatMul is binary and saves only its inputs: record_binary is its apply
                 # without the generic dispatch (shapes are checked, so no broadcast error)

@@ -1,0 +1,276 @@
+"""The BLAS behind tocha's float32/float64 matrix products on the CPU.
+
+NumPy's ``matmul`` calls the OpenBLAS its wheel bundles. When Intel MKL is installed (the
+``mkl`` extra: ``pip install "tocha-core[mkl]"``), tocha calls MKL's CBLAS directly for the
+2-D products of ``nn.Linear``, ``matmul`` and the convolutions, as torch's CPU build does: on
+this project's x86 benchmark machine MKL's SGEMM runs the transformer and convolution shapes
+1.1-1.6x faster than OpenBLAS (docs/performance.md).
+
+MKL runs *sequentially* (its threading layer set once, before its first call), and a large
+product is split by rows or columns over tocha's intra-op threads (``_parallel``): one thread
+model for the whole library. MKL's OpenMP workers would otherwise spin for 200 ms after every
+GEMM on the cores tocha's own threads need (measured: convolution steps up to 1.5x slower).
+
+``TOCHA_BLAS`` picks the library: ``auto`` (the default: MKL when installed), ``mkl`` (an
+error naming the fix when it is not), ``openblas`` (NumPy's, always available).
+
+``gemm_into(a, b, c, beta)`` accumulates ``c = a @ b + beta * c`` in place through whichever
+CBLAS is in use (NumPy's ``matmul`` has no ``beta``); when no CBLAS can be found (another
+BLAS, another platform) both entry points fall back to ``np.matmul``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+import sys
+import threading
+
+import numpy as np
+
+from . import _parallel
+
+__all__ = ["library", "matmul", "gemm_into"]
+
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+_MKL_THREADING_SEQUENTIAL = 1
+_MIN_MKL = 1 << 15  # m*n*k below which NumPy's call (no ctypes marshalling) is as fast
+_MIN_SPLIT = 1 << 22  # m*n*k from which a product is split over the intra-op threads
+_CHOICES = ("auto", "mkl", "openblas")
+
+_lock = threading.Lock()
+_state: dict = {}  # 'library': 'mkl' | 'openblas' | None, 'fns': {'s': fn, 'd': fn}
+
+
+def _gemm_argtypes(fn, real, int_t) -> None:
+    e, p = ctypes.c_int, ctypes.c_void_p
+    fn.argtypes = [e, e, e, int_t, int_t, int_t, real, p, int_t, p, int_t, real, p, int_t]
+    fn.restype = None
+
+
+def _mkl_candidates() -> list:
+    """Paths where the ``mkl`` wheel (or conda) puts the MKL runtime library."""
+    names = ("libmkl_rt.so*", "libmkl_rt*.dylib", "mkl_rt*.dll")
+    dirs = []
+    for prefix in dict.fromkeys((sys.prefix, sys.base_prefix, sys.exec_prefix)):
+        dirs += [os.path.join(prefix, "lib"), os.path.join(prefix, "Library", "bin")]
+    found = [p for d in dirs for n in names for p in sorted(glob.glob(os.path.join(d, n)))]
+    import ctypes.util
+
+    lib = ctypes.util.find_library("mkl_rt")
+    return found + ([lib] if lib else [])
+
+
+def _load_mkl() -> dict:
+    """{'s': sgemm, 'd': dgemm} from MKL set to run sequentially, or {} when unavailable."""
+    for path in _mkl_candidates():
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        layer = getattr(lib, "MKL_Set_Threading_Layer", None)
+        if layer is None:
+            continue
+        layer.argtypes, layer.restype = [ctypes.c_int], ctypes.c_int
+        # fails (returns another layer) when MKL already ran threaded in this process: then
+        # its OpenMP threads and the row split below would oversubscribe the cores
+        if layer(_MKL_THREADING_SEQUENTIAL) != _MKL_THREADING_SEQUENTIAL:
+            continue
+        fns = {}
+        for ch, real in (("s", ctypes.c_float), ("d", ctypes.c_double)):
+            # the ILP64 entry points (MKL 2023+) take any size; else LP64 with a size check
+            fn = getattr(lib, f"cblas_{ch}gemm_64", None)
+            int_t = ctypes.c_int64
+            if fn is None:
+                fn, int_t = getattr(lib, f"cblas_{ch}gemm", None), ctypes.c_int
+            if fn is not None:
+                _gemm_argtypes(fn, real, int_t)
+                fn.lp64 = int_t is ctypes.c_int
+                fns[ch] = fn
+        if fns:
+            return fns
+    return {}
+
+
+def _load_openblas() -> dict:
+    """{'s': sgemm, 'd': dgemm} from the OpenBLAS loaded in this process (NumPy's first)."""
+    fns = {}
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {ln.split()[-1] for ln in f if "openblas" in ln.rsplit("/", 1)[-1]}
+    except OSError:
+        return fns
+    # NumPy's own copy first (SciPy may load another OpenBLAS beside it)
+    for path in sorted(paths, key=lambda p: ("numpy" not in p, p)):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        # the "64_" symbols take 64-bit integers (ILP64), the plain ones 32-bit (LP64)
+        for suffix, int_t in (("64_", ctypes.c_int64), ("", ctypes.c_int)):
+            for prefix in ("scipy_cblas_", "cblas_"):
+                for ch, real in (("s", ctypes.c_float), ("d", ctypes.c_double)):
+                    fn = getattr(lib, f"{prefix}{ch}gemm{suffix}", None)
+                    if fn is None or ch in fns:
+                        continue
+                    _gemm_argtypes(fn, real, int_t)
+                    fn.lp64 = int_t is ctypes.c_int
+                    fns[ch] = fn
+        if fns:
+            break
+    return fns
+
+
+def _works(fn, dt) -> bool:
+    """A wrong guess about a library's integer width shows up here, not in a result."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((3, 5)).astype(dt), rng.standard_normal((4, 5)).astype(dt)
+    c = np.ones((3, 4), dtype=dt)
+    try:
+        fn(_ROW_MAJOR, _NO_TRANS, _TRANS, 3, 4, 5, 1.0, a.ctypes.data, 5, b.ctypes.data, 5, 1.0,
+           c.ctypes.data, 4)  # fmt: skip
+    except Exception:  # pragma: no cover - an unexpected library
+        return False
+    return bool(np.allclose(c, a @ b.T + 1, rtol=1e-4, atol=1e-4))
+
+
+def _resolve() -> dict:
+    choice = os.environ.get("TOCHA_BLAS", "auto").strip().lower() or "auto"
+    if choice not in _CHOICES:
+        raise ValueError(f"TOCHA_BLAS must be one of {', '.join(_CHOICES)}, got {choice!r}")
+    fns, name = {}, None
+    if choice in ("auto", "mkl"):
+        fns, name = _load_mkl(), "mkl"
+        if not fns and choice == "mkl":
+            raise RuntimeError(
+                "TOCHA_BLAS=mkl: Intel MKL's runtime (libmkl_rt) was not found or already runs "
+                "threaded in this process; install it with pip install 'tocha-core[mkl]' or "
+                "unset TOCHA_BLAS"
+            )
+    if not fns:
+        try:
+            fns, name = _load_openblas(), "openblas"
+        except Exception:  # pragma: no cover - no ctypes, an unexpected library
+            fns = {}
+    fns = {ch: fn for ch, fn in fns.items() if _works(fn, np.float32 if ch == "s" else np.float64)}
+    return {"library": name if fns else None, "fns": fns}
+
+
+def _get() -> dict:
+    st = _state.get("s")
+    if st is None:
+        with _lock:
+            st = _state.get("s")
+            if st is None:
+                st = _state["s"] = _resolve()
+    return st
+
+
+def library() -> str | None:
+    """``'mkl'``, ``'openblas'`` (NumPy's) or None: the CBLAS tocha's products call."""
+    return _get()["library"]
+
+
+def _fn(dt):
+    return _get()["fns"].get({"f": "s", "d": "d"}.get(dt.char, "?"))
+
+
+_INT32_MAX = (1 << 31) - 1
+
+
+def _layout(a):
+    """(transpose flag, leading dimension) of a 2-D array BLAS can read in place, or None."""
+    s0, s1 = a.strides
+    it = a.itemsize
+    m, n = a.shape
+    if s1 == it and s0 >= max(n, 1) * it and s0 % it == 0:
+        return _NO_TRANS, s0 // it
+    if s0 == it and s1 >= max(m, 1) * it and s1 % it == 0:
+        return _TRANS, s1 // it
+    return None
+
+
+def _gemm(fn, a, b, c, beta: float) -> bool:
+    """``c = a @ b + beta * c`` through ``fn``; False when an operand's layout or size doesn't
+    fit CBLAS (nothing written then)."""
+    la, lb = _layout(a), _layout(b)
+    m, k = a.shape
+    n = b.shape[1]
+    if la is None or lb is None or c.strides[1] != c.itemsize or c.strides[0] < n * c.itemsize:
+        return False
+    ldc = c.strides[0] // c.itemsize
+    if fn.lp64 and max(m, n, k, la[1], lb[1], ldc) > _INT32_MAX:
+        return False
+    fn(_ROW_MAJOR, la[0], lb[0], m, n, k, 1.0, a.ctypes.data, la[1], b.ctypes.data, lb[1],
+       beta, c.ctypes.data, max(ldc, 1))  # fmt: skip
+    return True
+
+
+def _split(fn, a, b, c) -> bool:
+    """``c = a @ b`` in one part per intra-op thread (rows of ``a``, or columns of ``b`` when
+    ``a`` has the fewer), the parts' GEMMs side by side (ctypes releases the GIL)."""
+    m, n = c.shape
+    parts = _parallel.get_num_threads()
+    if n > m:
+        cuts = [(n * i // parts, n * (i + 1) // parts) for i in range(parts)]
+        jobs = [(a, b[:, lo:hi], c[:, lo:hi]) for lo, hi in cuts]
+    else:
+        cuts = [(m * i // parts, m * (i + 1) // parts) for i in range(parts)]
+        jobs = [(a[lo:hi], b, c[lo:hi]) for lo, hi in cuts]
+    pool = _parallel._get_pool()
+    futures = [pool.submit(_gemm, fn, *job, 0.0) for job in jobs[1:]]
+    ok = _gemm(fn, *jobs[0], 0.0)
+    return all([f.result() for f in futures]) and ok
+
+
+def matmul(a, b, out=None):
+    """``a @ b`` for 2-D arrays: MKL's GEMM (split over the intra-op threads when large) for
+    float32/float64 NumPy arrays when MKL is in use, else the ``@`` operator (NumPy's
+    OpenBLAS, CuPy's cuBLAS). ``out``, when given, is a C-contiguous result array."""
+    if (
+        a.__class__ is not np.ndarray
+        or b.__class__ is not np.ndarray
+        or a.dtype is not b.dtype
+        or a.ndim != 2
+        or b.ndim != 2
+    ):
+        return a @ b if out is None else np.matmul(a, b, out=out)
+    m, k = a.shape
+    n = b.shape[1]
+    st = _get()
+    fn = st["fns"].get({"f": "s", "d": "d"}.get(a.dtype.char, "?"))
+    work = m * n * k
+    if st["library"] != "mkl" or fn is None or work < _MIN_MKL or k != b.shape[0]:
+        return a @ b if out is None else np.matmul(a, b, out=out)
+    c = np.empty((m, n), dtype=a.dtype) if out is None else out
+    if work >= _MIN_SPLIT and _parallel.may_split():
+        done = _split(fn, a, b, c)
+    else:
+        done = _gemm(fn, a, b, c, 0.0)
+    if not done:  # an operand BLAS can't read in place: NumPy copies it
+        np.matmul(a, b, out=c)
+    return c
+
+
+def gemm_into(a, b, c, beta: float = 0.0, trans_b: bool = False) -> None:
+    """``c = a @ b + beta * c`` (``b.T`` when ``trans_b``) for 2-D float32/float64 NumPy arrays
+    whose last axis is contiguous (slices of larger arrays are fine); ``beta`` is 0 or 1.
+
+    Runs through CBLAS when it is available (no temporary, the GIL released, on the calling
+    thread only), else through ``np.matmul``.
+    """
+    if c.shape[0] == 0 or c.shape[1] == 0:
+        return
+    bb = b.T if trans_b else b
+    if a.shape[1] == 0:  # an empty sum
+        if beta == 0:
+            c[...] = 0
+        return
+    fn = _fn(c.dtype)
+    if fn is not None and a.dtype == c.dtype and b.dtype == c.dtype and _gemm(fn, a, bb, c, beta):
+        return
+    if beta == 0:
+        np.matmul(a, bb, out=c)
+    else:
+        c += np.matmul(a, bb)

@@ -1,0 +1,208 @@
+"""tocha.core._blas: the CBLAS behind the CPU matrix products (MKL when installed, else NumPy's
+OpenBLAS, else NumPy's matmul), against float64 NumPy on every layout BLAS reads in place
+(row-major, transposed views, row-strided slices), the split over the intra-op threads in both
+orientations, the fallbacks, and the ``TOCHA_BLAS`` choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tocha.core as torch
+from tocha.core import _blas, _parallel
+
+RNG = np.random.default_rng(3)
+
+
+@pytest.fixture(params=["mkl", "openblas", "numpy"])
+def library(request, monkeypatch):
+    """Each library in turn (MKL where the `mkl` extra is installed, as in tests-core)."""
+    if request.param == "numpy":
+        state = {"library": None, "fns": {}}
+    else:
+        load = _blas._load_mkl if request.param == "mkl" else _blas._load_openblas
+        fns = load()
+        if not fns:
+            pytest.skip(f"{request.param} is not installed in this session")
+        state = {"library": request.param, "fns": fns}
+    monkeypatch.setitem(_blas._state, "s", state)
+    return request.param
+
+
+@pytest.fixture(params=[1, 2])
+def threads(request):
+    prev = _parallel.get_num_threads()
+    _parallel.set_num_threads(request.param)
+    yield request.param
+    _parallel.set_num_threads(prev)
+
+
+def _operand(shape, dtype, layout):
+    """A (rows, cols) array laid out as ``layout``: 'c' row-major, 'f' a transposed view,
+    's' a slice of a wider row-major array (row stride > cols)."""
+    if layout == "c":
+        return RNG.standard_normal(shape).astype(dtype)
+    if layout == "f":
+        return RNG.standard_normal(shape[::-1]).astype(dtype).T
+    wide = RNG.standard_normal((shape[0] + 2, shape[1] + 5)).astype(dtype)
+    return wide[1 : 1 + shape[0], 3 : 3 + shape[1]]
+
+
+def _tol(dtype):
+    return 2e-4 if dtype == np.float32 else 1e-12
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("la", ["c", "f", "s"])
+@pytest.mark.parametrize("lb", ["c", "f", "s"])
+def test_matmul_layouts(library, threads, dtype, la, lb):
+    # 6.6M multiply-adds: above the split threshold, so two threads split it
+    m, k, n = 181, 203, 179
+    a, b = _operand((m, k), dtype, la), _operand((k, n), dtype, lb)
+    c = _blas.matmul(a, b)
+    assert c.dtype == dtype and c.shape == (m, n) and c.flags.c_contiguous
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    np.testing.assert_allclose(c, ref, rtol=_tol(dtype), atol=_tol(dtype) * np.sqrt(k))
+
+
+@pytest.mark.parametrize("shape", [(4000, 64, 16), (16, 64, 4000), (1, 300, 300), (300, 300, 1)])
+def test_matmul_split_orientations_and_thin(library, threads, shape):
+    # rows split when a has more, columns when b does; vectors as (1, k) and (k, 1) matrices
+    m, k, n = shape
+    a = RNG.standard_normal((m, k)).astype(np.float32)
+    b = RNG.standard_normal((k, n)).astype(np.float32)
+    out = np.full((m, n), np.nan, np.float32)
+    res = _blas.matmul(a, b, out=out)
+    assert res is out
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    np.testing.assert_allclose(out, ref, rtol=2e-4, atol=2e-4 * np.sqrt(k))
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        (np.arange(12).reshape(3, 4), np.arange(8).reshape(4, 2)),  # integers: no BLAS
+        (np.ones((40, 50), np.complex64), np.ones((50, 60), np.complex64)),
+        (np.ones((40, 50), np.float32), np.ones((50, 60), np.float64)),  # promotion
+        (np.ones((2, 40, 50), np.float32), np.ones((2, 50, 60), np.float32)),  # batched
+        (np.ones((0, 50), np.float32), np.ones((50, 60), np.float32)),
+        (np.ones((40, 0), np.float32), np.ones((0, 60), np.float32)),  # an empty sum: zeros
+        (np.ones((60, 70), np.float32)[::-1], np.ones((70, 80), np.float32)),  # negative stride
+    ],
+)
+def test_matmul_falls_back_to_numpy(library, a, b):
+    c = _blas.matmul(a, b)
+    np.testing.assert_array_equal(c, np.matmul(a, b))
+    assert c.dtype == np.matmul(a, b).dtype
+
+
+def test_matmul_broadcast_operand_is_copied_not_misread(library):
+    # a stride-0 (expanded) operand is no BLAS layout: NumPy's matmul handles it
+    a = np.broadcast_to(RNG.standard_normal((1, 200)).astype(np.float32), (300, 200))
+    b = RNG.standard_normal((200, 250)).astype(np.float32)
+    np.testing.assert_allclose(_blas.matmul(a, b), a @ b, rtol=1e-5, atol=1e-4)
+
+
+def test_tensor_ops_use_it(library):
+    # nn.Linear, Tensor @ and torch.matmul (with its folded batch) through the library
+    x = torch.randn(64, 30, 96)
+    lin = torch.nn.Linear(96, 128)
+    w = lin.weight.detach().numpy().astype(np.float64)
+    ref = x.numpy().astype(np.float64) @ w.T + lin.bias.detach().numpy()
+    np.testing.assert_allclose(lin(x).detach().numpy(), ref, rtol=1e-4, atol=1e-4)
+    m = torch.randn(96, 200)
+    np.testing.assert_allclose(
+        torch.matmul(x, m).numpy(), x.numpy().astype(np.float64) @ m.numpy(), rtol=1e-4, atol=1e-4
+    )
+    np.testing.assert_allclose(
+        (x[0] @ m).numpy(), x[0].numpy().astype(np.float64) @ m.numpy(), rtol=1e-4, atol=1e-4
+    )
+
+
+# --- gemm_into (the convolutions' accumulating GEMM) ----------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("trans_b", [False, True])
+@pytest.mark.parametrize("beta", [0.0, 1.0])
+def test_gemm_into_on_slices(library, dtype, trans_b, beta):
+    a = RNG.standard_normal((13, 40)).astype(dtype)[2:11, 5:29]  # (9, 24), row stride 40
+    b_full = RNG.standard_normal((30, 50)).astype(dtype)
+    b = b_full[1:8, 3:27] if trans_b else b_full[3:27, 1:8]  # (7, 24) or (24, 7)
+    c_full = RNG.standard_normal((12, 20)).astype(dtype)
+    c0 = c_full.copy()
+    c = c_full[1:10, 4:11]  # (9, 7), row stride 20
+    _blas.gemm_into(a, b, c, beta, trans_b)
+    bb = b.T if trans_b else b
+    ref = a.astype(np.float64) @ bb.astype(np.float64) + beta * c0[1:10, 4:11]
+    np.testing.assert_allclose(c, ref, rtol=_tol(dtype) / 2, atol=_tol(dtype) / 2)
+    # nothing outside the slice is written
+    mask = np.ones(c_full.shape, bool)
+    mask[1:10, 4:11] = False
+    np.testing.assert_array_equal(c_full[mask], c0[mask])
+
+
+def test_gemm_into_empty_inner_dimension(library):
+    c = np.full((3, 4), np.nan, dtype=np.float32)
+    _blas.gemm_into(np.zeros((3, 0), np.float32), np.zeros((0, 4), np.float32), c, 0.0)
+    np.testing.assert_array_equal(c, 0)
+    c[...] = 2
+    _blas.gemm_into(np.zeros((3, 0), np.float32), np.zeros((0, 4), np.float32), c, 1.0)
+    np.testing.assert_array_equal(c, 2)
+
+
+# --- choosing the library ---------------------------------------------------------------------------
+def test_tocha_blas_choice(monkeypatch):
+    monkeypatch.setenv("TOCHA_BLAS", "openblas")
+    st = _blas._resolve()
+    assert st["library"] in ("openblas", None)  # None: no CBLAS found in NumPy's library
+    monkeypatch.setenv("TOCHA_BLAS", "accelerate")
+    with pytest.raises(ValueError, match=r"TOCHA_BLAS must be one of auto, mkl, openblas"):
+        _blas._resolve()
+    monkeypatch.setenv("TOCHA_BLAS", "mkl")
+    monkeypatch.setattr(_blas, "_mkl_candidates", lambda: [])
+    with pytest.raises(RuntimeError, match=r"pip install 'tocha-core\[mkl\]'"):
+        _blas._resolve()
+    monkeypatch.setenv("TOCHA_BLAS", "auto")  # without MKL: NumPy's OpenBLAS
+    assert _blas._resolve()["library"] in ("openblas", None)
+
+
+def test_auto_prefers_mkl_when_installed(monkeypatch):
+    monkeypatch.delenv("TOCHA_BLAS", raising=False)
+    expected = "mkl" if _blas._load_mkl() else ("openblas" if _blas._load_openblas() else None)
+    assert _blas._resolve()["library"] == expected
+
+
+# --- torch.backends -------------------------------------------------------------------------------
+def test_backends_mkl_reports_the_library_in_use(monkeypatch):
+    for lib in ("mkl", "openblas", None):
+        monkeypatch.setitem(_blas._state, "s", {"library": lib, "fns": {}})
+        assert torch.backends.mkl.is_available() is (lib == "mkl")
+
+
+def test_tocha_blas_openblas_turns_mkl_off_in_a_fresh_process():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, tocha.core as torch\n"
+        "a = torch.randn(300, 200); b = torch.randn(200, 100)\n"
+        "err = abs((a @ b).numpy() - a.numpy().astype(np.float64) @ b.numpy()).max()\n"
+        "print(torch.backends.mkl.is_available(), err < 1e-3)\n"
+    )
+    env = dict(os.environ, TOCHA_BLAS="openblas")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True"]
+
+
+def test_backends_flags_keep_torch_defaults():
+    from tocha.core.backends import cudnn, mps
+
+    assert (cudnn.enabled, cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32) == (
+        True,
+        False,
+        False,
+        True,
+    )
+    assert cudnn.is_available() is False and cudnn.version() is None
+    assert mps.is_available() is False and mps.is_built() is False
