@@ -78,6 +78,20 @@ def test_matmul_split_orientations_and_thin(library, threads, shape):
     np.testing.assert_allclose(out, ref, rtol=2e-4, atol=2e-4 * np.sqrt(k))
 
 
+@pytest.mark.parametrize("shape", [(4000, 64, 16), (16, 64, 4000), (30, 20, 10)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul_with_bias(library, threads, shape, dtype):
+    # the bias written into the output and accumulated by the GEMM (split parts included)
+    m, k, n = shape
+    a = RNG.standard_normal((m, k)).astype(dtype)
+    w = RNG.standard_normal((n, k)).astype(dtype)
+    bias = RNG.standard_normal(n).astype(dtype)
+    c = _blas.matmul(a, w.T, bias=bias)
+    ref = a.astype(np.float64) @ w.T.astype(np.float64) + bias
+    assert c.dtype == dtype and c.shape == (m, n)
+    np.testing.assert_allclose(c, ref, rtol=_tol(dtype), atol=_tol(dtype) * np.sqrt(k))
+
+
 @pytest.mark.parametrize(
     "a, b",
     [

@@ -207,42 +207,66 @@ def _gemm(fn, a, b, c, beta: float) -> bool:
     return True
 
 
-def _split(fn, a, b, c) -> bool:
-    """``c = a @ b`` in one part per intra-op thread (rows of ``a``, or columns of ``b`` when
-    ``a`` has the fewer), the parts' GEMMs side by side (ctypes releases the GIL)."""
+def _gemm_bias(fn, a, b, c, bias) -> bool:
+    """``c = a @ b (+ bias)``: the bias written into ``c`` first and accumulated by the GEMM
+    (``beta = 1``, as torch's addmm does), so it costs no separate pass over the result."""
+    if bias is None:
+        return _gemm(fn, a, b, c, 0.0)
+    c[...] = bias
+    return _gemm(fn, a, b, c, 1.0)
+
+
+def _split(fn, a, b, c, bias=None) -> bool:
+    """``c = a @ b (+ bias)`` in one part per intra-op thread (rows of ``a``, or columns of
+    ``b`` when ``a`` has the fewer), the parts' GEMMs side by side (ctypes releases the GIL)."""
     m, n = c.shape
     parts = _parallel.get_num_threads()
     if n > m:
         cuts = [(n * i // parts, n * (i + 1) // parts) for i in range(parts)]
-        jobs = [(a, b[:, lo:hi], c[:, lo:hi]) for lo, hi in cuts]
+        jobs = [
+            (a, b[:, lo:hi], c[:, lo:hi], None if bias is None else bias[lo:hi])
+            for lo, hi in cuts
+        ]
     else:
         cuts = [(m * i // parts, m * (i + 1) // parts) for i in range(parts)]
-        jobs = [(a[lo:hi], b, c[lo:hi]) for lo, hi in cuts]
+        jobs = [(a[lo:hi], b, c[lo:hi], bias) for lo, hi in cuts]
     pool = _parallel._get_pool()
-    futures = [pool.submit(_gemm, fn, *job, 0.0) for job in jobs[1:]]
-    ok = _gemm(fn, *jobs[0], 0.0)
+    futures = [pool.submit(_gemm_bias, fn, *job) for job in jobs[1:]]
+    ok = _gemm_bias(fn, *jobs[0])
     return all([f.result() for f in futures]) and ok
 
 
-def matmul(a, b, out=None):
-    """``a @ b`` for 2-D arrays: MKL's GEMM (split over the intra-op threads when large) for
-    float32/float64 NumPy arrays when MKL is in use, else the ``@`` operator (NumPy's
-    OpenBLAS, CuPy's cuBLAS). ``out``, when given, is a C-contiguous result array."""
+def _numpy_matmul(a, b, out, bias):
+    c = a @ b if out is None else np.matmul(a, b, out=out)
+    if bias is not None:
+        if c.flags.writeable and c.dtype == bias.dtype:
+            c += bias
+        else:
+            c = c + bias
+    return c
+
+
+def matmul(a, b, out=None, bias=None):
+    """``a @ b`` (plus ``bias``, a 1-D array over the columns) for 2-D arrays: MKL's GEMM,
+    split over the intra-op threads when large, for float32/float64 NumPy arrays when MKL is
+    in use, else the ``@`` operator (NumPy's OpenBLAS, CuPy's cuBLAS). ``out``, when given,
+    is a C-contiguous result array."""
     if (
         a.__class__ is not np.ndarray
         or b.__class__ is not np.ndarray
         or a.dtype is not b.dtype
         or a.ndim != 2
         or b.ndim != 2
+        or (bias is not None and (bias.__class__ is not np.ndarray or bias.dtype is not a.dtype))
     ):
-        return a @ b if out is None else np.matmul(a, b, out=out)
+        return _numpy_matmul(a, b, out, bias)
     m, k = a.shape
     n = b.shape[1]
     st = _get()
     fn = st["fns"].get({"f": "s", "d": "d"}.get(a.dtype.char, "?"))
     work = m * n * k
     if st["library"] != "mkl" or fn is None or work < _MIN_MKL or k != b.shape[0]:
-        return a @ b if out is None else np.matmul(a, b, out=out)
+        return _numpy_matmul(a, b, out, bias)
     # an operand BLAS can't read in place (an expanded gradient, a reversed view) is copied:
     # handing it to NumPy instead would wake OpenBLAS's threads, which then spin on the cores
     # the intra-op threads need (measured: `(a @ b).sum()` backward at 1024^2 1.5x slower)
@@ -250,13 +274,15 @@ def matmul(a, b, out=None):
         a = np.ascontiguousarray(a)
     if _layout(b) is None:
         b = np.ascontiguousarray(b)
+    if bias is not None:
+        bias = np.broadcast_to(bias, (n,))
     c = np.empty((m, n), dtype=a.dtype) if out is None else out
     if work >= _MIN_SPLIT and _parallel.may_split():
-        done = _split(fn, a, b, c)
+        done = _split(fn, a, b, c, bias)
     else:
-        done = _gemm(fn, a, b, c, 0.0)
+        done = _gemm_bias(fn, a, b, c, bias)
     if not done:  # an output BLAS can't write in place, or past LP64's sizes
-        np.matmul(a, b, out=c)
+        return _numpy_matmul(a, b, c, bias)
     return c
 
 

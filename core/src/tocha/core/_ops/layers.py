@@ -50,6 +50,10 @@ class Linear(Node):
             y = _mm(w, x)
         else:
             x2 = x.reshape(-1, x.shape[-1])
+            if b and b[0].ndim == 1 and b[0].dtype is x2.dtype and not low_precision(x2.dtype):
+                # the bias accumulated by the GEMM itself (no second pass over the output)
+                y = _blas.matmul(x2, w.T, bias=b[0])
+                return y.reshape(x.shape[:-1] + (w.shape[0],))
             y = _mm(x2, w.T)
             y = y.reshape(x.shape[:-1] + (w.shape[0],))
         if b:
