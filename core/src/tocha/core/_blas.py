@@ -224,8 +224,7 @@ def _split(fn, a, b, c, bias=None) -> bool:
     if n > m:
         cuts = [(n * i // parts, n * (i + 1) // parts) for i in range(parts)]
         jobs = [
-            (a, b[:, lo:hi], c[:, lo:hi], None if bias is None else bias[lo:hi])
-            for lo, hi in cuts
+            (a, b[:, lo:hi], c[:, lo:hi], None if bias is None else bias[lo:hi]) for lo, hi in cuts
         ]
     else:
         cuts = [(m * i // parts, m * (i + 1) // parts) for i in range(parts)]
