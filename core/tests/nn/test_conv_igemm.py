@@ -10,7 +10,7 @@ import pytest
 
 import tocha.core as torch
 import tocha.core.nn.functional as F
-from tocha.core import _blas, _parallel
+from tocha.core import _blas
 from tocha.core._ops import conv as conv_ops
 
 RNG = np.random.default_rng(7)
@@ -64,14 +64,6 @@ def spy(monkeypatch):
     monkeypatch.setattr(conv_ops, "_ig_weight", w)
     monkeypatch.setattr(conv_ops, "_single_core", lambda: False)
     return calls
-
-
-@pytest.fixture(params=[1, 2])
-def threads(request):
-    prev = _parallel.get_num_threads()
-    _parallel.set_num_threads(request.param)
-    yield request.param
-    _parallel.set_num_threads(prev)
 
 
 @pytest.fixture(params=["cblas", "matmul"])
