@@ -95,7 +95,7 @@ def test_matmul_with_bias(library, threads, shape, dtype):
         (np.ones((2, 40, 50), np.float32), np.ones((2, 50, 60), np.float32)),  # batched
         (np.ones((0, 50), np.float32), np.ones((50, 60), np.float32)),
         (np.ones((40, 0), np.float32), np.ones((0, 60), np.float32)),  # an empty sum: zeros
-        (np.ones((60, 70), np.float32)[::-1], np.ones((70, 80), np.float32)),  # negative stride
+        (np.ones((60, 70), np.float32)[::-1], np.ones((70, 80), np.float32)),  # reversed: copied
     ],
 )
 def test_matmul_falls_back_to_numpy(library, a, b):

@@ -35,10 +35,12 @@ __all__ = ["library", "matmul", "gemm_into"]
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _MKL_THREADING_SEQUENTIAL = 1
-# m*n*k below which NumPy's call is faster: the ctypes call and its checks cost ~9 us (measured,
-# square products on 2 threads: 48^3 3.0 us NumPy vs 12.1 us MKL, 96^3 15.0 vs 24.8 us, 128^3
-# 57 vs 48 us)
-_MIN_MKL = 1 << 21
+# m*n*k below which NumPy's call is faster (the ctypes call and its checks cost ~9 us: a
+# 32x64x32 product 2.9 us through NumPy, 12.3 us through MKL) and still runs on one OpenBLAS
+# thread (OpenBLAS threads a GEMM above 65536 * 4). Higher, NumPy's products would wake
+# OpenBLAS's threads, which then spin on the cores MKL's split needs (measured: MLP step 1.44
+# -> 1.9x torch's with this bound at 2M)
+_MIN_MKL = 1 << 18
 _MIN_SPLIT = 1 << 22  # m*n*k from which a product is split over the intra-op threads
 _CHOICES = ("auto", "mkl", "openblas")
 
