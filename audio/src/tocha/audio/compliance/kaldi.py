@@ -31,41 +31,6 @@ def _next_power_of_2(x: int) -> int:
     return 1 if x == 0 else 2 ** (x - 1).bit_length()
 
 
-def _properties(
-    waveform,
-    channel,
-    sample_frequency,
-    frame_shift,
-    frame_length,
-    round_to_power_of_two,
-    preemphasis_coefficient,
-    fn,
-):
-    channel = max(channel, 0)
-    if channel >= waveform.shape[0]:
-        raise ValueError(
-            f"{fn}: channel {channel} out of range (waveform has {waveform.shape[0]} channels)"
-        )
-    waveform = waveform[channel, :]
-    shift = int(sample_frequency * frame_shift * 0.001)
-    size = int(sample_frequency * frame_length * 0.001)
-    padded = _next_power_of_2(size) if round_to_power_of_two else size
-    if not 2 <= size <= waveform.shape[0]:
-        raise ValueError(
-            f"{fn}: window size {size} samples must be between 2 and the number of "
-            f"samples ({waveform.shape[0]})"
-        )
-    if shift <= 0:
-        raise ValueError(f"{fn}: frame shift must be > 0 samples, got {shift}")
-    if padded % 2:
-        raise ValueError(f"{fn}: the padded window size must be even, got {padded}")
-    if not 0 <= preemphasis_coefficient <= 1:
-        raise ValueError(
-            f"{fn}: preemphasis_coefficient must be in [0, 1], got {preemphasis_coefficient}"
-        )
-    return waveform, shift, size, padded
-
-
 def _frames(waveform: Tensor, size: int, shift: int, snip_edges: bool) -> Tensor:
     n = waveform.shape[0]
     if snip_edges:
@@ -109,11 +74,16 @@ def _log_energy(frames: Tensor, energy_floor: float) -> Tensor:
     return torch.clamp(e, min=math.log(energy_floor))
 
 
-def _windowed(
+def _windowed_frames(
     waveform,
-    padded,
-    size,
-    shift,
+    fn,
+    channel,
+    sample_frequency,
+    frame_shift,
+    frame_length,
+    round_to_power_of_two,
+    preemphasis_coefficient,
+    min_duration,
     window_type,
     blackman_coeff,
     snip_edges,
@@ -121,8 +91,36 @@ def _windowed(
     energy_floor,
     dither,
     remove_dc_offset,
-    preemphasis_coefficient,
 ):
+    """The steps ``spectrogram`` and ``fbank`` share: pick the channel, check the framing
+    options, cut frames, dither, remove DC, pre-emphasise, window and zero-pad them. Returns
+    ``(frames (n, padded), log energy (n,), padded)``, or None when the waveform is shorter
+    than ``min_duration`` (the callers then return an empty tensor, as Kaldi does)."""
+    channel = max(channel, 0)
+    if channel >= waveform.shape[0]:
+        raise ValueError(
+            f"{fn}: channel {channel} out of range (waveform has {waveform.shape[0]} channels)"
+        )
+    waveform = waveform[channel, :]
+    shift = int(sample_frequency * frame_shift * 0.001)
+    size = int(sample_frequency * frame_length * 0.001)
+    padded = _next_power_of_2(size) if round_to_power_of_two else size
+    if not 2 <= size <= waveform.shape[0]:
+        raise ValueError(
+            f"{fn}: window size {size} samples must be between 2 and the number of "
+            f"samples ({waveform.shape[0]})"
+        )
+    if shift <= 0:
+        raise ValueError(f"{fn}: frame shift must be > 0 samples, got {shift}")
+    if padded % 2:
+        raise ValueError(f"{fn}: the padded window size must be even, got {padded}")
+    if not 0 <= preemphasis_coefficient <= 1:
+        raise ValueError(
+            f"{fn}: preemphasis_coefficient must be in [0, 1], got {preemphasis_coefficient}"
+        )
+    if waveform.shape[0] < min_duration * sample_frequency:
+        return None
+
     x = _frames(waveform, size, shift, snip_edges)
     if dither != 0.0:
         x = x + torch.randn(tuple(x.shape), dtype=x.dtype, device=x.device) * dither
@@ -137,7 +135,7 @@ def _windowed(
         x = F.pad(x, (0, padded - size))
     if not raw_energy:
         energy = _log_energy(x, energy_floor)
-    return x, energy
+    return x, energy, padded
 
 
 def _subtract_mean(t: Tensor, subtract_mean: bool) -> Tensor:
@@ -170,23 +168,16 @@ def spectrogram(
         >>> kaldi.spectrogram(torch.randn(1, 16000)).shape
         torch.Size([98, 257])
     """
-    waveform, shift, size, padded = _properties(
+    framed = _windowed_frames(
         waveform,
+        "spectrogram",
         channel,
         sample_frequency,
         frame_shift,
         frame_length,
         round_to_power_of_two,
         preemphasis_coefficient,
-        "spectrogram",
-    )
-    if waveform.shape[0] < min_duration * sample_frequency:
-        return torch.empty(0)
-    x, energy = _windowed(
-        waveform,
-        padded,
-        size,
-        shift,
+        min_duration,
         window_type,
         blackman_coeff,
         snip_edges,
@@ -194,8 +185,10 @@ def spectrogram(
         energy_floor,
         dither,
         remove_dc_offset,
-        preemphasis_coefficient,
     )
+    if framed is None:
+        return torch.empty(0)
+    x, energy, _ = framed
     power = torch.clamp(torch.fft.rfft(x).abs().pow(2.0), min=_EPS).log()
     power = torch.cat((energy.unsqueeze(1), power[:, 1:]), dim=1)
     return _subtract_mean(power, subtract_mean)
@@ -295,23 +288,16 @@ def fbank(
         >>> kaldi.fbank(torch.randn(1, 16000), num_mel_bins=80).shape
         torch.Size([98, 80])
     """
-    waveform, shift, size, padded = _properties(
+    framed = _windowed_frames(
         waveform,
+        "fbank",
         channel,
         sample_frequency,
         frame_shift,
         frame_length,
         round_to_power_of_two,
         preemphasis_coefficient,
-        "fbank",
-    )
-    if waveform.shape[0] < min_duration * sample_frequency:
-        return torch.empty(0)
-    x, energy = _windowed(
-        waveform,
-        padded,
-        size,
-        shift,
+        min_duration,
         window_type,
         blackman_coeff,
         snip_edges,
@@ -319,8 +305,10 @@ def fbank(
         energy_floor,
         dither,
         remove_dc_offset,
-        preemphasis_coefficient,
     )
+    if framed is None:
+        return torch.empty(0)
+    x, energy, padded = framed
     spec = torch.fft.rfft(x).abs()
     if use_power:
         spec = spec.pow(2.0)

@@ -272,9 +272,9 @@ def _shelf(waveform, sample_rate, gain, central_freq, Q):
     return A, 2 * torch.sqrt(A) * alpha, (A - 1) * c, (A + 1) * c
 
 
-def treble_biquad(waveform: Tensor, sample_rate: int, gain, central_freq=3000, Q=0.707) -> Tensor:
-    """High-shelf filter boosting/cutting above ``central_freq`` by ``gain`` dB."""
-    A, t1, t2, t3 = _shelf(waveform, sample_rate, gain, central_freq, Q)
+def _high_shelf(waveform: Tensor, A, t1, t2, t3) -> Tensor:
+    """The high-shelf biquad from the shelf terms (``_shelf``'s); treble and CD
+    de-emphasis are both this filter."""
     return biquad(
         waveform,
         A * ((A + 1) + t2 + t1),
@@ -284,6 +284,11 @@ def treble_biquad(waveform: Tensor, sample_rate: int, gain, central_freq=3000, Q
         2 * ((A - 1) - t3),
         (A + 1) - t2 - t1,
     )
+
+
+def treble_biquad(waveform: Tensor, sample_rate: int, gain, central_freq=3000, Q=0.707) -> Tensor:
+    """High-shelf filter boosting/cutting above ``central_freq`` by ``gain`` dB."""
+    return _high_shelf(waveform, *_shelf(waveform, sample_rate, gain, central_freq, Q))
 
 
 def bass_biquad(waveform: Tensor, sample_rate: int, gain, central_freq=100, Q=0.707) -> Tensor:
@@ -312,15 +317,7 @@ def deemph_biquad(waveform: Tensor, sample_rate: int) -> Tensor:
     A = math.exp(gain / 40.0 * math.log(10))
     alpha = math.sin(w0) / 2 * math.sqrt((A + 1 / A) * (1 / width_slope - 1) + 2)
     t1, t2, t3 = 2 * math.sqrt(A) * alpha, (A - 1) * math.cos(w0), (A + 1) * math.cos(w0)
-    return biquad(
-        waveform,
-        A * ((A + 1) + t2 + t1),
-        -2 * A * ((A - 1) + t3),
-        A * ((A + 1) + t2 - t1),
-        (A + 1) - t2 + t1,
-        2 * ((A - 1) - t3),
-        (A + 1) - t2 - t1,
-    )
+    return _high_shelf(waveform, A, t1, t2, t3)
 
 
 # --- simple effects ----------------------------------------------------------------------------

@@ -8,6 +8,8 @@ is in ``wavlm.py``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import tocha.core as torch
 import tocha.core.nn.functional as F
 from tocha.core import nn
@@ -111,6 +113,21 @@ class ConvolutionalPositionalEmbedding(nn.Module):
         return F.gelu(x).transpose(-2, -1)
 
 
+def _multi_head_attention(
+    q: Tensor, k: Tensor, v: Tensor, num_heads: int, attn_mask: Tensor | None, dropout_p: float
+) -> Tensor:
+    """Attention over already projected ``(B, T, D)`` queries, keys and values: split into
+    heads, scaled dot-product attention, heads merged back to ``(B, T, D)``. Shared by
+    ``SelfAttention`` and WavLM's attention, which differ only in projections and mask."""
+    B, T, D = q.shape
+    shape = (B, T, num_heads, D // num_heads)
+    q, k, v = (t.reshape(shape).transpose(2, 1) for t in (q, k, v))
+    out = F.scaled_dot_product_attention(
+        q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=False
+    )
+    return out.transpose(1, 2).reshape(B, -1, D)
+
+
 class SelfAttention(nn.Module):
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0) -> None:
         super().__init__()
@@ -133,20 +150,9 @@ class SelfAttention(nn.Module):
         position_bias: Tensor | None = None,
         key_padding_mask: Tensor | None = None,
     ):
-        B, L, _ = x.shape
-        shape = (B, L, self.num_heads, self.head_dim)
-        q = self.q_proj(x).reshape(shape).transpose(2, 1)
-        k = self.k_proj(x).reshape(shape).transpose(2, 1)
-        v = self.v_proj(x).reshape(shape).transpose(2, 1)
-        out = F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            attn_mask=attention_mask,
-            dropout_p=self.dropout if self.training else 0.0,
-            is_causal=False,
-        )
-        out = out.transpose(1, 2).reshape(B, -1, self.num_heads * self.head_dim)
+        q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
+        dropout_p = self.dropout if self.training else 0.0
+        out = _multi_head_attention(q, k, v, self.num_heads, attention_mask, dropout_p)
         return self.out_proj(out), None
 
 
@@ -332,6 +338,68 @@ class Wav2Vec2Model(nn.Module):
 _DEFAULT_CONV = [(512, 10, 5)] + [(512, 3, 2)] * 4 + [(512, 2, 2)] * 2
 
 
+def _get_feature_extractor(
+    fn: str,
+    extractor_mode: str,
+    conv_layer_config: list[tuple[int, int, int]] | None,
+    conv_bias: bool,
+) -> tuple[FeatureExtractor, int]:
+    """The convolutional feature extractor of wav2vec 2.0, HuBERT and WavLM, and its number of
+    output channels. ``group_norm`` normalises only the first layer, ``layer_norm`` every one."""
+    if extractor_mode not in ("group_norm", "layer_norm"):
+        raise ValueError(
+            f"{fn}: extractor_mode must be 'group_norm' or 'layer_norm', got {extractor_mode!r}"
+        )
+    blocks, in_ch = [], 1
+    for i, (out_ch, k, s) in enumerate(conv_layer_config or _DEFAULT_CONV):
+        norm = None
+        if extractor_mode == "group_norm" and i == 0:
+            norm = nn.GroupNorm(out_ch, out_ch, affine=True)
+        elif extractor_mode == "layer_norm":
+            norm = nn.LayerNorm(out_ch, elementwise_affine=True)
+        blocks.append(ConvLayerBlock(in_ch, out_ch, k, s, conv_bias, norm))
+        in_ch = out_ch
+    return FeatureExtractor(nn.ModuleList(blocks)), in_ch
+
+
+def _get_encoder(
+    in_features: int,
+    embed_dim: int,
+    projection_dropout: float,
+    pos_conv_kernel: int,
+    pos_conv_groups: int,
+    num_layers: int,
+    attention: Callable[[int], nn.Module],
+    ff_interm_features: int,
+    ff_interm_dropout: float,
+    dropout: float,
+    layer_norm_first: bool,
+    layer_drop: float,
+) -> Encoder:
+    """The transformer encoder of wav2vec 2.0, HuBERT and WavLM, which differ only in the
+    attention: ``attention(i)`` builds layer ``i``'s. Modules are created in this order
+    (each layer's attention, then its feed-forward) so that seeded initialisation is fixed."""
+    layers = nn.ModuleList(
+        [
+            EncoderLayer(
+                attention(i),
+                dropout,
+                layer_norm_first,
+                FeedForward(embed_dim, ff_interm_features, ff_interm_dropout, dropout),
+            )
+            for i in range(num_layers)
+        ]
+    )
+    transformer = Transformer(
+        ConvolutionalPositionalEmbedding(embed_dim, pos_conv_kernel, pos_conv_groups),
+        dropout,
+        layers,
+        not layer_norm_first,
+        layer_drop,
+    )
+    return Encoder(FeatureProjection(in_features, embed_dim, projection_dropout), transformer)
+
+
 def wav2vec2_model(
     extractor_mode: str,
     extractor_conv_layer_config: list[tuple[int, int, int]] | None,
@@ -361,49 +429,22 @@ def wav2vec2_model(
         >>> out.shape, lengths.tolist()
         (torch.Size([2, 159, 29]), [159, 99])
     """
-    if extractor_mode not in ("group_norm", "layer_norm"):
-        raise ValueError(
-            f"wav2vec2_model: extractor_mode must be 'group_norm' or 'layer_norm', "
-            f"got {extractor_mode!r}"
-        )
-    config = extractor_conv_layer_config or _DEFAULT_CONV
-    blocks, in_ch = [], 1
-    for i, (out_ch, k, s) in enumerate(config):
-        norm = None
-        if extractor_mode == "group_norm" and i == 0:
-            norm = nn.GroupNorm(out_ch, out_ch, affine=True)
-        elif extractor_mode == "layer_norm":
-            norm = nn.LayerNorm(out_ch, elementwise_affine=True)
-        blocks.append(ConvLayerBlock(in_ch, out_ch, k, s, extractor_conv_bias, norm))
-        in_ch = out_ch
-    feature_extractor = FeatureExtractor(nn.ModuleList(blocks))
-    layers = nn.ModuleList(
-        [
-            EncoderLayer(
-                SelfAttention(encoder_embed_dim, encoder_num_heads, encoder_attention_dropout),
-                encoder_dropout,
-                encoder_layer_norm_first,
-                FeedForward(
-                    encoder_embed_dim,
-                    encoder_ff_interm_features,
-                    encoder_ff_interm_dropout,
-                    encoder_dropout,
-                ),
-            )
-            for _ in range(encoder_num_layers)
-        ]
+    feature_extractor, out_channels = _get_feature_extractor(
+        "wav2vec2_model", extractor_mode, extractor_conv_layer_config, extractor_conv_bias
     )
-    transformer = Transformer(
-        ConvolutionalPositionalEmbedding(
-            encoder_embed_dim, encoder_pos_conv_kernel, encoder_pos_conv_groups
-        ),
+    encoder = _get_encoder(
+        out_channels,
+        encoder_embed_dim,
+        encoder_projection_dropout,
+        encoder_pos_conv_kernel,
+        encoder_pos_conv_groups,
+        encoder_num_layers,
+        lambda _: SelfAttention(encoder_embed_dim, encoder_num_heads, encoder_attention_dropout),
+        encoder_ff_interm_features,
+        encoder_ff_interm_dropout,
         encoder_dropout,
-        layers,
-        not encoder_layer_norm_first,
+        encoder_layer_norm_first,
         encoder_layer_drop,
-    )
-    encoder = Encoder(
-        FeatureProjection(in_ch, encoder_embed_dim, encoder_projection_dropout), transformer
     )
     aux = nn.Linear(encoder_embed_dim, aux_num_out) if aux_num_out is not None else None
     return Wav2Vec2Model(feature_extractor, encoder, aux)

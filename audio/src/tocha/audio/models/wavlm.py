@@ -13,18 +13,7 @@ import tocha.core as torch
 import tocha.core.nn.functional as F
 from tocha.core import nn
 
-from .wav2vec2 import (
-    _DEFAULT_CONV,
-    ConvLayerBlock,
-    ConvolutionalPositionalEmbedding,
-    Encoder,
-    EncoderLayer,
-    FeatureExtractor,
-    FeatureProjection,
-    FeedForward,
-    Transformer,
-    Wav2Vec2Model,
-)
+from .wav2vec2 import Wav2Vec2Model, _get_encoder, _get_feature_extractor, _multi_head_attention
 
 Tensor = torch.Tensor
 
@@ -123,17 +112,8 @@ class WavLMSelfAttention(nn.Module):
             mask = mask.masked_fill(key_padding_mask.reshape(B, 1, 1, T), float("-inf"))
         qkv = F.linear(query, self.attention.in_proj_weight, self.attention.in_proj_bias)
         q, k, v = qkv.chunk(3, dim=-1)
-        shape = (B, T, self.num_heads, self.head_dim)
-        q, k, v = (t.reshape(shape).transpose(2, 1) for t in (q, k, v))
-        out = F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            attn_mask=mask,
-            dropout_p=self.dropout if self.training else 0.0,
-            is_causal=False,
-        )
-        out = out.transpose(1, 2).reshape(B, -1, self.num_heads * self.head_dim)
+        dropout_p = self.dropout if self.training else 0.0
+        out = _multi_head_attention(q, k, v, self.num_heads, mask, dropout_p)
         return self.attention.out_proj(out), position_bias
 
 
@@ -177,57 +157,33 @@ def wavlm_model(
         >>> m(torch.randn(1, 1600))[0].shape
         torch.Size([1, 159, 48])
     """
-    if extractor_mode not in ("group_norm", "layer_norm"):
-        raise ValueError(
-            f"wavlm_model: extractor_mode must be 'group_norm' or 'layer_norm', "
-            f"got {extractor_mode!r}"
-        )
-    blocks, in_ch = [], 1
-    for i, (out_ch, k, s) in enumerate(extractor_conv_layer_config or _DEFAULT_CONV):
-        norm = None
-        if extractor_mode == "group_norm" and i == 0:
-            norm = nn.GroupNorm(out_ch, out_ch, affine=True)
-        elif extractor_mode == "layer_norm":
-            norm = nn.LayerNorm(out_ch, elementwise_affine=True)
-        blocks.append(ConvLayerBlock(in_ch, out_ch, k, s, extractor_conv_bias, norm))
-        in_ch = out_ch
-    layers = nn.ModuleList(
-        [
-            EncoderLayer(
-                WavLMSelfAttention(
-                    encoder_embed_dim,
-                    encoder_num_heads,
-                    encoder_attention_dropout,
-                    has_relative_attention_bias=(i == 0),
-                    num_buckets=encoder_num_buckets,
-                    max_distance=encoder_max_distance,
-                ),
-                encoder_dropout,
-                encoder_layer_norm_first,
-                FeedForward(
-                    encoder_embed_dim,
-                    encoder_ff_interm_features,
-                    encoder_ff_interm_dropout,
-                    encoder_dropout,
-                ),
-            )
-            for i in range(encoder_num_layers)
-        ]
+    feature_extractor, out_channels = _get_feature_extractor(
+        "wavlm_model", extractor_mode, extractor_conv_layer_config, extractor_conv_bias
     )
-    transformer = Transformer(
-        ConvolutionalPositionalEmbedding(
-            encoder_embed_dim, encoder_pos_conv_kernel, encoder_pos_conv_groups
+    encoder = _get_encoder(
+        out_channels,
+        encoder_embed_dim,
+        encoder_projection_dropout,
+        encoder_pos_conv_kernel,
+        encoder_pos_conv_groups,
+        encoder_num_layers,
+        # only the first layer owns the bias table; the later ones reuse its position_bias
+        lambda i: WavLMSelfAttention(
+            encoder_embed_dim,
+            encoder_num_heads,
+            encoder_attention_dropout,
+            has_relative_attention_bias=(i == 0),
+            num_buckets=encoder_num_buckets,
+            max_distance=encoder_max_distance,
         ),
+        encoder_ff_interm_features,
+        encoder_ff_interm_dropout,
         encoder_dropout,
-        layers,
-        not encoder_layer_norm_first,
+        encoder_layer_norm_first,
         encoder_layer_drop,
     )
-    encoder = Encoder(
-        FeatureProjection(in_ch, encoder_embed_dim, encoder_projection_dropout), transformer
-    )
     aux = nn.Linear(encoder_embed_dim, aux_num_out) if aux_num_out is not None else None
-    return _WavLMModel(FeatureExtractor(nn.ModuleList(blocks)), encoder, aux)
+    return _WavLMModel(feature_extractor, encoder, aux)
 
 
 def wavlm_base(
