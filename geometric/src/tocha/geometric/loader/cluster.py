@@ -32,6 +32,27 @@ class Partition:
         self.edge_perm = edge_perm
 
 
+def _gather(data: Data, edge_index: np.ndarray, node_idx: np.ndarray, edge_idx: np.ndarray) -> Data:
+    """``data`` with its node attributes taken at ``node_idx`` and its edge attributes at
+    ``edge_idx`` (in that order), ``edge_index`` (already in the new node numbering) and an
+    explicit ``num_nodes`` set to ``len(node_idx)``: serves both permuting and subgraphs."""
+    dev = data.device
+    n_t, e_t = to_tensor(node_idx, dev), to_tensor(edge_idx, dev)
+    out = Data()
+    for key, value in data.items():
+        if key == "edge_index":
+            out[key] = to_tensor(edge_index, dev)
+        elif data.is_node_attr(key):
+            out[key] = value.index_select(0, n_t)
+        elif data.is_edge_attr(key):
+            out[key] = value.index_select(0, e_t)
+        elif key == "num_nodes":
+            out[key] = int(node_idx.size)
+        else:
+            out[key] = value
+    return out
+
+
 class ClusterData:
     """Partition ``data`` into ``num_parts`` clusters (see the module note on the partitioner).
 
@@ -86,19 +107,7 @@ class ClusterData:
     def _permute(data: Data, node_perm, edge_perm, indptr, col) -> Data:
         n = data.num_nodes
         row = np.repeat(np.arange(n), np.diff(indptr))
-        dev = data.device
-        np_t, ep_t = to_tensor(node_perm, dev), to_tensor(edge_perm, dev)
-        out = Data()
-        for key, value in data.items():
-            if key == "edge_index":
-                out[key] = to_tensor(np.stack([row, col]), dev)
-            elif data.is_node_attr(key):
-                out[key] = value.index_select(0, np_t)
-            elif data.is_edge_attr(key):
-                out[key] = value.index_select(0, ep_t)
-            else:
-                out[key] = value
-        return out
+        return _gather(data, np.stack([row, col]), node_perm, edge_perm)
 
     def __len__(self) -> int:
         return self.num_parts
@@ -123,22 +132,7 @@ class ClusterData:
         dst = local[p.index[pos]]
         keep = dst >= 0
         src, dst, pos = seg[keep], dst[keep], pos[keep]
-        data = self.data
-        dev = data.device
-        n_t, e_t = to_tensor(nodes, dev), to_tensor(pos, dev)
-        out = Data()
-        for key, value in data.items():
-            if key == "edge_index":
-                out[key] = to_tensor(np.stack([src, dst]), dev)
-            elif data.is_node_attr(key):
-                out[key] = value.index_select(0, n_t)
-            elif data.is_edge_attr(key):
-                out[key] = value.index_select(0, e_t)
-            elif key == "num_nodes":
-                out[key] = int(nodes.size)
-            else:
-                out[key] = value
-        return out
+        return _gather(self.data, np.stack([src, dst]), nodes, pos)
 
     def __getitem__(self, idx: int) -> Data:
         if not -self.num_parts <= idx < self.num_parts:

@@ -13,6 +13,18 @@ from ..utils._arrays import to_np, to_tensor
 from .base_transform import BaseTransform
 
 
+def _add_node_features(data, feats, cat: bool):
+    """Appends ``feats`` (``[num_nodes, k]``) to ``data.x`` when ``cat`` and there is an ``x``
+    (a 1-D ``x`` counts as one feature column), else makes ``feats`` the new ``x``."""
+    x = data.x
+    if x is not None and cat:
+        x = x.view(-1, 1) if x.dim() == 1 else x
+        data.x = torch.cat([x, feats.to(x.dtype)], -1)
+    else:
+        data.x = feats
+    return data
+
+
 class Constant(BaseTransform):
     """Append a constant feature ``value`` to every node (or make it ``x`` when there is none,
     or when ``cat=False``).
@@ -30,14 +42,7 @@ class Constant(BaseTransform):
 
     def forward(self, data):
         n = data.num_nodes
-        c = torch.full((n, 1), self.value)
-        x = data.x
-        if x is not None and self.cat:
-            x = x.view(-1, 1) if x.dim() == 1 else x
-            data.x = torch.cat([x, c.to(x.dtype)], -1)
-        else:
-            data.x = c
-        return data
+        return _add_node_features(data, torch.full((n, 1), self.value), self.cat)
 
     def __repr__(self) -> str:
         return f"Constant(value={self.value})"
@@ -69,14 +74,7 @@ class OneHotDegree(BaseTransform):
             )
         oh = np.zeros((n, self.max_degree + 1), dtype=np.float32)
         oh[np.arange(n), deg] = 1.0
-        oh_t = to_tensor(oh, data.edge_index.device)
-        x = data.x
-        if x is not None and self.cat:
-            x = x.view(-1, 1) if x.dim() == 1 else x
-            data.x = torch.cat([x, oh_t.to(x.dtype)], -1)
-        else:
-            data.x = oh_t
-        return data
+        return _add_node_features(data, to_tensor(oh, data.edge_index.device), self.cat)
 
     def __repr__(self) -> str:
         return f"OneHotDegree({self.max_degree})"

@@ -24,6 +24,21 @@ def _loops(conv, edge_index, edge_attr, n_src: int, x_dst, size):
     return add_self_loops(edge_index, edge_attr, fill_value=conv.fill_value, num_nodes=num_nodes)
 
 
+def _add_res_and_bias(conv, n_dst_in: int, residual: bool, bias: bool) -> None:
+    """Registers GAT's optional linear skip ``res`` (from the ``n_dst_in``-wide target
+    features) and ``bias``, both as wide as the output (``heads * out_channels`` when heads are
+    concatenated); an absent one is registered as ``None``, as in PyG."""
+    total = conv.out_channels * (conv.heads if conv.concat else 1)
+    if residual:
+        conv.res = Linear(n_dst_in, total, bias=False, weight_initializer="glorot")
+    else:
+        conv.register_parameter("res", None)
+    if bias:
+        conv.bias = Parameter(torch.empty(total))
+    else:
+        conv.register_parameter("bias", None)
+
+
 def _finish(conv, x_src, x_dst, edge_index, alpha, res, size, ret_att):
     n_dst = x_dst.size(0) if x_dst is not None else (size[1] if size is not None else x_src.size(0))
     out = conv._fused(edge_index, (x_src, x_dst), alpha, (x_src.size(0), n_dst))
@@ -110,16 +125,8 @@ class GATConv(MessagePassing):
         else:
             self.lin_edge = None
             self.register_parameter("att_edge", None)
-        total = out_channels * (heads if concat else 1)
-        if residual:
-            n_in = in_channels if isinstance(in_channels, int) else in_channels[1]
-            self.res = Linear(n_in, total, bias=False, weight_initializer="glorot")
-        else:
-            self.register_parameter("res", None)
-        if bias:
-            self.bias = Parameter(torch.empty(total))
-        else:
-            self.register_parameter("bias", None)
+        n_dst_in = in_channels if isinstance(in_channels, int) else in_channels[1]
+        _add_res_and_bias(self, n_dst_in, residual, bias)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -246,15 +253,7 @@ class GATv2Conv(MessagePassing):
             self.lin_edge = Linear(edge_dim, hc, bias=False, weight_initializer="glorot")
         else:
             self.lin_edge = None
-        total = out_channels * (heads if concat else 1)
-        if residual:
-            self.res = Linear(ins[1], total, bias=False, weight_initializer="glorot")
-        else:
-            self.register_parameter("res", None)
-        if bias:
-            self.bias = Parameter(torch.empty(total))
-        else:
-            self.register_parameter("bias", None)
+        _add_res_and_bias(self, ins[1], residual, bias)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -9,7 +9,7 @@ from tocha.core import Tensor
 from tocha.core.nn import Parameter
 
 from ..inits import glorot
-from .gcn_conv import gcn_norm
+from .gcn_conv import _cached_gcn_norm
 from .message_passing import MessagePassing
 
 __all__ = ["GCN2Conv"]
@@ -69,21 +69,7 @@ class GCN2Conv(MessagePassing):
 
     def forward(self, x: Tensor, x_0: Tensor, edge_index: Tensor, edge_weight=None) -> Tensor:
         if self.normalize:
-            cache = self._cached_edge_index
-            if cache is None:
-                edge_index, edge_weight = gcn_norm(
-                    edge_index,
-                    edge_weight,
-                    x.size(self.node_dim),
-                    False,
-                    self.add_self_loops,
-                    self.flow,
-                    dtype=x.dtype,
-                )
-                if self.cached:
-                    self._cached_edge_index = (edge_index, edge_weight)
-            else:
-                edge_index, edge_weight = cache
+            edge_index, edge_weight = _cached_gcn_norm(self, x, edge_index, edge_weight)
         h = self._fused(edge_index, x, edge_weight)
         if h is None:
             h = self.propagate(edge_index, x=x, edge_weight=edge_weight)

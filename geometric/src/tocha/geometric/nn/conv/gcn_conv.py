@@ -60,6 +60,31 @@ def gcn_norm(
     return edge_index, edge_weight
 
 
+def _layer_gcn_norm(conv, x: Tensor, edge_index: Tensor, edge_weight, improved: bool = False):
+    """``gcn_norm`` with a layer's own ``add_self_loops`` and ``flow``, for the nodes of ``x``
+    and in its dtype (the normalisation GCN-style layers apply before propagating)."""
+    return gcn_norm(
+        edge_index,
+        edge_weight,
+        x.size(conv.node_dim),
+        improved,
+        conv.add_self_loops,
+        conv.flow,
+        dtype=x.dtype,
+    )
+
+
+def _cached_gcn_norm(conv, x: Tensor, edge_index: Tensor, edge_weight, improved: bool = False):
+    """``_layer_gcn_norm``, reused from ``conv._cached_edge_index`` once that is set; it is set
+    only when ``conv.cached`` (transductive: the one graph is normalised once, as in PyG)."""
+    if conv._cached_edge_index is not None:
+        return conv._cached_edge_index
+    edge_index, edge_weight = _layer_gcn_norm(conv, x, edge_index, edge_weight, improved)
+    if conv.cached:
+        conv._cached_edge_index = (edge_index, edge_weight)
+    return edge_index, edge_weight
+
+
 class GCNConv(MessagePassing):
     """Graph convolution ``X' = D^-1/2 (A + I) D^-1/2 X W + b``.
 
@@ -134,21 +159,9 @@ class GCNConv(MessagePassing):
                 f"as 'SAGEConv' or 'GraphConv' instead"
             )
         if self.normalize:
-            cache = self._cached_edge_index
-            if cache is None:
-                edge_index, edge_weight = gcn_norm(
-                    edge_index,
-                    edge_weight,
-                    x.size(self.node_dim),
-                    self.improved,
-                    self.add_self_loops,
-                    self.flow,
-                    x.dtype,
-                )
-                if self.cached:
-                    self._cached_edge_index = (edge_index, edge_weight)
-            else:
-                edge_index, edge_weight = cache
+            edge_index, edge_weight = _cached_gcn_norm(
+                self, x, edge_index, edge_weight, self.improved
+            )
         x = self.lin(x)
         out = self._fused(edge_index, x, edge_weight)
         if out is None:

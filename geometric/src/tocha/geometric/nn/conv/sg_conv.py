@@ -6,7 +6,7 @@ from tocha.core import Tensor
 from tocha.core.nn import functional as F
 
 from ..dense.linear import Linear
-from .gcn_conv import gcn_norm
+from .gcn_conv import _cached_gcn_norm, _layer_gcn_norm
 from .message_passing import MessagePassing
 
 __all__ = ["SGConv", "APPNP"]
@@ -73,15 +73,7 @@ class SGConv(_Propagator):
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None):
         cache = self._cached_x
         if cache is None:
-            edge_index, edge_weight = gcn_norm(
-                edge_index,
-                edge_weight,
-                x.size(self.node_dim),
-                False,
-                self.add_self_loops,
-                self.flow,
-                dtype=x.dtype,
-            )
+            edge_index, edge_weight = _layer_gcn_norm(self, x, edge_index, edge_weight)
             for _ in range(self.K):
                 x = self._step(edge_index, x, edge_weight)
             if self.cached:
@@ -139,21 +131,7 @@ class APPNP(_Propagator):
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None):
         if self.normalize:
-            cache = self._cached_edge_index
-            if cache is None:
-                edge_index, edge_weight = gcn_norm(
-                    edge_index,
-                    edge_weight,
-                    x.size(self.node_dim),
-                    False,
-                    self.add_self_loops,
-                    self.flow,
-                    dtype=x.dtype,
-                )
-                if self.cached:
-                    self._cached_edge_index = (edge_index, edge_weight)
-            else:
-                edge_index, edge_weight = cache
+            edge_index, edge_weight = _cached_gcn_norm(self, x, edge_index, edge_weight)
         h = x
         for _ in range(self.K):
             w = edge_weight
