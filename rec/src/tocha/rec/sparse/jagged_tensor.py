@@ -45,7 +45,59 @@ def _lengths_from_offsets(offsets: Tensor) -> Tensor:
     return torch.from_numpy(np.diff(_np(offsets))).to(offsets.device)
 
 
-class JaggedTensor:
+def _to(t: Tensor | None, device) -> Tensor | None:
+    return None if t is None else t.to(device)
+
+
+class _Jagged:
+    """The storage JaggedTensor and KeyedJaggedTensor share: packed ``values``, optional
+    ``weights``, and ``lengths`` / ``offsets``, of which either may be given; the other is
+    computed from it on first use and kept, as in torchrec."""
+
+    def __init__(
+        self,
+        values: Tensor,
+        weights: Tensor | None,
+        lengths: Tensor | None,
+        offsets: Tensor | None,
+    ) -> None:
+        if lengths is None and offsets is None:
+            raise ValueError(f"{type(self).__name__}: one of lengths or offsets must be given")
+        self._values = values
+        self._weights = weights
+        self._lengths = lengths
+        self._offsets = offsets
+
+    def values(self) -> Tensor:
+        return self._values
+
+    def weights(self) -> Tensor:
+        if self._weights is None:
+            name = type(self).__name__
+            raise RuntimeError(f"{name}.weights: this {name} has no weights")
+        return self._weights
+
+    def weights_or_none(self) -> Tensor | None:
+        return self._weights
+
+    def lengths(self) -> Tensor:
+        if self._lengths is None:
+            self._lengths = _lengths_from_offsets(self._offsets)
+        return self._lengths
+
+    def lengths_or_none(self) -> Tensor | None:
+        return self._lengths
+
+    def offsets(self) -> Tensor:
+        if self._offsets is None:
+            self._offsets = _offsets_from_lengths(self._lengths)
+        return self._offsets
+
+    def offsets_or_none(self) -> Tensor | None:
+        return self._offsets
+
+
+class JaggedTensor(_Jagged):
     """One jagged feature: a batch of variable-length rows packed in ``values``.
 
     Args:
@@ -71,12 +123,7 @@ class JaggedTensor:
         lengths: Tensor | None = None,
         offsets: Tensor | None = None,
     ) -> None:
-        if lengths is None and offsets is None:
-            raise ValueError("JaggedTensor: one of lengths or offsets must be given")
-        self._values = values
-        self._weights = weights
-        self._lengths = lengths
-        self._offsets = offsets
+        super().__init__(values, weights, lengths, offsets)
 
     @staticmethod
     def empty(is_weighted: bool = False) -> JaggedTensor:
@@ -103,43 +150,18 @@ class JaggedTensor:
         w = torch.cat(weights) if weights is not None else None
         return JaggedTensor(torch.cat(values), w, lengths=lengths)
 
-    def lengths(self) -> Tensor:
-        if self._lengths is None:
-            self._lengths = _lengths_from_offsets(self._offsets)
-        return self._lengths
-
-    def lengths_or_none(self) -> Tensor | None:
-        return self._lengths
-
-    def offsets(self) -> Tensor:
-        if self._offsets is None:
-            self._offsets = _offsets_from_lengths(self._lengths)
-        return self._offsets
-
-    def offsets_or_none(self) -> Tensor | None:
-        return self._offsets
-
-    def values(self) -> Tensor:
-        return self._values
-
-    def weights(self) -> Tensor:
-        if self._weights is None:
-            raise RuntimeError("JaggedTensor.weights: this JaggedTensor has no weights")
-        return self._weights
-
-    def weights_or_none(self) -> Tensor | None:
-        return self._weights
+    def _rows(self, src: Tensor) -> list[Tensor]:
+        off = _np(self.offsets())
+        return [src[int(a) : int(b)] for a, b in zip(off[:-1], off[1:])]
 
     def to_dense(self) -> list[Tensor]:
         """The rows as a list of tensors."""
-        off = _np(self.offsets())
-        return [self._values[int(a) : int(b)] for a, b in zip(off[:-1], off[1:])]
+        return self._rows(self._values)
 
     def to_dense_weights(self) -> list[Tensor] | None:
         if self._weights is None:
             return None
-        off = _np(self.offsets())
-        return [self._weights[int(a) : int(b)] for a, b in zip(off[:-1], off[1:])]
+        return self._rows(self._weights)
 
     def _padded(self, src: Tensor, desired_length: int | None, padding_value: float) -> Tensor:
         ln = _np(self.lengths()).astype(np.int64)
@@ -167,11 +189,11 @@ class JaggedTensor:
         return self._padded(self._weights, desired_length, padding_value)
 
     def to(self, device, non_blocking: bool = False) -> JaggedTensor:
-        def mv(t):
-            return None if t is None else t.to(device)
-
         return JaggedTensor(
-            mv(self._values), mv(self._weights), mv(self._lengths), mv(self._offsets)
+            _to(self._values, device),
+            _to(self._weights, device),
+            _to(self._lengths, device),
+            _to(self._offsets, device),
         )
 
     def __repr__(self) -> str:
@@ -179,7 +201,7 @@ class JaggedTensor:
         return f"JaggedTensor({rows})"
 
 
-class KeyedJaggedTensor:
+class KeyedJaggedTensor(_Jagged):
     """Jagged features for several keys over one batch (torchrec's KJT).
 
     ``values`` is key-major: key 0's rows for the whole batch, then key 1's. ``lengths``
@@ -224,13 +246,8 @@ class KeyedJaggedTensor:
         jt_dict: dict[str, JaggedTensor] | None = None,
         inverse_indices=None,
     ) -> None:
-        if lengths is None and offsets is None:
-            raise ValueError("KeyedJaggedTensor: one of lengths or offsets must be given")
+        super().__init__(values, weights, lengths, offsets)
         self._keys = list(keys)
-        self._values = values
-        self._weights = weights
-        self._lengths = lengths
-        self._offsets = offsets
         if stride is None:
             n = lengths.numel() if lengths is not None else offsets.numel() - 1
             stride = n // len(self._keys) if self._keys else 0
@@ -333,33 +350,6 @@ class KeyedJaggedTensor:
 
     def keys(self) -> list[str]:
         return self._keys
-
-    def values(self) -> Tensor:
-        return self._values
-
-    def weights(self) -> Tensor:
-        if self._weights is None:
-            raise RuntimeError("KeyedJaggedTensor.weights: this KeyedJaggedTensor has no weights")
-        return self._weights
-
-    def weights_or_none(self) -> Tensor | None:
-        return self._weights
-
-    def lengths(self) -> Tensor:
-        if self._lengths is None:
-            self._lengths = _lengths_from_offsets(self._offsets)
-        return self._lengths
-
-    def lengths_or_none(self) -> Tensor | None:
-        return self._lengths
-
-    def offsets(self) -> Tensor:
-        if self._offsets is None:
-            self._offsets = _offsets_from_lengths(self._lengths)
-        return self._offsets
-
-    def offsets_or_none(self) -> Tensor | None:
-        return self._offsets
 
     def stride(self) -> int:
         return self._stride
@@ -479,15 +469,12 @@ class KeyedJaggedTensor:
         return self._jt_dict
 
     def to(self, device, non_blocking: bool = False, dtype=None) -> KeyedJaggedTensor:
-        def mv(t):
-            return None if t is None else t.to(device)
-
         return KeyedJaggedTensor(
             self._keys,
-            mv(self._values),
-            mv(self._weights),
-            lengths=mv(self._lengths),
-            offsets=mv(self._offsets),
+            _to(self._values, device),
+            _to(self._weights, device),
+            lengths=_to(self._lengths, device),
+            offsets=_to(self._offsets, device),
             stride=self._stride,
             length_per_key=self._length_per_key,
             offset_per_key=self._offset_per_key,
