@@ -3,9 +3,12 @@ ObjectDetection preset of the detection weights."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import tocha.core as torch
 
 from ...transforms.v2 import functional as F
+from .._api import Weights
 
 __all__ = ["ObjectDetection"]
 
@@ -22,6 +25,14 @@ _COCO_CATEGORIES = [
     "keyboard", "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "N/A",
     "book", "clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush",
 ]  # fmt: skip
+
+# the two "_docs" texts of torchvision's COCO detection checkpoints
+_PAPER_RECIPE = (
+    "These weights were produced by following a similar training recipe as on the paper."
+)
+_ENHANCED_RECIPE = (
+    "These weights were produced using an enhanced training recipe to boost the model accuracy."
+)
 
 
 class ObjectDetection:
@@ -48,3 +59,11 @@ class ObjectDetection:
             "Accepts ``PIL.Image``, batched ``(B, C, H, W)`` and single ``(C, H, W)`` image "
             "``torch.Tensor`` objects. The images are rescaled to ``[0.0, 1.0]``."
         )
+
+
+def _coco_weights(url: str, **meta: Any) -> Weights:
+    """A COCO detection checkpoint: the ObjectDetection preset and the meta every one shares
+    (COCO's categories, ``min_size`` (1, 1), the paper-recipe ``_docs``); ``meta`` adds the
+    checkpoint's own entries and may override those."""
+    shared = {"categories": _COCO_CATEGORIES, "min_size": (1, 1), "_docs": _PAPER_RECIPE}
+    return Weights(url=url, transforms=ObjectDetection, meta={**shared, **meta})

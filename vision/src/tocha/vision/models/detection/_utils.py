@@ -348,3 +348,16 @@ def _weights_and_classes(weights, weights_backbone, num_classes, default: int = 
         categories = len(weights.meta["categories"])
         return None, _ovewrite_value_param("num_classes", num_classes, categories)
     return weights_backbone, default if num_classes is None else num_classes
+
+
+def _load_weights(model: nn.Module, weights, progress: bool, zero_eps_for=None) -> nn.Module:
+    """Load the detector checkpoint ``weights`` (if any) into ``model`` and return it.
+
+    ``zero_eps_for`` is the builder's checkpoint trained with FrozenBatchNorm2d ``eps=0``
+    (torchvision's first COCO releases): loading exactly that one also sets ``eps`` to 0.
+    """
+    if weights is not None:
+        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
+        if zero_eps_for is not None and weights == zero_eps_for:
+            overwrite_eps(model, 0.0)
+    return model

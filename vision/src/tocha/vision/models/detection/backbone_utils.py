@@ -9,7 +9,12 @@ from collections.abc import Callable
 
 from tocha.core import nn
 
-from ...ops.feature_pyramid_network import ExtraFPNBlock, FeaturePyramidNetwork, LastLevelMaxPool
+from ...ops.feature_pyramid_network import (
+    ExtraFPNBlock,
+    FeaturePyramidNetwork,
+    LastLevelMaxPool,
+    LastLevelP6P7,
+)
 from .. import mobilenetv3, resnet
 from ._frozen_bn import FrozenBatchNorm2d
 
@@ -171,16 +176,21 @@ def _resnet_fpn_extractor(
 
 
 def _validate_trainable_layers(
-    is_trained: bool, trainable_backbone_layers: int | None, max_value: int, default_value: int
+    is_trained: bool,
+    trainable_backbone_layers: int | None,
+    max_value: int,
+    default_value: int,
+    stacklevel: int = 3,
 ) -> int:
     # without pretrained weights nothing should be frozen
     if not is_trained:
         if trainable_backbone_layers is not None:
+            # stacklevel: the warning points at the user's call of the model builder
             warnings.warn(
                 "Changing trainable_backbone_layers has no effect if neither pretrained nor "
                 "pretrained_backbone have been set to True, falling back to "
                 f"trainable_backbone_layers={max_value} so that all layers are trainable",
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
         trainable_backbone_layers = max_value
     if trainable_backbone_layers is None:
@@ -193,6 +203,62 @@ def _validate_trainable_layers(
     return trainable_backbone_layers
 
 
+def _resnet50_fpn_backbone(
+    weights,
+    weights_backbone,
+    progress: bool,
+    trainable_backbone_layers: int | None,
+    frozen_bn: bool = True,
+    fpn_norm_layer: Callable[..., nn.Module] | None = None,
+    p6p7_in_channels: int | None = None,
+) -> BackboneWithFPN:
+    """The ResNet-50-FPN backbone of the COCO detector builders (Faster/Mask/Keypoint R-CNN,
+    RetinaNet, FCOS): 3 trainable stages by default once any weights are loaded, all 5
+    otherwise.
+
+    ``frozen_bn`` (the v1 recipes): a pretrained trunk keeps its BatchNorm statistics frozen
+    (FrozenBatchNorm2d); the v2 recipes train BatchNorm. ``fpn_norm_layer`` normalises the
+    FPN's convolutions (Faster/Mask R-CNN v2). With ``p6p7_in_channels`` (RetinaNet, FCOS)
+    the FPN covers P3-P7: P2 is skipped as it gives too many anchors (RetinaNet paper), and
+    P6/P7 come from a map of that many channels (256: P5, 2048: C5)."""
+    is_trained = weights is not None or weights_backbone is not None
+    # stacklevel 4: the warning points past this helper and the builder, at the user
+    trainable_layers = _validate_trainable_layers(
+        is_trained, trainable_backbone_layers, 5, 3, stacklevel=4
+    )
+    norm_layer = FrozenBatchNorm2d if is_trained and frozen_bn else nn.BatchNorm2d
+    backbone = resnet.resnet50(weights=weights_backbone, progress=progress, norm_layer=norm_layer)
+    fpn_kwargs = {}
+    if p6p7_in_channels is not None:
+        # created after the trunk (as torchvision does): seeded initialisation matches
+        fpn_kwargs = {
+            "returned_layers": [2, 3, 4],
+            "extra_blocks": LastLevelP6P7(p6p7_in_channels, 256),
+        }
+    return _resnet_fpn_extractor(
+        backbone, trainable_layers, norm_layer=fpn_norm_layer, **fpn_kwargs
+    )
+
+
+def _mobilenet_stage_indices(features: nn.Module) -> list[int]:
+    """Where MobileNet's stages start in ``features``: the first block (C0), every strided
+    block (C1 .. Cn-1) and the last block (Cn)."""
+    strided = [i for i, b in enumerate(features) if getattr(b, "_is_cn", False)]
+    return [0, *strided, len(features) - 1]
+
+
+def _freeze_stages(blocks: nn.Module, stage_indices: list[int], trainable_layers: int) -> None:
+    """Freeze the parameters of ``blocks`` before the last ``trainable_layers`` stages (all of
+    them for 0); ``stage_indices`` are where the stages start."""
+    num_stages = len(stage_indices)
+    freeze_before = (
+        len(blocks) if trainable_layers == 0 else stage_indices[num_stages - trainable_layers]
+    )
+    for b in blocks[:freeze_before]:
+        for parameter in b.parameters():
+            parameter.requires_grad_(False)
+
+
 def _mobilenet_extractor(
     backbone: nn.Module,
     fpn: bool,
@@ -202,23 +268,13 @@ def _mobilenet_extractor(
     norm_layer: Callable[..., nn.Module] | None = None,
 ) -> nn.Module:
     backbone = backbone.features
-    # stage starts: the first block (C0), every strided block (C1 .. Cn-1), the last block (Cn)
-    stage_indices = (
-        [0]
-        + [i for i, b in enumerate(backbone) if getattr(b, "_is_cn", False)]
-        + [len(backbone) - 1]
-    )
+    stage_indices = _mobilenet_stage_indices(backbone)
     num_stages = len(stage_indices)
     if trainable_layers < 0 or trainable_layers > num_stages:
         raise ValueError(
             f"Trainable layers should be in the range [0,{num_stages}], got {trainable_layers} "
         )
-    freeze_before = (
-        len(backbone) if trainable_layers == 0 else stage_indices[num_stages - trainable_layers]
-    )
-    for b in backbone[:freeze_before]:
-        for parameter in b.parameters():
-            parameter.requires_grad_(False)
+    _freeze_stages(backbone, stage_indices, trainable_layers)
     out_channels = 256
     if fpn:
         if extra_blocks is None:

@@ -10,22 +10,22 @@ from tocha.core import nn
 
 from ...ops.misc import Conv2dNormActivation
 from ...ops.poolers import MultiScaleRoIAlign
-from .._api import Weights, WeightsEnum, register_model
+from .._api import WeightsEnum, register_model
 from ..mobilenetv3 import MobileNet_V3_Large_Weights, mobilenet_v3_large
-from ..resnet import ResNet50_Weights, resnet50
-from ._coco import _COCO_CATEGORIES, ObjectDetection
+from ..resnet import ResNet50_Weights
+from ._coco import _ENHANCED_RECIPE, _coco_weights
 from ._frozen_bn import FrozenBatchNorm2d
-from ._utils import _weights_and_classes, overwrite_eps
+from ._utils import _load_weights, _weights_and_classes
 from .anchor_utils import AnchorGenerator
 from .backbone_utils import (
     _mobilenet_extractor,
-    _resnet_fpn_extractor,
+    _resnet50_fpn_backbone,
     _validate_trainable_layers,
 )
 from .generalized_rcnn import GeneralizedRCNN
 from .roi_heads import RoIHeads
 from .rpn import RegionProposalNetwork, RPNHead
-from .transform import GeneralizedRCNNTransform
+from .transform import _imagenet_transform
 
 __all__ = [
     "FasterRCNN",
@@ -47,6 +47,23 @@ def _default_anchorgen() -> AnchorGenerator:
     anchor_sizes = ((32,), (64,), (128,), (256,), (512,))
     aspect_ratios = ((0.5, 1.0, 2.0),) * len(anchor_sizes)
     return AnchorGenerator(anchor_sizes, aspect_ratios)
+
+
+def _v2_rpn_and_box_heads(out_channels: int) -> dict:
+    """The v2 models' (Faster and Mask R-CNN v2) RPN anchors, two-conv RPN head and 4-conv +
+    1-fc BatchNorm box head, as keyword arguments of :class:`FasterRCNN`."""
+    rpn_anchor_generator = _default_anchorgen()
+    rpn_head = RPNHead(
+        out_channels, rpn_anchor_generator.num_anchors_per_location()[0], conv_depth=2
+    )
+    box_head = FastRCNNConvFCHead(
+        (out_channels, 7, 7), [256, 256, 256, 256], [1024], norm_layer=nn.BatchNorm2d
+    )
+    return {
+        "rpn_anchor_generator": rpn_anchor_generator,
+        "rpn_head": rpn_head,
+        "box_head": box_head,
+    }
 
 
 class TwoMLPHead(nn.Module):
@@ -234,85 +251,55 @@ class FasterRCNN(GeneralizedRCNN):
             box_nms_thresh,
             box_detections_per_img,
         )
-        if image_mean is None:
-            image_mean = [0.485, 0.456, 0.406]
-        if image_std is None:
-            image_std = [0.229, 0.224, 0.225]
-        transform = GeneralizedRCNNTransform(min_size, max_size, image_mean, image_std, **kwargs)
+        transform = _imagenet_transform(min_size, max_size, image_mean, image_std, **kwargs)
         super().__init__(backbone, rpn, roi_heads, transform)
 
 
-_COMMON_META = {"categories": _COCO_CATEGORIES, "min_size": (1, 1)}
-
-
 class FasterRCNN_ResNet50_FPN_Weights(WeightsEnum):
-    COCO_V1 = Weights(
-        url="https://download.pytorch.org/models/fasterrcnn_resnet50_fpn_coco-258fb6c6.pth",
-        transforms=ObjectDetection,
-        meta={
-            **_COMMON_META,
-            "num_params": 41755286,
-            "recipe": "https://github.com/pytorch/vision/tree/main/references/detection#faster-r-cnn-resnet-50-fpn",
-            "_metrics": {"COCO-val2017": {"box_map": 37.0}},
-            "_ops": 134.38,
-            "_file_size": 159.743,
-            "_docs": "These weights were produced by following a similar training recipe as on "
-            "the paper.",
-        },
+    COCO_V1 = _coco_weights(
+        "https://download.pytorch.org/models/fasterrcnn_resnet50_fpn_coco-258fb6c6.pth",
+        num_params=41755286,
+        recipe="https://github.com/pytorch/vision/tree/main/references/detection#faster-r-cnn-resnet-50-fpn",
+        _metrics={"COCO-val2017": {"box_map": 37.0}},
+        _ops=134.38,
+        _file_size=159.743,
     )
     DEFAULT = COCO_V1
 
 
 class FasterRCNN_ResNet50_FPN_V2_Weights(WeightsEnum):
-    COCO_V1 = Weights(
-        url="https://download.pytorch.org/models/fasterrcnn_resnet50_fpn_v2_coco-dd69338a.pth",
-        transforms=ObjectDetection,
-        meta={
-            **_COMMON_META,
-            "num_params": 43712278,
-            "recipe": "https://github.com/pytorch/vision/pull/5763",
-            "_metrics": {"COCO-val2017": {"box_map": 46.7}},
-            "_ops": 280.371,
-            "_file_size": 167.104,
-            "_docs": "These weights were produced using an enhanced training recipe to boost the "
-            "model accuracy.",
-        },
+    COCO_V1 = _coco_weights(
+        "https://download.pytorch.org/models/fasterrcnn_resnet50_fpn_v2_coco-dd69338a.pth",
+        num_params=43712278,
+        recipe="https://github.com/pytorch/vision/pull/5763",
+        _metrics={"COCO-val2017": {"box_map": 46.7}},
+        _ops=280.371,
+        _file_size=167.104,
+        _docs=_ENHANCED_RECIPE,
     )
     DEFAULT = COCO_V1
 
 
 class FasterRCNN_MobileNet_V3_Large_FPN_Weights(WeightsEnum):
-    COCO_V1 = Weights(
-        url="https://download.pytorch.org/models/fasterrcnn_mobilenet_v3_large_fpn-fb6a3cc7.pth",
-        transforms=ObjectDetection,
-        meta={
-            **_COMMON_META,
-            "num_params": 19386354,
-            "recipe": "https://github.com/pytorch/vision/tree/main/references/detection#faster-r-cnn-mobilenetv3-large-fpn",
-            "_metrics": {"COCO-val2017": {"box_map": 32.8}},
-            "_ops": 4.494,
-            "_file_size": 74.239,
-            "_docs": "These weights were produced by following a similar training recipe as on "
-            "the paper.",
-        },
+    COCO_V1 = _coco_weights(
+        "https://download.pytorch.org/models/fasterrcnn_mobilenet_v3_large_fpn-fb6a3cc7.pth",
+        num_params=19386354,
+        recipe="https://github.com/pytorch/vision/tree/main/references/detection#faster-r-cnn-mobilenetv3-large-fpn",
+        _metrics={"COCO-val2017": {"box_map": 32.8}},
+        _ops=4.494,
+        _file_size=74.239,
     )
     DEFAULT = COCO_V1
 
 
 class FasterRCNN_MobileNet_V3_Large_320_FPN_Weights(WeightsEnum):
-    COCO_V1 = Weights(
-        url="https://download.pytorch.org/models/fasterrcnn_mobilenet_v3_large_320_fpn-907ea3f9.pth",
-        transforms=ObjectDetection,
-        meta={
-            **_COMMON_META,
-            "num_params": 19386354,
-            "recipe": "https://github.com/pytorch/vision/tree/main/references/detection#faster-r-cnn-mobilenetv3-large-320-fpn",
-            "_metrics": {"COCO-val2017": {"box_map": 22.8}},
-            "_ops": 0.719,
-            "_file_size": 74.239,
-            "_docs": "These weights were produced by following a similar training recipe as on "
-            "the paper.",
-        },
+    COCO_V1 = _coco_weights(
+        "https://download.pytorch.org/models/fasterrcnn_mobilenet_v3_large_320_fpn-907ea3f9.pth",
+        num_params=19386354,
+        recipe="https://github.com/pytorch/vision/tree/main/references/detection#faster-r-cnn-mobilenetv3-large-320-fpn",
+        _metrics={"COCO-val2017": {"box_map": 22.8}},
+        _ops=0.719,
+        _file_size=74.239,
     )
     DEFAULT = COCO_V1
 
@@ -353,19 +340,11 @@ def fasterrcnn_resnet50_fpn(
     weights = FasterRCNN_ResNet50_FPN_Weights.verify(weights)
     weights_backbone = ResNet50_Weights.verify(weights_backbone)
     weights_backbone, num_classes = _weights_and_classes(weights, weights_backbone, num_classes)
-    is_trained = weights is not None or weights_backbone is not None
-    trainable_backbone_layers = _validate_trainable_layers(
-        is_trained, trainable_backbone_layers, 5, 3
+    backbone = _resnet50_fpn_backbone(
+        weights, weights_backbone, progress, trainable_backbone_layers
     )
-    norm_layer = FrozenBatchNorm2d if is_trained else nn.BatchNorm2d
-    backbone = resnet50(weights=weights_backbone, progress=progress, norm_layer=norm_layer)
-    backbone = _resnet_fpn_extractor(backbone, trainable_backbone_layers)
     model = FasterRCNN(backbone, num_classes=num_classes, **kwargs)
-    if weights is not None:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
-        if weights == FasterRCNN_ResNet50_FPN_Weights.COCO_V1:
-            overwrite_eps(model, 0.0)
-    return model
+    return _load_weights(model, weights, progress, FasterRCNN_ResNet50_FPN_Weights.COCO_V1)
 
 
 @register_model()
@@ -393,30 +372,17 @@ def fasterrcnn_resnet50_fpn_v2(
     weights = FasterRCNN_ResNet50_FPN_V2_Weights.verify(weights)
     weights_backbone = ResNet50_Weights.verify(weights_backbone)
     weights_backbone, num_classes = _weights_and_classes(weights, weights_backbone, num_classes)
-    is_trained = weights is not None or weights_backbone is not None
-    trainable_backbone_layers = _validate_trainable_layers(
-        is_trained, trainable_backbone_layers, 5, 3
+    backbone = _resnet50_fpn_backbone(
+        weights,
+        weights_backbone,
+        progress,
+        trainable_backbone_layers,
+        frozen_bn=False,
+        fpn_norm_layer=nn.BatchNorm2d,
     )
-    backbone = resnet50(weights=weights_backbone, progress=progress)
-    backbone = _resnet_fpn_extractor(backbone, trainable_backbone_layers, norm_layer=nn.BatchNorm2d)
-    rpn_anchor_generator = _default_anchorgen()
-    rpn_head = RPNHead(
-        backbone.out_channels, rpn_anchor_generator.num_anchors_per_location()[0], conv_depth=2
-    )
-    box_head = FastRCNNConvFCHead(
-        (backbone.out_channels, 7, 7), [256, 256, 256, 256], [1024], norm_layer=nn.BatchNorm2d
-    )
-    model = FasterRCNN(
-        backbone,
-        num_classes=num_classes,
-        rpn_anchor_generator=rpn_anchor_generator,
-        rpn_head=rpn_head,
-        box_head=box_head,
-        **kwargs,
-    )
-    if weights is not None:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
-    return model
+    heads = _v2_rpn_and_box_heads(backbone.out_channels)
+    model = FasterRCNN(backbone, num_classes=num_classes, **heads, **kwargs)
+    return _load_weights(model, weights, progress)
 
 
 def _fasterrcnn_mobilenet_v3_large_fpn(
@@ -446,9 +412,7 @@ def _fasterrcnn_mobilenet_v3_large_fpn(
         rpn_anchor_generator=AnchorGenerator(anchor_sizes, aspect_ratios),
         **kwargs,
     )
-    if weights is not None:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
-    return model
+    return _load_weights(model, weights, progress)
 
 
 @register_model()

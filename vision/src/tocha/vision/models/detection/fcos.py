@@ -3,8 +3,6 @@ torchvision's module names, defaults and builder."""
 
 from __future__ import annotations
 
-import math
-from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -14,19 +12,25 @@ import tocha.core.nn.functional as F
 from tocha.core import nn
 
 from ...ops import boxes as box_ops
-from ...ops.feature_pyramid_network import LastLevelP6P7
 from ...ops.focal_loss import sigmoid_focal_loss
 from ...ops.giou_loss import generalized_box_iou_loss
-from .._api import Weights, WeightsEnum, register_model
-from ..resnet import ResNet50_Weights, resnet50
+from .._api import WeightsEnum, register_model
+from ..resnet import ResNet50_Weights
 from . import _utils as det_utils
-from ._coco import _COCO_CATEGORIES, ObjectDetection
-from ._frozen_bn import FrozenBatchNorm2d
-from ._utils import _weights_and_classes
+from ._coco import _coco_weights
+from ._one_stage import (
+    _cls_logits_conv,
+    _flatten_level,
+    _match_anchors,
+    _nms_detections,
+    _split_levels,
+    _topk_candidates,
+)
+from ._utils import _load_weights, _weights_and_classes
 from .anchor_utils import AnchorGenerator
-from .backbone_utils import _resnet_fpn_extractor, _validate_trainable_layers
-from .generalized_rcnn import _check_degenerate, _check_targets, _original_sizes
-from .transform import GeneralizedRCNNTransform
+from .backbone_utils import _resnet50_fpn_backbone
+from .generalized_rcnn import _transform_and_backbone
+from .transform import _imagenet_transform
 
 __all__ = [
     "FCOS",
@@ -52,11 +56,6 @@ def _tower(in_channels: int, num_convs: int, norm_layer: Callable[..., nn.Module
     return tower
 
 
-def _flatten_level(t, K: int):
-    N, _, H, W = t.shape
-    return t.reshape(N, -1, K, H, W).permute(0, 3, 4, 1, 2).reshape(N, -1, K)
-
-
 class FCOSClassificationHead(nn.Module):
     """Conv-GroupNorm-ReLU tower, then ``num_anchors * num_classes`` logits per location."""
 
@@ -75,13 +74,7 @@ class FCOSClassificationHead(nn.Module):
         if norm_layer is None:
             norm_layer = partial(nn.GroupNorm, 32)
         self.conv = _tower(in_channels, num_convs, norm_layer)
-        self.cls_logits = nn.Conv2d(
-            in_channels, num_anchors * num_classes, kernel_size=3, stride=1, padding=1
-        )
-        nn.init.normal_(self.cls_logits.weight, std=0.01)
-        nn.init.constant_(
-            self.cls_logits.bias, -math.log((1 - prior_probability) / prior_probability)
-        )
+        self.cls_logits = _cls_logits_conv(in_channels, num_anchors, num_classes, prior_probability)
 
     def forward(self, x: list):
         return torch.cat(
@@ -233,13 +226,7 @@ class FCOS(nn.Module):
             head = FCOSHead(backbone.out_channels, 1, num_classes)
         self.head = head
         self.box_coder = det_utils.BoxLinearCoder(normalize_by_size=True)
-        if image_mean is None:
-            image_mean = [0.485, 0.456, 0.406]
-        if image_std is None:
-            image_std = [0.229, 0.224, 0.225]
-        self.transform = GeneralizedRCNNTransform(
-            min_size, max_size, image_mean, image_std, **kwargs
-        )
+        self.transform = _imagenet_transform(min_size, max_size, image_mean, image_std, **kwargs)
         self.center_sampling_radius = center_sampling_radius
         self.score_thresh = score_thresh
         self.nms_thresh = nms_thresh
@@ -252,19 +239,8 @@ class FCOS(nn.Module):
     def compute_loss(
         self, targets: list, head_outputs: dict, anchors: list, num_anchors_per_level: list[int]
     ) -> dict:
-        matched_idxs = []
-        for anchors_per_image, tgt in zip(anchors, targets):
-            if tgt["boxes"].numel() == 0:
-                matched_idxs.append(
-                    torch.full(
-                        (anchors_per_image.shape[0],),
-                        -1,
-                        dtype=torch.int64,
-                        device=anchors_per_image.device,
-                    )
-                )
-                continue
-            gt = tgt["boxes"]
+        def match_points(anchors_per_image, gt):
+            # each point gets the smallest box that contains it, near its centre, at its level
             gt_centers = (gt[:, :2] + gt[:, 2:]) / 2
             centers = (anchors_per_image[:, :2] + anchors_per_image[:, 2:]) / 2
             sizes = anchors_per_image[:, 2] - anchors_per_image[:, 0]
@@ -288,7 +264,9 @@ class FCOS(nn.Module):
             weighted = match.to(torch.float32) * (1e8 - areas[None, :])
             best, matched = weighted.max(dim=1)
             matched[best < 1e-5] = -1
-            matched_idxs.append(matched)
+            return matched
+
+        matched_idxs = _match_anchors(anchors, targets, match_points)
         return self.head.compute_loss(targets, head_outputs, anchors, matched_idxs)
 
     def postprocess_detections(self, head_outputs: dict, anchors: list, image_shapes: list):
@@ -301,36 +279,31 @@ class FCOS(nn.Module):
                 [bc[index] for bc in head_outputs["bbox_ctrness"]],
                 anchors[index],
             ):
-                num_classes = logits.shape[-1]
-                scores = torch.sqrt(torch.sigmoid(logits) * torch.sigmoid(ctr)).flatten()
-                keep = scores > self.score_thresh
-                scores = scores[keep]
-                topk_idxs = torch.where(keep)[0]
-                scores, idxs = scores.topk(det_utils._topk_min(topk_idxs, self.topk_candidates, 0))
-                topk_idxs = topk_idxs[idxs]
-                anchor_idxs = torch.div(topk_idxs, num_classes, rounding_mode="floor")
+                scores, anchor_idxs, labels = _topk_candidates(
+                    torch.sqrt(torch.sigmoid(logits) * torch.sigmoid(ctr)).flatten(),
+                    self.score_thresh,
+                    self.topk_candidates,
+                    logits.shape[-1],
+                )
                 boxes = self.box_coder.decode(reg[anchor_idxs], anc[anchor_idxs])
                 boxes_all.append(box_ops.clip_boxes_to_image(boxes, image_shape))
                 scores_all.append(scores)
-                labels_all.append(topk_idxs % num_classes)
-            boxes = torch.cat(boxes_all, dim=0)
-            scores = torch.cat(scores_all, dim=0)
-            labels = torch.cat(labels_all, dim=0)
-            keep = box_ops.batched_nms(boxes, scores, labels, self.nms_thresh)
-            keep = keep[: self.detections_per_img]
+                labels_all.append(labels)
             detections.append(
-                {"boxes": boxes[keep], "scores": scores[keep], "labels": labels[keep]}
+                _nms_detections(
+                    torch.cat(boxes_all, dim=0),
+                    torch.cat(scores_all, dim=0),
+                    torch.cat(labels_all, dim=0),
+                    self.nms_thresh,
+                    self.detections_per_img,
+                )
             )
         return detections
 
     def forward(self, images: list, targets: list | None = None):
-        _check_targets(targets, self.training)
-        original_image_sizes = _original_sizes(images)
-        images, targets = self.transform(images, targets)
-        _check_degenerate(targets)
-        features = self.backbone(images.tensors)
-        if isinstance(features, torch.Tensor):
-            features = OrderedDict([("0", features)])
+        images, targets, features, original_image_sizes = _transform_and_backbone(
+            self, images, targets
+        )
         features = list(features.values())
         head_outputs = self.head(features)
         anchors = self.anchor_generator(images, features)
@@ -341,10 +314,7 @@ class FCOS(nn.Module):
                 raise ValueError("targets should not be None")
             losses = self.compute_loss(targets, head_outputs, anchors, num_anchors_per_level)
         else:
-            split = {
-                k: list(v.split(num_anchors_per_level, dim=1)) for k, v in head_outputs.items()
-            }
-            split_anchors = [list(a.split(num_anchors_per_level)) for a in anchors]
+            split, split_anchors = _split_levels(head_outputs, anchors, num_anchors_per_level)
             detections = self.postprocess_detections(split, split_anchors, images.image_sizes)
             detections = self.transform.postprocess(
                 detections, images.image_sizes, original_image_sizes
@@ -353,20 +323,13 @@ class FCOS(nn.Module):
 
 
 class FCOS_ResNet50_FPN_Weights(WeightsEnum):
-    COCO_V1 = Weights(
-        url="https://download.pytorch.org/models/fcos_resnet50_fpn_coco-99b0c9b7.pth",
-        transforms=ObjectDetection,
-        meta={
-            "num_params": 32269600,
-            "categories": _COCO_CATEGORIES,
-            "min_size": (1, 1),
-            "recipe": "https://github.com/pytorch/vision/tree/main/references/detection#fcos-resnet-50-fpn",
-            "_metrics": {"COCO-val2017": {"box_map": 39.2}},
-            "_ops": 128.207,
-            "_file_size": 123.608,
-            "_docs": "These weights were produced by following a similar training recipe as on "
-            "the paper.",
-        },
+    COCO_V1 = _coco_weights(
+        "https://download.pytorch.org/models/fcos_resnet50_fpn_coco-99b0c9b7.pth",
+        num_params=32269600,
+        recipe="https://github.com/pytorch/vision/tree/main/references/detection#fcos-resnet-50-fpn",
+        _metrics={"COCO-val2017": {"box_map": 39.2}},
+        _ops=128.207,
+        _file_size=123.608,
     )
     DEFAULT = COCO_V1
 
@@ -393,19 +356,9 @@ def fcos_resnet50_fpn(
     weights = FCOS_ResNet50_FPN_Weights.verify(weights)
     weights_backbone = ResNet50_Weights.verify(weights_backbone)
     weights_backbone, num_classes = _weights_and_classes(weights, weights_backbone, num_classes)
-    is_trained = weights is not None or weights_backbone is not None
-    trainable_backbone_layers = _validate_trainable_layers(
-        is_trained, trainable_backbone_layers, 5, 3
-    )
-    norm_layer = FrozenBatchNorm2d if is_trained else nn.BatchNorm2d
-    backbone = resnet50(weights=weights_backbone, progress=progress, norm_layer=norm_layer)
-    backbone = _resnet_fpn_extractor(
-        backbone,
-        trainable_backbone_layers,
-        returned_layers=[2, 3, 4],
-        extra_blocks=LastLevelP6P7(256, 256),
+    # P3-P7, P6 and P7 from P5 (as RetinaNet)
+    backbone = _resnet50_fpn_backbone(
+        weights, weights_backbone, progress, trainable_backbone_layers, p6p7_in_channels=256
     )
     model = FCOS(backbone, num_classes, **kwargs)
-    if weights is not None:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
-    return model
+    return _load_weights(model, weights, progress)

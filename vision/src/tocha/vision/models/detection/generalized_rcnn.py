@@ -52,6 +52,23 @@ def _original_sizes(images: list) -> list[tuple[int, int]]:
     return sizes
 
 
+def _transform_and_backbone(model: nn.Module, images: list, targets: list | None):
+    """The first steps of every detector's forward: check the targets, resize, normalise and
+    batch the images (``model.transform``), then run ``model.backbone``; a backbone returning
+    one Tensor gives the single level ``"0"``.
+
+    Returns ``(images, targets, features, original_image_sizes)``.
+    """
+    _check_targets(targets, model.training)
+    original_image_sizes = _original_sizes(images)
+    images, targets = model.transform(images, targets)
+    _check_degenerate(targets)
+    features = model.backbone(images.tensors)
+    if isinstance(features, torch.Tensor):
+        features = OrderedDict([("0", features)])
+    return images, targets, features, original_image_sizes
+
+
 class GeneralizedRCNN(nn.Module):
     """Images (a list of ``[C, H, W]`` float tensors in 0..1) through ``transform``,
     ``backbone``, ``rpn`` and ``roi_heads``.
@@ -72,13 +89,9 @@ class GeneralizedRCNN(nn.Module):
         return losses if self.training else detections
 
     def forward(self, images: list, targets: list | None = None):
-        _check_targets(targets, self.training)
-        original_image_sizes = _original_sizes(images)
-        images, targets = self.transform(images, targets)
-        _check_degenerate(targets)
-        features = self.backbone(images.tensors)
-        if isinstance(features, torch.Tensor):
-            features = OrderedDict([("0", features)])
+        images, targets, features, original_image_sizes = _transform_and_backbone(
+            self, images, targets
+        )
         proposals, proposal_losses = self.rpn(images, features, targets)
         detections, detector_losses = self.roi_heads(
             features, proposals, images.image_sizes, targets

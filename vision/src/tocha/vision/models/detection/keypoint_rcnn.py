@@ -8,12 +8,11 @@ import tocha.core.nn.functional as F
 from tocha.core import nn
 
 from ...ops.poolers import MultiScaleRoIAlign
-from .._api import Weights, WeightsEnum, register_model
-from ..resnet import ResNet50_Weights, resnet50
-from ._coco import ObjectDetection
-from ._frozen_bn import FrozenBatchNorm2d
-from ._utils import _ovewrite_value_param, overwrite_eps
-from .backbone_utils import _resnet_fpn_extractor, _validate_trainable_layers
+from .._api import WeightsEnum, register_model
+from ..resnet import ResNet50_Weights
+from ._coco import _coco_weights
+from ._utils import _load_weights, _ovewrite_value_param
+from .backbone_utils import _resnet50_fpn_backbone
 from .faster_rcnn import FasterRCNN
 
 __all__ = [
@@ -126,40 +125,32 @@ class KeypointRCNN(FasterRCNN):
         self.roi_heads.keypoint_predictor = keypoint_predictor
 
 
+# COCO person keypoints: these categories replace COCO's 91
 _META = {
     "categories": _COCO_PERSON_CATEGORIES,
     "keypoint_names": _COCO_PERSON_KEYPOINT_NAMES,
-    "min_size": (1, 1),
     "num_params": 59137258,
 }
 
 
 class KeypointRCNN_ResNet50_FPN_Weights(WeightsEnum):
-    COCO_LEGACY = Weights(
-        url="https://download.pytorch.org/models/keypointrcnn_resnet50_fpn_coco-9f466800.pth",
-        transforms=ObjectDetection,
-        meta={
-            **_META,
-            "recipe": "https://github.com/pytorch/vision/issues/1606",
-            "_metrics": {"COCO-val2017": {"box_map": 50.6, "kp_map": 61.1}},
-            "_ops": 133.924,
-            "_file_size": 226.054,
-            "_docs": "These weights were produced by following a similar training recipe as on "
-            "the paper but use a checkpoint from an early epoch.",
-        },
+    COCO_LEGACY = _coco_weights(
+        "https://download.pytorch.org/models/keypointrcnn_resnet50_fpn_coco-9f466800.pth",
+        **_META,
+        recipe="https://github.com/pytorch/vision/issues/1606",
+        _metrics={"COCO-val2017": {"box_map": 50.6, "kp_map": 61.1}},
+        _ops=133.924,
+        _file_size=226.054,
+        _docs="These weights were produced by following a similar training recipe as on "
+        "the paper but use a checkpoint from an early epoch.",
     )
-    COCO_V1 = Weights(
-        url="https://download.pytorch.org/models/keypointrcnn_resnet50_fpn_coco-fc266e95.pth",
-        transforms=ObjectDetection,
-        meta={
-            **_META,
-            "recipe": "https://github.com/pytorch/vision/tree/main/references/detection#keypoint-r-cnn",
-            "_metrics": {"COCO-val2017": {"box_map": 54.6, "kp_map": 65.0}},
-            "_ops": 137.42,
-            "_file_size": 226.054,
-            "_docs": "These weights were produced by following a similar training recipe as on "
-            "the paper.",
-        },
+    COCO_V1 = _coco_weights(
+        "https://download.pytorch.org/models/keypointrcnn_resnet50_fpn_coco-fc266e95.pth",
+        **_META,
+        recipe="https://github.com/pytorch/vision/tree/main/references/detection#keypoint-r-cnn",
+        _metrics={"COCO-val2017": {"box_map": 54.6, "kp_map": 65.0}},
+        _ops=137.42,
+        _file_size=226.054,
     )
     DEFAULT = COCO_V1
 
@@ -200,16 +191,8 @@ def keypointrcnn_resnet50_fpn(
             num_classes = 2
         if num_keypoints is None:
             num_keypoints = 17
-    is_trained = weights is not None or weights_backbone is not None
-    trainable_backbone_layers = _validate_trainable_layers(
-        is_trained, trainable_backbone_layers, 5, 3
+    backbone = _resnet50_fpn_backbone(
+        weights, weights_backbone, progress, trainable_backbone_layers
     )
-    norm_layer = FrozenBatchNorm2d if is_trained else nn.BatchNorm2d
-    backbone = resnet50(weights=weights_backbone, progress=progress, norm_layer=norm_layer)
-    backbone = _resnet_fpn_extractor(backbone, trainable_backbone_layers)
     model = KeypointRCNN(backbone, num_classes, num_keypoints=num_keypoints, **kwargs)
-    if weights is not None:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
-        if weights == KeypointRCNN_ResNet50_FPN_Weights.COCO_V1:
-            overwrite_eps(model, 0.0)
-    return model
+    return _load_weights(model, weights, progress, KeypointRCNN_ResNet50_FPN_Weights.COCO_V1)

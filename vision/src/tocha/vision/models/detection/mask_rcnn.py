@@ -10,14 +10,12 @@ from tocha.core import nn
 
 from ...ops.misc import Conv2dNormActivation
 from ...ops.poolers import MultiScaleRoIAlign
-from .._api import Weights, WeightsEnum, register_model
-from ..resnet import ResNet50_Weights, resnet50
-from ._coco import _COCO_CATEGORIES, ObjectDetection
-from ._frozen_bn import FrozenBatchNorm2d
-from ._utils import _weights_and_classes, overwrite_eps
-from .backbone_utils import _resnet_fpn_extractor, _validate_trainable_layers
-from .faster_rcnn import FasterRCNN, FastRCNNConvFCHead, _default_anchorgen
-from .rpn import RPNHead
+from .._api import WeightsEnum, register_model
+from ..resnet import ResNet50_Weights
+from ._coco import _ENHANCED_RECIPE, _coco_weights
+from ._utils import _load_weights, _weights_and_classes
+from .backbone_utils import _resnet50_fpn_backbone
+from .faster_rcnn import FasterRCNN, _v2_rpn_and_box_heads
 
 __all__ = [
     "MaskRCNN",
@@ -138,39 +136,26 @@ class MaskRCNN(FasterRCNN):
 
 
 class MaskRCNN_ResNet50_FPN_Weights(WeightsEnum):
-    COCO_V1 = Weights(
-        url="https://download.pytorch.org/models/maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth",
-        transforms=ObjectDetection,
-        meta={
-            "categories": _COCO_CATEGORIES,
-            "min_size": (1, 1),
-            "num_params": 44401393,
-            "recipe": "https://github.com/pytorch/vision/tree/main/references/detection#mask-r-cnn",
-            "_metrics": {"COCO-val2017": {"box_map": 37.9, "mask_map": 34.6}},
-            "_ops": 134.38,
-            "_file_size": 169.84,
-            "_docs": "These weights were produced by following a similar training recipe as on "
-            "the paper.",
-        },
+    COCO_V1 = _coco_weights(
+        "https://download.pytorch.org/models/maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth",
+        num_params=44401393,
+        recipe="https://github.com/pytorch/vision/tree/main/references/detection#mask-r-cnn",
+        _metrics={"COCO-val2017": {"box_map": 37.9, "mask_map": 34.6}},
+        _ops=134.38,
+        _file_size=169.84,
     )
     DEFAULT = COCO_V1
 
 
 class MaskRCNN_ResNet50_FPN_V2_Weights(WeightsEnum):
-    COCO_V1 = Weights(
-        url="https://download.pytorch.org/models/maskrcnn_resnet50_fpn_v2_coco-73cbd019.pth",
-        transforms=ObjectDetection,
-        meta={
-            "categories": _COCO_CATEGORIES,
-            "min_size": (1, 1),
-            "num_params": 46359409,
-            "recipe": "https://github.com/pytorch/vision/pull/5773",
-            "_metrics": {"COCO-val2017": {"box_map": 47.4, "mask_map": 41.8}},
-            "_ops": 333.577,
-            "_file_size": 177.219,
-            "_docs": "These weights were produced using an enhanced training recipe to boost the "
-            "model accuracy.",
-        },
+    COCO_V1 = _coco_weights(
+        "https://download.pytorch.org/models/maskrcnn_resnet50_fpn_v2_coco-73cbd019.pth",
+        num_params=46359409,
+        recipe="https://github.com/pytorch/vision/pull/5773",
+        _metrics={"COCO-val2017": {"box_map": 47.4, "mask_map": 41.8}},
+        _ops=333.577,
+        _file_size=177.219,
+        _docs=_ENHANCED_RECIPE,
     )
     DEFAULT = COCO_V1
 
@@ -197,19 +182,11 @@ def maskrcnn_resnet50_fpn(
     weights = MaskRCNN_ResNet50_FPN_Weights.verify(weights)
     weights_backbone = ResNet50_Weights.verify(weights_backbone)
     weights_backbone, num_classes = _weights_and_classes(weights, weights_backbone, num_classes)
-    is_trained = weights is not None or weights_backbone is not None
-    trainable_backbone_layers = _validate_trainable_layers(
-        is_trained, trainable_backbone_layers, 5, 3
+    backbone = _resnet50_fpn_backbone(
+        weights, weights_backbone, progress, trainable_backbone_layers
     )
-    norm_layer = FrozenBatchNorm2d if is_trained else nn.BatchNorm2d
-    backbone = resnet50(weights=weights_backbone, progress=progress, norm_layer=norm_layer)
-    backbone = _resnet_fpn_extractor(backbone, trainable_backbone_layers)
     model = MaskRCNN(backbone, num_classes=num_classes, **kwargs)
-    if weights is not None:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
-        if weights == MaskRCNN_ResNet50_FPN_Weights.COCO_V1:
-            overwrite_eps(model, 0.0)
-    return model
+    return _load_weights(model, weights, progress, MaskRCNN_ResNet50_FPN_Weights.COCO_V1)
 
 
 @register_model()
@@ -234,31 +211,17 @@ def maskrcnn_resnet50_fpn_v2(
     weights = MaskRCNN_ResNet50_FPN_V2_Weights.verify(weights)
     weights_backbone = ResNet50_Weights.verify(weights_backbone)
     weights_backbone, num_classes = _weights_and_classes(weights, weights_backbone, num_classes)
-    is_trained = weights is not None or weights_backbone is not None
-    trainable_backbone_layers = _validate_trainable_layers(
-        is_trained, trainable_backbone_layers, 5, 3
+    backbone = _resnet50_fpn_backbone(
+        weights,
+        weights_backbone,
+        progress,
+        trainable_backbone_layers,
+        frozen_bn=False,
+        fpn_norm_layer=nn.BatchNorm2d,
     )
-    backbone = resnet50(weights=weights_backbone, progress=progress)
-    backbone = _resnet_fpn_extractor(backbone, trainable_backbone_layers, norm_layer=nn.BatchNorm2d)
-    rpn_anchor_generator = _default_anchorgen()
-    rpn_head = RPNHead(
-        backbone.out_channels, rpn_anchor_generator.num_anchors_per_location()[0], conv_depth=2
-    )
-    box_head = FastRCNNConvFCHead(
-        (backbone.out_channels, 7, 7), [256, 256, 256, 256], [1024], norm_layer=nn.BatchNorm2d
-    )
+    heads = _v2_rpn_and_box_heads(backbone.out_channels)
     mask_head = MaskRCNNHeads(
         backbone.out_channels, [256, 256, 256, 256], 1, norm_layer=nn.BatchNorm2d
     )
-    model = MaskRCNN(
-        backbone,
-        num_classes=num_classes,
-        rpn_anchor_generator=rpn_anchor_generator,
-        rpn_head=rpn_head,
-        box_head=box_head,
-        mask_head=mask_head,
-        **kwargs,
-    )
-    if weights is not None:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
-    return model
+    model = MaskRCNN(backbone, num_classes=num_classes, **heads, mask_head=mask_head, **kwargs)
+    return _load_weights(model, weights, progress)

@@ -3,8 +3,6 @@ names, defaults and builder."""
 
 from __future__ import annotations
 
-import math
-from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -13,19 +11,25 @@ import tocha.core as torch
 from tocha.core import nn
 
 from ...ops import boxes as box_ops
-from ...ops.feature_pyramid_network import LastLevelP6P7
 from ...ops.focal_loss import sigmoid_focal_loss
 from ...ops.misc import Conv2dNormActivation
-from .._api import Weights, WeightsEnum, register_model
-from ..resnet import ResNet50_Weights, resnet50
+from .._api import WeightsEnum, register_model
+from ..resnet import ResNet50_Weights
 from . import _utils as det_utils
-from ._coco import _COCO_CATEGORIES, ObjectDetection
-from ._frozen_bn import FrozenBatchNorm2d
-from ._utils import _weights_and_classes, overwrite_eps
+from ._coco import _ENHANCED_RECIPE, _coco_weights
+from ._one_stage import (
+    _cls_logits_conv,
+    _flatten_level,
+    _match_anchors_by_iou,
+    _nms_detections,
+    _split_levels,
+    _topk_candidates,
+)
+from ._utils import _load_weights, _weights_and_classes
 from .anchor_utils import AnchorGenerator
-from .backbone_utils import _resnet_fpn_extractor, _validate_trainable_layers
-from .generalized_rcnn import _check_degenerate, _check_targets, _original_sizes
-from .transform import GeneralizedRCNNTransform
+from .backbone_utils import _resnet50_fpn_backbone
+from .generalized_rcnn import _transform_and_backbone
+from .transform import _imagenet_transform
 
 __all__ = [
     "RetinaNet",
@@ -44,12 +48,6 @@ def _sum(x: list):
     for i in x[1:]:
         res = res + i
     return res
-
-
-def _flatten_level(t, N: int, K: int):
-    """``[N, A*K, H, W]`` to ``[N, H*W*A, K]`` (location-major, as the anchors)."""
-    _, _, H, W = t.shape
-    return t.reshape(N, -1, K, H, W).permute(0, 3, 4, 1, 2).reshape(N, -1, K)
 
 
 def _v1_to_v2_weights(state_dict: dict, prefix: str) -> None:
@@ -109,13 +107,7 @@ class RetinaNetClassificationHead(_VersionedHead):
     ) -> None:
         super().__init__()
         self.conv = _conv_tower(in_channels, norm_layer)
-        self.cls_logits = nn.Conv2d(
-            in_channels, num_anchors * num_classes, kernel_size=3, stride=1, padding=1
-        )
-        nn.init.normal_(self.cls_logits.weight, std=0.01)
-        nn.init.constant_(
-            self.cls_logits.bias, -math.log((1 - prior_probability) / prior_probability)
-        )
+        self.cls_logits = _cls_logits_conv(in_channels, num_anchors, num_classes, prior_probability)
         self.num_classes = num_classes
         self.num_anchors = num_anchors
         self.BETWEEN_THRESHOLDS = det_utils.Matcher.BETWEEN_THRESHOLDS
@@ -134,9 +126,7 @@ class RetinaNetClassificationHead(_VersionedHead):
         return _sum(losses) / len(targets)
 
     def forward(self, x: list):
-        out = [
-            _flatten_level(self.cls_logits(self.conv(f)), f.shape[0], self.num_classes) for f in x
-        ]
+        out = [_flatten_level(self.cls_logits(self.conv(f)), self.num_classes) for f in x]
         return torch.cat(out, dim=1)
 
 
@@ -170,7 +160,7 @@ class RetinaNetRegressionHead(_VersionedHead):
         return _sum(losses) / max(1, len(targets))
 
     def forward(self, x: list):
-        return torch.cat([_flatten_level(self.bbox_reg(self.conv(f)), f.shape[0], 4) for f in x], 1)
+        return torch.cat([_flatten_level(self.bbox_reg(self.conv(f)), 4) for f in x], 1)
 
 
 class RetinaNetHead(nn.Module):
@@ -272,13 +262,7 @@ class RetinaNet(nn.Module):
             )
         self.proposal_matcher = proposal_matcher
         self.box_coder = det_utils.BoxCoder(weights=(1.0, 1.0, 1.0, 1.0))
-        if image_mean is None:
-            image_mean = [0.485, 0.456, 0.406]
-        if image_std is None:
-            image_std = [0.229, 0.224, 0.225]
-        self.transform = GeneralizedRCNNTransform(
-            min_size, max_size, image_mean, image_std, **kwargs
-        )
+        self.transform = _imagenet_transform(min_size, max_size, image_mean, image_std, **kwargs)
         self.score_thresh = score_thresh
         self.nms_thresh = nms_thresh
         self.detections_per_img = detections_per_img
@@ -288,20 +272,7 @@ class RetinaNet(nn.Module):
         return losses if self.training else detections
 
     def compute_loss(self, targets: list, head_outputs: dict, anchors: list) -> dict:
-        matched_idxs = []
-        for anchors_per_image, targets_per_image in zip(anchors, targets):
-            if targets_per_image["boxes"].numel() == 0:
-                matched_idxs.append(
-                    torch.full(
-                        (anchors_per_image.shape[0],),
-                        -1,
-                        dtype=torch.int64,
-                        device=anchors_per_image.device,
-                    )
-                )
-                continue
-            quality = box_ops.box_iou(targets_per_image["boxes"], anchors_per_image)
-            matched_idxs.append(self.proposal_matcher(quality))
+        matched_idxs = _match_anchors_by_iou(anchors, targets, self.proposal_matcher)
         return self.head.compute_loss(targets, head_outputs, anchors, matched_idxs)
 
     def postprocess_detections(
@@ -319,44 +290,33 @@ class RetinaNet(nn.Module):
                 [cl[index] for cl in class_logits],
                 anchors[index],
             ):
-                num_classes = logits_level.shape[-1]
-                scores = torch.sigmoid(logits_level).flatten()
-                keep = scores > self.score_thresh
-                scores = scores[keep]
-                topk_idxs = torch.where(keep)[0]
-                k = det_utils._topk_min(topk_idxs, self.topk_candidates, 0)
-                scores, idxs = scores.topk(k)
-                topk_idxs = topk_idxs[idxs]
-                anchor_idxs = torch.div(topk_idxs, num_classes, rounding_mode="floor")
-                labels = topk_idxs % num_classes
+                scores, anchor_idxs, labels = _topk_candidates(
+                    torch.sigmoid(logits_level).flatten(),
+                    self.score_thresh,
+                    self.topk_candidates,
+                    logits_level.shape[-1],
+                )
                 boxes = self.box_coder.decode_single(
                     reg_level[anchor_idxs], anchors_level[anchor_idxs]
                 )
                 image_boxes.append(box_ops.clip_boxes_to_image(boxes, image_shape))
                 image_scores.append(scores)
                 image_labels.append(labels)
-            image_boxes = torch.cat(image_boxes, dim=0)
-            image_scores = torch.cat(image_scores, dim=0)
-            image_labels = torch.cat(image_labels, dim=0)
-            keep = box_ops.batched_nms(image_boxes, image_scores, image_labels, self.nms_thresh)
-            keep = keep[: self.detections_per_img]
             detections.append(
-                {
-                    "boxes": image_boxes[keep],
-                    "scores": image_scores[keep],
-                    "labels": image_labels[keep],
-                }
+                _nms_detections(
+                    torch.cat(image_boxes, dim=0),
+                    torch.cat(image_scores, dim=0),
+                    torch.cat(image_labels, dim=0),
+                    self.nms_thresh,
+                    self.detections_per_img,
+                )
             )
         return detections
 
     def forward(self, images: list, targets: list | None = None):
-        _check_targets(targets, self.training)
-        original_image_sizes = _original_sizes(images)
-        images, targets = self.transform(images, targets)
-        _check_degenerate(targets)
-        features = self.backbone(images.tensors)
-        if isinstance(features, torch.Tensor):
-            features = OrderedDict([("0", features)])
+        images, targets, features, original_image_sizes = _transform_and_backbone(
+            self, images, targets
+        )
         features = list(features.values())
         head_outputs = self.head(features)
         anchors = self.anchor_generator(images, features)
@@ -368,9 +328,7 @@ class RetinaNet(nn.Module):
         else:
             hw = [int(x.shape[2] * x.shape[3]) for x in features]
             A = head_outputs["cls_logits"].shape[1] // sum(hw)
-            per_level = [n * A for n in hw]
-            split_outputs = {k: list(v.split(per_level, dim=1)) for k, v in head_outputs.items()}
-            split_anchors = [list(a.split(per_level)) for a in anchors]
+            split_outputs, split_anchors = _split_levels(head_outputs, anchors, [n * A for n in hw])
             detections = self.postprocess_detections(
                 split_outputs, split_anchors, images.image_sizes
             )
@@ -381,39 +339,26 @@ class RetinaNet(nn.Module):
 
 
 class RetinaNet_ResNet50_FPN_Weights(WeightsEnum):
-    COCO_V1 = Weights(
-        url="https://download.pytorch.org/models/retinanet_resnet50_fpn_coco-eeacb38b.pth",
-        transforms=ObjectDetection,
-        meta={
-            "categories": _COCO_CATEGORIES,
-            "min_size": (1, 1),
-            "num_params": 34014999,
-            "recipe": "https://github.com/pytorch/vision/tree/main/references/detection#retinanet",
-            "_metrics": {"COCO-val2017": {"box_map": 36.4}},
-            "_ops": 151.54,
-            "_file_size": 130.267,
-            "_docs": "These weights were produced by following a similar training recipe as on "
-            "the paper.",
-        },
+    COCO_V1 = _coco_weights(
+        "https://download.pytorch.org/models/retinanet_resnet50_fpn_coco-eeacb38b.pth",
+        num_params=34014999,
+        recipe="https://github.com/pytorch/vision/tree/main/references/detection#retinanet",
+        _metrics={"COCO-val2017": {"box_map": 36.4}},
+        _ops=151.54,
+        _file_size=130.267,
     )
     DEFAULT = COCO_V1
 
 
 class RetinaNet_ResNet50_FPN_V2_Weights(WeightsEnum):
-    COCO_V1 = Weights(
-        url="https://download.pytorch.org/models/retinanet_resnet50_fpn_v2_coco-5905b1c5.pth",
-        transforms=ObjectDetection,
-        meta={
-            "categories": _COCO_CATEGORIES,
-            "min_size": (1, 1),
-            "num_params": 38198935,
-            "recipe": "https://github.com/pytorch/vision/pull/5756",
-            "_metrics": {"COCO-val2017": {"box_map": 41.5}},
-            "_ops": 152.238,
-            "_file_size": 146.037,
-            "_docs": "These weights were produced using an enhanced training recipe to boost the "
-            "model accuracy.",
-        },
+    COCO_V1 = _coco_weights(
+        "https://download.pytorch.org/models/retinanet_resnet50_fpn_v2_coco-5905b1c5.pth",
+        num_params=38198935,
+        recipe="https://github.com/pytorch/vision/pull/5756",
+        _metrics={"COCO-val2017": {"box_map": 41.5}},
+        _ops=152.238,
+        _file_size=146.037,
+        _docs=_ENHANCED_RECIPE,
     )
     DEFAULT = COCO_V1
 
@@ -446,25 +391,12 @@ def retinanet_resnet50_fpn(
     weights = RetinaNet_ResNet50_FPN_Weights.verify(weights)
     weights_backbone = ResNet50_Weights.verify(weights_backbone)
     weights_backbone, num_classes = _weights_and_classes(weights, weights_backbone, num_classes)
-    is_trained = weights is not None or weights_backbone is not None
-    trainable_backbone_layers = _validate_trainable_layers(
-        is_trained, trainable_backbone_layers, 5, 3
-    )
-    norm_layer = FrozenBatchNorm2d if is_trained else nn.BatchNorm2d
-    backbone = resnet50(weights=weights_backbone, progress=progress, norm_layer=norm_layer)
-    # skip P2 because it generates too many anchors (according to their paper)
-    backbone = _resnet_fpn_extractor(
-        backbone,
-        trainable_backbone_layers,
-        returned_layers=[2, 3, 4],
-        extra_blocks=LastLevelP6P7(256, 256),
+    # P3-P7, P6 and P7 from P5
+    backbone = _resnet50_fpn_backbone(
+        weights, weights_backbone, progress, trainable_backbone_layers, p6p7_in_channels=256
     )
     model = RetinaNet(backbone, num_classes, **kwargs)
-    if weights is not None:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
-        if weights == RetinaNet_ResNet50_FPN_Weights.COCO_V1:
-            overwrite_eps(model, 0.0)
-    return model
+    return _load_weights(model, weights, progress, RetinaNet_ResNet50_FPN_Weights.COCO_V1)
 
 
 @register_model()
@@ -492,16 +424,14 @@ def retinanet_resnet50_fpn_v2(
     weights = RetinaNet_ResNet50_FPN_V2_Weights.verify(weights)
     weights_backbone = ResNet50_Weights.verify(weights_backbone)
     weights_backbone, num_classes = _weights_and_classes(weights, weights_backbone, num_classes)
-    is_trained = weights is not None or weights_backbone is not None
-    trainable_backbone_layers = _validate_trainable_layers(
-        is_trained, trainable_backbone_layers, 5, 3
-    )
-    backbone = resnet50(weights=weights_backbone, progress=progress)
-    backbone = _resnet_fpn_extractor(
-        backbone,
+    # P3-P7, P6 and P7 from C5
+    backbone = _resnet50_fpn_backbone(
+        weights,
+        weights_backbone,
+        progress,
         trainable_backbone_layers,
-        returned_layers=[2, 3, 4],
-        extra_blocks=LastLevelP6P7(2048, 256),
+        frozen_bn=False,
+        p6p7_in_channels=2048,
     )
     anchor_generator = _default_anchorgen()
     head = RetinaNetHead(
@@ -512,6 +442,4 @@ def retinanet_resnet50_fpn_v2(
     )
     head.regression_head._loss_type = "giou"
     model = RetinaNet(backbone, num_classes, anchor_generator=anchor_generator, head=head, **kwargs)
-    if weights is not None:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
-    return model
+    return _load_weights(model, weights, progress)

@@ -14,15 +14,16 @@ import tocha.core.nn.functional as F
 from tocha.core import nn
 
 from ...ops import boxes as box_ops
-from .._api import Weights, WeightsEnum, register_model
+from .._api import WeightsEnum, register_model
 from ..vgg import VGG16_Weights, cfgs, make_layers, vgg16
 from . import _utils as det_utils
-from ._coco import _COCO_CATEGORIES, ObjectDetection
-from ._utils import _weights_and_classes
+from ._coco import _coco_weights
+from ._one_stage import _flatten_level, _match_anchors_by_iou, _nms_detections
+from ._utils import _load_weights, _weights_and_classes
 from .anchor_utils import DefaultBoxGenerator
-from .backbone_utils import _validate_trainable_layers
-from .generalized_rcnn import _check_degenerate, _check_targets, _original_sizes
-from .transform import GeneralizedRCNNTransform
+from .backbone_utils import _freeze_stages, _validate_trainable_layers
+from .generalized_rcnn import _transform_and_backbone
+from .transform import _imagenet_transform
 
 __all__ = [
     "SSD",
@@ -56,12 +57,10 @@ class SSDScoringHead(nn.Module):
         return self.module_list[idx](x)
 
     def forward(self, x: list):
-        out = []
-        for i, features in enumerate(x):
-            r = self._get_result_from_module_list(features, i)
-            N, _, H, W = r.shape
-            r = r.reshape(N, -1, self.num_columns, H, W).permute(0, 3, 4, 1, 2)
-            out.append(r.reshape(N, -1, self.num_columns))
+        out = [
+            _flatten_level(self._get_result_from_module_list(features, i), self.num_columns)
+            for i, features in enumerate(x)
+        ]
         return torch.cat(out, dim=1)
 
 
@@ -147,11 +146,7 @@ class SSD(nn.Module):
             head = SSDHead(out_channels, anchor_generator.num_anchors_per_location(), num_classes)
         self.head = head
         self.proposal_matcher = det_utils.SSDMatcher(iou_thresh)
-        if image_mean is None:
-            image_mean = [0.485, 0.456, 0.406]
-        if image_std is None:
-            image_std = [0.229, 0.224, 0.225]
-        self.transform = GeneralizedRCNNTransform(
+        self.transform = _imagenet_transform(
             min(size), max(size), image_mean, image_std, size_divisible=1, fixed_size=size, **kwargs
         )
         self.score_thresh = score_thresh
@@ -226,44 +221,29 @@ class SSD(nn.Module):
             sel = rank < self.topk_candidates
             box_sel = torch.from_numpy(box_idx[sel]).to(boxes.device)
             labels = torch.from_numpy(cls_idx[sel].astype(np.int64) + 1).to(boxes.device)
-            image_boxes = boxes[box_sel]
-            image_scores = scores[box_sel, labels]
-            keep = box_ops.batched_nms(image_boxes, image_scores, labels, self.nms_thresh)
-            keep = keep[: self.detections_per_img]
             detections.append(
-                {"boxes": image_boxes[keep], "scores": image_scores[keep], "labels": labels[keep]}
+                _nms_detections(
+                    boxes[box_sel],
+                    scores[box_sel, labels],
+                    labels,
+                    self.nms_thresh,
+                    self.detections_per_img,
+                )
             )
         return detections
 
     def forward(self, images: list, targets: list | None = None):
-        _check_targets(targets, self.training)
-        original_image_sizes = _original_sizes(images)
-        images, targets = self.transform(images, targets)
-        _check_degenerate(targets)
-        features = self.backbone(images.tensors)
-        if isinstance(features, torch.Tensor):
-            features = OrderedDict([("0", features)])
+        images, targets, features, original_image_sizes = _transform_and_backbone(
+            self, images, targets
+        )
         features = list(features.values())
         head_outputs = self.head(features)
         anchors = self.anchor_generator(images, features)
         losses, detections = {}, []
         if self.training:
-            matched_idxs = []
             if targets is None:
                 raise ValueError("targets should not be None")
-            for anchors_per_image, targets_per_image in zip(anchors, targets):
-                if targets_per_image["boxes"].numel() == 0:
-                    matched_idxs.append(
-                        torch.full(
-                            (anchors_per_image.shape[0],),
-                            -1,
-                            dtype=torch.int64,
-                            device=anchors_per_image.device,
-                        )
-                    )
-                    continue
-                quality = box_ops.box_iou(targets_per_image["boxes"], anchors_per_image)
-                matched_idxs.append(self.proposal_matcher(quality))
+            matched_idxs = _match_anchors_by_iou(anchors, targets, self.proposal_matcher)
             losses = self.compute_loss(targets, head_outputs, anchors, matched_idxs)
         else:
             detections = self.postprocess_detections(head_outputs, anchors, images.image_sizes)
@@ -350,30 +330,18 @@ def _vgg_extractor(backbone: nn.Module, highres: bool, trainable_layers: int) ->
             f"trainable_layers should be in the range [0, {num_stages}]. "
             f"Instead got {trainable_layers}"
         )
-    freeze_before = (
-        len(backbone) if trainable_layers == 0 else stage_indices[num_stages - trainable_layers]
-    )
-    for b in backbone[:freeze_before]:
-        for parameter in b.parameters():
-            parameter.requires_grad_(False)
+    _freeze_stages(backbone, stage_indices, trainable_layers)
     return SSDFeatureExtractorVGG(backbone, highres)
 
 
 class SSD300_VGG16_Weights(WeightsEnum):
-    COCO_V1 = Weights(
-        url="https://download.pytorch.org/models/ssd300_vgg16_coco-b556d3b4.pth",
-        transforms=ObjectDetection,
-        meta={
-            "num_params": 35641826,
-            "categories": _COCO_CATEGORIES,
-            "min_size": (1, 1),
-            "recipe": "https://github.com/pytorch/vision/tree/main/references/detection#ssd300-vgg16",
-            "_metrics": {"COCO-val2017": {"box_map": 25.1}},
-            "_ops": 34.858,
-            "_file_size": 135.988,
-            "_docs": "These weights were produced by following a similar training recipe as on "
-            "the paper.",
-        },
+    COCO_V1 = _coco_weights(
+        "https://download.pytorch.org/models/ssd300_vgg16_coco-b556d3b4.pth",
+        num_params=35641826,
+        recipe="https://github.com/pytorch/vision/tree/main/references/detection#ssd300-vgg16",
+        _metrics={"COCO-val2017": {"box_map": 25.1}},
+        _ops=34.858,
+        _file_size=135.988,
     )
     DEFAULT = COCO_V1
 
@@ -429,6 +397,4 @@ def ssd300_vgg16(
         "image_std": [1.0 / 255.0, 1.0 / 255.0, 1.0 / 255.0],
     }
     model = SSD(backbone, anchor_generator, (300, 300), num_classes, **{**defaults, **kwargs})
-    if weights is not None:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
-    return model
+    return _load_weights(model, weights, progress)

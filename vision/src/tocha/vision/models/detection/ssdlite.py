@@ -12,13 +12,13 @@ from typing import Any
 from tocha.core import nn
 
 from ...ops.misc import Conv2dNormActivation
-from .._api import Weights, WeightsEnum, register_model
+from .._api import WeightsEnum, register_model
 from ..mobilenetv3 import MobileNet_V3_Large_Weights, mobilenet_v3_large
 from . import _utils as det_utils
-from ._coco import _COCO_CATEGORIES, ObjectDetection
-from ._utils import _weights_and_classes
+from ._coco import _coco_weights
+from ._utils import _load_weights, _weights_and_classes
 from .anchor_utils import DefaultBoxGenerator
-from .backbone_utils import _validate_trainable_layers
+from .backbone_utils import _freeze_stages, _mobilenet_stage_indices, _validate_trainable_layers
 from .ssd import SSD, SSDScoringHead
 
 __all__ = [
@@ -182,41 +182,24 @@ def _mobilenet_extractor(
     backbone: nn.Module, trainable_layers: int, norm_layer: Callable[..., nn.Module]
 ) -> SSDLiteFeatureExtractorMobileNet:
     backbone = backbone.features
-    # the strided blocks start the stages C1 .. Cn-1
-    stage_indices = (
-        [0]
-        + [i for i, b in enumerate(backbone) if getattr(b, "_is_cn", False)]
-        + [len(backbone) - 1]
-    )
+    stage_indices = _mobilenet_stage_indices(backbone)
     num_stages = len(stage_indices)
     if not 0 <= trainable_layers <= num_stages:
         raise ValueError(
             f"Trainable layers should be in the range [0,{num_stages}], got {trainable_layers} "
         )
-    freeze_before = (
-        len(backbone) if trainable_layers == 0 else stage_indices[num_stages - trainable_layers]
-    )
-    for b in backbone[:freeze_before]:
-        for parameter in b.parameters():
-            parameter.requires_grad_(False)
+    _freeze_stages(backbone, stage_indices, trainable_layers)
     return SSDLiteFeatureExtractorMobileNet(backbone, stage_indices[-2], norm_layer)
 
 
 class SSDLite320_MobileNet_V3_Large_Weights(WeightsEnum):
-    COCO_V1 = Weights(
-        url="https://download.pytorch.org/models/ssdlite320_mobilenet_v3_large_coco-a79551df.pth",
-        transforms=ObjectDetection,
-        meta={
-            "num_params": 3440060,
-            "categories": _COCO_CATEGORIES,
-            "min_size": (1, 1),
-            "recipe": "https://github.com/pytorch/vision/tree/main/references/detection#ssdlite320-mobilenetv3-large",
-            "_metrics": {"COCO-val2017": {"box_map": 21.3}},
-            "_ops": 0.583,
-            "_file_size": 13.418,
-            "_docs": "These weights were produced by following a similar training recipe as on "
-            "the paper.",
-        },
+    COCO_V1 = _coco_weights(
+        "https://download.pytorch.org/models/ssdlite320_mobilenet_v3_large_coco-a79551df.pth",
+        num_params=3440060,
+        recipe="https://github.com/pytorch/vision/tree/main/references/detection#ssdlite320-mobilenetv3-large",
+        _metrics={"COCO-val2017": {"box_map": 21.3}},
+        _ops=0.583,
+        _file_size=13.418,
     )
     DEFAULT = COCO_V1
 
@@ -301,6 +284,4 @@ def ssdlite320_mobilenet_v3_large(
         head=SSDLiteHead(out_channels, num_anchors, num_classes, norm_layer),
         **kwargs,
     )
-    if weights is not None:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
-    return model
+    return _load_weights(model, weights, progress)

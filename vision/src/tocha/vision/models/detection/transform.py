@@ -263,3 +263,15 @@ class GeneralizedRCNNTransform(nn.Module):
             f"    Resize(min_size={self.min_size}, max_size={self.max_size}, "
             "mode='bilinear')\n)"
         )
+
+
+def _imagenet_transform(
+    min_size, max_size: int, image_mean=None, image_std=None, **kwargs
+) -> GeneralizedRCNNTransform:
+    """The detectors' input transform: normalised with ImageNet's mean and std (what their
+    backbones were pretrained on) unless ``image_mean``/``image_std`` are given."""
+    if image_mean is None:
+        image_mean = [0.485, 0.456, 0.406]
+    if image_std is None:
+        image_std = [0.229, 0.224, 0.225]
+    return GeneralizedRCNNTransform(min_size, max_size, image_mean, image_std, **kwargs)
