@@ -49,10 +49,40 @@ def _as_array(arr):
     return np.asarray(arr)
 
 
+def _init_slots(t: Tensor, data) -> None:
+    """Give ``t``, fresh from ``object.__new__``, the array ``data`` and no autograd state."""
+    t._data = data
+    t._rg = False
+    t.grad = None
+    t.grad_fn = None
+    t._nr = 0
+    t._vc = None
+    t._base = None
+    t._extra = None
+
+
+def _zero_grads(params, set_to_none: bool) -> None:
+    """Module's and Optimizer's ``zero_grad``: each ``.grad`` set to None, or else cut from any
+    graph and filled with zeros in place (so a reference to it held elsewhere sees the zeros)."""
+    for p in params:
+        g = p.grad
+        if g is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            if g.grad_fn is not None:
+                g.detach_()
+            else:
+                g._rg = False
+            g.zero_()
+
+
 def wrap(arr) -> Tensor:
     """A new Tensor (no autograd history) owning the raw array ``arr``."""
     if arr.__class__ is not _ndarray:
         arr = _as_array(arr)
+    # _init_slots written out: wrap makes every op's result, and a call here would cost each one
     t = _new(Tensor)
     t._data = arr
     t._rg = False
@@ -84,20 +114,14 @@ class Tensor:
     __array_priority__ = 1000  # so ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __new__(cls, *args, **kwargs):
-        t = _new(cls)
-        t._rg = False
-        t.grad = None
-        t.grad_fn = None
-        t._nr = 0
-        t._vc = None
-        t._base = None
-        t._extra = None
         if args and isinstance(args[0], Tensor) and len(args) == 1:
-            t._data = args[0]._data
+            data = args[0]._data
         elif args and not all(isinstance(a, int) for a in args):
-            t._data = np.array(args[0], dtype=_dtype.get_default_dtype().np)
+            data = np.array(args[0], dtype=_dtype.get_default_dtype().np)
         else:
-            t._data = np.empty(args, dtype=_dtype.get_default_dtype().np)
+            data = np.empty(args, dtype=_dtype.get_default_dtype().np)
+        t = _new(cls)
+        _init_slots(t, data)
         return t
 
     def __init__(self, *args, **kwargs):

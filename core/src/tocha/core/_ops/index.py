@@ -1351,6 +1351,33 @@ def _index_src_checks(op: str, input: Tensor, d: int, idx, source: Tensor, count
             )
 
 
+def _accumulate_checks(op: str, input: Tensor, dim, index, source: Tensor):
+    """index_add's and index_reduce's checks of a vector ``index`` and ``source`` (count, shape
+    and dtype, in torch's order and words); returns the dim and the flat index."""
+    if isinstance(index, Tensor) and index._data.ndim > 1:
+        raise IndexError(
+            f"{op}_(): Index is supposed to be a vector, but got dim: {index._data.ndim} "
+            f"with type: {_tname(index._data)} and size: {list(index._data.shape)}"
+        )
+    d, idx = _dim_index(op, input, dim, index)
+    _index_src_checks(
+        op,
+        input,
+        d,
+        idx,
+        source,
+        RuntimeError,
+        f"{op}_(): Number of indices ({{n}}) should be equal to source.size(dim): ({{s}}), "
+        "for dim: {d}",
+    )
+    if source._data.dtype != input._data.dtype:
+        raise RuntimeError(
+            f"{op}_(): self ({_tname(input._data)}) and source ({_tname(source._data)}) "
+            "must have the same scalar type"
+        )
+    return d, idx
+
+
 def index_add(
     input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1, out=None
 ) -> Tensor:
@@ -1364,32 +1391,11 @@ def index_add(
                 [0., 0.],
                 [0., 0.]])
     """
-    if isinstance(index, Tensor):
-        if not _is_int32_64(index._data):
-            raise RuntimeError(
-                f"index_add_(): Expected dtype int32/int64 for index but got: {_tname(index._data)}"
-            )
-        if index._data.ndim > 1:
-            raise IndexError(
-                f"index_add_(): Index is supposed to be a vector, but got dim: {index._data.ndim} "
-                f"with type: {_tname(index._data)} and size: {list(index._data.shape)}"
-            )
-    d, idx = _dim_index("index_add", input, dim, index)
-    _index_src_checks(
-        "index_add",
-        input,
-        d,
-        idx,
-        source,
-        RuntimeError,
-        "index_add_(): Number of indices ({n}) should be equal to source.size(dim): ({s}), "
-        "for dim: {d}",
-    )
-    if source._data.dtype != input._data.dtype:
+    if isinstance(index, Tensor) and not _is_int32_64(index._data):
         raise RuntimeError(
-            f"index_add_(): self ({_tname(input._data)}) and source ({_tname(source._data)}) "
-            "must have the same scalar type"
+            f"index_add_(): Expected dtype int32/int64 for index but got: {_tname(index._data)}"
         )
+    d, idx = _accumulate_checks("index_add", input, dim, index, source)
     size = input._data.shape[d] if input._data.ndim else 1
     _check_bounds(idx, size, d, False, RuntimeError)
     if input._data.ndim == 0:
@@ -2129,28 +2135,7 @@ def index_reduce(
             "index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got "
             f"{reduce}."
         )
-    if isinstance(index, Tensor) and index._data.ndim > 1:
-        raise IndexError(
-            f"index_reduce_(): Index is supposed to be a vector, but got dim: "
-            f"{index._data.ndim} with type: {_tname(index._data)} and size: "
-            f"{list(index._data.shape)}"
-        )
-    d, idx = _dim_index("index_reduce", input, dim, index)
-    _index_src_checks(
-        "index_reduce",
-        input,
-        d,
-        idx,
-        source,
-        RuntimeError,
-        "index_reduce_(): Number of indices ({n}) should be equal to source.size(dim): ({s}), "
-        "for dim: {d}",
-    )
-    if source._data.dtype != input._data.dtype:
-        raise RuntimeError(
-            f"index_reduce_(): self ({_tname(input._data)}) and source ({_tname(source._data)}) "
-            "must have the same scalar type"
-        )
+    d, idx = _accumulate_checks("index_reduce", input, dim, index, source)
     size = input._data.shape[d] if input._data.ndim else 1
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= size):
         raise IndexError("index out of range in self")

@@ -432,19 +432,25 @@ def mm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     return _out(MatMul.apply(input, mat2), out)
 
 
-def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
-    """Batched product of two 3-D tensors: ``(b, n, m) @ (b, m, p) -> (b, n, p)``."""
-    if input._data.ndim != 3:
+def _check_bmm(batch1: Tensor, batch2: Tensor) -> None:
+    """bmm's checks of its operands (3-D, one batch size, matching inner dims, dtypes), which
+    addbmm makes too, with torch's messages."""
+    if batch1._data.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor")
-    if mat2._data.ndim != 3:
+    if batch2._data.ndim != 3:
         raise RuntimeError("batch2 must be a 3D tensor")
-    (b, _, m), (b2, m2, _) = input._data.shape, mat2._data.shape
+    (b, _, m), (b2, m2, _) = batch1._data.shape, batch2._data.shape
     if b != b2 or m != m2:
         raise RuntimeError(
             f"Expected size for first two dimensions of batch2 tensor to be: [{b}, {m}] but got: "
             f"[{b2}, {m2}]."
         )
-    _dtype_check_mm(input, mat2)
+    _dtype_check_mm(batch1, batch2)
+
+
+def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
+    """Batched product of two 3-D tensors: ``(b, n, m) @ (b, m, p) -> (b, n, p)``."""
+    _check_bmm(input, mat2)
     if out is None:  # as in mm
         res = _matmul_arrays(input._data, mat2._data)
         if (input._rg or mat2._rg) and MODE.grad:
@@ -587,17 +593,8 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1, o
 
 def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1, out=None) -> Tensor:
     """``beta * input + alpha * sum_b batch1[b] @ batch2[b]`` (one GEMM over the batch)."""
-    if batch1._data.ndim != 3:
-        raise RuntimeError("batch1 must be a 3D tensor")
-    if batch2._data.ndim != 3:
-        raise RuntimeError("batch2 must be a 3D tensor")
-    (b, n, m), (b2, m2, p) = batch1._data.shape, batch2._data.shape
-    if b != b2 or m != m2:
-        raise RuntimeError(
-            f"Expected size for first two dimensions of batch2 tensor to be: [{b}, {m}] but got: "
-            f"[{b2}, {m2}]."
-        )
-    _dtype_check_mm(batch1, batch2)
+    _check_bmm(batch1, batch2)
+    (b, n, m), p = batch1._data.shape, batch2._data.shape[2]
     lhs = batch1.permute(1, 0, 2).reshape(n, b * m)
     prod = mm(lhs, batch2.reshape(b * m, p))
     return _out(_scaled_sum("addbmm", input, prod, beta, alpha), out)

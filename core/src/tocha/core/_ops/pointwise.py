@@ -262,9 +262,11 @@ class _Unary(Node):
     kernel: str | None = None
     ufunc = None  # when fn is this one NumPy ufunc, large inputs run on several threads
 
-    @staticmethod
-    def fn(xp, a):  # pragma: no cover - overridden
-        raise NotImplementedError
+    @classmethod
+    def fn(cls, xp, a):
+        # by default the op is its ufunc, called by name on xp (CuPy names them as NumPy does);
+        # an op without a ufunc overrides fn
+        return getattr(xp, cls.ufunc.__name__)(a)
 
     def forward(self, a):
         dt = a.dtype
@@ -646,10 +648,6 @@ class Abs(_Unary):
     to_float = False
     save_inputs = (0,)
 
-    @staticmethod
-    def fn(xp, a):
-        return xp.abs(a)
-
     def backward(self, g):
         (x,) = self.saved_inputs
         return g * sgn(x)
@@ -739,10 +737,6 @@ class Exp(_Unary):
     save_outputs = (0,)
     quiet = True
 
-    @staticmethod
-    def fn(xp, a):
-        return xp.exp(a)
-
     def backward(self, g):
         (y,) = self.saved_outputs
         return g * _cj(y)
@@ -765,10 +759,6 @@ class Log(_Unary):
     save_inputs = (0,)
     quiet = True
 
-    @staticmethod
-    def fn(xp, a):
-        return xp.log(a)
-
     def backward(self, g):
         (x,) = self.saved_inputs
         return g / _cj(x)
@@ -784,10 +774,6 @@ class Sqrt(_Unary):
     ufunc = np.sqrt
     save_outputs = (0,)
     quiet = True
-
-    @staticmethod
-    def fn(xp, a):
-        return xp.sqrt(a)
 
     def backward(self, g):
         (y,) = self.saved_outputs
@@ -1124,10 +1110,6 @@ class Tanh(_Unary):
     ufunc = np.tanh
     save_outputs = (0,)
 
-    @staticmethod
-    def fn(xp, a):
-        return xp.tanh(a)
-
     def forward(self, a):
         y = _cuda_act_fwd("tanh", a)
         return _Unary.forward(self, a) if y is None else y
@@ -1384,10 +1366,6 @@ class Exp2(_Unary):
     save_outputs = (0,)
     quiet = True
 
-    @staticmethod
-    def fn(xp, a):
-        return xp.exp2(a)
-
     def backward(self, g):
         (y,) = self.saved_outputs
         return g * _cj(y) * _LN2
@@ -1397,10 +1375,6 @@ class Expm1(_Unary):
     ufunc = np.expm1
     save_outputs = (0,)
     quiet = True
-
-    @staticmethod
-    def fn(xp, a):
-        return xp.expm1(a)
 
     def backward(self, g):
         (y,) = self.saved_outputs
@@ -1412,10 +1386,6 @@ class Log2(_Unary):
     save_inputs = (0,)
     quiet = True
 
-    @staticmethod
-    def fn(xp, a):
-        return xp.log2(a)
-
     def backward(self, g):
         (x,) = self.saved_inputs
         return g / (_cj(x) * _LN2)
@@ -1426,10 +1396,6 @@ class Log10(_Unary):
     save_inputs = (0,)
     quiet = True
 
-    @staticmethod
-    def fn(xp, a):
-        return xp.log10(a)
-
     def backward(self, g):
         (x,) = self.saved_inputs
         return g / (_cj(x) * _LN10)
@@ -1439,10 +1405,6 @@ class Log1p(_Unary):
     ufunc = np.log1p
     save_inputs = (0,)
     quiet = True
-
-    @staticmethod
-    def fn(xp, a):
-        return xp.log1p(a)
 
     def backward(self, g):
         (x,) = self.saved_inputs
@@ -1468,10 +1430,6 @@ class Reciprocal(_Unary):
     ufunc = np.reciprocal
     save_outputs = (0,)
     quiet = True
-
-    @staticmethod
-    def fn(xp, a):
-        return xp.reciprocal(a)
 
     def backward(self, g):
         (y,) = self.saved_outputs
@@ -1534,10 +1492,6 @@ class Sin(_Unary):
     ufunc = np.sin
     save_inputs = (0,)
 
-    @staticmethod
-    def fn(xp, a):
-        return xp.sin(a)
-
     def backward(self, g):
         (x,) = self.saved_inputs
         return g * _cj(cos(x))
@@ -1547,10 +1501,6 @@ class Cos(_Unary):
     ufunc = np.cos
     save_inputs = (0,)
 
-    @staticmethod
-    def fn(xp, a):
-        return xp.cos(a)
-
     def backward(self, g):
         (x,) = self.saved_inputs
         return -g * _cj(sin(x))
@@ -1559,10 +1509,6 @@ class Cos(_Unary):
 class Tan(_Unary):
     ufunc = np.tan
     save_outputs = (0,)
-
-    @staticmethod
-    def fn(xp, a):
-        return xp.tan(a)
 
     def backward(self, g):
         (y,) = self.saved_outputs
@@ -1575,10 +1521,6 @@ class Asin(_Unary):
     save_inputs = (0,)
     quiet = True
 
-    @staticmethod
-    def fn(xp, a):
-        return xp.arcsin(a)
-
     def backward(self, g):
         (x,) = self.saved_inputs
         x = _cj(x)
@@ -1590,10 +1532,6 @@ class Acos(_Unary):
     save_inputs = (0,)
     quiet = True
 
-    @staticmethod
-    def fn(xp, a):
-        return xp.arccos(a)
-
     def backward(self, g):
         (x,) = self.saved_inputs
         x = _cj(x)
@@ -1603,10 +1541,6 @@ class Acos(_Unary):
 class Atan(_Unary):
     ufunc = np.arctan
     save_inputs = (0,)
-
-    @staticmethod
-    def fn(xp, a):
-        return xp.arctan(a)
 
     def backward(self, g):
         (x,) = self.saved_inputs
@@ -1619,10 +1553,6 @@ class Sinh(_Unary):
     save_inputs = (0,)
     quiet = True
 
-    @staticmethod
-    def fn(xp, a):
-        return xp.sinh(a)
-
     def backward(self, g):
         (x,) = self.saved_inputs
         return g * _cj(cosh(x))
@@ -1633,10 +1563,6 @@ class Cosh(_Unary):
     save_inputs = (0,)
     quiet = True
 
-    @staticmethod
-    def fn(xp, a):
-        return xp.cosh(a)
-
     def backward(self, g):
         (x,) = self.saved_inputs
         return g * _cj(sinh(x))
@@ -1645,10 +1571,6 @@ class Cosh(_Unary):
 class Asinh(_Unary):
     ufunc = np.arcsinh
     save_inputs = (0,)
-
-    @staticmethod
-    def fn(xp, a):
-        return xp.arcsinh(a)
 
     def backward(self, g):
         (x,) = self.saved_inputs
@@ -1660,10 +1582,6 @@ class Acosh(_Unary):
     ufunc = np.arccosh
     save_inputs = (0,)
     quiet = True
-
-    @staticmethod
-    def fn(xp, a):
-        return xp.arccosh(a)
 
     def backward(self, g):
         (x,) = self.saved_inputs
@@ -1677,10 +1595,6 @@ class Atanh(_Unary):
     ufunc = np.arctanh
     save_inputs = (0,)
     quiet = True
-
-    @staticmethod
-    def fn(xp, a):
-        return xp.arctanh(a)
 
     def backward(self, g):
         (x,) = self.saved_inputs

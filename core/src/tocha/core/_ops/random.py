@@ -626,6 +626,19 @@ def randperm(
     return _to_out(_finish(arr, requires_grad), out)
 
 
+def _sample_like(sample, input: Tensor, *args, generator, dtype, device, requires_grad) -> Tensor:
+    """``sample(*args, input.shape)`` in ``input``'s dtype and on its device unless others are
+    asked for: the ``*_like`` samplers."""
+    return sample(
+        *args,
+        tuple(input.shape),
+        generator=generator,
+        dtype=dtype if dtype is not None else input.dtype,
+        device=device if device is not None else input.device,
+        requires_grad=requires_grad,
+    )
+
+
 def rand_like(
     input: Tensor,
     *,
@@ -637,12 +650,8 @@ def rand_like(
     memory_format=None,
 ) -> Tensor:
     """``rand`` with the shape (and by default dtype and device) of ``input``."""
-    return rand(
-        input.shape,
-        generator=generator,
-        dtype=dtype if dtype is not None else input.dtype,
-        device=device if device is not None else input.device,
-        requires_grad=requires_grad,
+    return _sample_like(
+        rand, input, generator=generator, dtype=dtype, device=device, requires_grad=requires_grad
     )
 
 
@@ -657,12 +666,8 @@ def randn_like(
     memory_format=None,
 ) -> Tensor:
     """``randn`` with the shape (and by default dtype and device) of ``input``."""
-    return randn(
-        input.shape,
-        generator=generator,
-        dtype=dtype if dtype is not None else input.dtype,
-        device=device if device is not None else input.device,
-        requires_grad=requires_grad,
+    return _sample_like(
+        randn, input, generator=generator, dtype=dtype, device=device, requires_grad=requires_grad
     )
 
 
@@ -684,13 +689,14 @@ def randint_like(
     """
     if high is None:
         low, high = 0, low
-    return randint(
+    return _sample_like(
+        randint,
+        input,
         low,
         high,
-        tuple(input.shape),
         generator=generator,
-        dtype=dtype if dtype is not None else input.dtype,
-        device=device if device is not None else input.device,
+        dtype=dtype,
+        device=device,
         requires_grad=requires_grad,
     )
 

@@ -920,6 +920,28 @@ def _var_fast_dims(input: Tensor, dim, unbiased, correction, out):
     return None if d is None else (d,)
 
 
+def _var_std(node, op: str, input: Tensor, dim, unbiased, keepdim, correction, out) -> Tensor:
+    """var and std (``node`` Var or Std): the common call straight to the node, anything else
+    through the full argument checks."""
+    dims = _var_fast_dims(input, dim, unbiased, correction, out)
+    if dims is not None:
+        return node.apply(input, dims=dims, correction=1, keepdim=keepdim)
+    dims, c, keepdim = _var_args(input, dim, unbiased, keepdim, correction, op)
+    return _write_out(node.apply(input, dims=dims, correction=c, keepdim=keepdim), out)
+
+
+def _with_mean(node, op: str, input: Tensor, dim, unbiased, keepdim, correction, out) -> tuple:
+    """var_mean and std_mean: ``(node(input, ...), mean(input, ...))`` over the same dims."""
+    dims, c, keepdim = _var_args(input, dim, unbiased, keepdim, correction, op)
+    return _write_out(
+        (
+            node.apply(input, dims=dims, correction=c, keepdim=keepdim),
+            Mean.apply(input, dims=dims, keepdim=keepdim),
+        ),
+        out,
+    )
+
+
 def var(
     input: Tensor,
     dim=None,
@@ -939,11 +961,7 @@ def var(
     """
     if axis is not None:
         dim = axis
-    dims = _var_fast_dims(input, dim, unbiased, correction, out)
-    if dims is not None:
-        return Var.apply(input, dims=dims, correction=1, keepdim=keepdim)
-    dims, c, keepdim = _var_args(input, dim, unbiased, keepdim, correction, "var")
-    return _write_out(Var.apply(input, dims=dims, correction=c, keepdim=keepdim), out)
+    return _var_std(Var, "var", input, dim, unbiased, keepdim, correction, out)
 
 
 def std(
@@ -965,11 +983,7 @@ def std(
     """
     if axis is not None:
         dim = axis
-    dims = _var_fast_dims(input, dim, unbiased, correction, out)
-    if dims is not None:
-        return Std.apply(input, dims=dims, correction=1, keepdim=keepdim)
-    dims, c, keepdim = _var_args(input, dim, unbiased, keepdim, correction, "std")
-    return _write_out(Std.apply(input, dims=dims, correction=c, keepdim=keepdim), out)
+    return _var_std(Std, "std", input, dim, unbiased, keepdim, correction, out)
 
 
 def var_mean(
@@ -988,14 +1002,7 @@ def var_mean(
         >>> torch.var_mean(torch.tensor([1., 3.]))
         (tensor(2.), tensor(2.))
     """
-    dims, c, keepdim = _var_args(input, dim, unbiased, keepdim, correction, "var_mean")
-    return _write_out(
-        (
-            Var.apply(input, dims=dims, correction=c, keepdim=keepdim),
-            Mean.apply(input, dims=dims, keepdim=keepdim),
-        ),
-        out,
-    )
+    return _with_mean(Var, "var_mean", input, dim, unbiased, keepdim, correction, out)
 
 
 def std_mean(
@@ -1008,14 +1015,7 @@ def std_mean(
     out=None,
 ) -> tuple:
     """``(std(input, ...), mean(input, ...))`` as a tuple."""
-    dims, c, keepdim = _var_args(input, dim, unbiased, keepdim, correction, "std_mean")
-    return _write_out(
-        (
-            Std.apply(input, dims=dims, correction=c, keepdim=keepdim),
-            Mean.apply(input, dims=dims, keepdim=keepdim),
-        ),
-        out,
-    )
+    return _with_mean(Std, "std_mean", input, dim, unbiased, keepdim, correction, out)
 
 
 # --- norm -------------------------------------------------------------------------------------

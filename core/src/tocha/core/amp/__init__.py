@@ -14,32 +14,8 @@ Example:
 
 from __future__ import annotations
 
-from .autocast_mode import (
-    autocast,
-    clear_autocast_cache,
-    custom_bwd,
-    custom_fwd,
-    get_autocast_dtype,
-    is_autocast_available,
-    is_autocast_cache_enabled,
-    is_autocast_enabled,
-    set_autocast_cache_enabled,
-    set_autocast_dtype,
-    set_autocast_enabled,
-)
+from . import autocast_mode
+from .autocast_mode import *  # noqa: F403  (torch.amp re-exports autocast_mode's API)
 from .grad_scaler import GradScaler
 
-__all__ = [
-    "autocast",
-    "GradScaler",
-    "custom_fwd",
-    "custom_bwd",
-    "is_autocast_available",
-    "is_autocast_enabled",
-    "get_autocast_dtype",
-    "set_autocast_enabled",
-    "set_autocast_dtype",
-    "is_autocast_cache_enabled",
-    "set_autocast_cache_enabled",
-    "clear_autocast_cache",
-]
+__all__ = [*autocast_mode.__all__, "GradScaler"]

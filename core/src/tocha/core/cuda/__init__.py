@@ -17,29 +17,9 @@ from __future__ import annotations
 from .._device import cupy_or_none
 from . import amp, memory, random, streams  # noqa: F401  (torch.cuda.amp, .memory, ...)
 from ._lazy import cupy_or_raise, device_index
-from .memory import (
-    empty_cache,
-    max_memory_allocated,
-    max_memory_reserved,
-    mem_get_info,
-    memory_allocated,
-    memory_reserved,
-    memory_stats,
-    reset_max_memory_allocated,
-    reset_peak_memory_stats,
-)
-from .random import (
-    get_rng_state,
-    get_rng_state_all,
-    initial_seed,
-    manual_seed,
-    manual_seed_all,
-    seed,
-    seed_all,
-    set_rng_state,
-    set_rng_state_all,
-)
-from .streams import Event, Stream, current_stream, default_stream, set_stream, stream
+from .memory import *  # noqa: F403  (torch.cuda re-exports its submodules' functions)
+from .random import *  # noqa: F403
+from .streams import *  # noqa: F403
 
 __all__ = [
     "is_available",
@@ -55,30 +35,9 @@ __all__ = [
     "get_device_capability",
     "get_device_properties",
     "is_bf16_supported",
-    "Stream",
-    "Event",
-    "stream",
-    "current_stream",
-    "default_stream",
-    "set_stream",
-    "memory_allocated",
-    "max_memory_allocated",
-    "memory_reserved",
-    "max_memory_reserved",
-    "memory_stats",
-    "mem_get_info",
-    "empty_cache",
-    "reset_peak_memory_stats",
-    "reset_max_memory_allocated",
-    "manual_seed",
-    "manual_seed_all",
-    "seed",
-    "seed_all",
-    "initial_seed",
-    "get_rng_state",
-    "set_rng_state",
-    "get_rng_state_all",
-    "set_rng_state_all",
+    *streams.__all__,
+    *memory.__all__,
+    *random.__all__,
 ]
 
 

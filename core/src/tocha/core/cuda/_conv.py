@@ -187,39 +187,32 @@ def _dw_name(kind, dtype, is_wide):
     return f"dw_{kind}_{K.dtype_suffix(dtype)}{'_l' if is_wide else ''}"
 
 
-def dw_forward(x, w, geo, b=None):
+def _dw_gather(kind, a, w, b, geo, C, Co, out_dims):  # noqa: N803
+    """dw_fwd or dw_bwd_x: one thread per element of the (N, ``out_dims``) result, reading
+    ``a`` (x or g, through its strides), ``w`` and the optional bias ``b``."""
     import cupy as cp
 
-    N, C = x.shape[:2]  # noqa: N806
-    Co = w.shape[0]  # noqa: N806
-    out = cp.empty((N, Co) + tuple(geo[1]), dtype=x.dtype)
+    out = cp.empty((a.shape[0],) + out_dims, dtype=a.dtype)
     wc = cp.ascontiguousarray(w)
     has_b = b is not None
-    bb = cp.ascontiguousarray(b, dtype=x.dtype) if has_b else out
-    is_w = wide(out.size, span(x))
-    args = (x, wc, bb, np.int32(has_b), out) + ints(
-        _dw_geom(geo, N, C, Co // C) + elem_strides(x), is_w
+    bb = cp.ascontiguousarray(b, dtype=a.dtype) if has_b else out
+    is_w = wide(out.size, span(a))
+    args = (a, wc, bb, np.int32(has_b), out) + ints(
+        _dw_geom(geo, a.shape[0], C, Co // C) + elem_strides(a), is_w
     )
-    _launch("depthwise", _dw_name("fwd", x.dtype, is_w), out.size, args)
+    _launch("depthwise", _dw_name(kind, a.dtype, is_w), out.size, args)
     return out
+
+
+def dw_forward(x, w, geo, b=None):
+    C, Co = x.shape[1], w.shape[0]  # noqa: N806
+    return _dw_gather("fwd", x, w, b, geo, C, Co, (Co,) + tuple(geo[1]))
 
 
 def dw_transpose(g, w, geo, b=None):
     """The adjoint in x: (N, C, *X) from g (N, C*mult, *O)."""
-    import cupy as cp
-
-    N, Co = g.shape[:2]  # noqa: N806
-    C = geo[6]  # noqa: N806
-    out = cp.empty((N, C) + tuple(geo[0]), dtype=g.dtype)
-    wc = cp.ascontiguousarray(w)
-    has_b = b is not None
-    bb = cp.ascontiguousarray(b, dtype=g.dtype) if has_b else out
-    is_w = wide(out.size, span(g))
-    args = (g, wc, bb, np.int32(has_b), out) + ints(
-        _dw_geom(geo, N, C, Co // C) + elem_strides(g), is_w
-    )
-    _launch("depthwise", _dw_name("bwd_x", g.dtype, is_w), out.size, args)
-    return out
+    C, Co = geo[6], g.shape[1]  # noqa: N806
+    return _dw_gather("bwd_x", g, w, b, geo, C, Co, (C,) + tuple(geo[0]))
 
 
 def dw_weight(x, g, geo, wshape):

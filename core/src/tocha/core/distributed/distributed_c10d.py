@@ -545,6 +545,16 @@ class Work:
         return self._result
 
 
+def _collective(async_op: bool, finish, start, run, *args, **kwargs):
+    """One MPI collective: for async_op, ``start(*args, **kwargs)`` (the nonblocking call) in a
+    Work that runs ``finish`` on wait; else ``run`` (the blocking call), then ``finish()``."""
+    if async_op:
+        return Work([start(*args, **kwargs)], finish)
+    run(*args, **kwargs)
+    finish()
+    return None
+
+
 def _complete(requests, finish, async_op: bool):
     """Finish an operation: blocking (requests already done) or a Work for async_op."""
     if async_op:
@@ -710,11 +720,9 @@ def all_reduce(tensor: Tensor, op=ReduceOp.SUM, group=None, async_op: bool = Fal
     buf, inplace = _reduce_buffer(arr, work)
     MPI = _mpi()
     finish = _finish_reduce(tensor, arr, own, buf, inplace, avg, pg.size())
-    if async_op:
-        return _complete([pg.comm.Iallreduce(MPI.IN_PLACE, buf, mpi_op)], finish, True)
-    pg.comm.Allreduce(MPI.IN_PLACE, buf, mpi_op)
-    finish()
-    return None
+    return _collective(
+        async_op, finish, pg.comm.Iallreduce, pg.comm.Allreduce, MPI.IN_PLACE, buf, mpi_op
+    )
 
 
 def reduce(tensor: Tensor, dst: int = 0, op=ReduceOp.SUM, group=None, async_op: bool = False):
@@ -766,11 +774,7 @@ def broadcast(tensor: Tensor, src: int = 0, group=None, async_op: bool = False):
             else:
                 _store(tensor, arr)
 
-    if async_op:
-        return _complete([pg.comm.Ibcast(buf, root=root)], finish, True)
-    pg.comm.Bcast(buf, root=root)
-    finish()
-    return None
+    return _collective(async_op, finish, pg.comm.Ibcast, pg.comm.Bcast, buf, root=root)
 
 
 def _check_like(t: Tensor, ref: Tensor, fn: str, name: str, i: int | None = None) -> None:
@@ -813,11 +817,9 @@ def all_gather(tensor_list: list, tensor: Tensor, group=None, async_op: bool = F
         for i, t in enumerate(tensor_list):
             _store(t, out[i])
 
-    if async_op:
-        return _complete([pg.comm.Iallgather(_bytes(arr), _bytes(out))], finish, True)
-    pg.comm.Allgather(_bytes(arr), _bytes(out))
-    finish()
-    return None
+    return _collective(
+        async_op, finish, pg.comm.Iallgather, pg.comm.Allgather, _bytes(arr), _bytes(out)
+    )
 
 
 def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, group=None, async_op=False):
@@ -844,11 +846,9 @@ def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, group=No
         else:
             _store(output_tensor, out)
 
-    if async_op:
-        return _complete([pg.comm.Iallgather(_bytes(arr), _bytes(out))], finish, True)
-    pg.comm.Allgather(_bytes(arr), _bytes(out))
-    finish()
-    return None
+    return _collective(
+        async_op, finish, pg.comm.Iallgather, pg.comm.Allgather, _bytes(arr), _bytes(out)
+    )
 
 
 def _check_out_numel(big: Tensor, small: Tensor, n: int, fn: str, big_name: str, small_name: str):
@@ -907,11 +907,15 @@ def _reduce_scatter_arrays(pg, output: Tensor, send: np.ndarray, op, async_op: b
     send = _reduce_buffer(send, work)[0].reshape(-1)
     buf, inplace = _reduce_buffer(arr, work)
     finish = _finish_reduce(output, arr, own, buf, inplace, avg, pg.size())
-    if async_op:
-        return _complete([pg.comm.Ireduce_scatter_block(send, buf, mpi_op)], finish, True)
-    pg.comm.Reduce_scatter_block(send, buf, mpi_op)
-    finish()
-    return None
+    return _collective(
+        async_op,
+        finish,
+        pg.comm.Ireduce_scatter_block,
+        pg.comm.Reduce_scatter_block,
+        send,
+        buf,
+        mpi_op,
+    )
 
 
 def _split_sizes(splits, d0: int, n: int, fn: str, name: str, numel_name: str) -> list[int]:
@@ -993,11 +997,7 @@ def all_to_all_single(
         else:
             _store(output, out)
 
-    if async_op:
-        return _complete([pg.comm.Ialltoallv(sendspec, recvspec)], finish, True)
-    pg.comm.Alltoallv(sendspec, recvspec)
-    finish()
-    return None
+    return _collective(async_op, finish, pg.comm.Ialltoallv, pg.comm.Alltoallv, sendspec, recvspec)
 
 
 def all_to_all(output_tensor_list: list, input_tensor_list: list, group=None, async_op=False):
@@ -1029,11 +1029,23 @@ def all_to_all(output_tensor_list: list, input_tensor_list: list, group=None, as
         for t, off, c in zip(output_tensor_list, rdispls, recv_counts):
             _store(t, recv[off : off + c].view(t._data.dtype))
 
-    if async_op:
-        return _complete([pg.comm.Ialltoallv(sendspec, recvspec)], finish, True)
-    pg.comm.Alltoallv(sendspec, recvspec)
-    finish()
-    return None
+    return _collective(async_op, finish, pg.comm.Ialltoallv, pg.comm.Alltoallv, sendspec, recvspec)
+
+
+def _root_list(pg, root: int, lst, tensor: Tensor, fn: str, name: str, role: str) -> bool:
+    """Check scatter's ``scatter_list`` / gather's ``gather_list``: on the root (the ``role``
+    rank) one tensor like ``tensor`` per rank, elsewhere empty; whether this rank is the root."""
+    if pg.rank() != root:
+        if lst:
+            raise ValueError(f"{fn}: {name} must be empty on non-{role} ranks")
+        return False
+    if lst is None:
+        raise ValueError(f"{fn}: {name} is required on the {role} rank")
+    _check_list(lst, fn, name)
+    _check_count(lst, pg.size(), fn, name)
+    for i, t in enumerate(lst):
+        _check_like(t, tensor, fn, name, i)
+    return True
 
 
 def scatter(tensor: Tensor, scatter_list=None, src: int = 0, group=None, async_op: bool = False):
@@ -1044,16 +1056,8 @@ def scatter(tensor: Tensor, scatter_list=None, src: int = 0, group=None, async_o
         return None
     root = pg.group_rank(src, "scatter", "src")
     send = None
-    if pg.rank() == root:
-        if scatter_list is None:
-            raise ValueError("scatter: scatter_list is required on the source rank")
-        _check_list(scatter_list, "scatter", "scatter_list")
-        _check_count(scatter_list, pg.size(), "scatter", "scatter_list")
-        for i, t in enumerate(scatter_list):
-            _check_like(t, tensor, "scatter", "scatter_list", i)
+    if _root_list(pg, root, scatter_list, tensor, "scatter", "scatter_list", "source"):
         send = _bytes(np.stack([_host(t)[0] for t in scatter_list]))
-    elif scatter_list:
-        raise ValueError("scatter: scatter_list must be empty on non-source ranks")
     out, own = _host(tensor)
 
     def finish():
@@ -1062,11 +1066,9 @@ def scatter(tensor: Tensor, scatter_list=None, src: int = 0, group=None, async_o
         else:
             _store(tensor, out)
 
-    if async_op:
-        return _complete([pg.comm.Iscatter(send, _bytes(out), root=root)], finish, True)
-    pg.comm.Scatter(send, _bytes(out), root=root)
-    finish()
-    return None
+    return _collective(
+        async_op, finish, pg.comm.Iscatter, pg.comm.Scatter, send, _bytes(out), root=root
+    )
 
 
 def gather(tensor: Tensor, gather_list=None, dst: int = 0, group=None, async_op: bool = False):
@@ -1077,16 +1079,8 @@ def gather(tensor: Tensor, gather_list=None, dst: int = 0, group=None, async_op:
         return None
     root = pg.group_rank(dst, "gather", "dst")
     recv = None
-    if pg.rank() == root:
-        if gather_list is None:
-            raise ValueError("gather: gather_list is required on the destination rank")
-        _check_list(gather_list, "gather", "gather_list")
-        _check_count(gather_list, pg.size(), "gather", "gather_list")
-        for i, t in enumerate(gather_list):
-            _check_like(t, tensor, "gather", "gather_list", i)
+    if _root_list(pg, root, gather_list, tensor, "gather", "gather_list", "destination"):
         recv = np.empty((pg.size(), *tensor.shape), tensor._data.dtype)
-    elif gather_list:
-        raise ValueError("gather: gather_list must be empty on non-destination ranks")
     arr, _ = _host(tensor)
 
     def finish():
@@ -1095,11 +1089,9 @@ def gather(tensor: Tensor, gather_list=None, dst: int = 0, group=None, async_op:
                 _store(t, recv[i])
 
     rbuf = _bytes(recv) if recv is not None else None
-    if async_op:
-        return _complete([pg.comm.Igather(_bytes(arr), rbuf, root=root)], finish, True)
-    pg.comm.Gather(_bytes(arr), rbuf, root=root)
-    finish()
-    return None
+    return _collective(
+        async_op, finish, pg.comm.Igather, pg.comm.Gather, _bytes(arr), rbuf, root=root
+    )
 
 
 def barrier(group=None, async_op: bool = False, device_ids=None):

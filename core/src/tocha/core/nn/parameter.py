@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _dtype
-from .._tensor import Tensor, wrap
+from .._tensor import Tensor, _init_slots, wrap
 
 __all__ = [
     "Parameter",
@@ -16,17 +16,6 @@ __all__ = [
 ]
 
 _new = object.__new__
-
-
-def _init_slots(t: Tensor, data) -> None:
-    t._data = data
-    t._rg = False
-    t.grad = None
-    t.grad_fn = None
-    t._nr = 0
-    t._vc = None
-    t._base = None
-    t._extra = None
 
 
 def _data_of(data, who: str):

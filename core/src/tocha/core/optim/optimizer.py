@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .._tensor import Tensor, wrap
+from .._tensor import Tensor, _zero_grads, wrap
 from ..autograd.grad_mode import enable_grad
 from . import _util
 
@@ -347,20 +347,7 @@ class Optimizer:
                 zeros. A parameter whose grad is ``None`` is skipped by ``step``, whereas a zero
                 gradient still moves it (momentum, weight decay).
         """
-        for group in self.param_groups:
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    if g.grad_fn is not None:
-                        g.detach_()
-                    else:
-                        g.requires_grad_(False)
-                    g._data.fill(0)
-                    g._bump_version()
+        _zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None):
         """Perform one optimization step (update every parameter that has a gradient).

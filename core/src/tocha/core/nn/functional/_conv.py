@@ -40,7 +40,14 @@ def _pair(v, name: str) -> tuple:
     return tuple(int(a) for a in v)
 
 
-def _check_fold_params(kernel_size, dilation, padding, stride):
+def _fold_params(kernel_size, dilation, padding, stride) -> tuple:
+    """unfold's and fold's (kernel_size, dilation, padding, stride) as checked pairs."""
+    kernel_size, dilation, padding, stride = (
+        _pair(kernel_size, "kernel_size"),
+        _pair(dilation, "dilation"),
+        _pair(padding, "padding"),
+        _pair(stride, "stride"),
+    )
     for name, v, pos in (
         ("kernel", kernel_size, True),
         ("dilation", dilation, True),
@@ -54,6 +61,7 @@ def _check_fold_params(kernel_size, dilation, padding, stride):
                 f"{name if name != 'pad' else 'padding'} should be {what}, but got "
                 f"{name}_height: {v[0]} {name}_width: {v[1]}"
             )
+    return kernel_size, dilation, padding, stride
 
 
 def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
@@ -79,13 +87,7 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
             "Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other non-zero "
             f"dimensions for input, but got: {list(input.shape)}"
         )
-    K, d, p, s = (
-        _pair(kernel_size, "kernel_size"),
-        _pair(dilation, "dilation"),  # noqa: N806
-        _pair(padding, "padding"),
-        _pair(stride, "stride"),
-    )
-    _check_fold_params(K, d, p, s)
+    K, d, p, s = _fold_params(kernel_size, dilation, padding, stride)  # noqa: N806
     batched = input.ndim == 4
     x = input if batched else input.unsqueeze(0)
     X = tuple(x.shape[2:])  # noqa: N806
@@ -119,13 +121,7 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
             f"dimensions for input, but got: {list(input.shape)}"
         )
     X = _pair(output_size, "output_size")  # noqa: N806
-    K, d, p, s = (
-        _pair(kernel_size, "kernel_size"),
-        _pair(dilation, "dilation"),  # noqa: N806
-        _pair(padding, "padding"),
-        _pair(stride, "stride"),
-    )
-    _check_fold_params(K, d, p, s)
+    K, d, p, s = _fold_params(kernel_size, dilation, padding, stride)  # noqa: N806
     batched = input.ndim == 3
     x = input if batched else input.unsqueeze(0)
     ck = x.shape[1]

@@ -16,7 +16,7 @@ import numpy as np
 from ..._ops import loss as _L
 from ..._ops import pointwise as _P
 from ..._ops._util import xp_of
-from ..._tensor import Tensor, wrap
+from ..._tensor import Size, Tensor, wrap
 from ...autograd.function import Node
 from ...autograd.grad_mode import MODE
 
@@ -46,10 +46,6 @@ __all__ = [
 
 
 # --- shared helpers ---------------------------------------------------------------------------
-def _size_str(shape) -> str:
-    return "torch.Size([" + ", ".join(str(s) for s in shape) + "])"
-
-
 def legacy_reduction(size_average, reduce, emit_warning: bool = True) -> str:
     """The ``reduction`` string of the deprecated ``size_average`` / ``reduce`` pair."""
     warning = "size_average and reduce args will be deprecated, please use reduction='{}' instead."
@@ -112,8 +108,8 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 def _size_warning(input: Tensor, target: Tensor) -> None:
     if tuple(target._data.shape) != tuple(input._data.shape):
         warnings.warn(
-            f"Using a target size ({_size_str(target._data.shape)}) that is different to the "
-            f"input size ({_size_str(input._data.shape)}). This will likely lead to incorrect "
+            f"Using a target size ({Size(target._data.shape)}) that is different to the "
+            f"input size ({Size(input._data.shape)}). This will likely lead to incorrect "
             "results due to broadcasting. Please ensure they have the same size.",
             stacklevel=3,
         )
@@ -541,8 +537,8 @@ def binary_cross_entropy(
     reduction = _checked_reduction(size_average, reduce, reduction)
     if tuple(target._data.shape) != tuple(input._data.shape):
         raise ValueError(
-            f"Using a target size ({_size_str(target._data.shape)}) that is different to the "
-            f"input size ({_size_str(input._data.shape)}) is deprecated. Please ensure they "
+            f"Using a target size ({Size(target._data.shape)}) that is different to the "
+            f"input size ({Size(input._data.shape)}) is deprecated. Please ensure they "
             "have the same size."
         )
     xa = input._data
@@ -580,8 +576,8 @@ def binary_cross_entropy_with_logits(
     reduction = _checked_reduction(size_average, reduce, reduction)
     if tuple(target._data.shape) != tuple(input._data.shape):
         raise ValueError(
-            f"Target size ({_size_str(target._data.shape)}) must be the same as input size "
-            f"({_size_str(input._data.shape)})"
+            f"Target size ({Size(target._data.shape)}) must be the same as input size "
+            f"({Size(input._data.shape)})"
         )
     from ..._ops import activation as _A
 
@@ -841,8 +837,8 @@ def margin_ranking_loss(
     if d1 != d2 or d1 != dt:
         raise RuntimeError(
             "margin_ranking_loss : All input tensors should have same dimension but got sizes: "
-            f"input1: {_size_str(input1._data.shape)}, input2: {_size_str(input2._data.shape)}, "
-            f"target: {_size_str(target._data.shape)} "
+            f"input1: {Size(input1._data.shape)}, input2: {Size(input2._data.shape)}, "
+            f"target: {Size(target._data.shape)} "
         )
     loss = (-target * (input1 - input2) + margin).clamp_min(0)
     return _reduce(loss, reduction)

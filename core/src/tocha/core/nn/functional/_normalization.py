@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..._ops import norm as _N
-from ..._tensor import Tensor
+from ..._tensor import Size, Tensor
 from ...autograd.grad_mode import no_grad
 
 __all__ = [
@@ -23,10 +23,6 @@ __all__ = [
     "local_response_norm",
     "normalize",
 ]
-
-
-def _size_str(shape) -> str:
-    return "torch.Size([" + ", ".join(str(s) for s in shape) + "])"
 
 
 def _channel_view(t: Tensor, ndim: int) -> Tensor:
@@ -83,7 +79,7 @@ def batch_norm(
         if size == 1:
             raise ValueError(
                 "Expected more than 1 value per channel when training, got input size "
-                f"{_size_str(shape)}"
+                f"{Size(shape)}"
             )
         out, stats = _N.batch_norm_train(input, weight, bias, eps)
         if running_mean is not None or running_var is not None:
@@ -155,7 +151,7 @@ def instance_norm(
         spatial *= s
     if spatial == 1:
         raise ValueError(
-            f"Expected more than 1 spatial element when training, got input size {_size_str(shape)}"
+            f"Expected more than 1 spatial element when training, got input size {Size(shape)}"
         )
     out = _N.group_norm(input, c, weight, bias, eps)
     if running_mean is not None or running_var is not None:

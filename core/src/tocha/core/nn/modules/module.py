@@ -20,7 +20,7 @@ import numpy as np
 
 from ... import _dtype
 from ..._device import to_device
-from ..._tensor import Tensor, wrap
+from ..._tensor import Tensor, _zero_grads, wrap
 from ...autograd.function import Node
 from ...autograd.grad_mode import MODE, no_grad
 from ..parameter import Buffer, Parameter, _buffer_persistent, is_lazy
@@ -916,6 +916,18 @@ class Module:
         return _add_hook(self._load_state_dict_post_hooks, hook)
 
     # --- calling --------------------------------------------------------------------------
+    def _run_forward_hook(self, hook_id, hook, args, kwargs, result):
+        """One forward hook (given ``kwargs`` when registered ``with_kwargs``): what it
+        returns replaces ``result``, unless that is None."""
+        if (
+            hook_id in self._forward_hooks_with_kwargs
+            or hook_id in _global_forward_hooks_with_kwargs
+        ):
+            out = hook(self, args, kwargs, result)
+        else:
+            out = hook(self, args, result)
+        return result if out is None else out
+
     def _call_impl(self, *args, **kwargs):
         forward_call = self.forward
         if not (
@@ -974,15 +986,7 @@ class Module:
                         or hook_id in _global_forward_hooks_always_called
                     ):
                         called_always.add(hook_id)
-                    if (
-                        hook_id in self._forward_hooks_with_kwargs
-                        or hook_id in _global_forward_hooks_with_kwargs
-                    ):
-                        out = hook(self, args, kwargs, result)
-                    else:
-                        out = hook(self, args, result)
-                    if out is not None:
-                        result = out
+                    result = self._run_forward_hook(hook_id, hook, args, kwargs, result)
             if bw_hook is not None:
                 if not isinstance(result, (Tensor, tuple)):
                     warnings.warn(
@@ -1012,15 +1016,7 @@ class Module:
                 ):
                     continue
                 try:
-                    if (
-                        hook_id in self._forward_hooks_with_kwargs
-                        or hook_id in _global_forward_hooks_with_kwargs
-                    ):
-                        out = hook(self, args, kwargs, result)
-                    else:
-                        out = hook(self, args, result)
-                    if out is not None:
-                        result = out
+                    result = self._run_forward_hook(hook_id, hook, args, kwargs, result)
                 except Exception as e:
                     warnings.warn(
                         "forward hook with ``always_call=True`` raised an exception that was "
@@ -1571,18 +1567,7 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of every parameter (set them to None by default, else zero)."""
-        for p in self.parameters():
-            g = p.grad
-            if g is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                if g.grad_fn is not None:
-                    g.detach_()
-                else:
-                    g._rg = False
-                g.zero_()
+        _zero_grads(self.parameters(), set_to_none)
 
     # --- repr -----------------------------------------------------------------------------
     def _get_name(self) -> str:

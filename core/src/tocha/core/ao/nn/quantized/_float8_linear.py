@@ -8,6 +8,7 @@ from tocha.core import nn as _nn
 
 from ...._tensor import Tensor, wrap
 from ._float8 import dequantize_fp8, quantize_weight_fp8
+from ._linear_common import check_in_features, init_linear_buffers, linear_from_float
 
 
 def _compute_dtype(dt: np.dtype) -> np.dtype:
@@ -38,25 +39,12 @@ class Float8WeightOnlyLinear(_nn.Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
         super().__init__()
-        self.in_features = in_features
-        self.out_features = out_features
-        self.register_buffer("weight", wrap(np.zeros((out_features, in_features), np.uint8)))
-        self.register_buffer("weight_scale", wrap(np.ones(out_features, np.float32)))
-        self.register_buffer("bias", wrap(np.zeros(out_features, np.float32)) if bias else None)
+        init_linear_buffers(self, in_features, out_features, bias, np.uint8)
 
     @classmethod
     def from_float(cls, mod) -> Float8WeightOnlyLinear:
         """The float8 weight-only counterpart of a float ``nn.Linear``."""
-        if not isinstance(mod, _nn.Linear):
-            raise TypeError(
-                f"Float8WeightOnlyLinear.from_float: expected nn.Linear, got {type(mod).__name__}"
-            )
-        q = cls(mod.in_features, mod.out_features, mod.bias is not None)
-        qw, scale = quantize_weight_fp8(mod.weight.detach()._data)
-        q.weight, q.weight_scale = wrap(qw), wrap(scale)
-        if mod.bias is not None:
-            q.bias = wrap(mod.bias.detach()._data.astype(np.float32))
-        return q
+        return linear_from_float(cls, mod, quantize_weight_fp8, "Float8WeightOnlyLinear")
 
     def dequantized_weight(self, dtype=np.float32) -> Tensor:
         """The float weight ``decode(weight) * weight_scale[:, None]`` in ``dtype``."""
@@ -70,11 +58,7 @@ class Float8WeightOnlyLinear(_nn.Module):
                 f"Float8WeightOnlyLinear: input must be a Tensor, not {type(input).__name__}"
             )
         x = input._data
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise RuntimeError(
-                f"Float8WeightOnlyLinear: input has {x.shape[-1] if x.ndim else 0} features but "
-                f"the layer expects {self.in_features}"
-            )
+        check_in_features("Float8WeightOnlyLinear", x, self.in_features)
         dt = _compute_dtype(x.dtype)
         if dt != x.dtype:
             input = wrap(x.astype(dt))

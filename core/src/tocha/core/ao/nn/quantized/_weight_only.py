@@ -8,6 +8,7 @@ from tocha.core import nn as _nn
 
 from ...._tensor import Tensor, wrap
 from ._kernels import quantize_weight
+from ._linear_common import check_in_features, init_linear_buffers, linear_from_float
 
 
 class WeightOnlyLinear(_nn.Module):
@@ -26,33 +27,16 @@ class WeightOnlyLinear(_nn.Module):
 
     def __init__(self, in_features: int, out_features: int, bias_: bool = True):
         super().__init__()
-        self.in_features = in_features
-        self.out_features = out_features
-        self.register_buffer("weight", wrap(np.zeros((out_features, in_features), np.int8)))
-        self.register_buffer("weight_scale", wrap(np.ones(out_features, np.float32)))
-        self.register_buffer("bias", wrap(np.zeros(out_features, np.float32)) if bias_ else None)
+        init_linear_buffers(self, in_features, out_features, bias_, np.int8)
 
     @classmethod
     def from_float(cls, mod) -> WeightOnlyLinear:
         """The weight-only int8 counterpart of a float ``nn.Linear``."""
-        if not isinstance(mod, _nn.Linear):
-            raise TypeError(
-                f"WeightOnlyLinear.from_float: expected nn.Linear, got {type(mod).__name__}"
-            )
-        q = cls(mod.in_features, mod.out_features, mod.bias is not None)
-        qw, scale = quantize_weight(mod.weight.detach()._data)
-        q.weight, q.weight_scale = wrap(qw), wrap(scale)
-        if mod.bias is not None:
-            q.bias = wrap(mod.bias.detach()._data.astype(np.float32))
-        return q
+        return linear_from_float(cls, mod, quantize_weight, "WeightOnlyLinear")
 
     def forward(self, input: Tensor) -> Tensor:
         x = input._data
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise RuntimeError(
-                f"WeightOnlyLinear: input has {x.shape[-1] if x.ndim else 0} features but the "
-                f"layer expects {self.in_features}"
-            )
+        check_in_features("WeightOnlyLinear", x, self.in_features)
         dt = x.dtype if x.dtype.kind == "f" and x.dtype.itemsize >= 4 else np.dtype(np.float32)
         y = x.astype(dt, copy=False) @ self.weight._data.astype(dt).T
         y *= self.weight_scale._data.astype(dt)

@@ -8,6 +8,7 @@ from tocha.core import nn as _nn
 
 from ....._tensor import Tensor, wrap
 from .._kernels import dynamic_linear, quantize_weight, weight_t_f32
+from .._linear_common import check_in_features, init_linear_buffers, linear_from_float
 
 
 class Linear(_nn.Module):
@@ -39,37 +40,19 @@ class Linear(_nn.Module):
         self, in_features: int, out_features: int, bias_: bool = True, dtype: str = "qint8"
     ):
         super().__init__()
-        self.in_features = in_features
-        self.out_features = out_features
-        self.register_buffer("weight", wrap(np.zeros((out_features, in_features), np.int8)))
-        self.register_buffer("weight_scale", wrap(np.ones(out_features, np.float32)))
-        self.register_buffer("bias", wrap(np.zeros(out_features, np.float32)) if bias_ else None)
+        init_linear_buffers(self, in_features, out_features, bias_, np.int8)
 
     @classmethod
     def from_float(cls, mod, use_precomputed_fake_quant: bool = False) -> Linear:
         """The quantized counterpart of a float ``nn.Linear``."""
-        if not isinstance(mod, _nn.Linear):
-            raise TypeError(
-                f"quantized.dynamic.Linear.from_float: expected nn.Linear, got {type(mod).__name__}"
-            )
-        q = cls(mod.in_features, mod.out_features, mod.bias is not None)
-        qw, scale = quantize_weight(mod.weight.detach()._data)
-        q.weight = wrap(qw)
-        q.weight_scale = wrap(scale)
-        if mod.bias is not None:
-            q.bias = wrap(mod.bias.detach()._data.astype(np.float32))
-        return q
+        return linear_from_float(cls, mod, quantize_weight, "quantized.dynamic.Linear")
 
     def forward(self, input: Tensor) -> Tensor:
         if not isinstance(input, Tensor):
             raise TypeError(
                 f"quantized.dynamic.Linear: input must be a Tensor, not {type(input).__name__}"
             )
-        if input.ndim == 0 or input.shape[-1] != self.in_features:
-            raise RuntimeError(
-                f"quantized.dynamic.Linear: input has {input.shape[-1] if input.ndim else 0} "
-                f"features but the layer expects {self.in_features}"
-            )
+        check_in_features("quantized.dynamic.Linear", input, self.in_features)
         b = self.bias._data if self.bias is not None else None
         w = self.weight._data
         w_t = None
