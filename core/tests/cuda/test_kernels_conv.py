@@ -389,7 +389,8 @@ def test_conv_empty_batch_and_double_backward(dt):
 def test_unfold_fold_kernels_match_the_xp_path(dt):
     x = _rand(2, 3, 9, 10)
     _compare(lambda x_: F.unfold(x_, (3, 2), dilation=(1, 2), padding=1, stride=(2, 1)), [x], dt)
-    cols = _rand(2, 3 * 6, 5 * 8)
+    # the blocks of a (9, 10) map: (9 + 2 - 2 - 1) // 2 + 1 = 5 rows of 10 + 2 - 2 - 1 + 1 = 10
+    cols = _rand(2, 3 * 6, 5 * 10)
     _compare(
         lambda c_: F.fold(c_, (9, 10), (3, 2), dilation=(1, 2), padding=1, stride=(2, 1)),
         [cols],
