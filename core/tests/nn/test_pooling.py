@@ -143,6 +143,15 @@ def test_max_pool_ties_pick_the_first_maximum(kw):
     rv, ri = ref_max_pool(x, kw["kernel_size"], kw.get("stride"), kw.get("padding", 0))
     np.testing.assert_array_equal(v.numpy(), rv)
     np.testing.assert_array_equal(i.numpy(), ri)
+    # without indices (2x2 keeps only each window's winning slot) the gradient goes to the
+    # same first maximum
+    xt = t(x, True)
+    F.max_pool2d(xt, **kw).backward(torch.ones(*v.shape, dtype=torch.float64))
+    ref_g = np.zeros(x.shape).reshape(x.shape[0], x.shape[1], -1)
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            np.add.at(ref_g[n, c], ri[n, c].ravel(), 1.0)
+    np.testing.assert_array_equal(xt.grad.numpy(), ref_g.reshape(x.shape))
     assert F.max_pool2d(torch.zeros(1, 1, 4, 4), 2, return_indices=True)[1].tolist() == [
         [[[0, 2], [8, 10]]]
     ]

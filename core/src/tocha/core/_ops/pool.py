@@ -381,7 +381,11 @@ def _max_pool_2x2(x, O, want_idx):  # noqa: N803
     k = xp.greater(b, a).view(np.uint8)
     k23 = xp.greater(d, c).view(np.uint8)
     k23 += 2
-    xp.copyto(k, k23, where=xp.greater(m23, m01))
+    # k = k23 where the lower pair holds the max, as arithmetic on the uint8 slots: a masked
+    # copyto over these arrays costs ~30x more (0.9 ms against ~30 us at 128x6x14x14)
+    k23 -= k  # 1..3: no wrap-around
+    k23 *= xp.greater(m23, m01).view(np.uint8)
+    k += k23
     if want_idx == "slots":
         return m, k  # the winner's slot 0..3 (a, b, c, d): enough for the gradient
     return m, _slots_to_index(k, W)
