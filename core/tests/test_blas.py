@@ -29,6 +29,13 @@ def library(request, monkeypatch):
     return request.param
 
 
+@pytest.fixture(autouse=True)
+def _split_at_test_sizes(monkeypatch):
+    """These tests' products (up to ~12M multiply-adds) split over the threads as the large ones
+    do (`test_where_each_product_runs` checks the real bounds)."""
+    monkeypatch.setattr(_blas, "_MIN_SPLIT", 1 << 22)
+
+
 def _operand(shape, dtype, layout):
     """A (rows, cols) array laid out as ``layout``: 'c' row-major, 'f' a transposed view,
     's' a slice of a wider row-major array (row stride > cols)."""
@@ -84,6 +91,43 @@ def test_matmul_with_bias(library, threads, shape, dtype):
     ref = a.astype(np.float64) @ w.T.astype(np.float64) + bias
     assert c.dtype == dtype and c.shape == (m, n)
     np.testing.assert_allclose(c, ref, rtol=_tol(dtype), atol=_tol(dtype) * np.sqrt(k))
+
+
+def test_where_each_product_runs(monkeypatch):
+    # on MKL: skinny products (few output rows or columns) on NumPy, mid-sized ones on MKL on
+    # the calling thread, large ones split over the threads
+    fns = _blas._load_mkl()
+    if not fns:
+        pytest.skip("mkl is not installed in this session")
+    from tocha.core import _parallel
+
+    monkeypatch.setitem(_blas._state, "s", {"library": "mkl", "fns": fns})
+    monkeypatch.setattr(_blas, "_MIN_SPLIT", 1 << 24)
+    calls = []
+    for name in ("_gemm_bias", "_split"):
+        real = getattr(_blas, name)
+        monkeypatch.setattr(
+            _blas, name, lambda *args, _n=name, _f=real: calls.append(_n) or _f(*args)
+        )
+    prev = _parallel.get_num_threads()
+
+    def run(m, k, n):
+        calls.clear()
+        a = RNG.standard_normal((m, k)).astype(np.float32)
+        b = RNG.standard_normal((k, n)).astype(np.float32)
+        ref = a.astype(np.float64) @ b.astype(np.float64)
+        np.testing.assert_allclose(_blas.matmul(a, b), ref, rtol=2e-4, atol=2e-4 * np.sqrt(k))
+        return sorted(calls)
+
+    try:
+        _parallel.set_num_threads(2)
+        assert run(25, 4704, 6) == run(6, 25, 4704) == []  # skinny: NumPy
+        assert run(128, 400, 120) == ["_gemm_bias"]  # 6.1M multiply-adds: one thread
+        assert run(256, 784, 512) == ["_gemm_bias"] * 2 + ["_split"]  # 103M: two parts
+        _parallel.set_num_threads(1)
+        assert run(256, 784, 512) == ["_gemm_bias"]
+    finally:
+        _parallel.set_num_threads(prev)
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,15 @@ _MKL_THREADING_SEQUENTIAL = 1
 # OpenBLAS's threads, which then spin on the cores MKL's split needs (measured: MLP step 1.44
 # -> 1.9x torch's with this bound at 2M)
 _MIN_MKL = 1 << 18
-_MIN_SPLIT = 1 << 22  # m*n*k from which a product is split over the intra-op threads
+# m*n*k from which a product is split over the intra-op threads: below it handing half to a
+# pool thread (~100-150 us on a busy VM) costs more than it saves (LeNet-5's 128x400x120
+# linear: 0.78 ms split, 0.12 ms on one thread)
+_MIN_SPLIT = 1 << 24
+# a product with fewer output rows or columns than this stays with NumPy's OpenBLAS (on one
+# thread): MKL runs these skinny shapes up to 3.6x slower (LeNet-5's first convolution's
+# (25, 4704) @ (4704, 6) weight gradient: 70 us against 19 us; its (6, 25) @ (25, 4704)
+# forward: 22 against 15 us)
+_MIN_MKL_SIDE = 16
 _CHOICES = ("auto", "mkl", "openblas")
 
 _GEMM_OF = {"f": "s", "d": "d"}  # dtype.char -> the CBLAS routine's letter
@@ -273,6 +281,9 @@ def matmul(a, b, out=None, bias=None):
     work = m * n * k
     if fn is None or work < _MIN_MKL or k != b.shape[0]:
         return _numpy_matmul(a, b, out, bias)
+    if m < _MIN_MKL_SIDE or n < _MIN_MKL_SIDE:
+        with _parallel.one_blas_thread():  # waking OpenBLAS's threads would cost more
+            return _numpy_matmul(a, b, out, bias)
     # an operand BLAS can't read in place (an expanded gradient, a reversed view) is copied:
     # handing it to NumPy instead would wake OpenBLAS's threads, which then spin on the cores
     # the intra-op threads need (measured: `(a @ b).sum()` backward at 1024^2 1.5x slower)
