@@ -122,6 +122,7 @@ def test_where_each_product_runs(monkeypatch):
     try:
         _parallel.set_num_threads(2)
         assert run(25, 4704, 6) == run(6, 25, 4704) == []  # skinny: NumPy
+        assert run(1, 768, 30000) == ["_gemm_bias"] * 2 + ["_split"]  # skinny but large
         assert run(128, 400, 120) == ["_gemm_bias"]  # 6.1M multiply-adds: one thread
         assert run(256, 784, 512) == ["_gemm_bias"] * 2 + ["_split"]  # 103M: two parts
         _parallel.set_num_threads(1)
