@@ -12,6 +12,7 @@ import tocha.core as torch
 from tocha.core import _blas
 
 RNG = np.random.default_rng(3)
+MIN_SPLIT = _blas._MIN_SPLIT  # the real bound, before `_split_at_test_sizes` lowers it
 
 
 @pytest.fixture(params=["mkl", "openblas", "numpy"])
@@ -102,7 +103,7 @@ def test_where_each_product_runs(monkeypatch):
     from tocha.core import _parallel
 
     monkeypatch.setitem(_blas._state, "s", {"library": "mkl", "fns": fns})
-    monkeypatch.setattr(_blas, "_MIN_SPLIT", 1 << 24)
+    monkeypatch.setattr(_blas, "_MIN_SPLIT", MIN_SPLIT)
     calls = []
     for name in ("_gemm_bias", "_split"):
         real = getattr(_blas, name)
@@ -123,6 +124,7 @@ def test_where_each_product_runs(monkeypatch):
         _parallel.set_num_threads(2)
         assert run(25, 4704, 6) == run(6, 25, 4704) == []  # skinny: NumPy
         assert run(1, 768, 30000) == ["_gemm_bias"] * 2 + ["_split"]  # skinny but large
+        assert 128 * 400 * 120 < MIN_SPLIT <= 256 * 784 * 512
         assert run(128, 400, 120) == ["_gemm_bias"]  # 6.1M multiply-adds: one thread
         assert run(256, 784, 512) == ["_gemm_bias"] * 2 + ["_split"]  # 103M: two parts
         _parallel.set_num_threads(1)

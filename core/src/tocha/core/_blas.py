@@ -263,8 +263,9 @@ def _numpy_matmul(a, b, out, bias):
 def matmul(a, b, out=None, bias=None):
     """``a @ b`` (plus ``bias``, a 1-D array over the columns) for 2-D arrays: MKL's GEMM,
     split over the intra-op threads when large, for float32/float64 NumPy arrays when MKL is
-    in use, else the ``@`` operator (NumPy's OpenBLAS, CuPy's cuBLAS). ``out``, when given,
-    is a C-contiguous result array."""
+    in use (small and skinny products excepted, see ``_MIN_MKL`` and ``_MIN_MKL_SIDE``), else
+    the ``@`` operator (NumPy's OpenBLAS, CuPy's cuBLAS). ``out``, when given, is a
+    C-contiguous result array."""
     st = _state.get("s") or _get()
     if (
         st["library"] != "mkl"  # first: the default install leaves here after one lookup
