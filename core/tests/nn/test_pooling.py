@@ -440,3 +440,30 @@ def test_max_pool_windows_at_the_floor_index_inside_the_input(dtype):
         flat = ri + (np.arange(4).reshape(2, 2, 1, 1) * 20)
         np.add.at(ref, flat.ravel(), 1.0)
         np.testing.assert_array_equal(xt.grad.numpy(), ref.reshape(x.shape))
+
+
+@pytest.mark.parametrize("native", ["1", "0"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool_2x2_compiled_and_numpy_paths_follow_torchs_rule(monkeypatch, native, dtype):
+    """The 2x2 kernel (`_native/pool.c`) and its NumPy fallback: values, torch's indices (ties:
+    the first maximum; NaN: the last NaN), and the gradient at the winners, odd sizes too."""
+    from tocha.core import _native
+
+    if native == "1" and _native._compiler() is None:
+        pytest.skip("no C compiler on this machine")
+    monkeypatch.setenv("TOCHA_NATIVE", native)
+    x = np.round(RNG.standard_normal((2, 3, 7, 9)) * 2).astype(dtype)  # many ties
+    x[0, 0, 0, 1] = x[0, 0, 1, 0] = np.nan  # two NaNs in one window
+    x[1, 2, 3, 3] = np.nan
+    rv, ri = _torch_rule_max_pool2d(x, 2, 2, 0)
+    v, i = F.max_pool2d(t(x), 2, return_indices=True)
+    np.testing.assert_array_equal(v.numpy(), rv)
+    np.testing.assert_array_equal(i.numpy(), ri)
+    xt = t(x, True)
+    g = RNG.standard_normal(rv.shape).astype(dtype)
+    F.max_pool2d(xt, 2).backward(t(g))
+    ref = np.zeros((2, 3, 63), dtype)
+    for n in range(2):
+        for c in range(3):
+            ref[n, c, ri[n, c].ravel()] = g[n, c].ravel()
+    np.testing.assert_array_equal(xt.grad.numpy(), ref.reshape(x.shape))

@@ -31,7 +31,7 @@ import numpy as np
 
 from . import _parallel
 
-__all__ = ["library", "matmul", "gemm_into"]
+__all__ = ["library", "matmul", "gemm_into", "gemm_pointer"]
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _MKL_THREADING_SEQUENTIAL = 1
@@ -185,6 +185,15 @@ def _get() -> dict:
 def library() -> str | None:
     """``'mkl'``, ``'openblas'`` (NumPy's) or None: the CBLAS tocha's products call."""
     return _get()["library"]
+
+
+def gemm_pointer(dt) -> tuple[int, bool] | None:
+    """(address, takes 32-bit integers) of the CBLAS ``?gemm`` for ``dt``, for native kernels
+    that call the same BLAS from C (``_native``), or None when there is none."""
+    fn = _fn(np.dtype(dt))
+    if fn is None:
+        return None
+    return ctypes.cast(fn, ctypes.c_void_p).value, fn.lp64
 
 
 def _fn(dt):

@@ -45,6 +45,7 @@ from .._blas import gemm_into
 from .._mode import MODE
 from .._tensor import Tensor
 from ..autograd.function import Node
+from . import _conv_native
 from ._nnkernel import low_precision
 from ._util import xp_of
 
@@ -257,13 +258,19 @@ def _conv_general(x, w, geo, b=None, keep=None):
     chunks, par = _cols_chunks(N, per_image, xp, P, 2 * max(dims), dims)
     if not chunks:  # an empty batch
         return out.reshape((N, Co) + tuple(O))
+    # batch-innermost columns gather long runs (NumPy) where rows are short; else the
+    # compiled im2col, when available
     inner = _batch_inner(chunks[0][1] - chunks[0][0], O, s)
-    xb = None if inner else _padded(xp, x, lo, geo.span, dt)
+    native = not inner and x.dtype == dt and _conv_native.available(xp, dt, geo)
+    xb = None if inner or native else _padded(xp, x, lo, geo.span, dt)
 
     def chunk(c):
         n0, n1 = c
         nc = n1 - n0
-        if inner:
+        if native:
+            cols = _conv_native.im2col(x[n0:n1], geo)
+            y = _matmul(xp, wm, cols).reshape(Co, nc, P).transpose(1, 0, 2)
+        elif inner:
             cols = _columns_inner(xp, _padded_inner(xp, x[n0:n1], lo, geo.span, dt), geo)
             y = _matmul(xp, wm, cols).reshape(Co, P, nc).transpose(2, 0, 1)
         else:
@@ -305,7 +312,8 @@ def _conv_transpose_general(g, w, geo, b=None):
         src.append(slice(a0, a0 + n))
         dst.append(slice(s0, s0 + n))
         full = full and n == xs
-    if not full:
+    native = g.dtype == dt and _conv_native.available(xp, dt, geo)
+    if not full and not native:
         out[...] = 0 if b is None else b.reshape((1, C) + (1,) * nd)
     bb = None if b is None else b.reshape((1, C) + (1,) * nd)
     one_by_one = all(k == 1 for k in K) and all(si == 1 for si in s)
@@ -313,10 +321,15 @@ def _conv_transpose_general(g, w, geo, b=None):
     def chunk(c):
         n0, n1 = c
         nc = n1 - n0
-        inner = _batch_inner(nc, O, s)
+        inner = not native and _batch_inner(nc, O, s)
         gc = ga[n0:n1]
         gt = xp.ascontiguousarray(gc.transpose(1, 2, 0) if inner else gc.transpose(1, 0, 2))
         gcols = _matmul(xp, wmT, gt.reshape(G, Co // G, nc * P))  # (G, Cg*K, nc*P)
+        if native:
+            _conv_native.col2im(gcols, out[n0:n1], geo)
+            if bb is not None:
+                out[n0:n1] += bb
+            return
         if inner:
             gcols = gcols.reshape((C,) + tuple(K) + tuple(O) + (nc,))
             acc = xp.zeros((C,) + tuple(span) + (nc,), dtype=dt)
@@ -369,16 +382,20 @@ def _conv_weight_general(x, g, geo, wshape, cols=None):
         chunks, par = _cols_chunks(N, per_image, xp, P, 2 * max(dims), dims)
         chunks = chunks or [(0, 0)]
         inner = _batch_inner(chunks[0][1] - chunks[0][0], geo[1], geo[3])
-        xb = None if inner else _padded(xp, x, geo[5], geo.span, dt)
+        native = not inner and x.dtype == dt and _conv_native.available(xp, dt, geo)
+        xb = None if inner or native else _padded(xp, x, geo[5], geo.span, dt)
         work = [(c, None, inner) for c in chunks]
     else:
         work = cols  # ((n0, n1), columns, batch-innermost) kept by the forward
+        native = False  # (the columns are all there)
         par = len(work) <= _parallel.get_num_threads()  # the forward's parallel slices
 
     def chunk(item):
         (n0, n1), cc, inner_ = item
         if cc is None:
-            if inner_:
+            if native:
+                cc = _conv_native.im2col(x[n0:n1], geo)
+            elif inner_:
                 cc = _columns_inner(xp, _padded_inner(xp, x[n0:n1], geo[5], geo.span, dt), geo)
             else:
                 cc = _columns(xp, xb[n0:n1], geo)  # (G, Cg*K, nc*P)

@@ -26,6 +26,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Node
+from . import _pool_native
 from ._nnkernel import low_precision
 from ._util import xp_of
 
@@ -367,6 +368,12 @@ def _max_pool_2x2(x, O, want_idx):  # noqa: N803
     xp = xp_of(x)
     oh, ow = O
     W = x.shape[3]  # noqa: N806
+    res = _pool_native.max_pool_2x2(x, O)  # one compiled pass, when available
+    if res is not None:
+        m, k = res
+        if not want_idx:
+            return m, None
+        return (m, k) if want_idx == "slots" else (m, _slots_to_index(k, W))
     a = x[:, :, 0 : 2 * oh : 2, 0 : 2 * ow : 2]
     b = x[:, :, 0 : 2 * oh : 2, 1 : 2 * ow : 2]
     c = x[:, :, 1 : 2 * oh : 2, 0 : 2 * ow : 2]
@@ -412,6 +419,9 @@ class SlotScatter(Node):
     def forward(self, g, *, k, X):  # noqa: N803
         xp = xp_of(g)
         self.k, self.X = k, tuple(X)
+        out = _pool_native.max_pool_2x2_backward(g, k, X)
+        if out is not None:
+            return out
         N, C, oh, ow = g.shape  # noqa: N806
         H, W = X  # noqa: N806
         out = xp.empty((N, C, H, W), dtype=g.dtype)

@@ -32,6 +32,7 @@ from .. import _blas, _parallel
 from .._tensor import Tensor, wrap
 from ..autograd.function import _RELEASED_MSG, Node
 from ..autograd.grad_mode import MODE
+from . import _rnn_native
 from ._nnkernel import quiet
 from ._util import xp_of
 
@@ -205,6 +206,9 @@ def _mm_for(xp, k: int, n_steps: int):
 
 
 def _lstm_forward(xp, gx, w_hh, h0, c0, b_hh, w_hr, steps, reverse, save):
+    gates = gx + b_hh if b_hh is not None else gx.copy()
+    if _rnn_native.available(xp, gates.dtype, w_hr):
+        return _rnn_native.lstm_forward(gates, w_hh, h0, c0, steps, reverse, save)
     n = gx.shape[0]
     hid = w_hh.shape[1] if w_hr is None else w_hr.shape[1]
     hout = h0.shape[1]
@@ -214,7 +218,6 @@ def _lstm_forward(xp, gx, w_hh, h0, c0, b_hh, w_hr, steps, reverse, save):
     # pre-activations with the sigmoid gates (i, f, o) halved: tanh of them is then sigmoid.
     # Over many steps the halving is folded once into the gates and a copy of W_hh; a single
     # step (a cell) halves its gates instead of copying the weight.
-    gates = gx + b_hh if b_hh is not None else gx.copy()
     prescale = len(steps) > 2
     if prescale:
         _half(xp, gates[:, :h2])
@@ -283,6 +286,8 @@ def _lstm_forward(xp, gx, w_hh, h0, c0, b_hh, w_hr, steps, reverse, save):
 
 
 def _lstm_backward(xp, saved, w_hh, w_hr, gy, gh, gc, steps, reverse):
+    if _rnn_native.available(xp, saved[0].dtype, w_hr):
+        return _rnn_native.lstm_backward(saved, w_hh, gy, gh, gc, steps, reverse)
     gates, hprev, cprev, tc_all, hpre_all = saved
     n, g4 = gates.shape
     hid = g4 // 4

@@ -1,0 +1,127 @@
+"""The LSTM time loops of `rnn` through the compiled kernel ``_native/lstm.c``.
+
+Same layouts, same parts and same saved buffers as `rnn._lstm_forward` / `_lstm_backward`
+(whose NumPy loops stay the reference and the fallback); each part's whole loop is one C call
+that releases the GIL, so the parts run side by side on tocha's threads. Used for float32
+NumPy arrays without projections (``proj_size=0``), when the kernel compiled and a CBLAS
+was found; `available` says whether it applies.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+from .. import _blas, _native, _parallel
+
+__all__ = ["available", "lstm_forward", "lstm_backward"]
+
+# rows per part below which splitting the batch over threads does not pay: the pool handoff
+# (~0.1 ms per loop) against the step products' gain
+_MIN_PART_ROWS = 8
+_P, _I = ctypes.c_void_p, ctypes.c_int64
+_HEAD = (_P, ctypes.c_int, _I, _P, _P, _I, _I)  # gemm, lp64, steps, row0, nrows, stride, hid
+
+
+def _forward_fn():
+    return _native.function("lstm", "tocha_lstm_forward_f32", *_HEAD, *[_P] * 9)
+
+
+def _backward_fn():
+    return _native.function("lstm", "tocha_lstm_backward_f32", *_HEAD, *[_P] * 8)
+
+
+def available(xp, dtype, w_hr) -> bool:
+    """Whether the native loops handle this layer."""
+    return (
+        xp is np
+        and w_hr is None
+        and dtype == np.float32
+        and _blas.gemm_pointer(np.float32) is not None
+        and _forward_fn() is not None
+    )
+
+
+def _ptr(a) -> int | None:
+    return None if a is None else a.ctypes.data
+
+
+def _n_parts(batch: int) -> int:
+    k = _parallel.get_num_threads()
+    while k > 1 and batch // k < _MIN_PART_ROWS:
+        k -= 1
+    return k
+
+
+def _schedule(steps, r: int, k: int, reverse: bool):
+    """Part r's (first row, rows) per step in processing order, as two int64 arrays."""
+    from .rnn import _part_steps
+
+    part = _part_steps(steps, r, k, reverse)
+    row0 = np.array([sl.start for sl, _ in part], dtype=np.int64)
+    rows = np.array([n for _, n in part], dtype=np.int64)
+    return row0, rows
+
+
+def _run(loop, k: int) -> None:
+    from .rnn import _run_parts
+
+    _run_parts(loop, k)
+
+
+def lstm_forward(gates, w_hh, h0, c0, steps, reverse, save):
+    """``rnn._lstm_forward`` for `available` layers: ``gates`` (N, 4H) holds the input
+    projection plus both biases and is overwritten with the gate activations."""
+    n, hid = gates.shape[0], w_hh.shape[1]
+    kernel, (fn, lp64) = _forward_fn(), _blas.gemm_pointer(np.float32)
+    whh_t = np.ascontiguousarray(w_hh.T)
+    y = np.empty((n, hid), dtype=np.float32)
+    h_n, c_n = np.empty_like(h0), np.empty_like(c0)
+    hprev = cprev = tc_all = None
+    if save:
+        hprev, cprev, tc_all = (np.empty((n, hid), dtype=np.float32) for _ in range(3))
+    k = _n_parts(h0.shape[0])
+
+    def loop(r, k):
+        h = np.ascontiguousarray(h0[r::k], dtype=np.float32)
+        c = np.ascontiguousarray(c0[r::k], dtype=np.float32)
+        tc_buf = None if save else np.empty_like(h)
+        row0, rows = _schedule(steps, r, k, reverse)
+        kernel(
+            fn, lp64, len(rows), _ptr(row0), _ptr(rows), k, hid, _ptr(gates), _ptr(whh_t),
+            _ptr(h), _ptr(c), _ptr(y), _ptr(hprev), _ptr(cprev), _ptr(tc_all), _ptr(tc_buf),
+        )  # fmt: skip
+        h_n[r::k] = h
+        c_n[r::k] = c
+
+    _run(loop, k)
+    saved = (gates, hprev, cprev, tc_all, None) if save else None
+    return (y, h_n, c_n), saved
+
+
+def lstm_backward(saved, w_hh, gy, gh, gc, steps, reverse):
+    """``rnn._lstm_backward`` for `available` layers: (dgates, None, dh0, dc0)."""
+    gates, _, cprev, tc_all, _ = saved
+    hid = w_hh.shape[1]
+    kernel, (fn, lp64) = _backward_fn(), _blas.gemm_pointer(np.float32)
+    w = np.ascontiguousarray(w_hh, dtype=np.float32)
+    gy = None if gy is None else np.ascontiguousarray(gy, dtype=np.float32)
+    dh_all = gh.astype(np.float32, copy=True)
+    dc_all = gc.astype(np.float32, copy=True)
+    dgates = np.empty_like(gates)
+    k = _n_parts(dh_all.shape[0])
+
+    def loop(r, k):
+        dh = np.ascontiguousarray(dh_all[r::k])
+        dc = np.ascontiguousarray(dc_all[r::k])
+        row0, rows = _schedule(steps, r, k, not reverse)
+        kernel(
+            fn, lp64, len(rows), _ptr(row0), _ptr(rows), k, hid, _ptr(gates), _ptr(cprev),
+            _ptr(tc_all), _ptr(gy), _ptr(w), _ptr(dh), _ptr(dc), _ptr(dgates),
+        )  # fmt: skip
+        dh_all[r::k] = dh
+        dc_all[r::k] = dc
+
+    _run(loop, k)
+    return dgates, None, dh_all, dc_all
