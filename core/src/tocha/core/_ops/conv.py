@@ -194,18 +194,17 @@ def _matmul(xp, a, b):
 
 
 # --- general kernels: im2col + GEMM over chunks of the batch -----------------------------------
-# Layers with few channels gather the columns of a few images at a time and multiply them while
-# they are in the CPU cache (their GEMMs are memory-bound: measured 1.4x faster on LeNet's first
-# layer), one chunk after the other. Layers with compute-bound GEMMs split the batch into one
-# slice per intra-op thread, each with one BLAS thread (measured 1.4x faster than serial on
-# ResNet-18): many small chunks on several threads were measured slower than one thread,
-# because their short NumPy calls contend for the GIL. col2im always runs on one slice
-# per thread (its slice-adds get slower on small chunks). The forward's columns are kept for
-# the weight gradient when they are small: for LeNet-sized layers re-gathering them costs as
-# much as the GEMM.
+# On several threads the batch is split into one slice per intra-op thread, each with one BLAS
+# thread (measured 1.4x faster than serial on ResNet-18, and LeNet-5's step 17.2 -> 15.8 ms
+# now that the GEMMs (MKL through ctypes) and the compiled im2col/col2im release the GIL).
+# Many small chunks on several threads were measured slower, their short NumPy calls
+# contending for the GIL. On one thread, layers with few channels gather the columns of a few
+# images at a time and multiply them while they are in the CPU cache (memory-bound GEMMs:
+# measured 1.4x faster on LeNet's first layer). The forward's columns are kept for the weight
+# gradient when they are small: for LeNet-sized layers re-gathering them costs as much as
+# the GEMM.
 _KEEP_COLS_BYTES = 16 << 20
 _COLS_CHUNK_BYTES = 512 << 10
-_PARALLEL_MIN_DIM = 32  # GEMM dims from which the batch is split over the threads
 
 
 def _batch_chunks(N, xp):  # noqa: N803
@@ -216,17 +215,15 @@ def _batch_chunks(N, xp):  # noqa: N803
     return [(N * i // nt, N * (i + 1) // nt) for i in range(nt)]
 
 
-def _cols_chunks(N, per_image, xp, P=1, min_cols=0, gemm_dims=(0, 0)):  # noqa: N803
-    """``(chunks, parallel)``: for GEMMs with small dimensions (memory-bound, LeNet-like),
-    chunks of images whose columns fit the cache, with at least ``min_cols`` columns (a GEMM
-    needs a few hundred columns to run at speed, and each weight-gradient chunk adds a
-    (C*K, C_out) partial sum), run one after the other; for compute-bound GEMMs (``gemm_dims``
-    = (C*K, C_out) per group both at least 32), one slice of the batch per thread, in
-    parallel."""
+def _cols_chunks(N, per_image, xp, P=1, min_cols=0):  # noqa: N803
+    """``(chunks, parallel)``: one slice of the batch per intra-op thread, in parallel; on one
+    thread, chunks of images whose columns fit the cache, with at least ``min_cols`` columns
+    (a GEMM needs a few hundred columns to run at speed, and each weight-gradient chunk adds
+    a (C*K, C_out) partial sum), run one after the other."""
     if xp is not np or N == 0:
         return ([(0, N)] if N else []), False
     nt = _parallel.get_num_threads()
-    if 1 < nt <= N and min(gemm_dims) >= _PARALLEL_MIN_DIM:
+    if 1 < nt <= N:
         return [(N * i // nt, N * (i + 1) // nt) for i in range(nt)], True
     nc = max(1, _COLS_CHUNK_BYTES // max(1, per_image), -(-min_cols // max(1, P)))
     nc = min(N, nc)
@@ -255,7 +252,7 @@ def _conv_general(x, w, geo, b=None, keep=None):
         keep = None
     per_image = C * _prod(K) * P * np.dtype(dt).itemsize
     dims = (C * _prod(K) // G, Co // G)
-    chunks, par = _cols_chunks(N, per_image, xp, P, 2 * max(dims), dims)
+    chunks, par = _cols_chunks(N, per_image, xp, P, 2 * max(dims))
     if not chunks:  # an empty batch
         return out.reshape((N, Co) + tuple(O))
     # batch-innermost columns gather long runs (NumPy) where rows are short; else the
@@ -379,7 +376,7 @@ def _conv_weight_general(x, g, geo, wshape, cols=None):
     if cols is None:
         per_image = C * _prod(geo[2]) * P * np.dtype(dt).itemsize
         dims = (C * _prod(geo[2]) // G, Co // G)
-        chunks, par = _cols_chunks(N, per_image, xp, P, 2 * max(dims), dims)
+        chunks, par = _cols_chunks(N, per_image, xp, P, 2 * max(dims))
         chunks = chunks or [(0, 0)]
         inner = _batch_inner(chunks[0][1] - chunks[0][0], geo[1], geo[3])
         native = not inner and x.dtype == dt and _conv_native.available(xp, dt, geo)
