@@ -26,7 +26,7 @@ from .. import _parallel
 from .._tensor import Tensor, wrap
 from ..autograd.function import Node
 from ..autograd.grad_mode import MODE
-from . import _batchnorm_cpu
+from . import _batchnorm_cpu, _norm_native
 from ._nnkernel import low_precision, quiet
 from ._util import xp_of
 
@@ -130,6 +130,12 @@ class NativeLayerNorm(Node):
             self.mean, self.rstd = mean, rstd
             return out.reshape(shape).astype(out_dt, copy=False)
 
+        if xp is np:  # the compiled row kernel, when available
+            kernel = _norm_native.layer_norm_kernel(x2, wf, bf, eps, out, mean, rstd)
+            if kernel is not None:
+                _rows(kernel, m, n)
+                self.mean, self.rstd = mean, rstd
+                return out.reshape(shape).astype(out_dt, copy=False)
         # NumPy runs a (rows, n) op with an (n,) operand one inner loop per row; weight and
         # bias tiled to a chunk's rows make those two passes single contiguous loops
         tile = xp is np and m >= _TILE_ROWS_MIN

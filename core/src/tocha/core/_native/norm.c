@@ -1,0 +1,62 @@
+/* Layer norm forward over the rows of an (m, n) array: each row's mean and reciprocal standard
+ * deviation, and (x - mean) * rstd * weight + bias, one read of the row for each statistic
+ * and one for the output while it is in cache (NumPy: ~10 passes over the chunk).
+ *
+ * Sums run in LANES independent partial sums (vectorized without reassociating: the compiler
+ * may not reorder a single floating-point sum), added up at the end, so results do not depend
+ * on the machine's vector width. The variance is the mean of squared deviations from the
+ * mean (two passes), as _ops/norm.py's NumPy kernel computes it. */
+#include <math.h>
+#include <stdint.h>
+
+#define LANES 16
+
+#define ROW_SUM(NAME, T)                                                                       \
+    static T NAME(const T *restrict x, int64_t n, T shift, int squares) {                      \
+        T acc[LANES] = {0};                                                                    \
+        int64_t j = 0;                                                                         \
+        for (; j + LANES <= n; j += LANES)                                                     \
+            for (int l = 0; l < LANES; l++) {                                                  \
+                const T d = x[j + l] - shift;                                                  \
+                acc[l] += squares ? d * d : d;                                                 \
+            }                                                                                  \
+        T s = 0;                                                                               \
+        for (; j < n; j++) {                                                                   \
+            const T d = x[j] - shift;                                                          \
+            s += squares ? d * d : d;                                                          \
+        }                                                                                      \
+        for (int l = 0; l < LANES; l++)                                                        \
+            s += acc[l];                                                                       \
+        return s;                                                                              \
+    }
+
+/* w and b may be NULL (no affine part) */
+#define LAYER_NORM(NAME, SUM, T, SQRT)                                                         \
+    void NAME(int64_t m, int64_t n, const T *x, const T *w, const T *b, double eps, T *out,    \
+              T *mean, T *rstd) {                                                              \
+        for (int64_t i = 0; i < m; i++) {                                                      \
+            const T *restrict xr = x + i * n;                                                  \
+            T *restrict o = out + i * n;                                                       \
+            const T mu = SUM(xr, n, (T)0, 0) / (T)n;                                           \
+            const T r = (T)1 / SQRT(SUM(xr, n, mu, 1) / (T)n + (T)eps);                        \
+            mean[i] = mu;                                                                      \
+            rstd[i] = r;                                                                       \
+            if (w && b)                                                                        \
+                for (int64_t j = 0; j < n; j++)                                                \
+                    o[j] = (xr[j] - mu) * r * w[j] + b[j];                                     \
+            else if (w)                                                                        \
+                for (int64_t j = 0; j < n; j++)                                                \
+                    o[j] = (xr[j] - mu) * r * w[j];                                            \
+            else if (b)                                                                        \
+                for (int64_t j = 0; j < n; j++)                                                \
+                    o[j] = (xr[j] - mu) * r + b[j];                                            \
+            else                                                                               \
+                for (int64_t j = 0; j < n; j++)                                                \
+                    o[j] = (xr[j] - mu) * r;                                                   \
+        }                                                                                      \
+    }
+
+ROW_SUM(row_sum_f32, float)
+ROW_SUM(row_sum_f64, double)
+LAYER_NORM(tocha_layer_norm_f32, row_sum_f32, float, sqrtf)
+LAYER_NORM(tocha_layer_norm_f64, row_sum_f64, double, sqrt)
