@@ -75,6 +75,7 @@ nox.options.sessions = [
     *(f"tests-{pkg}" for pkg in PACKAGES if _exists(pkg)),
     "docs",
     "kernels",  # skips with a message where nvcc is absent
+    "native",
     "kernels-nvrtc",
     "mpi",
     "tour",  # the README's first command: every package on real data, under a minute
@@ -280,6 +281,35 @@ def kernels(session: nox.Session) -> None:
     if failed:
         session.error(f"{len(failed)} of {len(sources)} kernel file(s) failed: {failed}")
     session.log(f"compiled {len(sources)} kernel file(s) for sm_{', sm_'.join(KERNEL_ARCHS)}")
+
+
+@nox.session(venv_backend="none")
+def native(session: nox.Session) -> None:
+    """Compile every native CPU kernel (core's ``_native/*.c``) as tocha does at first use, and
+    once more for a generic CPU (no -march=native), with gcc and clang where present; any
+    warning is an error."""
+    native_dir = ROOT / CORE / "src" / "tocha" / "core" / "_native"
+    # the build flags from the loader itself (its module imports only the standard library)
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_tocha_native", native_dir / "__init__.py")
+    loader = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loader)
+    compilers = [c for c in ("gcc", "clang") if shutil.which(c)]
+    if not compilers:
+        session.skip("no C compiler (gcc or clang) found")
+    out = Path(session.create_tmp()) / "native"
+    out.mkdir(parents=True, exist_ok=True)
+    sources = sorted(native_dir.glob("*.c"))
+    generic = [f for f in loader._FLAGS if f != "-march=native"]
+    for cc in compilers:
+        for flags in (loader._FLAGS, generic):
+            for src in sources:
+                session.run(
+                    cc, *flags, "-Wall", "-Wextra", "-Werror", str(src), "-o",
+                    str(out / f"{src.stem}.so"), "-lm", external=True,
+                )  # fmt: skip
+    session.log(f"compiled {len(sources)} native kernel file(s) with {', '.join(compilers)}")
 
 
 @nox.session(name="kernels-nvrtc")
