@@ -30,7 +30,11 @@ def _run(monkeypatch, native: str, build, x, lengths, use_states, use_y):
                          requires_grad=True)
             for _ in range(2)
         )  # fmt: skip
+    before = None if states is None else [s.detach().numpy().copy() for s in states]
     out, (h, c) = m(inp, states)
+    if states is not None:  # the kernel's state buffers are copies, never the caller's
+        for s, b in zip(states, before):
+            np.testing.assert_array_equal(s.detach().numpy(), b)
     if lengths:
         out = pad_packed_sequence(out)[0]
     loss = (h * 1.5).sum() + (c * c).sum()

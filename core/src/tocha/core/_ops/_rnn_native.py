@@ -73,6 +73,7 @@ def _run(loop, k: int) -> None:
 def lstm_forward(gates, w_hh, h0, c0, steps, reverse, save):
     """``rnn._lstm_forward`` for `available` layers: ``gates`` (N, 4H) holds the input
     projection plus both biases and is overwritten with the gate activations."""
+    gates = np.ascontiguousarray(gates)  # (gx + b_hh keeps gx's layout, which may be F order)
     n, hid = gates.shape[0], w_hh.shape[1]
     kernel, (fn, lp64) = _forward_fn(), _blas.gemm_pointer(np.float32)
     whh_t = np.ascontiguousarray(w_hh.T)
@@ -84,8 +85,9 @@ def lstm_forward(gates, w_hh, h0, c0, steps, reverse, save):
     k = _n_parts(h0.shape[0])
 
     def loop(r, k):
-        h = np.ascontiguousarray(h0[r::k], dtype=np.float32)
-        c = np.ascontiguousarray(c0[r::k], dtype=np.float32)
+        # copies: the kernel updates the state in place, and h0/c0 may be the caller's
+        h = np.array(h0[r::k], dtype=np.float32, order="C", copy=True)
+        c = np.array(c0[r::k], dtype=np.float32, order="C", copy=True)
         tc_buf = None if save else np.empty_like(h)
         row0, rows = _schedule(steps, r, k, reverse)
         kernel(
@@ -102,14 +104,14 @@ def lstm_forward(gates, w_hh, h0, c0, steps, reverse, save):
 
 def lstm_backward(saved, w_hh, gy, gh, gc, steps, reverse):
     """``rnn._lstm_backward`` for `available` layers: (dgates, None, dh0, dc0)."""
-    gates, _, cprev, tc_all, _ = saved
+    gates, _, cprev, tc_all, _ = saved  # C-contiguous (forward's)
     hid = w_hh.shape[1]
     kernel, (fn, lp64) = _backward_fn(), _blas.gemm_pointer(np.float32)
     w = np.ascontiguousarray(w_hh, dtype=np.float32)
     gy = None if gy is None else np.ascontiguousarray(gy, dtype=np.float32)
     dh_all = gh.astype(np.float32, copy=True)
     dc_all = gc.astype(np.float32, copy=True)
-    dgates = np.empty_like(gates)
+    dgates = np.empty(gates.shape, dtype=np.float32)
     k = _n_parts(dh_all.shape[0])
 
     def loop(r, k):
