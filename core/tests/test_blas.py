@@ -94,13 +94,22 @@ def test_matmul_with_bias(library, threads, shape, dtype):
     np.testing.assert_allclose(c, ref, rtol=_tol(dtype), atol=_tol(dtype) * np.sqrt(k))
 
 
-def test_where_each_product_runs(monkeypatch):
+@pytest.mark.parametrize("native", ["0", "1"])
+def test_where_each_product_runs(monkeypatch, native):
     # on MKL: skinny products (few output rows or columns) on NumPy, mid-sized ones on MKL on
-    # the calling thread, large ones split over the threads
+    # the calling thread, large ones split over the threads (by the compiled split, else by
+    # one _gemm_bias per part on tocha's pool)
     fns = _blas._load_mkl()
     if not fns:
         pytest.skip("mkl is not installed in this session")
-    from tocha.core import _parallel
+    from tocha.core import _native, _parallel
+
+    monkeypatch.setenv("TOCHA_NATIVE", native)
+    parts = ["_gemm_bias"] * 2 + ["_split"]
+    if native == "1":
+        if _native._compiler() is None:
+            pytest.skip("no C compiler on this machine")
+        parts = ["_split"]
 
     monkeypatch.setitem(_blas._state, "s", {"library": "mkl", "fns": fns})
     monkeypatch.setattr(_blas, "_MIN_SPLIT", MIN_SPLIT)
@@ -123,10 +132,10 @@ def test_where_each_product_runs(monkeypatch):
     try:
         _parallel.set_num_threads(2)
         assert run(25, 4704, 6) == run(6, 25, 4704) == []  # skinny: NumPy
-        assert run(1, 768, 30000) == ["_gemm_bias"] * 2 + ["_split"]  # skinny but large
+        assert run(1, 768, 30000) == parts  # skinny but large
         assert 128 * 400 * 120 < MIN_SPLIT <= 256 * 784 * 512
         assert run(128, 400, 120) == ["_gemm_bias"]  # 6.1M multiply-adds: one thread
-        assert run(256, 784, 512) == ["_gemm_bias"] * 2 + ["_split"]  # 103M: two parts
+        assert run(256, 784, 512) == parts  # 103M: two parts
         _parallel.set_num_threads(1)
         assert run(256, 784, 512) == ["_gemm_bias"]
     finally:
@@ -261,3 +270,71 @@ def test_backends_flags_keep_torch_defaults():
     )
     assert cudnn.is_available() is False and cudnn.version() is None
     assert mps.is_available() is False and mps.is_built() is False
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_split_every_layout_part_count_and_busy_caller(monkeypatch, dtype):
+    """`_native/gemm.c`: row and column blocks, transposed operands, strided output, bias,
+    2 and 3 parts, two Python threads splitting at once (one finds the workers busy and runs
+    alone), and a forked child (no workers inherited)."""
+    import os
+    import threading
+
+    from tocha.core import _native, _parallel
+
+    if _native._compiler() is None:
+        pytest.skip("no C compiler on this machine")
+    monkeypatch.setenv("TOCHA_NATIVE", "1")
+    split = _blas._native_split()
+    fn = _blas._fn(np.dtype(dtype))
+    if fn is None:
+        pytest.skip("no CBLAS in this process")
+    rng = np.random.default_rng(0)
+    prev = _parallel.get_num_threads()
+
+    def check(m, k, n, trans_a, trans_b, bias, strided):
+        a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
+        b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
+        a, b = (a.T if trans_a else a), (b.T if trans_b else b)
+        bb = rng.standard_normal(n).astype(dtype) if bias else None
+        big = np.full((m, n + 5), np.nan, dtype=dtype)
+        c = big[:, 2 : n + 2] if strided else np.empty((m, n), dtype=dtype)
+        assert _blas._split_native(split, fn, a, b, c, bb)
+        ref = a.astype(np.float64) @ b.astype(np.float64) + (0 if bb is None else bb)
+        np.testing.assert_allclose(c, ref, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+        if strided:  # nothing written outside the output's columns
+            assert np.isnan(big[:, :2]).all() and np.isnan(big[:, n + 2 :]).all()
+
+    try:
+        for threads in (2, 3):
+            _parallel.set_num_threads(threads)
+            for m, k, n in ((67, 33, 19), (19, 33, 67), (1, 9, 50), (50, 9, 1)):
+                for ta in (False, True):
+                    for tb in (False, True):
+                        check(m, k, n, ta, tb, bias=(m + n) % 2 == 0, strided=ta != tb)
+        _parallel.set_num_threads(2)
+        errors = []
+
+        def many():
+            try:
+                for _ in range(30):
+                    check(120, 64, 90, False, True, True, False)
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        ts = [threading.Thread(target=many) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert not errors, errors
+        pid = os.fork()
+        if pid == 0:  # the child splits with workers of its own
+            try:
+                check(120, 64, 90, True, False, False, False)
+            except BaseException:
+                os._exit(1)
+            os._exit(0)
+        assert os.waitpid(pid, 0)[1] == 0
+    finally:
+        _parallel.set_num_threads(prev)

@@ -240,9 +240,43 @@ def _gemm_bias(fn, a, b, c, bias) -> bool:
     return _gemm(fn, a, b, c, 1.0)
 
 
+def _native_split():
+    """``_native/gemm.c``'s split (worker threads outside Python), or None."""
+    from . import _native
+
+    P, I = ctypes.c_void_p, ctypes.c_int64  # noqa: N806
+    return _native.function(
+        "gemm", "tocha_gemm_split", P, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+        ctypes.c_int, ctypes.c_int, I, I, I, P, I, P, I, P, ctypes.c_double, P, I,
+    )  # fmt: skip
+
+
+def _split_native(split, fn, a, b, c, bias) -> bool:
+    la, lb = _layout(a), _layout(b)
+    m, k = a.shape
+    n = c.shape[1]
+    if la is None or lb is None or c.strides[1] != c.itemsize or c.strides[0] < n * c.itemsize:
+        return False
+    ldc = c.strides[0] // c.itemsize
+    if fn.lp64 and max(m, n, k, la[1], lb[1], ldc) > _INT32_MAX:
+        return False
+    if bias is not None:  # each part fills its rows with the bias, then accumulates
+        bias = np.ascontiguousarray(bias)
+    split(ctypes.cast(fn, ctypes.c_void_p).value, fn.lp64, c.itemsize,
+          _parallel.get_num_threads(), n > m, la[0], lb[0], m, n, k, a.ctypes.data, la[1],
+          b.ctypes.data, lb[1], None if bias is None else bias.ctypes.data, 0.0,
+          c.ctypes.data, ldc)  # fmt: skip
+    return True
+
+
 def _split(fn, a, b, c, bias=None) -> bool:
     """``c = a @ b (+ bias)`` in one part per intra-op thread (rows of ``a``, or columns of
-    ``b`` when ``a`` has the fewer), the parts' GEMMs side by side (ctypes releases the GIL)."""
+    ``b`` when ``a`` has the fewer), the parts' GEMMs side by side: through the compiled
+    split's worker threads when available (no GIL handoff), else tocha's thread pool (ctypes
+    releases the GIL for each part)."""
+    split = _native_split()
+    if split is not None and _split_native(split, fn, a, b, c, bias):
+        return True
     m, n = c.shape
     parts = _parallel.get_num_threads()
     if n > m:

@@ -30,8 +30,9 @@ __all__ = ["function", "load", "mode"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 # -march=native: the library is built for, and cached per, this CPU. -fno-math-errno: sqrt
-# and friends need not set errno, so loops calling them vectorize (the kernels never read it)
-_FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fPIC", "-shared", "-std=gnu11")
+# and friends need not set errno, so loops calling them vectorize (the kernels never read it).
+# -pthread: gemm.c's worker threads
+_FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fPIC", "-shared", "-std=gnu11", "-pthread")
 _MODES = ("auto", "0", "1")
 _lock = threading.Lock()
 _libs: dict = {}  # name -> CDLL, or the reason it is unavailable (str)
