@@ -1,4 +1,4 @@
-/* float32 exp, tanh and sigmoid written so that GCC and Clang vectorize the loops that call
+/* float32 exp, exp2, tanh and sigmoid written so that GCC and Clang vectorize the loops that call
  * them (libm's expf and tanhf are calls the compiler cannot vectorize without -ffast-math).
  *
  * exp: x = n ln2 + r with |r| <= ln2/2 (Cody-Waite: ln2 split in a short high part and a
@@ -15,13 +15,9 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float exp_f32(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    const float round_shift = 12582912.0f; /* 1.5 * 2^23: x + it rounds x to an integer */
-    const float n = (x * 1.44269504088896341f + round_shift) - round_shift;
-    float r = x - n * 0.693145751953125f; /* ln2's high part: n times it is exact */
-    r = r - n * 1.42860682030941723212e-6f;
+/* 2^n * e^r for |r| <= ln2/2: e^r by its Taylor series to r^7, 2^n (n in [-126, 127]) built
+ * in the exponent bits */
+static inline float scaled_exp_f32(float n, float r) {
     float p = 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
     p = p * r + 1.0f / 120.0f;
@@ -30,9 +26,28 @@ static inline float exp_f32(float x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    union { int32_t i; float f; } scale; /* 2^n, n in [-126, 127] after the clamp */
+    union { int32_t i; float f; } scale;
     scale.i = ((int32_t)n + 127) << 23;
     return p * scale.f;
+}
+
+#define ROUND_SHIFT 12582912.0f /* 1.5 * 2^23: x + it - it rounds x to an integer */
+
+static inline float exp_f32(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    const float n = (x * 1.44269504088896341f + ROUND_SHIFT) - ROUND_SHIFT;
+    float r = x - n * 0.693145751953125f; /* ln2's high part: n times it is exact */
+    r = r - n * 1.42860682030941723212e-6f;
+    return scaled_exp_f32(n, r);
+}
+
+/* 2^x = 2^n * e^(f ln2) with n the nearest integer and |f| <= 1/2 (f exact) */
+static inline float exp2_f32(float x) {
+    x = x < -126.0f ? -126.0f : x;
+    x = x > 127.0f ? 127.0f : x;
+    const float n = (x + ROUND_SHIFT) - ROUND_SHIFT;
+    return scaled_exp_f32(n, (x - n) * 0.693147180559945309f);
 }
 
 static inline float tanh_f32(float x) {

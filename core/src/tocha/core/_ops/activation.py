@@ -19,6 +19,7 @@ from .. import _parallel
 from .._tensor import Tensor, wrap
 from ..autograd.function import Node
 from ..autograd.grad_mode import MODE
+from . import _act_native
 from ._nnkernel import ndtr_into, run, select_into, special
 from ._util import xp_of
 from .pointwise import where
@@ -173,6 +174,8 @@ def _gelu_rational(x, rows: int):
 
 def _gelu_f32(out, x) -> None:
     """``out = gelu(x)`` for a float32 NumPy block."""
+    if _act_native.gelu(out, x, _GELU_COEF):  # one compiled pass, when available
+        return
     r, _ = _gelu_rational(x, 2)
     if not math.isfinite(np.dot(r, r)):  # inf/nan inputs or |x| > 3.7e4: exactly
         xd = x.astype(np.float64)
@@ -185,6 +188,8 @@ def _gelu_f32(out, x) -> None:
 
 def _gelu_grad_f32(out, g, x) -> None:
     """``out = g * gelu'(x) = g * (Phi(x) + x * pdf(x))`` for float32 NumPy blocks."""
+    if _act_native.gelu_backward(out, g, x, _GELU_COEF):
+        return
     r, pq = _gelu_rational(x, 3)
     if not math.isfinite(np.dot(r, r)):
         xd = x.astype(np.float64)

@@ -1,0 +1,57 @@
+"""The exact GELU's compiled kernels (`_ops/_act_native.py`, `_native/act.c`) against its
+NumPy kernel and against x * Phi(x) in float64 (scipy's ndtr): values, gradients, and blocks
+with inf/nan or huge inputs (recomputed exactly, as the NumPy path does)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.special as sp
+
+import tocha.core as torch
+import tocha.core.nn.functional as F
+from tocha.core import _native
+from tocha.core._ops import _act_native
+
+pytestmark = pytest.mark.skipif(_native._compiler() is None, reason="no C compiler on this machine")
+
+
+def _gelu_and_grad(monkeypatch, native, x, g):
+    monkeypatch.setenv("TOCHA_NATIVE", native)
+    xt = torch.tensor(x, requires_grad=True)
+    y = F.gelu(xt)
+    y.backward(torch.tensor(g))
+    return y.detach().numpy(), xt.grad.numpy()
+
+
+def test_compiled_gelu_matches_numpy_and_the_formula(monkeypatch):
+    calls = []
+    for name in ("gelu", "gelu_backward"):
+        real = getattr(_act_native, name)
+        monkeypatch.setattr(
+            _act_native, name, lambda *a, _r=real, _n=name: (calls.append(_n), _r(*a))[1]
+        )
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.linspace(-12, 12, 200001), rng.standard_normal(100000) * 3])
+    x = x.astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    y1, g1 = _gelu_and_grad(monkeypatch, "1", x, g)
+    assert "gelu" in calls and "gelu_backward" in calls
+    y0, g0 = _gelu_and_grad(monkeypatch, "0", x, g)
+    np.testing.assert_allclose(y1, y0, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(g1, g0, rtol=1e-6, atol=1e-6)  # (cancellation near x = -0.75)
+    xd = x.astype(np.float64)
+    np.testing.assert_allclose(y1, xd * sp.ndtr(xd), rtol=1e-6, atol=1e-7)
+    dref = sp.ndtr(xd) + xd * np.exp(-0.5 * xd * xd) / np.sqrt(2 * np.pi)
+    np.testing.assert_allclose(g1, g * dref, rtol=1e-6, atol=1e-6)
+
+
+def test_non_finite_blocks_are_recomputed_exactly(monkeypatch):
+    x = np.array([np.nan, np.inf, -np.inf, 1e30, -1e30, 1.0, -2.0], dtype=np.float32)
+    y, gr = _gelu_and_grad(monkeypatch, "1", x, np.ones_like(x))
+    with np.errstate(invalid="ignore"):
+        xd = x.astype(np.float64)
+        ref = xd * sp.ndtr(xd)
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+    np.testing.assert_allclose(y[~np.isnan(ref)], ref[~np.isnan(ref)], rtol=1e-6)
+    assert gr[5] == pytest.approx(sp.ndtr(1.0) + np.exp(-0.5) / np.sqrt(2 * np.pi), rel=1e-6)
