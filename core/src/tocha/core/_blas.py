@@ -51,6 +51,12 @@ _MIN_SPLIT = 1 << 24
 # its (6, 25) @ (25, 4704) forward: 22 against 15 us), but a GPT's (1, 768) @ (768, 50257)
 # head reads its 154 MB weight faster on two threads (decode 18.1 against 20.1 tokens/s)
 _MIN_MKL_SIDE = 16
+# with the compiled split (no GIL handoff), a skinny product whose large operand has this many
+# elements (k times the long side: 4 MB of float32) is split too: it is memory-bound (GPT-2
+# decode's (1, 768) @ (768, 3072) reads 9.4 MB: ~0.5-0.67 ms on one thread) and two threads
+# read it faster (decode 6.3-6.6 -> 5.5-6.0 s per 128 tokens); smaller ones (an MLP's
+# 10-class head, LeNet-5's weight gradients) stay on one thread
+_MIN_SPLIT_SKINNY = 1 << 20
 _CHOICES = ("auto", "mkl", "openblas")
 
 _GEMM_OF = {"f": "s", "d": "d"}  # dtype.char -> the CBLAS routine's letter
@@ -326,8 +332,12 @@ def matmul(a, b, out=None, bias=None):
     work = m * n * k
     if fn is None or work < _MIN_MKL or k != b.shape[0]:
         return _numpy_matmul(a, b, out, bias)
-    split = work >= _MIN_SPLIT and _parallel.may_split()
-    if (m < _MIN_MKL_SIDE or n < _MIN_MKL_SIDE) and not split:
+    skinny = m < _MIN_MKL_SIDE or n < _MIN_MKL_SIDE
+    split = (
+        work >= _MIN_SPLIT
+        or (skinny and k * max(m, n) >= _MIN_SPLIT_SKINNY and _native_split() is not None)
+    ) and _parallel.may_split()
+    if skinny and not split:
         with _parallel.one_blas_thread():  # waking OpenBLAS's threads would cost more
             return _numpy_matmul(a, b, out, bias)
     # an operand BLAS can't read in place (an expanded gradient, a reversed view) is copied:
