@@ -39,12 +39,19 @@ _libs: dict = {}  # name -> CDLL, or the reason it is unavailable (str)
 _fns: dict = {}  # (library, function) -> the ctypes function, its argument types set
 
 
+_parsed = [None, "auto"]  # the last TOCHA_NATIVE value seen and its meaning (ops ask per call)
+
+
 def mode() -> str:
     """``TOCHA_NATIVE`` as ``'auto'``, ``'0'`` or ``'1'`` (an error for anything else)."""
-    m = os.environ.get("TOCHA_NATIVE", "auto").strip().lower() or "auto"
+    raw = os.environ.get("TOCHA_NATIVE")
+    if raw == _parsed[0]:
+        return _parsed[1]
+    m = (raw or "auto").strip().lower() or "auto"
     m = {"off": "0", "false": "0", "on": "1", "true": "1"}.get(m, m)
     if m not in _MODES:
         raise ValueError(f"TOCHA_NATIVE must be one of auto, 0, 1, got {m!r}")
+    _parsed[:] = [raw, m]
     return m
 
 
@@ -140,10 +147,12 @@ def load(name: str) -> ctypes.CDLL | None:
 def function(library: str, name: str, *argtypes):
     """The C function ``name`` of ``load(library)`` taking ``argtypes`` and returning
     nothing, or None when the library is unavailable."""
+    fn = _fns.get((library, name))
+    if fn is not None and mode() != "0":  # the per-call path: one dict lookup, one env read
+        return fn
     lib = load(library)
     if lib is None:
         return None
-    fn = _fns.get((library, name))
     if fn is None:
         fn = getattr(lib, name)
         fn.argtypes, fn.restype = list(argtypes), None
