@@ -221,19 +221,30 @@ def _layout(a):
     return None
 
 
-def _gemm(fn, a, b, c, beta: float) -> bool:
-    """``c = a @ b + beta * c`` through ``fn``; False when an operand's layout or size doesn't
-    fit CBLAS (nothing written then)."""
+def _cblas_shape(fn, a, b, c):
+    """``(la, lb, m, n, k, ldc)`` for a CBLAS call ``c = a @ b``, or None when an operand's
+    layout or size does not fit ``fn`` (``la``/``lb``: `_layout`'s transpose flag and leading
+    dimension)."""
     la, lb = _layout(a), _layout(b)
     m, k = a.shape
     n = b.shape[1]
     if la is None or lb is None or c.strides[1] != c.itemsize or c.strides[0] < n * c.itemsize:
-        return False
+        return None
     ldc = c.strides[0] // c.itemsize
     if fn.lp64 and max(m, n, k, la[1], lb[1], ldc) > _INT32_MAX:
+        return None
+    return la, lb, m, n, k, max(ldc, 1)
+
+
+def _gemm(fn, a, b, c, beta: float) -> bool:
+    """``c = a @ b + beta * c`` through ``fn``; False when an operand's layout or size doesn't
+    fit CBLAS (nothing written then)."""
+    shape = _cblas_shape(fn, a, b, c)
+    if shape is None:
         return False
+    la, lb, m, n, k, ldc = shape
     fn(_ROW_MAJOR, la[0], lb[0], m, n, k, 1.0, a.ctypes.data, la[1], b.ctypes.data, lb[1],
-       beta, c.ctypes.data, max(ldc, 1))  # fmt: skip
+       beta, c.ctypes.data, ldc)  # fmt: skip
     return True
 
 
@@ -258,14 +269,11 @@ def _native_split():
 
 
 def _split_native(split, fn, a, b, c, bias) -> bool:
-    la, lb = _layout(a), _layout(b)
-    m, k = a.shape
-    n = c.shape[1]
-    if la is None or lb is None or c.strides[1] != c.itemsize or c.strides[0] < n * c.itemsize:
+    """``c = a @ b (+ bias)`` through the compiled split; False as `_gemm`."""
+    shape = _cblas_shape(fn, a, b, c)
+    if shape is None:
         return False
-    ldc = c.strides[0] // c.itemsize
-    if fn.lp64 and max(m, n, k, la[1], lb[1], ldc) > _INT32_MAX:
-        return False
+    la, lb, m, n, k, ldc = shape
     if bias is not None:  # each part fills its rows with the bias, then accumulates
         bias = np.ascontiguousarray(bias)
     split(ctypes.cast(fn, ctypes.c_void_p).value, fn.lp64, c.itemsize,
