@@ -1,6 +1,6 @@
-"""Layer norm's compiled forward (`_ops/_norm_native.py`, `_native/norm.c`) against its NumPy
-kernel (checked against the published formula in the norm tests) and against NumPy float64:
-outputs, and the gradients computed from the statistics it saves."""
+"""Layer norm's compiled forward and backward (`_ops/_norm_native.py`, `_native/norm.c`) against
+its NumPy kernels (checked against the published formulas in test_activation_norm_fast.py) and
+against NumPy float64: outputs, and every gradient."""
 
 from __future__ import annotations
 
@@ -43,14 +43,20 @@ def _run(monkeypatch, native, dtype, shape, k, affine):
         ((5, 7, 33), 1, (True, False)),  # rows shorter than, and not a multiple of, 16 lanes
         ((3, 4, 5, 6), 2, (False, True)),
         ((2, 3), 1, (False, False)),
+        ((40, 1), 1, (True, True)),
     ],
 )
 def test_compiled_layer_norm_matches_numpy(monkeypatch, dtype, shape, k, affine):
     calls = []
-    real = _norm_native.layer_norm_kernel
-    monkeypatch.setattr(_norm_native, "layer_norm_kernel", lambda *a: calls.append(1) or real(*a))
+    for name in ("layer_norm_kernel", "layer_norm_backward_kernel"):
+        real = getattr(_norm_native, name)
+        monkeypatch.setattr(
+            _norm_native, name, lambda *a, _r=real, _n=name: (calls.append(_n), _r(*a))[1]
+        )
     got = _run(monkeypatch, "1", dtype, shape, k, affine)
-    assert calls
+    if shape[-1] == 1:  # one-element rows: the input gradient is exactly 0
+        assert np.all(got[1] == 0.0)
+    assert set(calls) == {"layer_norm_kernel", "layer_norm_backward_kernel"}
     ref = _run(monkeypatch, "0", dtype, shape, k, affine)
     eps = 2e-6 if dtype == np.float32 else 1e-13
     for a, r in zip(got, ref, strict=True):

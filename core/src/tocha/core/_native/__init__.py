@@ -31,8 +31,13 @@ __all__ = ["function", "load", "mode"]
 _HERE = os.path.dirname(os.path.abspath(__file__))
 # -march=native: the library is built for, and cached per, this CPU. -fno-math-errno: sqrt
 # and friends need not set errno, so loops calling them vectorize (the kernels never read it).
-# -pthread: gemm.c's worker threads
-_FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fPIC", "-shared", "-std=gnu11", "-pthread")
+# -ffp-contract=off: no fused multiply-adds the source does not write, so the kernels round as
+# the NumPy code they replace does (a contracted g * w - a left 3e-5 where layer norm's
+# gradient of a one-element row is exactly 0). -pthread: gemm.c's worker threads
+_FLAGS = (
+    "-O3", "-march=native", "-fno-math-errno", "-ffp-contract=off", "-fPIC", "-shared",
+    "-std=gnu11", "-pthread",
+)  # fmt: skip
 _MODES = ("auto", "0", "1")
 _lock = threading.Lock()
 _libs: dict = {}  # name -> CDLL, or the reason it is unavailable (str)

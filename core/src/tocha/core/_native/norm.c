@@ -1,6 +1,8 @@
-/* Layer norm forward over the rows of an (m, n) array: each row's mean and reciprocal standard
- * deviation, and (x - mean) * rstd * weight + bias, one read of the row for each statistic
- * and one for the output while it is in cache (NumPy: ~10 passes over the chunk).
+/* Layer norm over the rows of an (m, n) array. Forward: each row's mean and reciprocal
+ * standard deviation, and (x - mean) * rstd * weight + bias, one read of the row for each
+ * statistic and one for the output while it is in cache (NumPy: ~10 passes over the chunk).
+ * Backward: the input gradient from the closed form and the weight and bias gradients'
+ * partial sums, two passes per row (NumPy: ~12).
  *
  * Sums run in LANES independent partial sums (vectorized without reassociating: the compiler
  * may not reorder a single floating-point sum), added up at the end, so results do not depend
@@ -60,3 +62,48 @@ ROW_SUM(row_sum_f32, float)
 ROW_SUM(row_sum_f64, double)
 LAYER_NORM(tocha_layer_norm_f32, row_sum_f32, float, sqrtf)
 LAYER_NORM(tocha_layer_norm_f64, row_sum_f64, double, sqrt)
+
+/* dx = rstd * (gw - mean(gw) - xc * rstd^2 * mean(gw * xc)), gw = g * w, xc = x - mean, for
+ * rows [0, m); pw += rstd * g * xc and pb += g over the rows (each may be NULL, as may w and
+ * gx). The same formula as _ops/norm.py's `_ln_backward_kernel`. */
+#define LAYER_NORM_BACKWARD(NAME, T)                                                           \
+    void NAME(int64_t m, int64_t n, const T *x, const T *g, const T *w, const T *mean,         \
+              const T *rstd, T *gx, T *pw, T *pb) {                                            \
+        for (int64_t i = 0; i < m; i++) {                                                      \
+            const T *restrict xr = x + i * n, *restrict gr = g + i * n;                        \
+            const T mu = mean[i], r = rstd[i];                                                 \
+            if (pw)                                                                            \
+                for (int64_t j = 0; j < n; j++)                                                \
+                    pw[j] += r * gr[j] * (xr[j] - mu);                                         \
+            if (pb)                                                                            \
+                for (int64_t j = 0; j < n; j++)                                                \
+                    pb[j] += gr[j];                                                            \
+            if (!gx)                                                                           \
+                continue;                                                                      \
+            T c1[LANES] = {0}, c2[LANES] = {0};                                                \
+            int64_t j = 0;                                                                     \
+            for (; j + LANES <= n; j += LANES)                                                 \
+                for (int l = 0; l < LANES; l++) {                                              \
+                    const T gw = w ? gr[j + l] * w[j + l] : gr[j + l];                         \
+                    c1[l] += gw;                                                               \
+                    c2[l] += gw * (xr[j + l] - mu);                                            \
+                }                                                                              \
+            T s1 = 0, s2 = 0;                                                                  \
+            for (; j < n; j++) {                                                               \
+                const T gw = w ? gr[j] * w[j] : gr[j];                                         \
+                s1 += gw;                                                                      \
+                s2 += gw * (xr[j] - mu);                                                       \
+            }                                                                                  \
+            for (int l = 0; l < LANES; l++)                                                    \
+                s1 += c1[l], s2 += c2[l];                                                      \
+            const T a = s1 / (T)n, b = s2 * r * r / (T)n;                                      \
+            T *restrict o = gx + i * n;                                                        \
+            for (int64_t q = 0; q < n; q++) {                                                  \
+                const T gw = w ? gr[q] * w[q] : gr[q];                                         \
+                o[q] = r * (gw - a - (xr[q] - mu) * b);                                        \
+            }                                                                                  \
+        }                                                                                      \
+    }
+
+LAYER_NORM_BACKWARD(tocha_layer_norm_backward_f32, float)
+LAYER_NORM_BACKWARD(tocha_layer_norm_backward_f64, double)

@@ -1,7 +1,8 @@
-"""Layer norm's forward through the compiled kernel ``_native/norm.c``: statistics and output
-of each row while it is in cache (NumPy: ~10 passes per chunk). Same results, saved mean and
-reciprocal standard deviation as `norm.NativeLayerNorm`'s NumPy kernel, which stays the
-reference and the fallback. float32 and float64 C-contiguous NumPy arrays only."""
+"""Layer norm through the compiled kernels ``_native/norm.c``: forward statistics and output of
+each row while it is in cache (NumPy: ~10 passes per chunk), backward in two passes per row.
+Same results, saved mean and reciprocal standard deviation as `norm.NativeLayerNorm`'s NumPy
+kernels, which stay the reference and the fallback. float32 and float64 C-contiguous NumPy
+arrays only."""
 
 from __future__ import annotations
 
@@ -11,19 +12,28 @@ import numpy as np
 
 from .. import _native
 
-__all__ = ["layer_norm_kernel"]
+__all__ = ["layer_norm_kernel", "layer_norm_backward_kernel"]
 
 _P, _I = ctypes.c_void_p, ctypes.c_int64
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 
-def layer_norm_kernel(x2, w, b, eps, out, mean, rstd):
-    """``kernel(lo, hi)`` filling rows lo:hi of out, mean and rstd from x2 (m, n), or None
-    when the arrays are not ones the kernel takes."""
+def _suffix(x2, *others):
+    """The kernels' dtype suffix when x2 and every other array (or None) can be passed."""
     suffix = _SUFFIX.get(x2.dtype) if type(x2) is np.ndarray else None
     if suffix is None or not x2.flags.c_contiguous:
         return None
-    if any(v is not None and (v.dtype != x2.dtype or not v.flags.c_contiguous) for v in (w, b)):
+    for v in others:
+        if v is not None and (v.dtype != x2.dtype or not v.flags.c_contiguous):
+            return None
+    return suffix
+
+
+def layer_norm_kernel(x2, w, b, eps, out, mean, rstd):
+    """``kernel(lo, hi)`` filling rows lo:hi of out, mean and rstd from x2 (m, n), or None
+    when the arrays are not ones the kernel takes."""
+    suffix = _suffix(x2, w, b)
+    if suffix is None:
         return None
     fn = _native.function(
         "norm", f"tocha_layer_norm_{suffix}", _I, _I, _P, _P, _P, ctypes.c_double, _P, _P, _P
@@ -38,5 +48,30 @@ def layer_norm_kernel(x2, w, b, eps, out, mean, rstd):
 
     def kernel(lo, hi):
         fn(hi - lo, n, xa + lo * row, wa, ba, eps, oa + lo * row, ma + lo * item, ra + lo * item)
+
+    return kernel
+
+
+def layer_norm_backward_kernel(x2, g2, wf, mean, rstd, gx, need_w: bool, need_b: bool):
+    """`norm._ln_backward_kernel`'s ``kernel(lo, hi)``: writes rows lo:hi of ``gx`` (when not
+    None) and returns their (weight, bias) gradient partial sums; None when not handled."""
+    suffix = _suffix(x2, g2, wf, mean, rstd, gx)
+    fn = None
+    if suffix is not None:
+        fn = _native.function("norm", f"tocha_layer_norm_backward_{suffix}", _I, _I, *[_P] * 8)
+    if fn is None:
+        return None
+    n, dt = x2.shape[1], x2.dtype
+    row, item = n * x2.itemsize, x2.itemsize
+    xa, ga, ma, ra = x2.ctypes.data, g2.ctypes.data, mean.ctypes.data, rstd.ctypes.data
+    wa = None if wf is None else wf.ctypes.data
+
+    def kernel(lo, hi):
+        pw = np.zeros(n, dtype=dt) if need_w else None
+        pb = np.zeros(n, dtype=dt) if need_b else None
+        fn(hi - lo, n, xa + lo * row, ga + lo * row, wa, ma + lo * item, ra + lo * item,
+           None if gx is None else gx.ctypes.data + lo * row,
+           None if pw is None else pw.ctypes.data, None if pb is None else pb.ctypes.data)  # fmt: skip
+        return pw, pb
 
     return kernel

@@ -225,7 +225,9 @@ class NativeLayerNorm(Node):
         if m == 0 or n == 0:
             parts = []
         elif xp is np:
-            kernel = _ln_backward_kernel(x2, g2, wf, mean, rstd, gx, need_w, need_b)
+            kernel = _norm_native.layer_norm_backward_kernel(
+                x2, g2, wf, mean, rstd, gx, need_w, need_b
+            ) or _ln_backward_kernel(x2, g2, wf, mean, rstd, gx, need_w, need_b)
             if m * n >= _BLAS_THREADED:
                 with _parallel.one_blas_thread():
                     parts = quiet(_rows, kernel, m, n)
