@@ -1,4 +1,4 @@
-"""The LSTM's compiled time loops (`_ops/_rnn_native.py`, `_native/lstm.c`) against its NumPy
+"""The LSTM's and GRU's compiled time loops (`_ops/_rnn_native.py`, `_native/lstm.c`) against its NumPy
 loops (the reference, checked against the published equations in test_rnn.py): outputs, final
 states and every gradient, for plain, bidirectional, stacked and packed batches, with the
 batch in one part and split over two threads."""
@@ -22,16 +22,21 @@ def _run(monkeypatch, native: str, build, x, lengths, use_states, use_y):
     xt = torch.tensor(x, requires_grad=True)
     inp = pack_padded_sequence(xt, lengths, enforce_sorted=False) if lengths else xt
     states = None
+    lstm = isinstance(m, nn.LSTM)
     if use_states:
         k = m.num_layers * (2 if m.bidirectional else 1)
         rng = np.random.default_rng(1)
         states = tuple(
             torch.tensor(rng.standard_normal((k, x.shape[1], m.hidden_size)).astype(np.float32),
                          requires_grad=True)
-            for _ in range(2)
+            for _ in range(2 if lstm else 1)
         )  # fmt: skip
     before = None if states is None else [s.detach().numpy().copy() for s in states]
-    out, (h, c) = m(inp, states)
+    if lstm:
+        out, (h, c) = m(inp, states)
+    else:
+        out, h = m(inp, None if states is None else states[0])
+        c = h * 0.5
     if states is not None:  # the kernel's state buffers are copies, never the caller's
         for s, b in zip(states, before):
             np.testing.assert_array_equal(s.detach().numpy(), b)
@@ -62,18 +67,20 @@ def _run(monkeypatch, native: str, build, x, lengths, use_states, use_y):
         (dict(num_layers=2, bias=False), None, False, False),  # only h_n, c_n: no y gradient
     ],
 )
-def test_native_loops_match_numpy_loops(monkeypatch, threads, kw, lengths, use_states, use_y):
+@pytest.mark.parametrize("cls", ["LSTM", "GRU"])
+def test_native_loops_match_numpy_loops(monkeypatch, threads, cls, kw, lengths, use_states, use_y):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((7, 18, 5)).astype(np.float32)
 
     def build():
         torch.manual_seed(3)
-        return nn.LSTM(5, 16, **kw)
+        return getattr(nn, cls)(5, 16, **kw)
 
     assert _native.load("lstm") is not None  # a compiler is here: the kernel must build
     calls = []
-    real = _rnn_native.lstm_backward
-    monkeypatch.setattr(_rnn_native, "lstm_backward", lambda *a: calls.append(1) or real(*a))
+    name = f"{cls.lower()}_backward"
+    real = getattr(_rnn_native, name)
+    monkeypatch.setattr(_rnn_native, name, lambda *a: calls.append(1) or real(*a))
     got = _run(monkeypatch, "1", build, x, lengths, use_states, use_y)
     assert calls, "the native backward did not run"
     n_native = len(calls)

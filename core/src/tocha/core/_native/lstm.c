@@ -1,4 +1,4 @@
-/* An LSTM layer's time loop (one direction, one part of the batch), forward and backward.
+/* LSTM and GRU layers' time loops (one direction, one part of the batch), forward and backward.
  *
  * The Python loop in _ops/rnn.py makes ~15 NumPy calls per time step forward and ~20
  * backward, each holding the GIL; here a whole loop is one call that releases it, so the
@@ -126,5 +126,82 @@ void tocha_lstm_backward_f32(const void *sgemm, int lp64, int64_t n_steps, const
         /* the previous step's dh: dgates @ W_hh, over this step's rows */
         gemm(sgemm, lp64, n, hid, g4, dgates + row0[s] * g4, stride * g4, w_hh, hid, 0.0f, dh,
              hid);
+    }
+}
+
+/* --- GRU (torch's: n = tanh(x_n + r * (W_hn h + b_hn)), h' = n + z * (h - n)) ------------- */
+
+static void gru_forward_row(int64_t hid, const float *restrict xr, const float *restrict b,
+                            const float *restrict t, float *restrict a, float *restrict h,
+                            float *restrict y) {
+    for (int64_t q = 0; q < hid; q++) {
+        const float r = sigmoid_f32((xr[q] + b[q]) + t[q]);
+        const float z = sigmoid_f32((xr[hid + q] + b[hid + q]) + t[hid + q]);
+        const float ghn = t[2 * hid + q] + b[2 * hid + q];
+        const float nn = tanh_f32(r * ghn + xr[2 * hid + q]);
+        const float hn = nn + z * (h[q] - nn);
+        a[q] = r, a[hid + q] = z, a[2 * hid + q] = nn, a[3 * hid + q] = ghn;
+        h[q] = hn;
+        y[q] = hn;
+    }
+}
+
+/* dh: this step's h gradient in, dh * z out (the product's part is added by the caller) */
+static void gru_backward_row(int64_t hid, const float *restrict a, const float *restrict hp,
+                             float *restrict dh, float *restrict dd) {
+    for (int64_t q = 0; q < hid; q++) {
+        const float dht = dh[q];
+        const float r = a[q], z = a[hid + q], nn = a[2 * hid + q], ghn = a[3 * hid + q];
+        const float dnp = dht * (1.0f - z) * (1.0f - nn * nn);
+        dd[3 * hid + q] = dnp;
+        dd[2 * hid + q] = dnp * r;
+        dd[q] = dnp * ghn * ((1.0f - r) * r);
+        dd[hid + q] = (hp[q] - nn) * dht * ((1.0f - z) * z);
+        dh[q] = dht * z;
+    }
+}
+
+/* Forward. gx: (N, 3H) input projections (r, z, n blocks) with b_ih; b_hh: (3H) (zeros when
+ * the layer has none). whh_t: W_hh^T, (H, 3H) row-major. h: this part's state, updated.
+ * y: (N, H). acts: (N, 4H) rows of r, z, n and W_hn h + b_hn, as backward needs them, when
+ * saving; else a (rows, 4H) scratch. hprev: (N, H) or NULL. tmp: (rows, 3H) scratch. */
+void tocha_gru_forward_f32(const void *sgemm, int lp64, int64_t n_steps, const int64_t *row0,
+                           const int64_t *nrows, int64_t stride, int64_t hid, const float *gx,
+                           const float *b_hh, const float *whh_t, float *h, float *y,
+                           float *acts, int save, float *hprev, float *tmp) {
+    const int64_t g3 = 3 * hid, g4 = 4 * hid;
+    for (int64_t s = 0; s < n_steps; s++) {
+        const int64_t n = nrows[s];
+        if (hprev)
+            for (int64_t j = 0; j < n; j++)
+                memcpy(hprev + (row0[s] + j * stride) * hid, h + j * hid, hid * sizeof(float));
+        gemm(sgemm, lp64, n, g3, hid, h, hid, whh_t, g3, 0.0f, tmp, g3);
+        for (int64_t j = 0; j < n; j++) {
+            const int64_t row = row0[s] + j * stride;
+            gru_forward_row(hid, gx + row * g3, b_hh, tmp + j * g3, acts + (save ? row : j) * g4,
+                            h + j * hid, y + row * hid);
+        }
+    }
+}
+
+/* Backward through time (steps in processing order). acts, hprev: forward's. gy: (N, H) or
+ * NULL. w_hh: (3H, H) row-major. dh: (rows, H), in: the gradient of h_n, out: of h0.
+ * d: (N, 4H) written: the gradients of r's and z's pre-activations, of W_hn h + b_hn, and of
+ * n's pre-activation. */
+void tocha_gru_backward_f32(const void *sgemm, int lp64, int64_t n_steps, const int64_t *row0,
+                            const int64_t *nrows, int64_t stride, int64_t hid, const float *acts,
+                            const float *hprev, const float *gy, const float *w_hh, float *dh,
+                            float *d) {
+    const int64_t g3 = 3 * hid, g4 = 4 * hid;
+    for (int64_t s = 0; s < n_steps; s++) {
+        const int64_t n = nrows[s];
+        for (int64_t j = 0; j < n; j++) {
+            const int64_t row = row0[s] + j * stride;
+            if (gy)
+                add_row(hid, dh + j * hid, gy + row * hid);
+            gru_backward_row(hid, acts + row * g4, hprev + row * hid, dh + j * hid, d + row * g4);
+        }
+        /* dh_prev = dh z + (the recurrent product's gradient) @ W_hh */
+        gemm(sgemm, lp64, n, hid, g3, d + row0[s] * g4, stride * g4, w_hh, hid, 1.0f, dh, hid);
     }
 }

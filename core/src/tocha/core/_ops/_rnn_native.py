@@ -1,10 +1,10 @@
-"""The LSTM time loops of `rnn` through the compiled kernel ``_native/lstm.c``.
+"""The LSTM and GRU time loops of `rnn` through the compiled kernels ``_native/lstm.c``.
 
-Same layouts, same parts and same saved buffers as `rnn._lstm_forward` / `_lstm_backward`
-(whose NumPy loops stay the reference and the fallback); each part's whole loop is one C call
-that releases the GIL, so the parts run side by side on tocha's threads. Used for float32
-NumPy arrays without projections (``proj_size=0``), when the kernel compiled and a CBLAS
-was found; `available` says whether it applies.
+Same layouts, same parts and same saved buffers as `rnn._lstm_forward` / `_lstm_backward` and
+`_gru_forward` / `_gru_backward` (whose NumPy loops stay the reference and the fallback); each
+part's whole loop is one C call that releases the GIL, so the parts run side by side on
+tocha's threads. Used for float32 NumPy arrays (LSTMs without projections), when the kernel
+compiled and a CBLAS was found; `available` says whether it applies.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import _blas, _native, _parallel
 
-__all__ = ["available", "lstm_forward", "lstm_backward"]
+__all__ = ["available", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward"]
 
 # rows per part below which splitting the batch over threads does not pay: the pool handoff
 # (~0.1 ms per loop) against the step products' gain
@@ -30,6 +30,15 @@ def _forward_fn():
 
 def _backward_fn():
     return _native.function("lstm", "tocha_lstm_backward_f32", *_HEAD, *[_P] * 8)
+
+
+def _gru_forward_fn():
+    return _native.function("lstm", "tocha_gru_forward_f32", *_HEAD, *[_P] * 6, ctypes.c_int,
+                            _P, _P)  # fmt: skip
+
+
+def _gru_backward_fn():
+    return _native.function("lstm", "tocha_gru_backward_f32", *_HEAD, *[_P] * 6)
 
 
 def available(xp, dtype, w_hr) -> bool:
@@ -127,3 +136,55 @@ def lstm_backward(saved, w_hh, gy, gh, gc, steps, reverse):
 
     _run(loop, k)
     return dgates, None, dh_all, dc_all
+
+
+def gru_forward(gx, w_hh, h0, b_hh, steps, reverse, save):
+    """``rnn._gru_forward`` for `available` layers: ((y, h_n), (acts, hprev) or None)."""
+    gx = np.ascontiguousarray(gx)
+    n, hid = gx.shape[0], w_hh.shape[1]
+    kernel, (fn, lp64) = _gru_forward_fn(), _blas.gemm_pointer(np.float32)
+    whh_t = np.ascontiguousarray(w_hh.T)
+    b = np.zeros(3 * hid, np.float32) if b_hh is None else np.ascontiguousarray(b_hh)
+    y = np.empty((n, hid), dtype=np.float32)
+    h_n = np.empty_like(h0)
+    acts = np.empty((n, 4 * hid), dtype=np.float32) if save else None
+    hprev = np.empty((n, hid), dtype=np.float32) if save else None
+    k = _n_parts(h0.shape[0])
+
+    def loop(r, k):
+        h = np.array(h0[r::k], dtype=np.float32, order="C", copy=True)  # updated in place
+        a = acts if save else np.empty((h.shape[0], 4 * hid), dtype=np.float32)
+        tmp = np.empty((h.shape[0], 3 * hid), dtype=np.float32)
+        row0, rows = _schedule(steps, r, k, reverse)
+        kernel(
+            fn, lp64, len(rows), _ptr(row0), _ptr(rows), k, hid, _ptr(gx), _ptr(b), _ptr(whh_t),
+            _ptr(h), _ptr(y), _ptr(a), int(save), _ptr(hprev), _ptr(tmp),
+        )  # fmt: skip
+        h_n[r::k] = h
+
+    _run(loop, k)
+    return (y, h_n), ((acts, hprev) if save else None)
+
+
+def gru_backward(saved, w_hh, gy, gh, steps, reverse):
+    """``rnn._gru_backward`` for `available` layers: (d, dh0)."""
+    acts, hprev = saved
+    n, hid = acts.shape[0], w_hh.shape[1]
+    kernel, (fn, lp64) = _gru_backward_fn(), _blas.gemm_pointer(np.float32)
+    w = np.ascontiguousarray(w_hh, dtype=np.float32)
+    gy = None if gy is None else np.ascontiguousarray(gy, dtype=np.float32)
+    dh_all = gh.astype(np.float32, copy=True)
+    d = np.empty((n, 4 * hid), dtype=np.float32)
+    k = _n_parts(dh_all.shape[0])
+
+    def loop(r, k):
+        dh = np.ascontiguousarray(dh_all[r::k])
+        row0, rows = _schedule(steps, r, k, not reverse)
+        kernel(
+            fn, lp64, len(rows), _ptr(row0), _ptr(rows), k, hid, _ptr(acts), _ptr(hprev),
+            _ptr(gy), _ptr(w), _ptr(dh), _ptr(d),
+        )  # fmt: skip
+        dh_all[r::k] = dh
+
+    _run(loop, k)
+    return d, dh_all

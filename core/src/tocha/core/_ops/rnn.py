@@ -352,6 +352,8 @@ def _lstm_backward(xp, saved, w_hh, w_hr, gy, gh, gc, steps, reverse):
 
 
 def _gru_forward(xp, gx, w_hh, h0, b_hh, steps, reverse, save):
+    if _rnn_native.available(xp, gx.dtype, None) and (b_hh is None or b_hh.dtype == gx.dtype):
+        return _rnn_native.gru_forward(gx, w_hh, h0, b_hh, steps, reverse, save)
     n = gx.shape[0]
     hid = w_hh.shape[1]
     h2 = 2 * hid
@@ -417,6 +419,8 @@ def _gru_forward(xp, gx, w_hh, h0, b_hh, steps, reverse, save):
 
 
 def _gru_backward(xp, saved, w_hh, gy, gh, steps, reverse):
+    if _rnn_native.available(xp, saved[0].dtype, None):
+        return _rnn_native.gru_backward(saved, w_hh, gy, gh, steps, reverse)
     acts, hprev = saved
     n = acts.shape[0]
     hid = w_hh.shape[1]
