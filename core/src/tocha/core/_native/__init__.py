@@ -149,9 +149,9 @@ def load(name: str) -> ctypes.CDLL | None:
     return lib
 
 
-def function(library: str, name: str, *argtypes):
+def function(library: str, name: str, *argtypes, restype=None):
     """The C function ``name`` of ``load(library)`` taking ``argtypes`` and returning
-    nothing, or None when the library is unavailable."""
+    ``restype`` (nothing by default), or None when the library is unavailable."""
     fn = _fns.get((library, name))
     if fn is not None and mode() != "0":  # the per-call path: one dict lookup, one env read
         return fn
@@ -160,6 +160,6 @@ def function(library: str, name: str, *argtypes):
         return None
     if fn is None:
         fn = getattr(lib, name)
-        fn.argtypes, fn.restype = list(argtypes), None
+        fn.argtypes, fn.restype = list(argtypes), restype
         _fns[(library, name)] = fn
     return fn

@@ -35,6 +35,14 @@ static void gemm(const void *fn, int lp64, int64_t m, int64_t n, int64_t k, cons
                             ldc);
 }
 
+/* rows 0..n of a part's (rows, width) state into rows row0 + j * stride of an (N, width)
+ * buffer saved for backward */
+static void save_rows(float *dst, const float *src, int64_t row0, int64_t n, int64_t stride,
+                      int64_t width) {
+    for (int64_t j = 0; j < n; j++)
+        memcpy(dst + (row0 + j * stride) * width, src + j * width, width * sizeof(float));
+}
+
 /* one row of a forward step: gate activations (written back), c and h updated, tanh(c) and
  * the output row written */
 static void forward_row(int64_t hid, float *restrict gi, float *restrict c, float *restrict h,
@@ -89,11 +97,8 @@ void tocha_lstm_forward_f32(const void *sgemm, int lp64, int64_t n_steps, const 
         const int64_t n = nrows[s];
         float *g0 = gates + row0[s] * g4;
         if (hprev) {
-            for (int64_t j = 0; j < n; j++) {
-                const int64_t row = row0[s] + j * stride;
-                memcpy(hprev + row * hid, h + j * hid, hid * sizeof(float));
-                memcpy(cprev + row * hid, c + j * hid, hid * sizeof(float));
-            }
+            save_rows(hprev, h, row0[s], n, stride, hid);
+            save_rows(cprev, c, row0[s], n, stride, hid);
         }
         gemm(sgemm, lp64, n, g4, hid, h, hid, whh_t, g4, 1.0f, g0, stride * g4);
         for (int64_t j = 0; j < n; j++) {
@@ -173,8 +178,7 @@ void tocha_gru_forward_f32(const void *sgemm, int lp64, int64_t n_steps, const i
     for (int64_t s = 0; s < n_steps; s++) {
         const int64_t n = nrows[s];
         if (hprev)
-            for (int64_t j = 0; j < n; j++)
-                memcpy(hprev + (row0[s] + j * stride) * hid, h + j * hid, hid * sizeof(float));
+            save_rows(hprev, h, row0[s], n, stride, hid);
         gemm(sgemm, lp64, n, g3, hid, h, hid, whh_t, g3, 0.0f, tmp, g3);
         for (int64_t j = 0; j < n; j++) {
             const int64_t row = row0[s] + j * stride;

@@ -16,10 +16,7 @@ _P, _I = ctypes.c_void_p, ctypes.c_int64
 
 
 def _fn(name: str, n_arrays: int):
-    fn = _native.function("act", name, _I, *[_P] * (n_arrays + 1))
-    if fn is not None:
-        fn.restype = ctypes.c_int64
-    return fn
+    return _native.function("act", name, _I, *[_P] * (n_arrays + 1), restype=ctypes.c_int64)
 
 
 def _ok(*arrays) -> bool:

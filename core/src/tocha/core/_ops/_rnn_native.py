@@ -81,7 +81,8 @@ def _run(loop, k: int) -> None:
 
 def lstm_forward(gates, w_hh, h0, c0, steps, reverse, save):
     """``rnn._lstm_forward`` for `available` layers: ``gates`` (N, 4H) holds the input
-    projection plus both biases and is overwritten with the gate activations."""
+    projection plus both biases; its C-ordered copy (itself when already so) is overwritten
+    with the gate activations and saved for backward."""
     gates = np.ascontiguousarray(gates)  # (gx + b_hh keeps gx's layout, which may be F order)
     n, hid = gates.shape[0], w_hh.shape[1]
     kernel, (fn, lp64) = _forward_fn(), _blas.gemm_pointer(np.float32)
