@@ -3,6 +3,8 @@
 They take a one-pass route (``sum(x)``, ``sum(x * x)``, uncentred backward sums) while a
 channel's ``|mean| / std`` is small and the exact centred one otherwise; both must keep
 float32 results as accurate as a centred float32 computation, whatever the thread count.
+Each numeric test runs twice: with the compiled passes (``_native/norm.c``, checked to run)
+and with the NumPy ones.
 """
 
 import warnings
@@ -12,7 +14,7 @@ import pytest
 
 import tocha.core as torch
 import tocha.core.nn.functional as F
-from tocha.core._ops import _batchnorm_cpu
+from tocha.core._ops import _batchnorm_cpu, _norm_native
 from tocha.core.autograd import gradcheck, gradgradcheck
 
 EPS = 1e-5
@@ -31,6 +33,43 @@ def _ref(x, w, b, g):
     gxh = g * w.reshape(cs)
     gx = r * (gxh - gxh.mean(axes, keepdims=True) - xh * (gxh * xh).mean(axes, keepdims=True))
     return y, var.reshape(-1), gx, (g * xh).sum(axes), g.sum(axes)
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def path(request, monkeypatch):
+    """The compiled passes (their calls counted: the test fails if none ran) or NumPy's."""
+    if request.param == "numpy":
+        monkeypatch.setattr(_norm_native, "batch_norm_kernels", lambda dt: None)
+        yield request.param
+        return
+    real = _norm_native.batch_norm_kernels
+    if real(np.dtype(np.float32)) is None:
+        pytest.skip("the native batch norm kernels could not be built here")
+    calls = [0]
+
+    def counted(dt):
+        kernels = real(dt)
+        if kernels is None:
+            return None
+
+        def wrap(fn):
+            def run(*a):
+                calls[0] += 1
+                return fn(*a)
+
+            return run
+
+        return tuple(wrap(fn) for fn in kernels)
+
+    monkeypatch.setattr(_norm_native, "batch_norm_kernels", counted)
+    yield request.param
+    assert calls[0] > 0
+
+
+@pytest.fixture
+def numpy_path(monkeypatch):
+    """The NumPy passes only (tests of their walk over the data)."""
+    monkeypatch.setattr(_norm_native, "batch_norm_kernels", lambda dt: None)
 
 
 def _run(x, w, b, g, threads=1):
@@ -55,7 +94,7 @@ SHAPES = [(8, 32, 4, 4), (4, 16, 32, 32), (2, 40, 1000), (2, 300, 250), (3, 8, 5
           (2, 8, 100, 100)]  # fmt: skip
 
 
-def test_the_shapes_cover_every_walk():
+def test_the_shapes_cover_every_walk(numpy_path):
     plans = [_batchnorm_cpu._Plan(s[0], s[1], int(np.prod(s[2:])), np.dtype(np.float32))
              for s in SHAPES]  # fmt: skip
     assert any(p.rowwise for p in plans)
@@ -66,7 +105,7 @@ def test_the_shapes_cover_every_walk():
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("offset", [0.5, 3.0, 100.0])  # |mean| / std: one-pass, near, centred
-def test_float32_matches_float64_reference(shape, offset):
+def test_float32_matches_float64_reference(shape, offset, path):
     rng = np.random.default_rng(sum(shape))
     c = shape[1]
     # channels with different means and spreads; offset sets the largest |mean| / std
@@ -90,7 +129,7 @@ def test_float32_matches_float64_reference(shape, offset):
     np.testing.assert_allclose(gb, rgb, rtol=1e-6, atol=1e-6 * np.abs(rgb).max())
 
 
-def test_both_layouts_of_the_constants_agree():
+def test_both_layouts_of_the_constants_agree(numpy_path):
     # the same input walked with expanded and with per-row constants: the same bits
     rng = np.random.default_rng(9)
     x = (rng.standard_normal((4, 6, 300)) + 1.0).astype(np.float32)
@@ -110,7 +149,7 @@ def test_both_layouts_of_the_constants_agree():
         np.testing.assert_array_equal(a, b_)
 
 
-def test_float64_input():
+def test_float64_input(path):
     rng = np.random.default_rng(12)
     x = rng.standard_normal((4, 5, 6, 6)) * 3 + 2
     w, b = rng.standard_normal(5), rng.standard_normal(5)
@@ -121,7 +160,7 @@ def test_float64_input():
         np.testing.assert_allclose(a, r, rtol=1e-12, atol=1e-12 * np.abs(r).max())
 
 
-def test_first_image_far_from_the_batch():
+def test_first_image_far_from_the_batch(path):
     # the forward shifts by the first image's channel means; far from the batch's, the
     # statistics are recomputed about the batch mean (a one-pass variance about that shift
     # would be off by ~1e-4 here)
@@ -144,7 +183,7 @@ def test_first_image_far_from_the_batch():
      # blocks of 2097 and 103 rows: a thread may start on a short one
      ((4, 2200, 250), 0.5)],
 )  # fmt: skip
-def test_two_threads_give_the_same_bits(shape, offset):
+def test_two_threads_give_the_same_bits(shape, offset, path):
     rng = np.random.default_rng(7)
     x = (rng.standard_normal(shape) + offset).astype(np.float32)
     c = shape[1]
@@ -162,7 +201,7 @@ def test_two_threads_give_the_same_bits(shape, offset):
         np.testing.assert_array_equal(a1, a2)
 
 
-def test_constant_channel_and_no_affine():
+def test_constant_channel_and_no_affine(path):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((4, 3, 5, 5)).astype(np.float32)
     x[:, 1] = 7.0  # zero variance: rstd = 1 / sqrt(eps)
@@ -180,7 +219,7 @@ def test_constant_channel_and_no_affine():
     np.testing.assert_allclose(xt.grad.numpy(), rgx, rtol=1e-5, atol=1e-5 * np.abs(rgx).max())
 
 
-def test_only_parameter_gradients():
+def test_only_parameter_gradients(path):
     # x needs no gradient: the backward computes the two sums only
     rng = np.random.default_rng(4)
     x = rng.standard_normal((4, 6, 8, 8)) + 2.0
@@ -193,7 +232,11 @@ def test_only_parameter_gradients():
     np.testing.assert_allclose(bt.grad.numpy(), rgb, rtol=1e-12, atol=1e-12)
 
 
-def test_kernel_empty_batch():
+@pytest.mark.parametrize("compiled", [True, False])
+def test_kernel_empty_batch(compiled, monkeypatch):
+    # no rows: nothing for either path's passes to run
+    if not compiled:
+        monkeypatch.setattr(_norm_native, "batch_norm_kernels", lambda dt: None)
     x = np.zeros((0, 3, 16), dtype=np.float32)
     with np.errstate(all="ignore"):
         out, mean, var, rstd = _batchnorm_cpu.forward(x, None, None, EPS)

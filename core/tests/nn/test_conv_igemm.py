@@ -1,16 +1,21 @@
 """The implicit-GEMM convolution kernels (stride 1, ungrouped, CPU) against float64 NumPy
 references, on odd sizes, a batch of one, channel counts that are multiples of nothing,
-non-contiguous inputs, cropping paddings, 1-d and 3-d, with one and two intra-op threads, and
-with the NumPy fallback when CBLAS is not found (``gemm_into`` itself: test_blas.py)."""
+non-contiguous inputs, cropping paddings, 1-d and 3-d, with one and two intra-op threads: the
+compiled direct kernels (``_native/conv.c``, float32; also built for a CPU without AVX-512),
+the per-tap loops through CBLAS, and the NumPy fallback when CBLAS is not found
+(``gemm_into`` itself: test_blas.py)."""
 
 from __future__ import annotations
+
+import platform
 
 import numpy as np
 import pytest
 
 import tocha.core as torch
 import tocha.core.nn.functional as F
-from tocha.core import _blas
+from tocha.core import _blas, _native
+from tocha.core._ops import _conv_direct
 from tocha.core._ops import conv as conv_ops
 
 RNG = np.random.default_rng(7)
@@ -66,9 +71,29 @@ def spy(monkeypatch):
     return calls
 
 
-@pytest.fixture(params=["cblas", "matmul"])
+@pytest.fixture(params=["compiled", "cblas", "matmul"])
 def blas(request, monkeypatch):
-    """With CBLAS through ctypes, and with the NumPy fallback used when it is not found."""
+    """The compiled direct kernels (float32 data; counted in ``request.node.direct``), the
+    per-tap loops through CBLAS, and the NumPy fallback used when CBLAS is not found."""
+    if request.param == "compiled":
+        if not _conv_direct.available(np.dtype(np.float32)):
+            pytest.skip("the native convolution kernels could not be built here")
+        calls = {"forward": 0, "weight": 0}
+        fwd, rows, wg = _conv_direct.forward, _conv_direct.forward_rows, _conv_direct.weight_grad
+
+        def counted(key, fn):
+            def run(*a, **k):
+                calls[key] += 1
+                return fn(*a, **k)
+
+            return run
+
+        monkeypatch.setattr(_conv_direct, "forward", counted("forward", fwd))
+        monkeypatch.setattr(_conv_direct, "forward_rows", counted("forward", rows))
+        monkeypatch.setattr(_conv_direct, "weight_grad", counted("weight", wg))
+        request.node.direct = calls
+        return request.param
+    monkeypatch.setattr(_conv_direct, "available", lambda dt: False)
     if request.param == "cblas":
         if _blas._fn(np.dtype(np.float32)) is None:
             pytest.skip("no CBLAS found in this process")
@@ -85,13 +110,16 @@ CASES = [
     ((2, 16, 10, 9), (16, 16, 5, 5), 2, 1),
     ((2, 16, 6, 5), (18, 16, 3, 3), 0, 1),  # no padding
     ((2, 16, 7, 8), (16, 16, 1, 1), 0, 1),  # 1x1: one tap
+    ((2, 21, 9, 8), (50, 21, 3, 3), 1, 1),  # the wide weight-gradient tile, part-filled
     ((2, 16, 13), (17, 16, 4), 1, 1),  # 1-d, even kernel
     ((1, 16, 4, 5, 3), (16, 16, 3, 3, 3), 1, 1),  # 3-d
 ]
 
 
 @pytest.mark.parametrize("xs,ws,pad,dil", CASES)
-def test_forward_and_gradients_match_reference(xs, ws, pad, dil, threads, blas, spy, monkeypatch):
+def test_forward_and_gradients_match_reference(
+    xs, ws, pad, dil, threads, blas, spy, monkeypatch, request
+):
     monkeypatch.setattr(conv_ops, "_IG_MAX_MARGIN", float("inf"))
     monkeypatch.setattr(conv_ops, "_IG_PARALLEL_FLOPS", 0)  # split even these small ones
     x = RNG.standard_normal(xs).astype(np.float32)
@@ -126,6 +154,8 @@ def test_forward_and_gradients_match_reference(xs, ws, pad, dil, threads, blas, 
     )
     np.testing.assert_allclose(bt.grad.numpy(), g.sum(axis=(0,) + tuple(range(2, nd + 2))), 1e-5)
     assert spy["conv"] == 2 and spy["weight"] == 1
+    if blas == "compiled":  # the weight gradient's kernel covers 1-d and 2-d maps
+        assert request.node.direct == {"forward": 2, "weight": 1 if nd <= 2 else 0}
 
 
 def test_non_contiguous_and_half_inputs(spy, monkeypatch):
@@ -184,3 +214,37 @@ def test_only_cpu_float_ungrouped_stride_one_convolutions_qualify():
     tiny = conv_ops.Geometry((4, 4), (4, 4), (3, 3), (1, 1), (1, 1), (1, 1), 1)  # 36/16 padded
     for geo_ in (grouped, strided, tiny):
         assert not conv_ops._ig_ok(np, f32, geo_, 64, 64, 4)
+
+
+def _x86_with_avx2() -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return platform.machine() == "x86_64" and " avx2 " in f.read()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _x86_with_avx2(), reason="checked on Linux x86-64 CPUs with AVX2")
+def test_kernels_built_for_a_cpu_without_avx512(tmp_path, monkeypatch):
+    """conv.c's 8-lane tiles (AVX2: 16 registers), which -march=native does not build on an
+    AVX-512 machine: built for x86-64-v3 in a fresh cache and compared with the reference."""
+    if _native._compiler() is None:
+        pytest.skip("no C compiler")
+    flags = tuple("-march=x86-64-v3" if f == "-march=native" else f for f in _native._FLAGS)
+    monkeypatch.setattr(_native, "_FLAGS", flags)
+    monkeypatch.setenv("TOCHA_HOME", str(tmp_path))
+    monkeypatch.setattr(_native, "_libs", {})
+    monkeypatch.setattr(_native, "_fns", {})
+    monkeypatch.setattr(_conv_direct, "_layout_cache", [])
+    monkeypatch.setattr(conv_ops, "_IG_PARALLEL_FLOPS", 0)
+    assert _conv_direct._layout()[3] == 8  # 8 lanes: the AVX2 build
+    for co in (20, 50):  # the narrow and the wide weight-gradient tiles
+        x = RNG.standard_normal((2, 17, 10, 9)).astype(np.float32)
+        w = RNG.standard_normal((co, 17, 3, 3)).astype(np.float32)
+        xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+        y = F.conv2d(xt, wt, padding=1)
+        np.testing.assert_allclose(y.detach().numpy(), ref_conv(x, w, 1), rtol=1e-4, atol=1e-4)
+        g = RNG.standard_normal(y.shape).astype(np.float32)
+        y.backward(torch.tensor(g))
+        gw = ref_weight_grad(x, g, (3, 3), 1)
+        np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=1e-4, atol=2e-4)

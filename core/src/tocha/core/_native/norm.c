@@ -10,6 +10,7 @@
  * mean (two passes), as _ops/norm.py's NumPy kernel computes it. */
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #define LANES 16
 
@@ -107,3 +108,79 @@ LAYER_NORM(tocha_layer_norm_f64, row_sum_f64, double, sqrt)
 
 LAYER_NORM_BACKWARD(tocha_layer_norm_backward_f32, float)
 LAYER_NORM_BACKWARD(tocha_layer_norm_backward_f64, double)
+
+/* Batch norm over the rows of an (N * C, ln) array (row r is channel r % C), rows [r0, r1),
+ * one call per part of the rows on each intra-op thread. The statistics' combination, the
+ * choice of shift and every per-channel constant stay in _ops/_batchnorm_cpu.py; these are
+ * its passes over the data, each one read of the rows it needs (NumPy: 2-4 calls per pass).
+ *
+ * Sums: with t = x - k[c], s1[r] = sum(t) and s2[r] = sum(t * t); given g, s1[r] = sum(g)
+ * and s2[r] = sum(g * t). */
+#define BATCH_NORM_SUMS(NAME, T)                                                               \
+    /* LANES partial sums as one vector (GCC does not vectorize two lane arrays at once) */    \
+    typedef T NAME##_vec __attribute__((vector_size(LANES * sizeof(T)), aligned(sizeof(T))));  \
+    void NAME(int64_t r0, int64_t r1, int64_t ln, int64_t C, const T *x, const T *g,           \
+              const T *k, T *s1, T *s2) {                                                      \
+        typedef NAME##_vec vec;                                                                \
+        for (int64_t r = r0; r < r1; r++) {                                                    \
+            const T *restrict xr = x + r * ln, *restrict gr = g ? g + r * ln : 0;              \
+            const T kc = k[r % C];                                                             \
+            vec a1 = {0}, a2 = {0};                                                            \
+            int64_t j = 0;                                                                     \
+            if (gr)                                                                            \
+                for (; j + LANES <= ln; j += LANES) {                                          \
+                    const vec gv = *(const vec *)(gr + j);                                     \
+                    a1 += gv;                                                                  \
+                    a2 += gv * (*(const vec *)(xr + j) - kc);                                  \
+                }                                                                              \
+            else                                                                               \
+                for (; j + LANES <= ln; j += LANES) {                                          \
+                    const vec t = *(const vec *)(xr + j) - kc;                                 \
+                    a1 += t;                                                                   \
+                    a2 += t * t;                                                               \
+                }                                                                              \
+            T v1 = 0, v2 = 0;                                                                  \
+            for (; j < ln; j++) {                                                              \
+                const T t = xr[j] - kc;                                                        \
+                v1 += gr ? gr[j] : t;                                                          \
+                v2 += gr ? gr[j] * t : t * t;                                                  \
+            }                                                                                  \
+            /* the lanes by halving: short rows (ResNet's 4x4 maps: one vector) would */       \
+            /* otherwise wait on a chain of LANES dependent adds */                            \
+            T h1[LANES], h2[LANES];                                                            \
+            memcpy(h1, &a1, sizeof h1);                                                        \
+            memcpy(h2, &a2, sizeof h2);                                                        \
+            for (int w = LANES / 2; w >= 1; w /= 2)                                            \
+                for (int l = 0; l < w; l++)                                                    \
+                    h1[l] += h1[l + w], h2[l] += h2[l + w];                                    \
+            s1[r - r0] = v1 + h1[0];                                                           \
+            s2[r - r0] = v2 + h2[0];                                                           \
+        }                                                                                      \
+    }
+
+/* out = x * a[c] + b[c] (the normalisation); given g, out = a[c] * g + b[c] * (x - m[c]) +
+ * d[c] (the input gradient). */
+#define BATCH_NORM_APPLY(NAME, T)                                                              \
+    void NAME(int64_t r0, int64_t r1, int64_t ln, int64_t C, const T *x, const T *g,           \
+              const T *m, const T *a, const T *b, const T *d, T *out) {                        \
+        for (int64_t r = r0; r < r1; r++) {                                                    \
+            const T *restrict xr = x + r * ln;                                                 \
+            T *restrict o = out + r * ln;                                                      \
+            const int64_t c = r % C;                                                           \
+            const T ac = a[c], bc = b[c];                                                      \
+            if (g) {                                                                           \
+                const T *restrict gr = g + r * ln;                                             \
+                const T mc = m[c], dc = d[c];                                                  \
+                for (int64_t j = 0; j < ln; j++)                                               \
+                    o[j] = ac * gr[j] + bc * (xr[j] - mc) + dc;                                \
+            } else {                                                                           \
+                for (int64_t j = 0; j < ln; j++)                                               \
+                    o[j] = xr[j] * ac + bc;                                                    \
+            }                                                                                  \
+        }                                                                                      \
+    }
+
+BATCH_NORM_SUMS(tocha_batch_norm_sums_f32, float)
+BATCH_NORM_SUMS(tocha_batch_norm_sums_f64, double)
+BATCH_NORM_APPLY(tocha_batch_norm_apply_f32, float)
+BATCH_NORM_APPLY(tocha_batch_norm_apply_f64, double)

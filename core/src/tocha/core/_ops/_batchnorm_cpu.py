@@ -32,6 +32,7 @@ import itertools
 import numpy as np
 
 from .. import _parallel
+from . import _norm_native
 
 _BLOCK = 1 << 16  # elements per block: blocks of x, g, the output and a scratch stay in L2
 # Threads pay only on large arrays, with large blocks: NumPy calls on 64Ki elements run no
@@ -46,6 +47,9 @@ _THREAD_MIN = 1 << 21
 # no more
 _EXPAND_BYTES = 1 << 18
 _LONG_ROW = 256
+# the compiled passes (``_native/norm.c``, one read of the rows per pass, the GIL released)
+# pay on two threads from smaller arrays than NumPy's many calls do
+_NATIVE_THREAD_MIN = 1 << 18
 _SHIFT_OK = 2.0  # the forward's statistics are redone when |mean - shift| / std exceeds this
 _OFFSET = 4.0  # the backward's gradient pass centres x when |mean| / std exceeds this
 
@@ -85,10 +89,20 @@ class _Plan:
     contiguous and about ``_BLOCK`` elements (whole images, or a run of one image's channels),
     and how a per-channel constant meets a block."""
 
-    __slots__ = ("nb", "c", "ln", "dt", "rowwise", "threaded", "blocks", "scratch")
+    __slots__ = ("nb", "c", "ln", "dt", "rowwise", "threaded", "blocks", "scratch", "native")
 
     def __init__(self, nb: int, c: int, ln: int, dt) -> None:
         self.nb, self.c, self.ln, self.dt = nb, c, ln, dt
+        # the compiled passes, when built: they take per-channel vectors as they are, and
+        # blocks of whole rows
+        self.native = _norm_native.batch_norm_kernels(dt)
+        if self.native is not None:
+            rows = nb * c
+            self.threaded = _parallel.get_num_threads() > 1 and rows * ln >= _NATIVE_THREAD_MIN
+            per = max(1, _THREAD_BLOCK // ln) if self.threaded else max(rows, 1)
+            self.blocks = [(r, min(r + per, rows)) for r in range(0, rows, per)]
+            self.rowwise, self.scratch = False, 0
+            return
         self.rowwise = ln >= _LONG_ROW and c * ln * dt.itemsize > _EXPAND_BYTES
         self.threaded = _parallel.get_num_threads() > 1 and nb * c * ln >= _THREAD_MIN
         size = _THREAD_BLOCK if self.threaded else _BLOCK
@@ -134,10 +148,21 @@ class _Plan:
 
 
 def _centred_sums(plan: _Plan, xf, k, sums, sqs, gf=None) -> None:
-    """Per ``(n, c)`` row, with ``t = x - k`` (``k`` from ``plan.const``): ``sum(t)`` and
+    """Per ``(n, c)`` row, with ``t = x - k`` (``k`` per channel): ``sum(t)`` and
     ``sum(t * t)`` into the flat ``sums`` and ``sqs``; or, given the flat gradient ``gf``,
     ``sum(g)`` and ``sum(g * t)``."""
     ln = plan.ln
+    if plan.native is not None:
+        run_sums = plan.native[0]
+        k = np.ascontiguousarray(k, dtype=plan.dt)
+
+        def kernel(blocks):
+            for r0, r1 in blocks:
+                run_sums(r0, r1, ln, plan.c, xf, gf, k, sums[r0:], sqs[r0:])
+
+        _run(kernel, plan)
+        return
+    k = plan.const(k)
 
     def kernel(blocks):
         tmp = np.empty(plan.scratch, dtype=xf.dtype)
@@ -164,7 +189,7 @@ def _shifted_stats(plan: _Plan, xf, shift):
     nb, c, dt = plan.nb, plan.c, plan.dt
     sums = np.empty(nb * c, dtype=dt)
     sqs = np.empty(nb * c, dtype=dt)
-    _centred_sums(plan, xf, plan.const(shift), sums, sqs)
+    _centred_sums(plan, xf, shift, sums, sqs)
     count = nb * plan.ln
     d = sums.reshape(nb, c).sum(0, dtype=np.float64) / count
     var = sqs.reshape(nb, c).sum(0, dtype=np.float64) / count - d * d
@@ -173,6 +198,16 @@ def _shifted_stats(plan: _Plan, xf, shift):
 
 def _affine(plan: _Plan, xf, of, scale, shift) -> None:
     """``out = x * scale + shift`` with per-channel ``scale`` and ``shift`` (flat arrays)."""
+    if plan.native is not None:
+        run_apply, ln, c = plan.native[1], plan.ln, plan.c
+        se, te = (np.ascontiguousarray(v, dtype=plan.dt) for v in (scale, shift))
+
+        def kernel(blocks):
+            for r0, r1 in blocks:
+                run_apply(r0, r1, ln, c, xf, None, None, se, te, None, of)
+
+        _run(kernel, plan)
+        return
     se, te = plan.const(scale), plan.const(shift)
 
     def kernel(blocks):
@@ -217,10 +252,9 @@ def backward(x3, g3, mean, rstd, w, count: int, need_x: bool):
     xf = np.ascontiguousarray(x3).reshape(-1)
     gf = np.ascontiguousarray(g3).reshape(-1)
     plan = _Plan(nb, c, ln, dt)
-    me = plan.const(mean)
     sg_rows = np.empty(nb * c, dtype=dt)
     sgx_rows = np.empty(nb * c, dtype=dt)
-    _centred_sums(plan, xf, me, sg_rows, sgx_rows, gf=gf)
+    _centred_sums(plan, xf, mean, sg_rows, sgx_rows, gf=gf)
     sg = sg_rows.reshape(nb, c).sum(0, dtype=np.float64)
     sgx = sgx_rows.reshape(nb, c).sum(0, dtype=np.float64)
     if not need_x:
@@ -230,13 +264,23 @@ def backward(x3, g3, mean, rstd, w, count: int, need_x: bool):
     a = r * w if w is not None else r
     bc = -(a * r * r * sgx / count)
     cc = -(a * sg / count)
+    gx = np.empty_like(xf)
+    if plan.native is not None:  # one pass: a * g + b * (x - mean) + c
+        run_apply = plan.native[1]
+        mc, ac, bcc, ccc = (np.ascontiguousarray(v, dtype=dt) for v in (mean, a, bc, cc))
+
+        def native_grad(blocks):
+            for r0, r1 in blocks:
+                run_apply(r0, r1, ln, c, xf, gf, mc, ac, bcc, ccc, gx)
+
+        _run(native_grad, plan)
+        return gx.reshape(x3.shape), sg.astype(dt), sgx.astype(dt)
     # b * (x - mean) + c as b * x + (c - b * mean): one call fewer, and it rounds alike
     # while the mean is within a few standard deviations of 0
     centred = bool(np.any(np.abs(m) * r > _OFFSET))
     if not centred:
         cc -= bc * m
-    ae, be, ce = plan.const(a), plan.const(bc), plan.const(cc)
-    gx = np.empty_like(xf)
+    ae, be, ce, me = plan.const(a), plan.const(bc), plan.const(cc), plan.const(mean)
 
     def grad(blocks):
         tmp = np.empty(plan.scratch, dtype=dt)

@@ -1,8 +1,8 @@
 """Layer norm through the compiled kernels ``_native/norm.c``: forward statistics and output of
 each row while it is in cache (NumPy: ~10 passes per chunk), backward in two passes per row.
 Same results, saved mean and reciprocal standard deviation as `norm.NativeLayerNorm`'s NumPy
-kernels, which stay the reference and the fallback. float32 and float64 C-contiguous NumPy
-arrays only."""
+kernels, which stay the reference and the fallback. Also batch norm's passes over the data
+for `_batchnorm_cpu`. float32 and float64 C-contiguous NumPy arrays only."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import _native
 
-__all__ = ["layer_norm_kernel", "layer_norm_backward_kernel"]
+__all__ = ["layer_norm_kernel", "layer_norm_backward_kernel", "batch_norm_kernels"]
 
 _P, _I = ctypes.c_void_p, ctypes.c_int64
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
@@ -75,3 +75,35 @@ def layer_norm_backward_kernel(x2, g2, wf, mean, rstd, gx, need_w: bool, need_b:
         return pw, pb
 
     return kernel
+
+
+def batch_norm_kernels(dtype):
+    """``(sums, apply)`` for `_batchnorm_cpu`'s passes over (N * C, L) rows of ``dtype`` data,
+    or None when the kernels do not take it or are unavailable:
+
+    - ``sums(r0, r1, ln, C, x, g, k, s1, s2)``: per row of [r0, r1), with t = x - k[c],
+      ``s1 = sum(t)``, ``s2 = sum(t * t)``; given ``g`` (else None), ``s1 = sum(g)`` and
+      ``s2 = sum(g * t)``; s1 and s2 hold the range's rows from their start.
+    - ``apply(r0, r1, ln, C, x, g, m, a, b, d, out)``: ``out = x * a[c] + b[c]``; given ``g``,
+      ``out = a[c] * g + b[c] * (x - m[c]) + d[c]``.
+
+    Arrays are C-contiguous NumPy arrays of ``dtype`` (per-channel vectors of length C), passed
+    as they are; the kernels release the GIL."""
+    suffix = _SUFFIX.get(np.dtype(dtype))
+    if suffix is None:
+        return None
+    sums = _native.function("norm", f"tocha_batch_norm_sums_{suffix}", *[_I] * 4, *[_P] * 5)
+    apply = _native.function("norm", f"tocha_batch_norm_apply_{suffix}", *[_I] * 4, *[_P] * 7)
+    if sums is None or apply is None:
+        return None
+
+    def addr(a):
+        return None if a is None else a.ctypes.data
+
+    def run_sums(r0, r1, ln, c, x, g, k, s1, s2):
+        sums(r0, r1, ln, c, addr(x), addr(g), addr(k), addr(s1), addr(s2))
+
+    def run_apply(r0, r1, ln, c, x, g, m, a, b, d, out):
+        apply(r0, r1, ln, c, addr(x), addr(g), addr(m), addr(a), addr(b), addr(d), addr(out))
+
+    return run_sums, run_apply

@@ -45,7 +45,7 @@ from .._blas import gemm_into
 from .._mode import MODE
 from .._tensor import Tensor
 from ..autograd.function import Node
-from . import _conv_native
+from . import _conv_direct, _conv_native
 from ._nnkernel import low_precision
 from ._util import xp_of
 
@@ -761,22 +761,37 @@ def _ig_conv(x, w, geo, b=None):
     span = geo.span
     S = _prod(span)  # noqa: N806
     offs, R = _ig_layout(geo, N)  # noqa: N806
-    xb = np.empty((C, N * S), dtype=dt)
+    direct = _conv_direct.available(dt)
+    extra = _conv_direct.slack() if direct else 0
+    xflat = np.empty(C * N * S + extra, dtype=dt)
+    xflat[C * N * S :] = 0
+    xb = xflat[: C * N * S].reshape(C, N * S)
     _ig_pack(x, lo, span, xb.reshape((C, N) + span))
-    wk = np.ascontiguousarray(w.astype(dt, copy=False).reshape(Co, C, -1).transpose(2, 0, 1))
-    yb = np.empty((Co, N * S), dtype=dt)
-    # blocks of at least 2048 positions: shorter GEMMs ran measurably slower
-    B = max(2048, _IG_OUT_BLOCK_BYTES // (Co * dt.itemsize))  # noqa: N806
-
-    def rows(c):
-        for a0 in range(c[0], c[1], B):
-            a1 = min(c[1], a0 + B)
-            y = yb[:, a0:a1]
-            for k, o in enumerate(offs):
-                gemm_into(wk[k], xb[:, a0 + o : a1 + o], y, 1.0 if k else 0.0)
-
     flops = 2 * R * C * Co * len(offs)
     nt = _parallel.get_num_threads() if flops >= _IG_PARALLEL_FLOPS else 1
+    if direct:  # compiled: all taps summed in registers (see _native/conv.c)
+        w3 = w.astype(dt, copy=False).reshape(Co, C, -1)
+        if len(O) <= 2 and x.dtype == dt and _conv_direct.rows_waste(O) <= S / _prod(O):
+            # by output rows, straight into the output: none of the padding computed
+            out = np.empty((N, Co) + tuple(O), dtype=dt)
+            work, n = _conv_direct.forward_rows(xflat, C, N * S, w3, offs, out, b, span)
+            _run_chunks(work, _ranges(n, nt))
+            return out
+        yb = np.empty((Co, N * S), dtype=dt)
+        rows = _conv_direct.forward(xflat, C, N * S, w3, offs, yb)
+    else:
+        yb = np.empty((Co, N * S), dtype=dt)
+        wk = np.ascontiguousarray(w.astype(dt, copy=False).reshape(Co, C, -1).transpose(2, 0, 1))
+        # blocks of at least 2048 positions: shorter GEMMs ran measurably slower
+        B = max(2048, _IG_OUT_BLOCK_BYTES // (Co * dt.itemsize))  # noqa: N806
+
+        def rows(c):
+            for a0 in range(c[0], c[1], B):
+                a1 = min(c[1], a0 + B)
+                y = yb[:, a0:a1]
+                for k, o in enumerate(offs):
+                    gemm_into(wk[k], xb[:, a0 + o : a1 + o], y, 1.0 if k else 0.0)
+
     _run_chunks(rows, _ranges(R, nt))
     out = np.empty((N, Co) + tuple(O), dtype=x.dtype)
     yv = yb.reshape((Co, N) + span)[(slice(None), slice(None)) + tuple(slice(0, o) for o in O)]
@@ -808,6 +823,22 @@ def _ig_weight(x, g, geo, wshape):
     P = len(offs)  # noqa: N806
     xb = np.empty((C, N * S), dtype=dt)
     _ig_pack(x, lo, span, xb.reshape((C, N) + span))
+    flops = 2 * R * C * Co * P
+    nt = _parallel.get_num_threads() if flops >= _IG_PARALLEL_FLOPS else 1
+    if _conv_direct.available(dt) and len(O) <= 2:
+        # compiled: output channels in vector lanes, g read channels-last (see _native/conv.c)
+        kernel, ldg = _conv_direct.weight_grad_width(Co)
+        gT = np.empty((N * _prod(O), ldg), dtype=dt)  # noqa: N806
+        pack = _conv_direct.pack_channels_last(g.astype(dt, copy=False), ldg, gT)
+        _run_chunks(pack, _ranges(N, nt if gT.size >= _parallel.MIN_ELEMENTS else 1))
+        rows, n = _conv_direct.weight_grad(kernel, xb, C, N * S, gT, ldg, offs, O, span)
+        parts = _run_chunks(rows, _ranges(n, nt))
+        gw = parts[0]
+        for p_ in parts[1:]:
+            gw += p_
+        # (C, K, Co) -> (Co, C, K)
+        gw = gw.reshape(C, P, ldg)[:, :, :Co].transpose(2, 0, 1)
+        return np.ascontiguousarray(gw).reshape(wshape).astype(x.dtype, copy=False)
     gb = np.empty((Co, N * S), dtype=dt)  # g on the padded grid, zero past O
     _ig_pack(g, (0,) * len(O), span, gb.reshape((Co, N) + span))
     B = max(128, _IG_COLS_BLOCK_BYTES // (P * C * dt.itemsize))  # noqa: N806
@@ -824,8 +855,6 @@ def _ig_weight(x, g, geo, wshape):
             gemm_into(cols[:, :n], gb[:, a0:a1], part, 1.0 if a0 > c[0] else 0.0, trans_b=True)
         return part
 
-    flops = 2 * R * C * Co * P
-    nt = _parallel.get_num_threads() if flops >= _IG_PARALLEL_FLOPS else 1
     parts = _run_chunks(rows, _ranges(R, nt))
     gw = parts[0]
     for p_ in parts[1:]:
