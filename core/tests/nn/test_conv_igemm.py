@@ -79,7 +79,8 @@ def blas(request, monkeypatch):
         if not _conv_direct.available(np.dtype(np.float32)):
             pytest.skip("the native convolution kernels could not be built here")
         calls = {"forward": 0, "weight": 0}
-        fwd, rows, wg = _conv_direct.forward, _conv_direct.forward_rows, _conv_direct.weight_grad
+        fwd, rows = _conv_direct.forward, _conv_direct.forward_rows
+        wg, few = _conv_direct.weight_grad, _conv_direct.weight_grad_few
 
         def counted(key, fn):
             def run(*a, **k):
@@ -91,6 +92,7 @@ def blas(request, monkeypatch):
         monkeypatch.setattr(_conv_direct, "forward", counted("forward", fwd))
         monkeypatch.setattr(_conv_direct, "forward_rows", counted("forward", rows))
         monkeypatch.setattr(_conv_direct, "weight_grad", counted("weight", wg))
+        monkeypatch.setattr(_conv_direct, "weight_grad_few", counted("weight", few))
         request.node.direct = calls
         return request.param
     monkeypatch.setattr(_conv_direct, "available", lambda dt: False)
@@ -111,6 +113,8 @@ CASES = [
     ((2, 16, 6, 5), (18, 16, 3, 3), 0, 1),  # no padding
     ((2, 16, 7, 8), (16, 16, 1, 1), 0, 1),  # 1x1: one tap
     ((2, 21, 9, 8), (50, 21, 3, 3), 1, 1),  # the wide weight-gradient tile, part-filled
+    ((3, 1, 28, 28), (6, 1, 5, 5), 2, 1),  # LeNet-5's layers: one input channel, few outputs
+    ((3, 6, 14, 14), (16, 6, 5, 5), 0, 1),
     ((2, 16, 13), (17, 16, 4), 1, 1),  # 1-d, even kernel
     ((1, 16, 4, 5, 3), (16, 16, 3, 3, 3), 1, 1),  # 3-d
 ]
@@ -121,7 +125,9 @@ def test_forward_and_gradients_match_reference(
     xs, ws, pad, dil, threads, blas, spy, monkeypatch, request
 ):
     monkeypatch.setattr(conv_ops, "_IG_MAX_MARGIN", float("inf"))
+    monkeypatch.setattr(conv_ops, "_IG_MAX_MARGIN_DIRECT", float("inf"))
     monkeypatch.setattr(conv_ops, "_IG_PARALLEL_FLOPS", 0)  # split even these small ones
+    monkeypatch.setattr(conv_ops, "_IG_MIN_CHANNELS", 1)  # LeNet's: slow through CBLAS, not wrong
     x = RNG.standard_normal(xs).astype(np.float32)
     w = RNG.standard_normal(ws).astype(np.float32)
     b = RNG.standard_normal(ws[0]).astype(np.float32)
@@ -154,12 +160,15 @@ def test_forward_and_gradients_match_reference(
     )
     np.testing.assert_allclose(bt.grad.numpy(), g.sum(axis=(0,) + tuple(range(2, nd + 2))), 1e-5)
     assert spy["conv"] == 2 and spy["weight"] == 1
-    if blas == "compiled":  # the weight gradient's kernel covers 1-d and 2-d maps
-        assert request.node.direct == {"forward": 2, "weight": 1 if nd <= 2 else 0}
+    if blas == "compiled":  # the weight gradient's kernels cover 1-d and 2-d maps, and the
+        # few-channel one (positions in the lanes) any
+        few = ws[0] < _conv_direct.lanes()
+        assert request.node.direct == {"forward": 2, "weight": 1 if nd <= 2 or few else 0}
 
 
 def test_non_contiguous_and_half_inputs(spy, monkeypatch):
     monkeypatch.setattr(conv_ops, "_IG_MAX_MARGIN", float("inf"))
+    monkeypatch.setattr(conv_ops, "_IG_MAX_MARGIN_DIRECT", float("inf"))
     base = RNG.standard_normal((2, 9, 20, 16)).astype(np.float32)
     x = base.transpose(0, 3, 2, 1)[:, :, ::2, 1:]  # (2, 16, 10, 8), no unit stride anywhere
     w = RNG.standard_normal((24, 16, 3, 3)).astype(np.float32)
@@ -177,6 +186,7 @@ def test_non_contiguous_and_half_inputs(spy, monkeypatch):
 def test_transposed_convolution_with_cropping_padding(spy, monkeypatch):
     # padding 3 > kernel - 1: the flipped convolution starts inside the input (negative offset)
     monkeypatch.setattr(conv_ops, "_IG_MAX_MARGIN", float("inf"))
+    monkeypatch.setattr(conv_ops, "_IG_MAX_MARGIN_DIRECT", float("inf"))
     g = RNG.standard_normal((2, 16, 9, 10))
     w = RNG.standard_normal((16, 17, 3, 3))
     y = F.conv_transpose2d(torch.tensor(g), torch.tensor(w), padding=3)
@@ -201,14 +211,20 @@ def test_float32_error_on_the_benchmark_layer(spy):
     assert np.abs(wt.grad.numpy() - gw).max() <= 2e-6 * np.abs(gw).max()
 
 
-def test_only_cpu_float_ungrouped_stride_one_convolutions_qualify():
+@pytest.mark.parametrize("compiled", [True, False])
+def test_only_cpu_float_ungrouped_stride_one_convolutions_qualify(compiled, monkeypatch):
+    if not compiled:
+        monkeypatch.setattr(_conv_direct, "available", lambda dt: False)
+    elif not _conv_direct.available(np.dtype(np.float32)):
+        pytest.skip("the native convolution kernels could not be built here")
     geo = conv_ops.Geometry((16, 16), (16, 16), (3, 3), (1, 1), (1, 1), (1, 1), 1)
     f32 = np.dtype(np.float32)
     assert conv_ops._ig_ok(np, f32, geo, 64, 64, 4)
     assert not conv_ops._ig_ok(object(), f32, geo, 64, 64, 4)  # CuPy keeps its own kernels
     assert not conv_ops._ig_ok(np, np.dtype(np.int64), geo, 64, 64, 4)
     assert not conv_ops._ig_ok(np, f32, geo, 64, 64, 0)
-    assert not conv_ops._ig_ok(np, f32, geo, 3, 64, 4)  # a tiny GEMM inner dimension
+    # few channels: a tiny GEMM inner dimension through CBLAS; the compiled kernels take them
+    assert conv_ops._ig_ok(np, f32, geo, 3, 64, 4) == compiled
     grouped = conv_ops.Geometry((16, 16), (16, 16), (3, 3), (1, 1), (1, 1), (1, 1), 2)
     strided = conv_ops.Geometry((16, 16), (8, 8), (3, 3), (2, 2), (1, 1), (1, 1), 1)
     tiny = conv_ops.Geometry((4, 4), (4, 4), (3, 3), (1, 1), (1, 1), (1, 1), 1)  # 36/16 padded
@@ -238,7 +254,7 @@ def test_kernels_built_for_a_cpu_without_avx512(tmp_path, monkeypatch):
     monkeypatch.setattr(_conv_direct, "_layout_cache", [])
     monkeypatch.setattr(conv_ops, "_IG_PARALLEL_FLOPS", 0)
     assert _conv_direct._layout()[3] == 8  # 8 lanes: the AVX2 build
-    for co in (20, 50):  # the narrow and the wide weight-gradient tiles
+    for co in (6, 20, 50):  # the few-channel, narrow and wide weight-gradient kernels
         x = RNG.standard_normal((2, 17, 10, 9)).astype(np.float32)
         w = RNG.standard_normal((co, 17, 3, 3)).astype(np.float32)
         xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)

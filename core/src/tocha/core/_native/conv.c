@@ -27,6 +27,7 @@
 #pragma GCC optimize("fp-contract=fast")
 #endif
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__AVX512F__)
@@ -36,6 +37,8 @@
 #define WG_NCV 4 /* weight gradient, wide: vectors of output channels per tile (24 sums) */
 #define WG_NQ 6  /* ... and (channel, tap) pairs */
 #define WG_NQ1 24 /* weight gradient, narrow (one vector of output channels): pairs per tile */
+#define WS_CO 4   /* weight gradient, few channels: output channels per tile (24 sums, 4 g, 1 x) */
+#define WS_NQ 6   /* ... and (channel, tap) pairs */
 #else
 #define VL 8 /* AVX2 / SSE: 16 registers */
 #define COB 4
@@ -43,6 +46,8 @@
 #define WG_NCV 2
 #define WG_NQ 6
 #define WG_NQ1 12
+#define WS_CO 3
+#define WS_NQ 4
 #endif
 #define TW (VL * NV) /* forward: positions per tile */
 #define WG_BLOCK 256 /* weight gradient: positions per block (its rows of g stay in L1) */
@@ -50,11 +55,26 @@
 typedef float vf __attribute__((vector_size(VL * 4)));
 typedef float vfu __attribute__((vector_size(VL * 4), aligned(4))); /* unaligned access */
 
+/* The first n < VL lanes of v to p: a masked store where there is one (LeNet's 10-wide rows
+ * store every vector this way; a memcpy call each cost more than the tile's sums) */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+static inline void store_lanes(float *p, const vf *v, int64_t n) {
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), (__m512)*v);
+}
+#else
+static inline void store_lanes(float *p, const vf *v, int64_t n) {
+    for (int64_t l = 0; l < n; l++) p[l] = (*v)[l];
+}
+#endif
+
 /* The layout the caller packs for: [0] output channels per forward tile (the weights are
  * packed in blocks of this many), [1] positions per forward tile (readable slack needed after
  * x's last row beyond the largest tap offset), [2] and [3] the output channels per tile of the
- * wide and narrow weight gradients (gT's padded row length is a multiple of the one used). */
+ * wide and narrow weight gradients (gT's padded row length is a multiple of the one used), [4]
+ * the positions per vector of the few-channel weight gradient. */
 void tocha_conv_layout(int64_t *out) {
+    out[4] = VL; /* the few-channel weight gradient's position vectors (its readable slack) */
     out[0] = COB;
     out[1] = TW;
     out[2] = WG_NCV * VL;
@@ -105,7 +125,8 @@ void tocha_conv_fwd_f32(int64_t C, int64_t Co, int64_t P, const int64_t *off, co
                 if (n == TW)
                     for (int j = 0; j < NV; j++) *(vfu *)(yr + j * VL) = acc[i][j];
                 else
-                    memcpy(yr, acc[i], (size_t)n * sizeof(float));
+                    for (int j = 0; j < NV && j * VL < n; j++)
+                        store_lanes(yr + j * VL, &acc[i][j], n - j * VL < VL ? n - j * VL : VL);
             }
         }
     }
@@ -142,12 +163,43 @@ void tocha_conv_fwd_rows_f32(int64_t C, int64_t Co, int64_t P, const int64_t *of
                     const vf out = acc[i][j] + add;
                     if (lanes[j] == VL)
                         *(vfu *)yr = out;
-                    else
-                        memcpy(yr, &out, (size_t)lanes[j] * sizeof(float));
+                    else if (lanes[j] > 0)
+                        store_lanes(yr, &out, lanes[j]);
                 }
             }
         }
     }
+}
+
+/* The implicit-GEMM layout of x (N, C, H, W): out (C, N, Hs, Ws) for channels [c0, c1), x's
+ * pixel (h, w) at (h + lo_h, w + lo_w) (a negative lo crops), zero around: a copy per row
+ * (NumPy's transposing copy of the same took ~1 ns per element). */
+void tocha_conv_pack_f32(int64_t c0, int64_t c1, int64_t N, int64_t C, int64_t H, int64_t W,
+                         const float *x, int64_t lo_h, int64_t lo_w, int64_t Hs, int64_t Ws,
+                         float *out) {
+    /* the columns of a padded row that x fills: [a, a + n) from x's column s */
+    const int64_t a = lo_w > 0 ? lo_w : 0, s = lo_w < 0 ? -lo_w : 0;
+    int64_t n = W - s < Ws - a ? W - s : Ws - a;
+    n = n > 0 ? n : 0;
+    for (int64_t c = c0; c < c1; c++)
+        for (int64_t i = 0; i < N; i++) {
+            const float *src = x + (i * C + c) * H * W;
+            float *dst = out + (c * N + i) * Hs * Ws;
+            for (int64_t h = 0; h < Hs; h++) {
+                float *restrict row = dst + h * Ws;
+                const int64_t hx = h - lo_h;
+                /* loops, not memset/memcpy: rows are short (LeNet's 10-18), where the calls
+                 * cost more than the copies */
+                if (hx < 0 || hx >= H || n == 0) {
+                    for (int64_t j = 0; j < Ws; j++) row[j] = 0.0f;
+                    continue;
+                }
+                const float *restrict sr = src + hx * W + s;
+                for (int64_t j = 0; j < a; j++) row[j] = 0.0f;
+                for (int64_t j = 0; j < n; j++) row[a + j] = sr[j];
+                for (int64_t j = a + n; j < Ws; j++) row[j] = 0.0f;
+            }
+        }
 }
 
 /* g (N, C, H, W) channels-last: out (N * H * W, ldc), zero in columns C to ldc (the weight
@@ -208,3 +260,58 @@ void tocha_conv_pack_cl_f32(int64_t N, int64_t C, int64_t HW, const float *g, in
 
 WGRAD(tocha_conv_wgrad_wide_f32, WG_NCV, WG_NQ)
 WGRAD(tocha_conv_wgrad_narrow_f32, 1, WG_NQ1)
+
+/* The weight gradient for few output channels (fewer than a vector's lanes, as LeNet's 6):
+ * positions in the vector lanes instead, over the flat padded grid. dw (Co, C * P), (c, k)
+ * flattened as c * P + k, overwritten with the sum over r in [r0, r1) of g[co * ldg + r] *
+ * x[c * ldx + r + off[k]]. g must be zero outside the outputs and readable (zero) up to r1
+ * rounded up to a whole vector, as x (plus the largest tap offset); r0 is a multiple of VL.
+ * Per block of positions the tile's sums go to a (Co, C * P, VL) buffer of lane sums, added
+ * across lanes once at the end. Returns -1 when that buffer cannot be allocated, else 0. */
+int tocha_conv_wgrad_few_f32(int64_t C, int64_t Co, int64_t P, const int64_t *off,
+                             const float *x, int64_t ldx, const float *g, int64_t ldg, float *dw,
+                             int64_t r0, int64_t r1) {
+    const int64_t Q = C * P;
+    if (Co * Q == 0) return 0;
+    vf *lane = aligned_alloc(sizeof(vf), (size_t)(Co * Q) * sizeof(vf)); /* vector-aligned */
+    if (!lane) return -1;
+    memset(lane, 0, (size_t)(Co * Q) * sizeof(vf));
+    for (int64_t a = r0; a < r1; a += WG_BLOCK * 4) {
+        const int64_t a1 = r1 - a < WG_BLOCK * 4 ? r1 : a + WG_BLOCK * 4;
+        for (int64_t co = 0; co < Co; co += WS_CO) {
+            /* rows past Co repeat the last one; their sums are not stored */
+            const float *gr[WS_CO];
+            for (int i = 0; i < WS_CO; i++) gr[i] = g + (co + i < Co ? co + i : Co - 1) * ldg;
+            for (int64_t q = 0; q < Q; q += WS_NQ) {
+                const float *xr[WS_NQ];
+                for (int j = 0; j < WS_NQ; j++) {
+                    const int64_t qj = q + j < Q ? q + j : Q - 1;
+                    xr[j] = x + (qj / P) * ldx + off[qj % P];
+                }
+                vf acc[WS_CO][WS_NQ];
+                for (int i = 0; i < WS_CO; i++)
+                    for (int j = 0; j < WS_NQ; j++) acc[i][j] = (vf){0};
+                for (int64_t r = a; r < a1; r += VL) {
+                    vf gv[WS_CO];
+                    for (int i = 0; i < WS_CO; i++) gv[i] = *(const vfu *)(gr[i] + r);
+                    for (int j = 0; j < WS_NQ; j++) {
+                        const vf xv = *(const vfu *)(xr[j] + r);
+                        for (int i = 0; i < WS_CO; i++) acc[i][j] += gv[i] * xv;
+                    }
+                }
+                for (int i = 0; i < WS_CO && co + i < Co; i++)
+                    for (int j = 0; j < WS_NQ && q + j < Q; j++)
+                        lane[(co + i) * Q + q + j] += acc[i][j];
+            }
+        }
+    }
+    for (int64_t i = 0; i < Co * Q; i++) {
+        float t[VL];
+        memcpy(t, &lane[i], sizeof t);
+        for (int w = VL / 2; w >= 1; w /= 2)
+            for (int l = 0; l < w; l++) t[l] += t[l + w];
+        dw[i] = t[0];
+    }
+    free(lane);
+    return 0;
+}

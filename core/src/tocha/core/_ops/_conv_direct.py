@@ -17,12 +17,12 @@ import numpy as np
 from .. import _native
 
 __all__ = [
-    "available", "slack", "forward", "rows_waste", "forward_rows", "weight_grad_width",
-    "pack_channels_last", "weight_grad",
+    "available", "slack", "lanes", "pack", "forward", "rows_waste", "forward_rows", "weight_grad_few",
+    "weight_grad_width", "pack_channels_last", "weight_grad",
 ]  # fmt: skip
 
 _P, _I = ctypes.c_void_p, ctypes.c_int64
-_layout_cache: list = []  # [(forward channel block, forward tile, wide, narrow)] once known
+_layout_cache: list = []  # [(forward channel block, forward tile, wide, narrow, lanes)]
 
 
 def _layout():
@@ -30,7 +30,7 @@ def _layout():
     if fn is None:
         return None
     if not _layout_cache:
-        out = np.zeros(4, dtype=np.int64)
+        out = np.zeros(5, dtype=np.int64)
         fn(out.ctypes.data)
         _layout_cache.append(tuple(int(v) for v in out))
     return _layout_cache[0]
@@ -44,6 +44,22 @@ def available(dt) -> bool:
 def slack() -> int:
     """Elements the forward may read past the input buffer's last row (one tile)."""
     return _layout()[1]
+
+
+def pack(x, lo, span, buf):
+    """The work for channels ``[c0, c1)`` of ``buf`` (C, N, *span) <- x (N, C, *X) float32
+    C-contiguous, 1-D or 2-D, at offset ``lo`` (cropped where negative), zero around; as
+    `conv._ig_pack`'s NumPy copy."""
+    fn = _native.function("conv", "tocha_conv_pack_f32", *[_I] * 6, _P, *[_I] * 4, _P)
+    N, C = x.shape[:2]  # noqa: N806
+    H, W = x.shape[2:] if x.ndim == 4 else (1, x.shape[2])  # noqa: N806
+    Hs, Ws = span if len(span) == 2 else (1, span[0])  # noqa: N806
+    lh, lw = lo if len(lo) == 2 else (0, lo[0])
+
+    def channels(c):
+        fn(c[0], c[1], N, C, H, W, x.ctypes.data, lh, lw, Hs, Ws, buf.ctypes.data)
+
+    return channels
 
 
 def _packed_weights(w):
@@ -104,10 +120,35 @@ def forward_rows(xflat, C, ldx, w, offs, out, b, span):  # noqa: N803
     return vectors, n
 
 
+def lanes() -> int:
+    """Floats per vector in the kernels (16 with AVX-512, else 8)."""
+    return _layout()[4]
+
+
+def weight_grad_few(xflat, C, ldx, gflat, ldg, Co, offs):  # noqa: N803
+    """The work for positions ``[r0, r1)`` (r0 a multiple of `lanes`) of the weight gradient
+    with fewer than `lanes` output channels, positions in the vector lanes: ``rows((r0, r1))``
+    returns its (Co, C * P) partial sum. ``gflat``: g on the flat padded grid (Co rows of
+    ``ldg``, zero outside the outputs) and ``xflat`` followed by `lanes` readable zeros."""
+    P = len(offs)  # noqa: N806
+    off = np.asarray(offs, dtype=np.int64)
+    fn = _native.function("conv", "tocha_conv_wgrad_few_f32", *[_I] * 3, _P, _P, _I, _P, _I, _P,
+                          _I, _I, restype=ctypes.c_int)  # fmt: skip
+
+    def rows(c):
+        part = np.empty((Co, C * P), dtype=np.float32)
+        if fn(C, Co, P, off.ctypes.data, xflat.ctypes.data, ldx, gflat.ctypes.data, ldg,
+              part.ctypes.data, c[0], c[1]):  # fmt: skip
+            raise MemoryError(f"conv weight gradient: no memory for {Co * C * P} lane sums")
+        return part
+
+    return rows
+
+
 def weight_grad_width(Co: int) -> tuple:  # noqa: N803
     """``(kernel, padded row length)`` of gT for ``Co`` output channels: the wide tile unless
     Co would fill at most half of it (16 or 32 channels), measured ~50 and ~27 GMAC/s."""
-    _, _, wide, narrow = _layout()
+    _, _, wide, narrow, _ = _layout()
     pw, pn = -(-Co // wide) * wide, -(-Co // narrow) * narrow
     if 2 * pn <= pw:
         return "tocha_conv_wgrad_narrow_f32", pn

@@ -38,6 +38,8 @@ Kernels (forward on raw arrays, NumPy or CuPy through ``xp``):
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .. import _blas, _parallel
@@ -490,7 +492,10 @@ def _run_chunks(fn, chunks, parallel=True):
     """``[fn(c) for c in chunks]``, spread over the intra-op threads when ``parallel``.
 
     Each chunk is a whole pipeline (gathers or transforms, GEMMs, scatters), so chunks run in
-    parallel while OpenBLAS is held to one thread (see `_single_blas`).
+    parallel while OpenBLAS is held to one thread (see `_single_blas`). The threads take the
+    chunks one at a time from a shared counter: the cores of a virtual machine need not be
+    equally fast (measured here: one ran FMA loops at 60% of the other's speed), and callers
+    that pass several chunks per thread then finish together. Results come in chunk order.
     """
     nt = min(_parallel.get_num_threads(), len(chunks)) if parallel else 1
     if nt <= 1:
@@ -504,15 +509,22 @@ def _run_chunks(fn, chunks, parallel=True):
     with _single_blas():
         import contextvars
 
+        res: list = [None] * len(chunks)
+        nxt = itertools.count()  # next() on it is atomic under the GIL
+
+        def take():
+            for i in iter(nxt.__next__, None):
+                if i >= len(chunks):
+                    return
+                res[i] = fn(chunks[i])
+
         pool = _parallel._get_pool()
-        parts = [chunks[i::nt] for i in range(nt)]
-        futs = [
-            pool.submit(contextvars.copy_context().run, lambda cs: [fn(c) for c in cs], p)
-            for p in parts[1:]
-        ]
-        res = [fn(c) for c in parts[0]]
-        for f in futs:
-            res.extend(f.result())
+        futs = [pool.submit(contextvars.copy_context().run, take) for _ in range(nt - 1)]
+        try:
+            take()
+        finally:
+            for f in futs:
+                f.result()
         return res
 
 
@@ -684,6 +696,9 @@ _IG_MIN_CHANNELS = 16  # fewer channels make GEMMs with a tiny inner dimension (
 # at 32x32 and 56x56, even at 16x16 (1.27), behind at 8x8 (1.56) where im2col's GEMMs with
 # 256+ channels and a long inner dimension run at full speed)
 _IG_MAX_MARGIN = 1.3
+# with the compiled direct kernels (_native/conv.c): LeNet-5's 10-wide rows in 16-lane vectors
+# (1.6) still ran as fast as im2col (4.6 against 4.8 ms fwd+bwd)
+_IG_MAX_MARGIN_DIRECT = 1.7
 _IG_OUT_BLOCK_BYTES = 1 << 20  # output block kept in L2 while the K offsets accumulate
 _IG_COLS_BLOCK_BYTES = 1 << 20  # stacked slices per weight-gradient block
 _IG_PARALLEL_FLOPS = 1 << 24  # below this one thread (handing work to a thread costs ~50 us)
@@ -691,15 +706,22 @@ _IG_PARALLEL_FLOPS = 1 << 24  # below this one thread (handing work to a thread 
 
 def _ig_ok(xp, dt, geo, C, Co, N) -> bool:  # noqa: N803
     X, O, K, s, d, lo, G = geo  # noqa: N806
-    return (
+    if not (
         xp is np
         and N > 0
         and G == 1
         and all(si == 1 for si in s)
         and dt in (np.float32, np.float64)
-        and min(C, Co) >= _IG_MIN_CHANNELS
-        and _prod(geo.span) <= _IG_MAX_MARGIN * _prod(O)
-    )
+    ):
+        return False
+    waste = _prod(geo.span) / _prod(O)  # positions computed per output on the padded grid
+    if _conv_direct.available(dt):
+        # the compiled kernels take any channel count (no GEMM with a tiny inner dimension)
+        # and compute by output rows where that wastes less
+        if len(O) <= 2:
+            waste = min(waste, _conv_direct.rows_waste(O))
+        return waste <= _IG_MAX_MARGIN_DIRECT
+    return min(C, Co) >= _IG_MIN_CHANNELS and waste <= _IG_MAX_MARGIN
 
 
 def _ig_layout(geo, N):  # noqa: N803
@@ -718,6 +740,20 @@ def _ranges(n, parts):
     return [(n * i // parts, n * (i + 1) // parts) for i in range(parts)]
 
 
+_CHUNKS_PER_THREAD = 4  # the direct kernels' work in this many pieces per thread (see below)
+
+
+def _shared_ranges(n, nt, min_size=1, align=1):
+    """Ranges of [0, n) for `_run_chunks` to hand out: `_CHUNKS_PER_THREAD` per thread, so a
+    thread on a slower core takes fewer, each at least ``min_size`` long (a weight gradient's
+    chunk adds a partial sum) and starting at a multiple of ``align``."""
+    if nt <= 1:
+        return [(0, n)] if n else []
+    k = max(1, min(nt * _CHUNKS_PER_THREAD, max(nt, n // max(1, min_size))))
+    bounds = sorted({min(n, -(-n * i // k) // align * align) for i in range(k)} | {n})
+    return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
 def _ig_pack(x, lo, span, buf):
     """``buf`` (C, N, *span) <- x (N, C, *X) at offset ``lo`` (cropped where negative or past the
     span), zeros around; split over channels and the threads."""
@@ -731,6 +767,16 @@ def _ig_pack(x, lo, span, buf):
         src.append(slice(s0, s0 + n))
     empty = any(sl.stop == sl.start for sl in dst)
     perm = (1, 0) + tuple(range(2, nd + 2))
+    nt = _parallel.get_num_threads() if buf.size >= _parallel.MIN_ELEMENTS else 1
+    if (
+        nd <= 2
+        and x.dtype == buf.dtype
+        and x.flags.c_contiguous
+        and buf.flags.c_contiguous
+        and _conv_direct.available(x.dtype)
+    ):  # compiled: a memcpy per row
+        _run_chunks(_conv_direct.pack(x, lo, span, buf), _ranges(buf.shape[0], nt))
+        return
 
     def chunk(c):
         c0, c1 = c
@@ -748,7 +794,6 @@ def _ig_pack(x, lo, span, buf):
             (slice(None), slice(c0, c1)) + tuple(src)
         ].transpose(perm)
 
-    nt = _parallel.get_num_threads() if buf.size >= _parallel.MIN_ELEMENTS else 1
     _run_chunks(chunk, _ranges(buf.shape[0], nt))
 
 
@@ -775,7 +820,7 @@ def _ig_conv(x, w, geo, b=None):
             # by output rows, straight into the output: none of the padding computed
             out = np.empty((N, Co) + tuple(O), dtype=dt)
             work, n = _conv_direct.forward_rows(xflat, C, N * S, w3, offs, out, b, span)
-            _run_chunks(work, _ranges(n, nt))
+            _run_chunks(work, _shared_ranges(n, nt))
             return out
         yb = np.empty((Co, N * S), dtype=dt)
         rows = _conv_direct.forward(xflat, C, N * S, w3, offs, yb)
@@ -792,7 +837,7 @@ def _ig_conv(x, w, geo, b=None):
                 for k, o in enumerate(offs):
                     gemm_into(wk[k], xb[:, a0 + o : a1 + o], y, 1.0 if k else 0.0)
 
-    _run_chunks(rows, _ranges(R, nt))
+    _run_chunks(rows, _shared_ranges(R, nt) if direct else _ranges(R, nt))
     out = np.empty((N, Co) + tuple(O), dtype=x.dtype)
     yv = yb.reshape((Co, N) + span)[(slice(None), slice(None)) + tuple(slice(0, o) for o in O)]
     perm = (1, 0) + tuple(range(2, len(O) + 2))
@@ -821,18 +866,36 @@ def _ig_weight(x, g, geo, wshape):
     S = _prod(span)  # noqa: N806
     offs, R = _ig_layout(geo, N)  # noqa: N806
     P = len(offs)  # noqa: N806
-    xb = np.empty((C, N * S), dtype=dt)
+    direct = _conv_direct.available(dt)
+    extra = _conv_direct.slack() if direct else 0
+    xflat = np.empty(C * N * S + extra, dtype=dt)
+    xflat[C * N * S :] = 0
+    xb = xflat[: C * N * S].reshape(C, N * S)
     _ig_pack(x, lo, span, xb.reshape((C, N) + span))
     flops = 2 * R * C * Co * P
     nt = _parallel.get_num_threads() if flops >= _IG_PARALLEL_FLOPS else 1
-    if _conv_direct.available(dt) and len(O) <= 2:
+    if direct and Co < _conv_direct.lanes():
+        # compiled, few output channels (LeNet's 6): positions in the vector lanes
+        vl = _conv_direct.lanes()
+        gflat = np.empty(Co * N * S + vl, dtype=dt)
+        gflat[Co * N * S :] = 0
+        _ig_pack(g, (0,) * len(O), span, gflat[: Co * N * S].reshape((Co, N) + span))
+        rows = _conv_direct.weight_grad_few(xflat, C, N * S, gflat, N * S, Co, offs)
+        parts = _run_chunks(rows, _shared_ranges(R, nt, align=vl))
+        gw = parts[0]
+        for p_ in parts[1:]:
+            gw += p_
+        return gw.reshape(wshape).astype(x.dtype, copy=False)
+    if direct and len(O) <= 2:
         # compiled: output channels in vector lanes, g read channels-last (see _native/conv.c)
         kernel, ldg = _conv_direct.weight_grad_width(Co)
         gT = np.empty((N * _prod(O), ldg), dtype=dt)  # noqa: N806
         pack = _conv_direct.pack_channels_last(g.astype(dt, copy=False), ldg, gT)
         _run_chunks(pack, _ranges(N, nt if gT.size >= _parallel.MIN_ELEMENTS else 1))
         rows, n = _conv_direct.weight_grad(kernel, xb, C, N * S, gT, ldg, offs, O, span)
-        parts = _run_chunks(rows, _ranges(n, nt))
+        # chunks of 2048+ positions: adding a chunk's (C * K, Co) partial sum then costs ~1/2048
+        # of its multiply-adds
+        parts = _run_chunks(rows, _shared_ranges(n, nt, min_size=-(-2048 // _prod(O[1:]))))
         gw = parts[0]
         for p_ in parts[1:]:
             gw += p_
