@@ -1,6 +1,7 @@
 """The exact GELU through the compiled kernels ``_native/act.c``: one pass per float32 block
 instead of ~10 NumPy passes, with the coefficients of `activation`'s NumPy kernel (which stays
-the reference and the fallback, and recomputes a block with non-finite values exactly)."""
+the reference and the fallback, and recomputes a block with non-finite values exactly). Also
+ReLU's forward and backward, bit for bit as `pointwise.Relu`'s NumPy calls."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import ctypes
 
 import numpy as np
 
-from .. import _native
+from .. import _native, _parallel
 
-__all__ = ["gelu", "gelu_backward"]
+__all__ = ["gelu", "gelu_backward", "relu", "relu_backward"]
 
 _P, _I = ctypes.c_void_p, ctypes.c_int64
 
@@ -37,3 +38,50 @@ def gelu_backward(out, g, x, coef) -> bool:
     return fn is not None and (
         fn(x.size, g.ctypes.data, x.ctypes.data, out.ctypes.data, coef.ctypes.data) == 0
     )
+
+
+_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+# a part per thread from this many elements: below it the handoff costs more than the pass
+_RELU_THREAD_MIN = 1 << 20
+
+
+def _elementwise(fn, out, *ins) -> None:
+    """``fn`` (n, *ins, out) over flat C-contiguous arrays, in one part per thread when large."""
+    n = out.size
+    if n >= _RELU_THREAD_MIN and _parallel.get_num_threads() > 1 and _parallel.may_split():
+        _parallel._run(lambda *a, out: fn(a[0].size, *[v.ctypes.data for v in a], out.ctypes.data),
+                       out.reshape(-1), [v.reshape(-1) for v in ins], ())  # fmt: skip
+        return
+    fn(n, *[v.ctypes.data for v in ins], out.ctypes.data)
+
+
+def relu(a):
+    """``max(a, 0)`` (NaN kept) as a new array for float32/float64 C-contiguous ``a``, else
+    None (also when the kernel is unavailable)."""
+    suffix = _SUFFIX.get(a.dtype)
+    if suffix is None or not a.flags.c_contiguous:
+        return None
+    fn = _native.function("act", f"tocha_relu_{suffix}", _I, _P, _P)
+    if fn is None:
+        return None
+    out = np.empty_like(a)
+    _elementwise(fn, out, a)
+    return out
+
+
+def relu_backward(y, g):
+    """``where(y > 0, g, 0.0)`` for same-shape float32/float64 C-contiguous arrays, else None."""
+    suffix = _SUFFIX.get(y.dtype)
+    if (
+        suffix is None
+        or g.dtype != y.dtype
+        or g.shape != y.shape
+        or not (y.flags.c_contiguous and g.flags.c_contiguous)
+    ):
+        return None
+    fn = _native.function("act", f"tocha_relu_backward_{suffix}", _I, _P, _P, _P)
+    if fn is None:
+        return None
+    out = np.empty_like(g)
+    _elementwise(fn, out, y, g)
+    return out

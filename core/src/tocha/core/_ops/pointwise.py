@@ -18,6 +18,7 @@ from .. import _dtype, _parallel
 from .._tensor import Tensor, wrap
 from ..autograd.function import Node
 from ..autograd.grad_mode import MODE
+from . import _act_native
 from ._util import check_same_device, is_scalar, norm_dim, result_dtype, xp_of
 from ._util import write_out as _out
 from .reduce import _arg_last
@@ -2717,7 +2718,12 @@ def _op(fn, reflected: bool = False):
 
 # --- relu / softmax -------------------------------------------------------------------------
 def _relu_np(a):
-    """``np.maximum(a, 0)`` (Relu's forward) for a NumPy array."""
+    """``np.maximum(a, 0)`` (Relu's forward) for a NumPy array: in one compiled pass for
+    float32/float64 (the same bits), else NumPy's."""
+    if a.dtype.kind == "f":
+        y = _act_native.relu(a)
+        if y is not None:
+            return y
     return np.maximum(a, _scalar_for(a, 0))
 
 
@@ -2748,6 +2754,9 @@ class Relu(_Unary):
         if not MODE.grad and gd.__class__ is _ndarray and yd.__class__ is _ndarray:
             # where(y > 0, g, 0.0) below without the tocha ops around it (the same result;
             # see _select_or_zero); with create_graph the tocha ops record the graph
+            gx = _act_native.relu_backward(yd, gd)  # one compiled pass, when available
+            if gx is not None:
+                return wrap(gx)
             mask = yd > 0
             if _selectable(mask, gd):
                 return wrap(_select_or_zero(mask, gd))
