@@ -274,9 +274,10 @@ def test_backends_flags_keep_torch_defaults():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_compiled_split_every_layout_part_count_and_busy_caller(monkeypatch, dtype):
-    """`_native/gemm.c`: row and column blocks, transposed operands, strided output, bias,
-    2 and 3 parts, two Python threads splitting at once (one finds the workers busy and runs
-    alone), and a forked child (no workers inherited)."""
+    """`_native/gemm.c`: row and column blocks, blocks of the inner dimension (a few rows:
+    decoding's GEMVs), transposed operands, strided output, bias, 2 and 3 parts, two Python
+    threads splitting at once (one finds the workers busy and runs alone), and a forked child
+    (no workers inherited)."""
     import os
     import threading
 
@@ -285,7 +286,13 @@ def test_compiled_split_every_layout_part_count_and_busy_caller(monkeypatch, dty
     if _native._compiler() is None:
         pytest.skip("no C compiler on this machine")
     monkeypatch.setenv("TOCHA_NATIVE", "1")
-    split = _blas._native_split()
+    real_split = _blas._native_split()
+    modes = set()
+
+    def split(*args):  # records the mode: 0 rows, 1 columns, 2 inner dimension
+        modes.add(args[4])
+        return real_split(*args)
+
     fn = _blas._fn(np.dtype(dtype))
     if fn is None:
         pytest.skip("no CBLAS in this process")
@@ -308,10 +315,12 @@ def test_compiled_split_every_layout_part_count_and_busy_caller(monkeypatch, dty
     try:
         for threads in (2, 3):
             _parallel.set_num_threads(threads)
-            for m, k, n in ((67, 33, 19), (19, 33, 67), (1, 9, 50), (50, 9, 1)):
+            shapes = ((67, 33, 19), (19, 33, 67), (1, 9, 50), (50, 9, 1))
+            for m, k, n in shapes + ((1, 300, 50), (2, 401, 33), (4, 256, 7)):
                 for ta in (False, True):
                     for tb in (False, True):
                         check(m, k, n, ta, tb, bias=(m + n) % 2 == 0, strided=ta != tb)
+        assert modes == {0, 1, 2}
         _parallel.set_num_threads(2)
         errors = []
 
