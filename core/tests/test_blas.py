@@ -316,7 +316,9 @@ def test_compiled_split_every_layout_part_count_and_busy_caller(monkeypatch, dty
         for threads in (2, 3):
             _parallel.set_num_threads(threads)
             shapes = ((67, 33, 19), (19, 33, 67), (1, 9, 50), (50, 9, 1))
-            for m, k, n in shapes + ((1, 300, 50), (2, 401, 33), (4, 256, 7)):
+            # chunks of 64+ rows or columns, several per thread; the inner dimension's blocks
+            for m, k, n in shapes + ((300, 20, 130), (130, 20, 520), (1, 300, 50), (2, 401, 33),
+                                     (4, 256, 7)):  # fmt: skip
                 for ta in (False, True):
                     for tb in (False, True):
                         check(m, k, n, ta, tb, bias=(m + n) % 2 == 0, strided=ta != tb)

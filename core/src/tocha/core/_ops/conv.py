@@ -702,6 +702,9 @@ _IG_MAX_MARGIN_DIRECT = 1.7
 _IG_OUT_BLOCK_BYTES = 1 << 20  # output block kept in L2 while the K offsets accumulate
 _IG_COLS_BLOCK_BYTES = 1 << 20  # stacked slices per weight-gradient block
 _IG_PARALLEL_FLOPS = 1 << 24  # below this one thread (handing work to a thread costs ~50 us)
+# the compiled packs (~0.1-0.2 ns per element) go to the threads from this many elements:
+# handing a part to a pool thread took ~60-100 us here
+_PACK_THREAD_MIN = 1 << 20
 
 
 def _ig_ok(xp, dt, geo, C, Co, N) -> bool:  # noqa: N803
@@ -774,7 +777,8 @@ def _ig_pack(x, lo, span, buf):
         and x.flags.c_contiguous
         and buf.flags.c_contiguous
         and _conv_direct.available(x.dtype)
-    ):  # compiled: a memcpy per row
+    ):  # compiled: a copy per row, fast enough that only large buffers pay a thread handoff
+        nt = nt if buf.size >= _PACK_THREAD_MIN else 1
         _run_chunks(_conv_direct.pack(x, lo, span, buf), _ranges(buf.shape[0], nt))
         return
 
@@ -891,7 +895,7 @@ def _ig_weight(x, g, geo, wshape):
         kernel, ldg = _conv_direct.weight_grad_width(Co)
         gT = np.empty((N * _prod(O), ldg), dtype=dt)  # noqa: N806
         pack = _conv_direct.pack_channels_last(g.astype(dt, copy=False), ldg, gT)
-        _run_chunks(pack, _ranges(N, nt if gT.size >= _parallel.MIN_ELEMENTS else 1))
+        _run_chunks(pack, _ranges(N, nt if gT.size >= _PACK_THREAD_MIN else 1))
         rows, n = _conv_direct.weight_grad(kernel, xb, C, N * S, gT, ldg, offs, O, span)
         # chunks of 2048+ positions: adding a chunk's (C * K, Co) partial sum then costs ~1/2048
         # of its multiply-adds
