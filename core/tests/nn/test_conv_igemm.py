@@ -128,6 +128,7 @@ def test_forward_and_gradients_match_reference(
     monkeypatch.setattr(conv_ops, "_IG_MAX_MARGIN_DIRECT", float("inf"))
     monkeypatch.setattr(conv_ops, "_IG_PARALLEL_FLOPS", 0)  # split even these small ones
     monkeypatch.setattr(conv_ops, "_IG_MIN_CHANNELS", 1)  # LeNet's: slow through CBLAS, not wrong
+    monkeypatch.setattr(conv_ops, "_direct_weight_ok", lambda *a: True)  # (small maps: im2col)
     x = RNG.standard_normal(xs).astype(np.float32)
     w = RNG.standard_normal(ws).astype(np.float32)
     b = RNG.standard_normal(ws[0]).astype(np.float32)
@@ -230,6 +231,15 @@ def test_only_cpu_float_ungrouped_stride_one_convolutions_qualify(compiled, monk
     tiny = conv_ops.Geometry((4, 4), (4, 4), (3, 3), (1, 1), (1, 1), (1, 1), 1)  # 36/16 padded
     for geo_ in (grouped, strided, tiny):
         assert not conv_ops._ig_ok(np, f32, geo_, 64, 64, 4)
+    if compiled:  # 8x8 maps: 1.56 computed per output, only for layers with few channels
+        at8 = conv_ops.Geometry((8, 8), (8, 8), (3, 3), (1, 1), (1, 1), (1, 1), 1)
+        assert not conv_ops._ig_ok(np, f32, at8, 256, 256, 4)
+        assert conv_ops._ig_ok(np, f32, at8, 6, 16, 4)
+        # the weight gradient: compiled for few output channels and large maps, else im2col
+        assert conv_ops._direct_weight_ok(6, 16, (10, 10))
+        assert conv_ops._direct_weight_ok(64, 64, (32, 32))
+        assert not conv_ops._direct_weight_ok(128, 128, (16, 16))
+        assert not conv_ops._direct_weight_ok(3, 64, (32, 32))
 
 
 def _x86_with_avx2() -> bool:

@@ -696,8 +696,10 @@ _IG_MIN_CHANNELS = 16  # fewer channels make GEMMs with a tiny inner dimension (
 # at 32x32 and 56x56, even at 16x16 (1.27), behind at 8x8 (1.56) where im2col's GEMMs with
 # 256+ channels and a long inner dimension run at full speed)
 _IG_MAX_MARGIN = 1.3
-# with the compiled direct kernels (_native/conv.c): LeNet-5's 10-wide rows in 16-lane vectors
-# (1.6) still ran as fast as im2col (4.6 against 4.8 ms fwd+bwd)
+# with the compiled direct kernels (_native/conv.c), for layers with fewer than
+# _IG_MIN_CHANNELS channels: LeNet-5's 10-wide rows in 16-lane vectors (1.6) still ran as fast
+# as im2col (4.6 against 4.8 ms fwd+bwd); with 256 channels at 8x8 (1.56) im2col's GEMMs ran
+# 1.5-1.9x faster, so larger layers keep _IG_MAX_MARGIN
 _IG_MAX_MARGIN_DIRECT = 1.7
 _IG_OUT_BLOCK_BYTES = 1 << 20  # output block kept in L2 while the K offsets accumulate
 _IG_COLS_BLOCK_BYTES = 1 << 20  # stacked slices per weight-gradient block
@@ -723,8 +725,20 @@ def _ig_ok(xp, dt, geo, C, Co, N) -> bool:  # noqa: N803
         # and compute by output rows where that wastes less
         if len(O) <= 2:
             waste = min(waste, _conv_direct.rows_waste(O))
-        return waste <= _IG_MAX_MARGIN_DIRECT
+        few = min(C, Co) < _IG_MIN_CHANNELS
+        return waste <= (_IG_MAX_MARGIN_DIRECT if few else _IG_MAX_MARGIN)
     return min(C, Co) >= _IG_MIN_CHANNELS and waste <= _IG_MAX_MARGIN
+
+
+def _direct_weight_ok(C, Co, O) -> bool:  # noqa: N803
+    """Whether a weight gradient that `_ig_ok` admits runs faster through the compiled kernels
+    than through im2col and one long GEMM (measured, two threads, fwd/dw ms): yes for few
+    output channels (LeNet-5's: 1.5 against 2.0 and 1.7 against 3.6) and for large maps (64
+    channels at 32x32: 18 against 24; 56x56: 11.7 against 13.9); no for 16x16 maps (128
+    channels: 18.5 against 15.3), where im2col's GEMM has an inner dimension of batch x 256,
+    nor for a few input channels into many (ResNet's stem: 3.6 against 2.6, its channels-last
+    copy of g costing as much as its sums)."""
+    return Co < 2 * _IG_MIN_CHANNELS or (min(C, Co) >= _IG_MIN_CHANNELS and _prod(O) >= 512)
 
 
 def _ig_layout(geo, N):  # noqa: N803
@@ -997,7 +1011,10 @@ def conv_weight_forward(x, g, geo, wshape, cols=None):
     if _wino_ok(xp, dt, geo, x.shape[1], g.shape[1], x.shape[0]):
         gw = _wino_weight(x.astype(dt, copy=False), g.astype(dt, copy=False), geo[5])
         return gw.astype(x.dtype, copy=False)
-    if _ig_ok(xp, dt, geo, x.shape[1], g.shape[1], x.shape[0]):
+    C, Co, O = x.shape[1], g.shape[1], geo[1]  # noqa: N806
+    if _ig_ok(xp, dt, geo, C, Co, x.shape[0]) and (
+        not _conv_direct.available(dt) or _direct_weight_ok(C, Co, O)
+    ):
         return _ig_weight(x, g, geo, wshape)
     return _conv_weight_general(x, g, geo, wshape, cols)
 
