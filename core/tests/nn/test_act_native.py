@@ -17,10 +17,11 @@ from tocha.core._ops import _act_native
 pytestmark = pytest.mark.skipif(_native._compiler() is None, reason="no C compiler on this machine")
 
 
-def _gelu_and_grad(monkeypatch, native, x, g):
+def _act_and_grad(monkeypatch, native, x, g, act=F.gelu):
+    """``act(x)`` and the gradient of ``sum(act(x) * g)``, with ``TOCHA_NATIVE=native``."""
     monkeypatch.setenv("TOCHA_NATIVE", native)
     xt = torch.tensor(x, requires_grad=True)
-    y = F.gelu(xt)
+    y = act(xt)
     y.backward(torch.tensor(g))
     return y.detach().numpy(), xt.grad.numpy()
 
@@ -42,9 +43,9 @@ def test_compiled_gelu_matches_numpy_and_the_formula(monkeypatch, threads):
     x = np.concatenate([np.linspace(-12, 12, 200001), rng.standard_normal(100000) * 3])
     x = x.astype(np.float32)
     g = rng.standard_normal(x.shape).astype(np.float32)
-    y1, g1 = _gelu_and_grad(monkeypatch, "1", x, g)
+    y1, g1 = _act_and_grad(monkeypatch, "1", x, g)
     assert "gelu_array" in calls and "gelu_backward_array" in calls
-    y0, g0 = _gelu_and_grad(monkeypatch, "0", x, g)
+    y0, g0 = _act_and_grad(monkeypatch, "0", x, g)
     np.testing.assert_allclose(y1, y0, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(g1, g0, rtol=1e-6, atol=1e-6)  # (cancellation near x = -0.75)
     xd = x.astype(np.float64)
@@ -55,21 +56,13 @@ def test_compiled_gelu_matches_numpy_and_the_formula(monkeypatch, threads):
 
 def test_non_finite_blocks_are_recomputed_exactly(monkeypatch):
     x = np.array([np.nan, np.inf, -np.inf, 1e30, -1e30, 1.0, -2.0], dtype=np.float32)
-    y, gr = _gelu_and_grad(monkeypatch, "1", x, np.ones_like(x))
+    y, gr = _act_and_grad(monkeypatch, "1", x, np.ones_like(x))
     with np.errstate(invalid="ignore"):
         xd = x.astype(np.float64)
         ref = xd * sp.ndtr(xd)
     np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
     np.testing.assert_allclose(y[~np.isnan(ref)], ref[~np.isnan(ref)], rtol=1e-6)
     assert gr[5] == pytest.approx(sp.ndtr(1.0) + np.exp(-0.5) / np.sqrt(2 * np.pi), rel=1e-6)
-
-
-def _relu_and_grad(monkeypatch, native, x, g):
-    monkeypatch.setenv("TOCHA_NATIVE", native)
-    xt = torch.tensor(x, requires_grad=True)
-    y = torch.relu(xt)
-    y.backward(torch.tensor(g))
-    return y.detach().numpy(), xt.grad.numpy()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -87,9 +80,9 @@ def test_compiled_relu_matches_numpy_bit_for_bit(monkeypatch, threads, dtype, n)
     g = rng.standard_normal(n).astype(dtype)
     g[6] = np.nan  # a NaN gradient where x > 0 passes, where x <= 0 becomes 0
     x[6], x[7], g[7] = 1.0, -1.0, np.nan
-    y1, g1 = _relu_and_grad(monkeypatch, "1", x, g)
+    y1, g1 = _act_and_grad(monkeypatch, "1", x, g, act=torch.relu)
     assert calls == ["relu", "relu_backward"]
-    y0, g0 = _relu_and_grad(monkeypatch, "0", x, g)
+    y0, g0 = _act_and_grad(monkeypatch, "0", x, g, act=torch.relu)
     np.testing.assert_array_equal(y1.view(np.uint8), y0.view(np.uint8))  # NaN, -0.0 included
     np.testing.assert_array_equal(g1.view(np.uint8), g0.view(np.uint8))
     with np.errstate(invalid="ignore"):
