@@ -52,11 +52,12 @@ _MIN_SPLIT = 1 << 24
 # head reads its 154 MB weight faster on two threads (decode 18.1 against 20.1 tokens/s)
 _MIN_MKL_SIDE = 16
 # with the compiled split (no GIL handoff), a skinny product whose large operand has this many
-# elements (k times the long side: 4 MB of float32) is split too: it is memory-bound (GPT-2
+# elements (k times the long side: 2 MB of float32) is split too: it is memory-bound (GPT-2
 # decode's (1, 768) @ (768, 3072) reads 9.4 MB: ~0.5-0.67 ms on one thread) and two threads
-# read it faster (decode 6.3-6.6 -> 5.5-6.0 s per 128 tokens); smaller ones (an MLP's
-# 10-class head, LeNet-5's weight gradients) stay on one thread
-_MIN_SPLIT_SKINNY = 1 << 20
+# read it faster (decode 6.3-6.6 -> 5.5-6.0 s per 128 tokens); since the split's workers wait
+# spinning, its (1, 768) @ (768, 768) too (4.62 -> 4.37 s, alternating). Smaller ones (an MLP's
+# 10-class head, LeNet-5's classifier) stay on one thread
+_MIN_SPLIT_SKINNY = 1 << 19
 # products with at most this many output rows split their inner dimension (gemm.c's SPLIT_K):
 # each thread reads one contiguous block of the weight: GPT-2 decode's layer GEMVs read 15.6-15.8
 # GB/s against 13.8-15.4 in interleaved column halves
