@@ -10,11 +10,15 @@
  * Through CBLAS this is one GEMM per tap with an inner dimension of only C, whose output is
  * re-read and re-written for every tap: MKL ran those at ~35 GMAC/s per core here against ~64
  * on a large square product. These loops keep a register tile of sums for the whole sum
- * instead. Forward: COB output channels x NV vectors of consecutive positions, over all
- * (channel, tap) pairs (~47 GMAC/s per core on 64-channel 3x3 layers). Weight gradient: vectors
- * of output channels x a few (channel, tap) pairs, over a block of positions, which needs g
+ * instead. Forward (and input gradient): COB output channels x NV vectors of positions, over
+ * all (channel, tap) pairs (~47 GMAC/s per core on 64-channel 3x3 layers), either over
+ * consecutive positions of the padded grid (the caller crops) or by output rows, which
+ * computes none of the padding and writes the output in place. Weight gradient: vectors of
+ * output channels x a few (channel, tap) pairs, over a block of positions, which needs g
  * channels-last (gT, from tocha_conv_pack_cl_f32): a tile over positions instead needs a sum
- * across lanes per block, and those sums ran it at ~30 GMAC/s against ~50.
+ * across lanes per block, and those sums ran it at ~30 GMAC/s against ~50. For fewer output
+ * channels than a vector has lanes (LeNet-5) positions go in the lanes after all, their lane
+ * sums kept in memory and added across lanes once.
  *
  * Fused multiply-adds are wanted here (the sums are a GEMM's; the BLAS calls they replace use
  * them too), so this file turns contraction back on.
@@ -70,11 +74,11 @@ static inline void store_lanes(float *p, const vf *v, int64_t n) {
 
 /* The layout the caller packs for: [0] output channels per forward tile (the weights are
  * packed in blocks of this many), [1] positions per forward tile (readable slack needed after
- * x's last row beyond the largest tap offset), [2] and [3] the output channels per tile of the
- * wide and narrow weight gradients (gT's padded row length is a multiple of the one used), [4]
- * the positions per vector of the few-channel weight gradient. */
+ * x's last row beyond the largest tap offset), [2] the output channels per tile of the wide
+ * weight gradient, [3] floats per vector: the narrow weight gradient's output channels per
+ * tile, the row forward's and the few-channel weight gradient's positions per vector (gT's
+ * padded row length is a multiple of [2] or [3], by the kernel used). */
 void tocha_conv_layout(int64_t *out) {
-    out[4] = VL; /* the few-channel weight gradient's position vectors (its readable slack) */
     out[0] = COB;
     out[1] = TW;
     out[2] = WG_NCV * VL;

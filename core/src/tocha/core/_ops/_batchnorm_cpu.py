@@ -22,6 +22,11 @@ are 1.5-3x slower, most at the short rows of a ResNet's late stages. Only images
 for those vectors to stay in cache, with long rows, use per-row constants (`_Plan`). Large
 arrays are spread over tocha's intra-op threads, in larger blocks; each element is computed
 by the same calls whichever thread runs it, so results do not depend on the thread count.
+
+When the compiled kernels are built (``_native/norm.c``, `_norm_native.batch_norm_kernels`),
+each of these passes is one GIL-free call per block of whole rows instead, taking the
+per-channel vectors as they are; the choice of shift and the per-channel arithmetic above stay
+here, shared by both.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ __all__ = [
 ]  # fmt: skip
 
 _P, _I = ctypes.c_void_p, ctypes.c_int64
-_layout_cache: list = []  # [(forward channel block, forward tile, wide, narrow, lanes)]
+_layout_cache: list = []  # [(forward channel block, forward tile, wide tile, lanes)]
 
 
 def _layout():
@@ -30,7 +30,7 @@ def _layout():
     if fn is None:
         return None
     if not _layout_cache:
-        out = np.zeros(5, dtype=np.int64)
+        out = np.zeros(4, dtype=np.int64)
         fn(out.ctypes.data)
         _layout_cache.append(tuple(int(v) for v in out))
     return _layout_cache[0]
@@ -92,7 +92,7 @@ def forward(xflat, C, ldx, w, offs, yb):  # noqa: N803
 
 def rows_waste(O) -> float:  # noqa: N803
     """Computed / needed outputs of `forward_rows` (its rows are whole vectors)."""
-    vl = _layout()[3]
+    vl = lanes()
     return -(-O[-1] // vl) * vl / O[-1]
 
 
@@ -103,7 +103,7 @@ def forward_rows(xflat, C, ldx, w, offs, out, b, span):  # noqa: N803
     Co, P = w.shape[0], w.shape[2]  # noqa: N806
     O = out.shape[2:] if out.ndim == 4 else (1,) + out.shape[2:]  # noqa: N806
     Ws = span[-1]  # noqa: N806
-    vl = _layout()[3]
+    vl = lanes()
     wp = _packed_weights(w)
     off = np.asarray(offs, dtype=np.int64)
     bias = None if b is None else np.ascontiguousarray(b.reshape(-1), dtype=np.float32)
@@ -122,7 +122,7 @@ def forward_rows(xflat, C, ldx, w, offs, out, b, span):  # noqa: N803
 
 def lanes() -> int:
     """Floats per vector in the kernels (16 with AVX-512, else 8)."""
-    return _layout()[4]
+    return _layout()[3]
 
 
 def weight_grad_few(xflat, C, ldx, gflat, ldg, Co, offs):  # noqa: N803
@@ -148,7 +148,7 @@ def weight_grad_few(xflat, C, ldx, gflat, ldg, Co, offs):  # noqa: N803
 def weight_grad_width(Co: int) -> tuple:  # noqa: N803
     """``(kernel, padded row length)`` of gT for ``Co`` output channels: the wide tile unless
     Co would fill at most half of it (16 or 32 channels), measured ~50 and ~27 GMAC/s."""
-    _, _, wide, narrow, _ = _layout()
+    _, _, wide, narrow = _layout()
     pw, pn = -(-Co // wide) * wide, -(-Co // narrow) * narrow
     if 2 * pn <= pw:
         return "tocha_conv_wgrad_narrow_f32", pn

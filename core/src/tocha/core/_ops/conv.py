@@ -407,9 +407,7 @@ def _conv_weight_general(x, g, geo, wshape, cols=None):
     parts = _run_chunks(chunk, work, par)
     if not parts:
         return xp.zeros(wshape, dtype=x.dtype)
-    gw = parts[0]
-    for p_ in parts[1:]:
-        gw += p_
+    gw = _summed(parts)
     return gw.transpose(0, 2, 1).reshape(wshape).astype(x.dtype)
 
 
@@ -668,9 +666,7 @@ def _wino_weight(x, g, lo):
     # every chunk returns a (16, Co, C) partial sum: with many channels and few tiles per image
     # (late ResNet stages) chunks of at least max(C, Co) tiles keep those sums cheap
     parts = _run_chunks(chunk, _wino_chunks(N, th, tw, max(C, Co), min_tiles=2 * max(C, Co)))
-    gU = parts[0]  # noqa: N806
-    for p in parts[1:]:
-        gU += p
+    gU = _summed(parts)  # noqa: N806
     # (Co*C, 16) @ (16, 9) lands in the weight layout directly: transposing a (3, 3, C, Co)
     # result instead took longer than the GEMMs for 512 channels
     return (gU.reshape(16, Co * C).T @ _WGG_NEG3.astype(dt)).reshape(Co, C, 3, 3)
@@ -771,6 +767,22 @@ def _shared_ranges(n, nt, min_size=1, align=1):
     return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
+def _flat_rows(rows: int, length: int, dt, slack: int):
+    """``(flat, view)``: a buffer of ``rows`` rows of ``length`` plus ``slack`` zeros after the
+    last (what the compiled kernels may read past it), and its (rows, length) view."""
+    flat = np.empty(rows * length + slack, dtype=dt)
+    flat[rows * length :] = 0
+    return flat, flat[: rows * length].reshape(rows, length)
+
+
+def _summed(parts):
+    """The sum of a list of partial results, into the first."""
+    total = parts[0]
+    for p in parts[1:]:
+        total += p
+    return total
+
+
 def _ig_pack(x, lo, span, buf):
     """``buf`` (C, N, *span) <- x (N, C, *X) at offset ``lo`` (cropped where negative or past the
     span), zeros around; split over channels and the threads."""
@@ -825,10 +837,7 @@ def _ig_conv(x, w, geo, b=None):
     S = _prod(span)  # noqa: N806
     offs, R = _ig_layout(geo, N)  # noqa: N806
     direct = _conv_direct.available(dt)
-    extra = _conv_direct.slack() if direct else 0
-    xflat = np.empty(C * N * S + extra, dtype=dt)
-    xflat[C * N * S :] = 0
-    xb = xflat[: C * N * S].reshape(C, N * S)
+    xflat, xb = _flat_rows(C, N * S, dt, _conv_direct.slack() if direct else 0)
     _ig_pack(x, lo, span, xb.reshape((C, N) + span))
     flops = 2 * R * C * Co * len(offs)
     nt = _parallel.get_num_threads() if flops >= _IG_PARALLEL_FLOPS else 1
@@ -885,24 +894,17 @@ def _ig_weight(x, g, geo, wshape):
     offs, R = _ig_layout(geo, N)  # noqa: N806
     P = len(offs)  # noqa: N806
     direct = _conv_direct.available(dt)
-    extra = _conv_direct.slack() if direct else 0
-    xflat = np.empty(C * N * S + extra, dtype=dt)
-    xflat[C * N * S :] = 0
-    xb = xflat[: C * N * S].reshape(C, N * S)
+    xflat, xb = _flat_rows(C, N * S, dt, _conv_direct.slack() if direct else 0)
     _ig_pack(x, lo, span, xb.reshape((C, N) + span))
     flops = 2 * R * C * Co * P
     nt = _parallel.get_num_threads() if flops >= _IG_PARALLEL_FLOPS else 1
     if direct and Co < _conv_direct.lanes():
         # compiled, few output channels (LeNet's 6): positions in the vector lanes
         vl = _conv_direct.lanes()
-        gflat = np.empty(Co * N * S + vl, dtype=dt)
-        gflat[Co * N * S :] = 0
-        _ig_pack(g, (0,) * len(O), span, gflat[: Co * N * S].reshape((Co, N) + span))
+        gflat, gb = _flat_rows(Co, N * S, dt, vl)
+        _ig_pack(g, (0,) * len(O), span, gb.reshape((Co, N) + span))
         rows = _conv_direct.weight_grad_few(xflat, C, N * S, gflat, N * S, Co, offs)
-        parts = _run_chunks(rows, _shared_ranges(R, nt, align=vl))
-        gw = parts[0]
-        for p_ in parts[1:]:
-            gw += p_
+        gw = _summed(_run_chunks(rows, _shared_ranges(R, nt, align=vl)))
         return gw.reshape(wshape).astype(x.dtype, copy=False)
     if direct and len(O) <= 2:
         # compiled: output channels in vector lanes, g read channels-last (see _native/conv.c)
@@ -913,10 +915,7 @@ def _ig_weight(x, g, geo, wshape):
         rows, n = _conv_direct.weight_grad(kernel, xb, C, N * S, gT, ldg, offs, O, span)
         # chunks of 2048+ positions: adding a chunk's (C * K, Co) partial sum then costs ~1/2048
         # of its multiply-adds
-        parts = _run_chunks(rows, _shared_ranges(n, nt, min_size=-(-2048 // _prod(O[1:]))))
-        gw = parts[0]
-        for p_ in parts[1:]:
-            gw += p_
+        gw = _summed(_run_chunks(rows, _shared_ranges(n, nt, min_size=-(-2048 // _prod(O[1:])))))
         # (C, K, Co) -> (Co, C, K)
         gw = gw.reshape(C, P, ldg)[:, :, :Co].transpose(2, 0, 1)
         return np.ascontiguousarray(gw).reshape(wshape).astype(x.dtype, copy=False)
@@ -936,10 +935,7 @@ def _ig_weight(x, g, geo, wshape):
             gemm_into(cols[:, :n], gb[:, a0:a1], part, 1.0 if a0 > c[0] else 0.0, trans_b=True)
         return part
 
-    parts = _run_chunks(rows, _ranges(R, nt))
-    gw = parts[0]
-    for p_ in parts[1:]:
-        gw += p_
+    gw = _summed(_run_chunks(rows, _ranges(R, nt)))
     # (K, C, Co) -> (Co, C, K)
     return gw.reshape(P, C, Co).transpose(2, 1, 0).reshape(wshape).astype(x.dtype)
 

@@ -2718,12 +2718,7 @@ def _op(fn, reflected: bool = False):
 
 # --- relu / softmax -------------------------------------------------------------------------
 def _relu_np(a):
-    """``np.maximum(a, 0)`` (Relu's forward) for a NumPy array: in one compiled pass for
-    float32/float64 (the same bits), else NumPy's."""
-    if a.dtype.kind == "f":
-        y = _act_native.relu(a)
-        if y is not None:
-            return y
+    """``np.maximum(a, 0)`` (Relu's forward) for a NumPy array."""
     return np.maximum(a, _scalar_for(a, 0))
 
 
