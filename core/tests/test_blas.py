@@ -349,3 +349,91 @@ def test_compiled_split_every_layout_part_count_and_busy_caller(monkeypatch, dty
         assert os.waitpid(pid, 0)[1] == 0
     finally:
         _parallel.set_num_threads(prev)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul_pair_side_by_side(library, monkeypatch, dtype):
+    """`matmul_pair`: a linear layer's two gradient products (g @ w, g.T @ x) side by side,
+    on 2 and 3 threads (3: one product split in two), over every operand layout, with a
+    product too small to pair (both through `matmul`), and while another Python thread holds
+    the workers (one after the other on the caller)."""
+    import threading
+
+    from tocha.core import _native, _parallel
+
+    calls = []
+    real = _blas._native_pair
+
+    def pair():
+        fn = real()
+        if fn is None:
+            return None
+
+        def spy(*args):
+            calls.append(args[3])
+            return fn(*args)
+
+        return spy
+
+    monkeypatch.setattr(_blas, "_native_pair", pair)
+    monkeypatch.setattr(_blas, "_MIN_PAIR", 1 << 12)
+    prev = _parallel.get_num_threads()
+
+    def check(m, i, o, lg="c", lw="c", lx="c"):
+        g, w, x = (
+            _operand((m, o), dtype, lg),
+            _operand((o, i), dtype, lw),
+            _operand((m, i), dtype, lx),
+        )
+        gx, gw = _blas.matmul_pair(g, w, g.T, x)
+        g64 = g.astype(np.float64)
+        for got, ref, k in ((gx, g64 @ w, o), (gw, g64.T @ x, m)):
+            assert got.dtype == dtype and got.flags.c_contiguous
+            np.testing.assert_allclose(got, ref, rtol=_tol(dtype), atol=_tol(dtype) * np.sqrt(k))
+
+    try:
+        for threads in (2, 3):
+            _parallel.set_num_threads(threads)
+            for lg, lw, lx in (("c", "c", "c"), ("f", "s", "c"), ("s", "f", "f")):
+                check(67, 45, 31, lg, lw, lx)
+            check(130, 7, 90)  # a narrow weight
+        check(3, 4, 5)  # 60 multiply-adds: not paired
+        run_compiled = library == "mkl" and _native._compiler() is not None
+        assert (sorted(set(calls)) == [2, 3]) if run_compiled else not calls
+        _parallel.set_num_threads(2)
+        errors = []
+
+        def many():
+            try:
+                for _ in range(20):
+                    check(120, 64, 90)
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        ts = [threading.Thread(target=many) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert not errors, errors
+    finally:
+        _parallel.set_num_threads(prev)
+
+
+def test_linear_backward_pairs_its_products(monkeypatch):
+    """nn.Linear's backward computes its input and weight gradients through `matmul_pair`
+    (the same values as one product after the other: torch's, in test_nn's linear tests)."""
+    seen = []
+    real = _blas.matmul_pair
+    monkeypatch.setattr(_blas, "matmul_pair", lambda *a: seen.append(1) or real(*a))
+    rng = np.random.default_rng(0)
+    lin = torch.nn.Linear(48, 40)
+    x = torch.tensor(rng.standard_normal((64, 48)).astype(np.float32), requires_grad=True)
+    g = rng.standard_normal((64, 40)).astype(np.float32)
+    lin(x).backward(torch.tensor(g))
+    assert seen
+    w = lin.weight.detach().numpy().astype(np.float64)
+    np.testing.assert_allclose(x.grad.numpy(), g @ w, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(lin.weight.grad.numpy(), g.T @ x.detach().numpy(), rtol=1e-5,
+                               atol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(lin.bias.grad.numpy(), g.sum(0), rtol=1e-5, atol=1e-5)

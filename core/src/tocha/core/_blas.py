@@ -31,7 +31,7 @@ import numpy as np
 
 from . import _parallel
 
-__all__ = ["library", "matmul", "gemm_into", "gemm_pointer"]
+__all__ = ["library", "matmul", "matmul_pair", "gemm_into", "gemm_pointer"]
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _MKL_THREADING_SEQUENTIAL = 1
@@ -62,6 +62,9 @@ _MIN_SPLIT_SKINNY = 1 << 19
 # each thread reads one contiguous block of the weight: GPT-2 decode's layer GEMVs read 15.6-15.8
 # GB/s against 13.8-15.4 in interleaved column halves
 _SPLIT_K, _SPLIT_K_MAX_ROWS = 2, 4
+# m*n*k of the smaller of two independent products from which `matmul_pair` runs them side by
+# side on the intra-op threads: below it posting one to a worker costs more than it saves
+_MIN_PAIR = 1 << 20
 _CHOICES = ("auto", "mkl", "openblas")
 
 _GEMM_OF = {"f": "s", "d": "d"}  # dtype.char -> the CBLAS routine's letter
@@ -292,6 +295,15 @@ def _split_native(split, fn, a, b, c, bias) -> bool:
     return True
 
 
+def _native_pair():
+    """``_native/gemm.c``'s two products side by side, or None."""
+    from . import _native
+
+    P, I, N = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int  # noqa: N806
+    one = (N, N, I, I, I, P, I, P, I, P, I)  # ta, tb, m, n, k, a, lda, b, ldb, c, ldc
+    return _native.function("gemm", "tocha_gemm_pair", P, N, N, N, *one, *one)
+
+
 def _split(fn, a, b, c, bias=None) -> bool:
     """``c = a @ b (+ bias)`` in one part per intra-op thread (rows of ``a``, or columns of
     ``b`` when ``a`` has the fewer), the parts' GEMMs side by side: through the compiled
@@ -374,6 +386,58 @@ def matmul(a, b, out=None, bias=None):
     if not done:  # an output BLAS can't write in place, or past LP64's sizes
         return _numpy_matmul(a, b, c, bias)
     return c
+
+
+def matmul_pair(a1, b1, a2, b2):
+    """``(a1 @ b1, a2 @ b2)`` for two independent 2-D products, computed side by side when
+    both are large enough: each on its own share of the intra-op threads (with two threads,
+    one each) in one compiled call, instead of each split over every thread in turn.
+
+    A linear layer's backward needs ``g @ w`` and ``g.T @ x``, which take the same number of
+    multiply-adds: one per thread, neither packs an operand twice and the threads are handed
+    work once (measured: MLP step, docs/performance.md). Anything else goes through `matmul`
+    twice (same results: each product is still one CBLAS call, or its row or column blocks).
+    """
+    st = _state.get("s") or _get()
+    fn = None
+    if (
+        st["library"] == "mkl"
+        and a1.__class__ is np.ndarray
+        and b1.__class__ is np.ndarray
+        and a2.__class__ is np.ndarray
+        and b2.__class__ is np.ndarray
+        and a1.ndim == b1.ndim == a2.ndim == b2.ndim == 2
+        and a1.dtype is b1.dtype
+        and a2.dtype is a1.dtype
+        and b2.dtype is a1.dtype
+        and a1.shape[1] == b1.shape[0]
+        and a2.shape[1] == b2.shape[0]
+        and min(a1.shape[0] * b1.shape[1] * a1.shape[1], a2.shape[0] * b2.shape[1] * a2.shape[1])
+        >= _MIN_PAIR
+        and _parallel.may_split()
+    ):
+        fn = st["fns"].get(_GEMM_OF.get(a1.dtype.char))
+    pair = None if fn is None else _native_pair()
+    if pair is None:
+        return matmul(a1, b1), matmul(a2, b2)
+    args = []
+    outs = []
+    for a, b in ((a1, b1), (a2, b2)):
+        if _layout(a) is None:
+            a = np.ascontiguousarray(a)
+        if _layout(b) is None:
+            b = np.ascontiguousarray(b)
+        c = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+        shape = _cblas_shape(fn, a, b, c)
+        if shape is None:  # past LP64's sizes
+            return matmul(a1, b1), matmul(a2, b2)
+        la, lb, m, n, k, ldc = shape
+        args += [la[0], lb[0], m, n, k, a.ctypes.data, la[1], b.ctypes.data, lb[1], c.ctypes.data,
+                 ldc]  # fmt: skip
+        outs.append(c)
+    pair(ctypes.cast(fn, ctypes.c_void_p).value, fn.lp64, a1.itemsize,
+         _parallel.get_num_threads(), *args)  # fmt: skip
+    return outs[0], outs[1]
 
 
 def gemm_into(a, b, c, beta: float = 0.0, trans_b: bool = False) -> None:

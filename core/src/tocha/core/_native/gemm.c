@@ -1,4 +1,4 @@
-/* A large GEMM split over worker threads that never touch Python.
+/* Large GEMMs split over worker threads that never touch Python.
  *
  * _blas splits a product into one part per intra-op thread. Through tocha's Python thread
  * pool each handoff needs the GIL twice (the worker's Python wrapper before and after its
@@ -11,8 +11,10 @@
  * while decoding) blocks of the inner dimension: each thread then streams one contiguous half
  * of the weight (measured: 17-19 GB/s against 15 for interleaved column halves). Each part
  * calls the same sequential CBLAS ?gemm the caller passes in (MKL or OpenBLAS, 32- or 64-bit
- * integers). One split runs at a time: a caller that finds the workers busy (another Python
- * thread splitting) computes its product alone. A forked child starts with no workers. */
+ * integers). Two independent products (a linear layer's two gradients) can also run side by
+ * side, each on its share of the threads (tocha_gemm_pair). One call runs at a time: a caller
+ * that finds the workers busy (another Python thread splitting) computes alone. A forked
+ * child starts with no workers. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -133,27 +135,16 @@ static void forget_workers(void) { /* in a forked child: the threads are gone */
 
 static void at_fork(void) { pthread_atfork(NULL, NULL, forget_workers); }
 
-/* c = op(a) @ op(b) + beta * c in `parts` row blocks (mode SPLIT_ROWS) or column blocks
- * (SPLIT_COLS) of c, or blocks of the inner dimension k (SPLIT_K: each part's product of its
- * slices of a and b into a scratch buffer, added into c at the end), row major; ta/tb are
- * CBLAS's 111 (no transpose) or 112 (transpose); elem is 4 or 8 bytes. With a bias (n values,
- * or NULL), c = op(a) @ op(b) + bias (each row), beta unused.
- * Returns the number of parts it ran in (1 when the workers were busy or could not start, or
- * SPLIT_K's scratch could not be allocated). */
 enum { SPLIT_ROWS = 0, SPLIT_COLS = 1, SPLIT_K = 2 };
 
-int tocha_gemm_split(const void *fn, int lp64, int elem, int parts, int mode, int ta, int tb,
-                     int64_t m, int64_t n, int64_t k, const void *a, int64_t lda, const void *b,
-                     int64_t ldb, const void *bias, double beta, void *c, int64_t ldc) {
-    gemm_job whole = {fn,  lp64, elem == 8, ta, tb, m, n, k, lda, ldb, ldc, (const char *)a,
-                      (const char *)b, (const char *)bias, (char *)c, beta};
+/* The caller's claim on the workers: the number of parts it may run side by side (1 when
+ * another thread holds them, or none could start; `busy` is then not held). */
+static int claim(int parts) {
     pthread_once(&once, at_fork);
     if (parts > MAX_WORKERS + 1)
         parts = MAX_WORKERS + 1;
-    if (parts < 2 || pthread_mutex_trylock(&busy) != 0) {
-        run(&whole);
+    if (parts < 2 || pthread_mutex_trylock(&busy) != 0)
         return 1;
-    }
     while (n_workers < parts - 1) {
         worker *w = &workers[n_workers];
         pthread_mutex_init(&w->mu, NULL);
@@ -166,52 +157,23 @@ int tocha_gemm_split(const void *fn, int lp64, int elem, int parts, int mode, in
     }
     if (parts > n_workers + 1)
         parts = n_workers + 1;
-    char *scratch = NULL; /* SPLIT_K: parts 1.. write their (m, n) products here */
-    if (mode == SPLIT_K && parts > 1) {
-        scratch = malloc((size_t)((parts - 1) * m * n * elem));
-        if (!scratch) {
-            pthread_mutex_unlock(&busy);
-            run(&whole);
-            return 1;
-        }
-    }
-    const int64_t total = mode == SPLIT_COLS ? n : mode == SPLIT_K ? k : m;
-    for (int p = parts - 1; p >= 0; p--) {
-        const int64_t lo = total * p / parts, hi = total * (p + 1) / parts;
-        gemm_job j = whole;
-        if (mode == SPLIT_COLS) { /* columns lo:hi of op(b) and of c */
-            j.n = hi - lo;
-            j.b += (tb == NO_TRANS ? lo : lo * ldb) * elem;
-            j.c += lo * elem;
-            if (j.bias)
-                j.bias += lo * elem;
-        } else if (mode == SPLIT_K) { /* columns lo:hi of op(a), rows lo:hi of op(b) */
-            j.k = hi - lo;
-            j.a += (ta == NO_TRANS ? lo : lo * lda) * elem;
-            j.b += (tb == NO_TRANS ? lo * ldb : lo) * elem;
-            if (p > 0) { /* into scratch, no bias, no beta: added to c below */
-                j.c = scratch + (p - 1) * m * n * elem;
-                j.ldc = n;
-                j.bias = NULL;
-                j.beta = 0.0;
-            }
-        } else { /* rows lo:hi of op(a) and of c */
-            j.m = hi - lo;
-            j.a += (ta == NO_TRANS ? lo * lda : lo) * elem;
-            j.c += lo * ldc * elem;
-        }
-        if (p == 0) {
-            run(&j);
-            break;
-        }
+    if (parts < 2)
+        pthread_mutex_unlock(&busy);
+    return parts;
+}
+
+/* jobs[1..n-1] posted to the workers, jobs[0] run here; returns when all are done. */
+static void run_parallel(const gemm_job *jobs, int n) {
+    for (int p = 1; p < n; p++) {
         worker *w = &workers[p - 1];
         pthread_mutex_lock(&w->mu);
-        w->job = j;
+        w->job = jobs[p];
         w->posted = 1;
         pthread_cond_signal(&w->cv);
         pthread_mutex_unlock(&w->mu);
     }
-    for (int p = 1; p < parts; p++) {
+    run(&jobs[0]);
+    for (int p = 1; p < n; p++) {
         worker *w = &workers[p - 1];
         /* the caller has nothing else to do: spin a while on the part's flag before sleeping
          * (a condition-variable wake-up took tens of microseconds here) */
@@ -223,6 +185,71 @@ int tocha_gemm_split(const void *fn, int lp64, int elem, int parts, int mode, in
             pthread_cond_wait(&w->cv, &w->mu);
         pthread_mutex_unlock(&w->mu);
     }
+}
+
+/* Part p of `parts` of the product `whole`: rows lo:hi of op(a) and of c (SPLIT_ROWS),
+ * columns lo:hi of op(b) and of c (SPLIT_COLS), or columns lo:hi of op(a) and rows lo:hi of
+ * op(b) (SPLIT_K; parts after the first write their product, without bias or beta, to
+ * `scratch` + (p - 1) (m, n) blocks, for the caller to add). */
+static gemm_job part_of(const gemm_job *whole, int mode, int p, int parts, char *scratch) {
+    const int64_t elem = whole->dbl ? 8 : 4;
+    const int64_t total = mode == SPLIT_COLS ? whole->n : mode == SPLIT_K ? whole->k : whole->m;
+    const int64_t lo = total * p / parts, hi = total * (p + 1) / parts;
+    gemm_job j = *whole;
+    if (mode == SPLIT_COLS) {
+        j.n = hi - lo;
+        j.b += (j.tb == NO_TRANS ? lo : lo * j.ldb) * elem;
+        j.c += lo * elem;
+        if (j.bias)
+            j.bias += lo * elem;
+    } else if (mode == SPLIT_K) {
+        j.k = hi - lo;
+        j.a += (j.ta == NO_TRANS ? lo : lo * j.lda) * elem;
+        j.b += (j.tb == NO_TRANS ? lo * j.ldb : lo) * elem;
+        if (p > 0) {
+            j.c = scratch + (p - 1) * whole->m * whole->n * elem;
+            j.ldc = whole->n;
+            j.bias = NULL;
+            j.beta = 0.0;
+        }
+    } else {
+        j.m = hi - lo;
+        j.a += (j.ta == NO_TRANS ? lo * j.lda : lo) * elem;
+        j.c += lo * j.ldc * elem;
+    }
+    return j;
+}
+
+/* c = op(a) @ op(b) + beta * c in `parts` row blocks (mode SPLIT_ROWS) or column blocks
+ * (SPLIT_COLS) of c, or blocks of the inner dimension k (SPLIT_K: each part's product of its
+ * slices of a and b into a scratch buffer, added into c at the end), row major; ta/tb are
+ * CBLAS's 111 (no transpose) or 112 (transpose); elem is 4 or 8 bytes. With a bias (n values,
+ * or NULL), c = op(a) @ op(b) + bias (each row), beta unused.
+ * Returns the number of parts it ran in (1 when the workers were busy or could not start, or
+ * SPLIT_K's scratch could not be allocated). */
+int tocha_gemm_split(const void *fn, int lp64, int elem, int parts, int mode, int ta, int tb,
+                     int64_t m, int64_t n, int64_t k, const void *a, int64_t lda, const void *b,
+                     int64_t ldb, const void *bias, double beta, void *c, int64_t ldc) {
+    gemm_job whole = {fn,  lp64, elem == 8, ta, tb, m, n, k, lda, ldb, ldc, (const char *)a,
+                      (const char *)b, (const char *)bias, (char *)c, beta};
+    parts = claim(parts);
+    if (parts < 2) {
+        run(&whole);
+        return 1;
+    }
+    char *scratch = NULL; /* SPLIT_K: parts 1.. write their (m, n) products here */
+    if (mode == SPLIT_K) {
+        scratch = malloc((size_t)((parts - 1) * m * n * elem));
+        if (!scratch) {
+            pthread_mutex_unlock(&busy);
+            run(&whole);
+            return 1;
+        }
+    }
+    gemm_job jobs[MAX_WORKERS + 1];
+    for (int p = 0; p < parts; p++)
+        jobs[p] = part_of(&whole, mode, p, parts, scratch);
+    run_parallel(jobs, parts);
     if (scratch) { /* c += the other parts' products, in part order */
         for (int p = 1; p < parts; p++)
             for (int64_t i = 0; i < m; i++) {
@@ -238,6 +265,39 @@ int tocha_gemm_split(const void *fn, int lp64, int elem, int parts, int mode, in
             }
         free(scratch);
     }
+    pthread_mutex_unlock(&busy);
+    return parts;
+}
+
+/* Two independent products side by side, c1 = op(a1) @ op(b1) and c2 = op(a2) @ op(b2)
+ * (no bias, beta 0): each on its own share of the `parts` threads (the first on the caller's),
+ * split by its output's longer side when its share has several. A linear layer's two
+ * gradients (g @ w and g^T @ x) take the same number of multiply-adds, and computing each on
+ * one thread packs no operand twice, where splitting each in turn packs a shared operand on
+ * both threads and hands off twice. Returns the number of threads used (1: one after the
+ * other, the workers being busy). */
+int tocha_gemm_pair(const void *fn, int lp64, int elem, int parts,
+                    int ta1, int tb1, int64_t m1, int64_t n1, int64_t k1, const void *a1,
+                    int64_t lda1, const void *b1, int64_t ldb1, void *c1, int64_t ldc1,
+                    int ta2, int tb2, int64_t m2, int64_t n2, int64_t k2, const void *a2,
+                    int64_t lda2, const void *b2, int64_t ldb2, void *c2, int64_t ldc2) {
+    const gemm_job one = {fn,  lp64, elem == 8, ta1, tb1, m1, n1, k1, lda1, ldb1, ldc1,
+                          (const char *)a1, (const char *)b1, NULL, (char *)c1, 0.0};
+    const gemm_job two = {fn,  lp64, elem == 8, ta2, tb2, m2, n2, k2, lda2, ldb2, ldc2,
+                          (const char *)a2, (const char *)b2, NULL, (char *)c2, 0.0};
+    parts = claim(parts);
+    if (parts < 2) {
+        run(&one);
+        run(&two);
+        return 1;
+    }
+    const int p1 = parts / 2, p2 = parts - p1;
+    gemm_job jobs[MAX_WORKERS + 1];
+    for (int p = 0; p < p1; p++)
+        jobs[p] = part_of(&one, one.n > one.m ? SPLIT_COLS : SPLIT_ROWS, p, p1, NULL);
+    for (int p = 0; p < p2; p++)
+        jobs[p1 + p] = part_of(&two, two.n > two.m ? SPLIT_COLS : SPLIT_ROWS, p, p2, NULL);
+    run_parallel(jobs, parts);
     pthread_mutex_unlock(&busy);
     return parts;
 }

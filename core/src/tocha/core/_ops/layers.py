@@ -96,10 +96,16 @@ class Linear(Node):
                 res.append(wrap(ga) if needs[2] else None)
             return tuple(res)
         g2 = ga.reshape(-1, ga.shape[-1])
-        if needs[0]:
-            res[0] = wrap(_mm(g2, wa).reshape(xa.shape))
-        if needs[1]:
-            res[1] = wrap(_mm(g2.T, xa.reshape(-1, xa.shape[-1])))
+        x2 = xa.reshape(-1, xa.shape[-1])
+        if needs[0] and needs[1] and not low_precision(g2.dtype):
+            # the two products side by side, one per thread (_blas.matmul_pair)
+            gx, gw = _blas.matmul_pair(g2, wa, g2.T, x2)
+            res[0], res[1] = wrap(gx.reshape(xa.shape)), wrap(gw)
+        else:
+            if needs[0]:
+                res[0] = wrap(_mm(g2, wa).reshape(xa.shape))
+            if needs[1]:
+                res[1] = wrap(_mm(g2.T, x2))
         if self.has_b:
             if needs[2]:
                 if low_precision(g2.dtype):

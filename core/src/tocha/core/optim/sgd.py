@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .._tensor import Tensor
-from . import _util
+from . import _native_update, _util
 from .optimizer import _check_hparams, _ElementwiseOptimizer
 
 __all__ = ["SGD"]
 
 
 def _sgd_kernel(xp, p, g, states, tmps, lr, momentum, dampening, wd, nesterov, maximize, init):
+    if xp is np and _native_update.sgd(
+        p, g, states[0], lr, momentum, dampening, wd, nesterov, maximize, init
+    ):
+        return  # one compiled pass, the same roundings as the calls below
     t0 = tmps[0]
     g = _util.effective_grad(xp, p, g, tmps, wd, maximize)
     if momentum != 0:

@@ -1,0 +1,93 @@
+/* Optimizer updates as one pass over a parameter's elements.
+ *
+ * SGD's NumPy kernel (optim/sgd.py) makes four to eight passes over a chunk of parameters,
+ * gradients and momentum buffers (scale the buffer, add the gradient, scale by the learning
+ * rate, add to the parameter, ...), each streaming the chunk through the cache again: an MLP's
+ * 670K-parameter step took 0.97 ms against 0.64 ms as one pass (torch: 0.49). The kernel here
+ * reads each element once and rounds every intermediate as those NumPy calls do (in the
+ * arrays' precision, the scalars rounded to it first; -ffp-contract=off fuses nothing), so
+ * both paths give the same bits. */
+#include <stdint.h>
+
+/* flags */
+enum { SGD_MOMENTUM = 1, SGD_INIT = 2, SGD_NESTEROV = 4, SGD_DAMPENING = 8, SGD_DECAY = 16,
+       SGD_MAXIMIZE = 32 };
+
+/* p -= lr * d for n elements, where (torch's SGD):
+ *   g' = (maximize ? -g : g) + weight_decay * p      (the decay term only with SGD_DECAY)
+ *   b  = g' on the first step (SGD_INIT), else momentum * b + (1 - dampening) * g'
+ *        (the (1 - dampening) factor only with SGD_DAMPENING); stored back into buf
+ *   d  = nesterov ? g' + momentum * b : b            (d = g' without SGD_MOMENTUM)
+ * `nlr` is -lr, `damp` is 1 - dampening. */
+#define SGD_BODY(NAME, T)                                                                       \
+    static inline __attribute__((always_inline)) void NAME(int64_t n, T *restrict p,           \
+                                                           const T *restrict g, T *restrict buf,\
+                                                           const int flags, T nlr, T momentum, \
+                                                           T damp, T wd) {                     \
+        for (int64_t i = 0; i < n; i++) {                                                       \
+            T gi = g[i];                                                                        \
+            if (flags & SGD_MAXIMIZE)                                                           \
+                gi = -gi;                                                                       \
+            if (flags & SGD_DECAY) {                                                            \
+                T t = p[i] * wd;                                                                \
+                gi = gi + t;                                                                    \
+            }                                                                                   \
+            T d = gi;                                                                           \
+            if (flags & SGD_MOMENTUM) {                                                         \
+                T b;                                                                            \
+                if (flags & SGD_INIT)                                                           \
+                    b = gi;                                                                     \
+                else if (flags & SGD_DAMPENING) {                                               \
+                    T t = gi * damp;                                                            \
+                    b = buf[i] * momentum;                                                      \
+                    b = b + t;                                                                  \
+                } else {                                                                        \
+                    b = buf[i] * momentum;                                                      \
+                    b = b + gi;                                                                 \
+                }                                                                               \
+                buf[i] = b;                                                                     \
+                if (flags & SGD_NESTEROV) {                                                     \
+                    T t = b * momentum;                                                         \
+                    d = gi + t;                                                                 \
+                } else                                                                          \
+                    d = b;                                                                      \
+            }                                                                                   \
+            T t = d * nlr;                                                                      \
+            p[i] = p[i] + t;                                                                    \
+        }                                                                                       \
+    }
+
+/* The common settings get loops of their own (the flags constant there, so each compiles to
+ * straight vector code); any other combination runs the general loop. */
+#define SGD_KERNEL(NAME, BODY, T)                                                               \
+    void NAME(int64_t n, T *restrict p, const T *restrict g, T *restrict buf, int flags, T nlr, \
+              T momentum, T damp, T wd) {                                                       \
+        switch (flags) {                                                                        \
+        case 0:                                                                                 \
+            BODY(n, p, g, buf, 0, nlr, momentum, damp, wd);                                     \
+            break;                                                                              \
+        case SGD_DECAY:                                                                         \
+            BODY(n, p, g, buf, SGD_DECAY, nlr, momentum, damp, wd);                             \
+            break;                                                                              \
+        case SGD_MOMENTUM:                                                                      \
+            BODY(n, p, g, buf, SGD_MOMENTUM, nlr, momentum, damp, wd);                          \
+            break;                                                                              \
+        case SGD_MOMENTUM | SGD_DECAY:                                                          \
+            BODY(n, p, g, buf, SGD_MOMENTUM | SGD_DECAY, nlr, momentum, damp, wd);              \
+            break;                                                                              \
+        case SGD_MOMENTUM | SGD_NESTEROV:                                                       \
+            BODY(n, p, g, buf, SGD_MOMENTUM | SGD_NESTEROV, nlr, momentum, damp, wd);           \
+            break;                                                                              \
+        case SGD_MOMENTUM | SGD_NESTEROV | SGD_DECAY:                                           \
+            BODY(n, p, g, buf, SGD_MOMENTUM | SGD_NESTEROV | SGD_DECAY, nlr, momentum, damp,   \
+                 wd);                                                                           \
+            break;                                                                              \
+        default:                                                                                \
+            BODY(n, p, g, buf, flags, nlr, momentum, damp, wd);                                 \
+        }                                                                                       \
+    }
+
+SGD_BODY(sgd_f32, float)
+SGD_BODY(sgd_f64, double)
+SGD_KERNEL(tocha_sgd_f32, sgd_f32, float)
+SGD_KERNEL(tocha_sgd_f64, sgd_f64, double)
