@@ -142,3 +142,67 @@ def test_one_blas_thread_regions_nest_and_restore():
         np.testing.assert_array_equal(inside, a @ a)
     finally:
         torch.set_num_threads(before)
+
+
+def test_side_by_side_runs_each_part_on_one_thread(two_threads):
+    """Both parts run at once, on different threads, each seeing one thread to spread over
+    (so neither hands work to the pool the other occupies); an error in either reaches the
+    caller, after both finished."""
+    import threading
+
+    seen = []
+    both = threading.Barrier(2, timeout=10)  # passes only when the two run concurrently
+
+    def part(tag):
+        both.wait()
+        seen.append((tag, threading.get_ident(), _parallel.threads_here(), _parallel.may_split()))
+        big = np.arange(N, dtype=np.float32)
+        return tag, float(np.sum(np.sqrt(big)))  # elementwise work that would go parallel
+
+    one, two = _parallel.side_by_side(lambda: part("a"), lambda: part("b"))
+    assert one[0] == "a" and two[0] == "b" and one[1] == two[1]
+    assert {s[0] for s in seen} == {"a", "b"} and seen[0][1] != seen[1][1]
+    assert all(s[2] == 1 and s[3] is False for s in seen)
+    assert _parallel.threads_here() == 2 and _parallel.may_split()  # restored
+
+    def boom():
+        raise ValueError("from the second part")
+
+    with pytest.raises(ValueError, match="second part"):
+        _parallel.side_by_side(lambda: 1, boom)
+    with pytest.raises(KeyError):
+        _parallel.side_by_side(lambda: {}["missing"], lambda: 2)
+    assert _parallel.threads_here() == 2
+
+
+def test_conv_gradients_side_by_side_match_the_split_ones(two_threads, monkeypatch):
+    """With two threads a convolution's input and weight gradients run side by side
+    (`conv._pair_grads`); they equal the gradients computed one after the other."""
+    from tocha.core._ops import conv
+
+    rng = np.random.default_rng(0)
+    calls = []
+    pair_grads = conv._pair_grads
+    real = _parallel.side_by_side
+    monkeypatch.setattr(_parallel, "side_by_side", lambda a, b: calls.append(1) or real(a, b))
+
+    def grads(pair):
+        monkeypatch.setattr(conv, "_pair_grads", lambda x: pair)
+        torch.manual_seed(0)
+        c = torch.nn.Conv2d(6, 16, 5, padding=1)
+        x = torch.tensor(rng_x, requires_grad=True)
+        c(x).backward(torch.tensor(rng_g))
+        return x.grad.numpy(), c.weight.grad.numpy(), c.bias.grad.numpy()
+
+    rng_x = rng.standard_normal((16, 6, 14, 14)).astype(np.float32)
+    rng_g = rng.standard_normal((16, 16, 12, 12)).astype(np.float32)
+    paired = grads(True)
+    assert calls
+    calls.clear()
+    split = grads(False)
+    assert not calls
+    for a, b in zip(paired, split):  # float32 sums of ~2300 terms, in another order
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6 * np.abs(b).max())
+    assert pair_grads(rng_x)
+    torch.set_num_threads(1)
+    assert not pair_grads(rng_x)

@@ -65,7 +65,9 @@ def _get_pool() -> ThreadPoolExecutor:
         with _lock:
             if _pool is None:
                 _pool = ThreadPoolExecutor(
-                    max_workers=_num_threads - 1, thread_name_prefix="tocha-intra-op"
+                    max_workers=_num_threads - 1,
+                    thread_name_prefix="tocha-intra-op",
+                    initializer=_mark_serial,
                 )
             pool = _pool
     return pool
@@ -82,19 +84,44 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
+_local = threading.local()  # .serial: this thread's work is already one of several parts
+
+
+def _mark_serial() -> None:
+    _local.serial = True
+
+
+def threads_here() -> int:
+    """The threads the calling code may spread its work over: ``get_num_threads()``, or 1 on
+    one of the pool's own threads (it would wait on itself) and inside `side_by_side`."""
+    return 1 if getattr(_local, "serial", False) else _num_threads
+
+
 def may_split() -> bool:
-    """Whether the calling code may split work over the pool: not from one of the pool's own
-    threads (it would wait on itself) nor inside a one-BLAS-thread region (the caller has
-    already split its work over the threads)."""
-    return (
-        _num_threads > 1
-        and not _BLAS_STATE[0]
-        and not threading.current_thread().name.startswith("tocha-intra-op")
-    )
+    """Whether the calling code may split work over the pool: `threads_here` is more than
+    one and it is not inside a one-BLAS-thread region (the caller has already split its work
+    over the threads)."""
+    return _num_threads > 1 and not _BLAS_STATE[0] and not getattr(_local, "serial", False)
+
+
+def side_by_side(first, second):
+    """``(first(), second())``, ``second`` on a pool thread while the caller runs ``first``,
+    each on that one thread (`threads_here` is 1 in both): two independent pieces of work
+    that each spread poorly over the threads (a small convolution's two gradients) finish
+    sooner side by side than each split in turn."""
+    fut = _get_pool().submit(contextvars.copy_context().run, second)
+    prev = getattr(_local, "serial", False)
+    _local.serial = True
+    try:
+        one = first()
+    finally:
+        _local.serial = prev
+        two = fut.result()  # waited for even when ``first`` raised (its error then wins)
+    return one, two
 
 
 def _parallel(n: int) -> bool:
-    return n >= MIN_ELEMENTS and _num_threads > 1
+    return n >= MIN_ELEMENTS and _num_threads > 1 and not getattr(_local, "serial", False)
 
 
 def _run(kernel, out_flat, in_flats, extra) -> None:
