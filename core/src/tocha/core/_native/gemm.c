@@ -80,12 +80,16 @@ static void run(const gemm_job *j) {
                            j->ldc);
 }
 
+/* A worker's part: IDLE, then POSTED by the caller, then TAKEN by the worker (which sets IDLE
+ * when done), or taken back by the caller (POSTED -> IDLE) when the worker had not started it */
+enum { IDLE = 0, POSTED = 1, TAKEN = 2 };
+
 typedef struct {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     gemm_job job;
-    int posted; /* 1 from posting until the part is done */
+    int state;
 } worker;
 
 static worker workers[MAX_WORKERS];
@@ -104,9 +108,9 @@ static void *worker_main(void *arg) {
     for (;;) {
         /* the next part often follows within a millisecond (a decoding step's GEMVs): wait
          * for it spinning, yielding the core to any other runnable thread, before sleeping
-         * on the condition variable, whose wake-up took ~60 us on a virtual machine */
+         * on the condition variable (a sleeping virtual CPU took 60-300 us to wake) */
         const int64_t deadline = now_ns() + WORKER_SPIN_NS;
-        for (int i = 1; !__atomic_load_n(&w->posted, __ATOMIC_ACQUIRE); i++) {
+        for (int i = 1; __atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != POSTED; i++) {
             cpu_relax();
             if (i % 256 == 0) {
                 if (now_ns() > deadline)
@@ -114,14 +118,20 @@ static void *worker_main(void *arg) {
                 sched_yield();
             }
         }
-        pthread_mutex_lock(&w->mu);
-        while (!w->posted)
-            pthread_cond_wait(&w->cv, &w->mu);
+        if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != POSTED) {
+            pthread_mutex_lock(&w->mu);
+            while (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != POSTED)
+                pthread_cond_wait(&w->cv, &w->mu);
+            pthread_mutex_unlock(&w->mu);
+        }
+        int posted = POSTED; /* the caller may have taken the part back meanwhile */
+        if (!__atomic_compare_exchange_n(&w->state, &posted, TAKEN, 0, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE))
+            continue;
         gemm_job job = w->job;
-        pthread_mutex_unlock(&w->mu);
         run(&job);
         pthread_mutex_lock(&w->mu);
-        __atomic_store_n(&w->posted, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&w->state, IDLE, __ATOMIC_RELEASE);
         pthread_cond_broadcast(&w->cv);
         pthread_mutex_unlock(&w->mu);
     }
@@ -149,7 +159,7 @@ static int claim(int parts) {
         worker *w = &workers[n_workers];
         pthread_mutex_init(&w->mu, NULL);
         pthread_cond_init(&w->cv, NULL);
-        w->posted = 0;
+        w->state = IDLE;
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
             break;
         pthread_detach(w->thread);
@@ -162,26 +172,36 @@ static int claim(int parts) {
     return parts;
 }
 
-/* jobs[1..n-1] posted to the workers, jobs[0] run here; returns when all are done. */
+/* jobs[1..n-1] posted to the workers, jobs[0] run here; returns when all are done. A part
+ * whose worker has not started it when the caller gets to it is run by the caller: waking a
+ * worker that went to sleep can take longer than the part itself (LeNet-5's small linear
+ * layers: ~300 us for ~60 us of work), and the woken worker then finds the next part
+ * spinning. */
 static void run_parallel(const gemm_job *jobs, int n) {
     for (int p = 1; p < n; p++) {
         worker *w = &workers[p - 1];
         pthread_mutex_lock(&w->mu);
         w->job = jobs[p];
-        w->posted = 1;
+        __atomic_store_n(&w->state, POSTED, __ATOMIC_RELEASE);
         pthread_cond_signal(&w->cv);
         pthread_mutex_unlock(&w->mu);
     }
     run(&jobs[0]);
     for (int p = 1; p < n; p++) {
         worker *w = &workers[p - 1];
-        /* the caller has nothing else to do: spin a while on the part's flag before sleeping
-         * (a condition-variable wake-up took tens of microseconds here) */
-        for (long spin = 0; spin < CALLER_SPINS && __atomic_load_n(&w->posted, __ATOMIC_ACQUIRE);
-             spin++)
+        int posted = POSTED;
+        if (__atomic_compare_exchange_n(&w->state, &posted, IDLE, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+            run(&jobs[p]);
+            continue;
+        }
+        /* the worker is on it: spin a while before sleeping (a condition-variable wake-up
+         * took tens of microseconds here) */
+        for (long spin = 0;
+             spin < CALLER_SPINS && __atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != IDLE; spin++)
             cpu_relax();
         pthread_mutex_lock(&w->mu);
-        while (w->posted)
+        while (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != IDLE)
             pthread_cond_wait(&w->cv, &w->mu);
         pthread_mutex_unlock(&w->mu);
     }
