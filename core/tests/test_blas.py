@@ -437,3 +437,35 @@ def test_linear_backward_pairs_its_products(monkeypatch):
     np.testing.assert_allclose(lin.weight.grad.numpy(), g.T @ x.detach().numpy(), rtol=1e-5,
                                atol=1e-5)  # fmt: skip
     np.testing.assert_allclose(lin.bias.grad.numpy(), g.sum(0), rtol=1e-5, atol=1e-5)
+
+
+def test_compiled_split_after_the_workers_slept(monkeypatch):
+    """A worker that went to sleep wakes slowly; the caller then runs the worker's part
+    itself (`_native/gemm.c`'s run_parallel). Products posted to sleeping workers, and
+    straight after, come out right whoever ran which part."""
+    import time
+
+    from tocha.core import _native, _parallel
+
+    if _native._compiler() is None:
+        pytest.skip("no C compiler on this machine")
+    monkeypatch.setenv("TOCHA_NATIVE", "1")
+    split = _blas._native_split()
+    fn = _blas._fn(np.dtype(np.float32))
+    if fn is None or split is None:
+        pytest.skip("no CBLAS in this process")
+    prev = _parallel.get_num_threads()
+    _parallel.set_num_threads(2)
+    rng = np.random.default_rng(1)
+    try:
+        for i in range(40):
+            if i % 2 == 0:
+                time.sleep(0.003)  # past the workers' 1 ms of spinning: they sleep
+            m, k, n = 8 + i, 16, 24 + 3 * i
+            a = rng.standard_normal((m, k)).astype(np.float32)
+            b = rng.standard_normal((k, n)).astype(np.float32)
+            c = np.full((m, n), np.nan, dtype=np.float32)
+            assert _blas._split_native(split, fn, a, b, c, None)
+            np.testing.assert_allclose(c, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4)
+    finally:
+        _parallel.set_num_threads(prev)
