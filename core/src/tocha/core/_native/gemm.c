@@ -15,6 +15,13 @@
  * side, each on its share of the threads (tocha_gemm_pair). One call runs at a time: a caller
  * that finds the workers busy (another Python thread splitting) computes alone. A forked
  * child starts with no workers. */
+/* attention's exp: its polynomial as fused multiply-adds (2.2x faster than separate ones);
+ * the products themselves are the BLAS's */
+#if defined(__clang__)
+#pragma clang fp contract(fast)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=fast")
+#endif
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -22,7 +29,9 @@
 #include <string.h>
 #include <time.h>
 
-enum { ROW_MAJOR = 101, NO_TRANS = 111 };
+#include "vmath.h"
+
+enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
 #define CALLER_SPINS 200000L     /* pause instructions: ~1-2 ms at most */
 #define WORKER_SPIN_NS 1000000L  /* a worker's wait for the next part before it sleeps */
 
@@ -51,9 +60,26 @@ typedef struct {
     const char *a, *b, *bias;
     char *c;
     double beta;
+    void (*task)(void *); /* instead of a product: task(arg) (attention's heads) */
+    void *arg;
 } gemm_job;
 
+/* c = alpha op(a) @ op(b) + beta c through a CBLAS sgemm of either integer width */
+static void sgemm(const void *fn, int lp64, int ta, int tb, int64_t m, int64_t n, int64_t k,
+                  float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                  float beta, float *c, int64_t ldc) {
+    if (lp64)
+        ((sgemm32_t)fn)(ROW_MAJOR, ta, tb, (int32_t)m, (int32_t)n, (int32_t)k, alpha, a,
+                        (int32_t)lda, b, (int32_t)ldb, beta, c, (int32_t)ldc);
+    else
+        ((sgemm64_t)fn)(ROW_MAJOR, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 static void run(const gemm_job *j) {
+    if (j->task) {
+        j->task(j->arg);
+        return;
+    }
     if (j->m == 0 || j->n == 0)
         return;
     double beta = j->beta;
@@ -70,14 +96,9 @@ static void run(const gemm_job *j) {
     else if (j->dbl)
         ((dgemm64_t)j->fn)(ROW_MAJOR, j->ta, j->tb, j->m, j->n, j->k, 1.0, (const double *)j->a,
                            j->lda, (const double *)j->b, j->ldb, beta, (double *)j->c, j->ldc);
-    else if (j->lp64)
-        ((sgemm32_t)j->fn)(ROW_MAJOR, j->ta, j->tb, (int32_t)j->m, (int32_t)j->n, (int32_t)j->k,
-                           1.0f, (const float *)j->a, (int32_t)j->lda, (const float *)j->b,
-                           (int32_t)j->ldb, (float)beta, (float *)j->c, (int32_t)j->ldc);
     else
-        ((sgemm64_t)j->fn)(ROW_MAJOR, j->ta, j->tb, j->m, j->n, j->k, 1.0f, (const float *)j->a,
-                           j->lda, (const float *)j->b, j->ldb, (float)beta, (float *)j->c,
-                           j->ldc);
+        sgemm(j->fn, j->lp64, j->ta, j->tb, j->m, j->n, j->k, 1.0f, (const float *)j->a, j->lda,
+              (const float *)j->b, j->ldb, (float)beta, (float *)j->c, j->ldc);
 }
 
 /* A worker's part: IDLE, then POSTED by the caller, then TAKEN by the worker (which sets IDLE
@@ -251,7 +272,7 @@ int tocha_gemm_split(const void *fn, int lp64, int elem, int parts, int mode, in
                      int64_t m, int64_t n, int64_t k, const void *a, int64_t lda, const void *b,
                      int64_t ldb, const void *bias, double beta, void *c, int64_t ldc) {
     gemm_job whole = {fn,  lp64, elem == 8, ta, tb, m, n, k, lda, ldb, ldc, (const char *)a,
-                      (const char *)b, (const char *)bias, (char *)c, beta};
+                      (const char *)b, (const char *)bias, (char *)c, beta, NULL, NULL};
     parts = claim(parts);
     if (parts < 2) {
         run(&whole);
@@ -302,9 +323,9 @@ int tocha_gemm_pair(const void *fn, int lp64, int elem, int parts,
                     int ta2, int tb2, int64_t m2, int64_t n2, int64_t k2, const void *a2,
                     int64_t lda2, const void *b2, int64_t ldb2, void *c2, int64_t ldc2) {
     const gemm_job one = {fn,  lp64, elem == 8, ta1, tb1, m1, n1, k1, lda1, ldb1, ldc1,
-                          (const char *)a1, (const char *)b1, NULL, (char *)c1, 0.0};
+                          (const char *)a1, (const char *)b1, NULL, (char *)c1, 0.0, NULL, NULL};
     const gemm_job two = {fn,  lp64, elem == 8, ta2, tb2, m2, n2, k2, lda2, ldb2, ldc2,
-                          (const char *)a2, (const char *)b2, NULL, (char *)c2, 0.0};
+                          (const char *)a2, (const char *)b2, NULL, (char *)c2, 0.0, NULL, NULL};
     parts = claim(parts);
     if (parts < 2) {
         run(&one);
@@ -320,4 +341,119 @@ int tocha_gemm_pair(const void *fn, int lp64, int elem, int parts,
     run_parallel(jobs, parts);
     pthread_mutex_unlock(&busy);
     return parts;
+}
+
+/* Scaled dot-product attention without masks, dropout or kept probabilities, float32: for
+ * each of `heads` (query, key, value) matrices, out = softmax(scale q k^T) v, the softmax
+ * max-shifted per row (with `causal`, row i over keys 0..i only: torch's top-left causal
+ * mask). Heads go to the threads one at a time from a shared counter; each computes its
+ * scores into an (L, S) scratch that stays in cache from the first product through the
+ * softmax to the second, where NumPy's chunks make ~8 calls per chunk, each taking the GIL
+ * (measured: 2 threads ran them 1.56x faster than one). Matrices are given by byte offsets
+ * from q, k, v and out, one per head, and their row strides (elements); rows contiguous. */
+typedef struct {
+    const void *fn;
+    int lp64, causal;
+    int64_t heads, L, S, E, Ev, ldq, ldk, ldv, ldo;
+    float scale;
+    const char *q, *k, *v;
+    char *out;
+    const int64_t *oq, *ok, *ov, *oo;
+    int64_t next; /* the next head to take */
+    int failed;   /* a scratch allocation failed: the caller computes it another way */
+} attention_job;
+
+/* 16 floats (one AVX-512 register, two AVX ones), loaded from any float address */
+typedef float row_vec __attribute__((vector_size(64), aligned(4)));
+typedef int32_t row_mask __attribute__((vector_size(64)));
+#define ROW_LANES 16
+
+static void attention_rows(float *restrict s, int64_t L, int64_t S, int causal,
+                           float *restrict inv) {
+    for (int64_t i = 0; i < L; i++) {
+        float *restrict row = s + i * S;
+        const int64_t n = causal && i + 1 < S ? i + 1 : S;
+        row_vec vm = (row_vec){0} + row[0], vs = {0};
+        int64_t j = 0;
+        for (; j + ROW_LANES <= n; j += ROW_LANES) {
+            const row_vec x = *(const row_vec *)(row + j);
+            const row_mask gt = x > vm; /* a NaN score stays out of the max: its exp is NaN */
+            vm = (row_vec)((gt & (row_mask)x) | (~gt & (row_mask)vm));
+        }
+        float mx = row[0], lanes[ROW_LANES];
+        memcpy(lanes, &vm, sizeof lanes);
+        for (int l = 0; l < ROW_LANES; l++)
+            mx = lanes[l] > mx ? lanes[l] : mx;
+        for (int64_t t = j; t < n; t++)
+            mx = row[t] > mx ? row[t] : mx;
+        for (j = 0; j < n; j++)
+            row[j] = exp_f32(row[j] - mx);
+        for (j = 0; j + ROW_LANES <= n; j += ROW_LANES)
+            vs += *(const row_vec *)(row + j);
+        float sum = 0.0f;
+        for (; j < n; j++)
+            sum += row[j];
+        memcpy(lanes, &vs, sizeof lanes);
+        for (int w = ROW_LANES / 2; w >= 1; w /= 2) /* by halving: no long chain of adds */
+            for (int l = 0; l < w; l++)
+                lanes[l] += lanes[l + w];
+        for (j = n; j < S; j++)
+            row[j] = 0.0f;
+        inv[i] = 1.0f / (sum + lanes[0]);
+    }
+}
+
+static void attention_heads(void *arg) {
+    attention_job *t = arg;
+    float *s = malloc((size_t)(t->L * t->S + t->L) * sizeof(float));
+    if (!s) {
+        __atomic_store_n(&t->failed, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    float *inv = s + t->L * t->S;
+    for (;;) {
+        const int64_t h = __atomic_fetch_add(&t->next, 1, __ATOMIC_RELAXED);
+        if (h >= t->heads)
+            break;
+        const float *q = (const float *)(t->q + t->oq[h]);
+        const float *k = (const float *)(t->k + t->ok[h]);
+        const float *v = (const float *)(t->v + t->ov[h]);
+        float *o = (float *)(t->out + t->oo[h]);
+        sgemm(t->fn, t->lp64, NO_TRANS, TRANS, t->L, t->S, t->E, t->scale, q, t->ldq, k, t->ldk,
+              0.0f, s, t->S);
+        attention_rows(s, t->L, t->S, t->causal, inv);
+        sgemm(t->fn, t->lp64, NO_TRANS, NO_TRANS, t->L, t->Ev, t->S, 1.0f, s, t->S, v, t->ldv,
+              0.0f, o, t->ldo);
+        for (int64_t i = 0; i < t->L; i++)
+            for (int64_t j = 0; j < t->Ev; j++)
+                o[i * t->ldo + j] *= inv[i];
+    }
+    free(s);
+}
+
+/* Returns 0, or -1 when a thread could not allocate its scratch (out then incomplete). */
+int tocha_attention_f32(const void *fn, int lp64, int parts, int64_t heads, int64_t L,
+                        int64_t S, int64_t E, int64_t Ev, float scale, int causal,
+                        const void *q, const int64_t *oq, int64_t ldq, const void *k,
+                        const int64_t *ok, int64_t ldk, const void *v, const int64_t *ov,
+                        int64_t ldv, void *out, const int64_t *oo, int64_t ldo) {
+    attention_job t = {fn,  lp64, causal, heads, L,  S,  E,  Ev, ldq, ldk, ldv, ldo, scale,
+                       (const char *)q, (const char *)k, (const char *)v, (char *)out,
+                       oq,  ok,   ov,     oo,    0,  0};
+    if (parts > heads)
+        parts = (int)heads;
+    parts = claim(parts);
+    gemm_job jobs[MAX_WORKERS + 1];
+    memset(jobs, 0, sizeof jobs);
+    for (int p = 0; p < parts; p++) {
+        jobs[p].task = attention_heads;
+        jobs[p].arg = &t;
+    }
+    if (parts < 2)
+        attention_heads(&t);
+    else {
+        run_parallel(jobs, parts);
+        pthread_mutex_unlock(&busy);
+    }
+    return t.failed ? -1 : 0;
 }

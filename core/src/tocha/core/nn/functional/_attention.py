@@ -28,6 +28,7 @@ from ..._ops._util import xp_of
 from ..._tensor import Tensor, wrap
 from ...autograd.function import Node
 from ...autograd.grad_mode import MODE
+from . import _attention_native
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
@@ -247,6 +248,17 @@ class Attention(Node):
         ks = wdt.type(keep_scale)
         # the unshifted exp needs a host-side check of the scores: NumPy only (no GPU sync)
         bounded = xp is np and n_q > 0 and n_k > 0
+        if (
+            b is None
+            and keep is None
+            and p is None
+            and wdt == np.float32
+            and _attention_native.attention(q, k, v, out, float(sc), causal)
+        ):  # each head's products and softmax in one compiled call over the threads
+            self.p = None
+            if low:
+                out = out.astype(dt)
+            return out
 
         def chunk(lo, hi):
             if p is None:
