@@ -469,3 +469,38 @@ def test_compiled_split_after_the_workers_slept(monkeypatch):
             np.testing.assert_allclose(c, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4)
     finally:
         _parallel.set_num_threads(prev)
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_narrow_products_through_the_compiled_kernel(library, threads, monkeypatch, split):
+    """Products with fewer than 16 output columns and a linear layer's weight layout (b a
+    transposed row-major (n, k) array) run in gemm.c's narrow kernel: every column count up
+    to 15, bias or not, strided rows, a given output, on one thread or split by row blocks."""
+    from tocha.core import _native
+
+    if library != "mkl" or _native._compiler() is None:
+        pytest.skip("the narrow kernel is routed with MKL as the BLAS and a C compiler")
+    monkeypatch.setattr(_blas, "_NARROW_SPLIT", 1 if split else 1 << 62)
+    monkeypatch.setattr(_blas, "_MIN_MKL", 1)
+    ran = []
+    real = _blas._narrow
+    monkeypatch.setattr(_blas, "_narrow", lambda *a: ran.append(1) or real(*a))
+    rng = np.random.default_rng(5)
+    for n in range(1, 16):
+        m, k = 70 + n, 3 + 13 * n
+        wide = rng.standard_normal((m, k + 6)).astype(np.float32)
+        a = wide[:, 2 : 2 + k]  # rows with a stride longer than k
+        w = rng.standard_normal((n, k)).astype(np.float32)
+        bias = rng.standard_normal(n).astype(np.float32) if n % 2 else None
+        ref = a.astype(np.float64) @ w.T.astype(np.float64) + (0 if bias is None else bias)
+        out = np.full((m, n), np.nan, dtype=np.float32) if n % 3 == 0 else None
+        c = _blas.matmul(a, w.T, out=out, bias=bias)
+        assert c.shape == (m, n) and (out is None or c is out)
+        np.testing.assert_allclose(c, ref, rtol=1e-5, atol=1e-5 * np.sqrt(k))
+    assert len(ran) == 15
+    # another layout (b not a transposed weight) or dtype goes to the BLAS as before
+    np.testing.assert_allclose(
+        _blas.matmul(a, np.ascontiguousarray(w.T)), a @ w.T, rtol=1e-5, atol=1e-4
+    )
+    d = a.astype(np.float64)
+    np.testing.assert_allclose(_blas.matmul(d, w.T.astype(np.float64)), d @ w.T, rtol=1e-12)
