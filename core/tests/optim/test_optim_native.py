@@ -33,6 +33,24 @@ def _run(monkeypatch, native, shapes, dtype, steps=3, **opts):
     ]
 
 
+def _spy(monkeypatch):
+    """Records whether each compiled update ran: per parameter (`_native_update.sgd`, the
+    first step's) or all parameters at once (`sgd_all`, through `_sgd_kernel.every`)."""
+    from tocha.core.optim import sgd as sgd_module
+
+    calls = []
+    for owner, name in ((_native_update, "sgd"), (sgd_module._sgd_kernel, "every")):
+        real = getattr(owner, name)
+
+        def spy(*a, _real=real):
+            done = _real(*a)
+            calls.append(done)
+            return done
+
+        monkeypatch.setattr(owner, name, spy)
+    return calls
+
+
 OPTIONS = [
     dict(lr=lr, momentum=m, dampening=d, nesterov=n, weight_decay=wd, maximize=mx)
     for lr, m, d, n, wd, mx in itertools.product(
@@ -45,18 +63,10 @@ OPTIONS = [
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("opts", OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
 def test_compiled_sgd_matches_numpy_bit_for_bit(monkeypatch, dtype, opts):
-    calls = []
-    real = _native_update.sgd
-
-    def spy(*a):
-        done = real(*a)
-        calls.append(done)
-        return done
-
-    monkeypatch.setattr(_native_update, "sgd", spy)
+    calls = _spy(monkeypatch)
     shapes = [(7, 5), (3,), (1,)]
     p1, b1 = _run(monkeypatch, "1", shapes, dtype, **opts)
-    assert calls and all(calls)
+    assert calls and all(c is True for c in calls)
     calls.clear()
     p0, b0 = _run(monkeypatch, "0", shapes, dtype, **opts)
     assert not any(calls)
@@ -67,10 +77,12 @@ def test_compiled_sgd_matches_numpy_bit_for_bit(monkeypatch, dtype, opts):
 
 
 def test_compiled_sgd_on_the_threaded_path(monkeypatch, threads):
-    # over optim._util.PARALLEL_MIN elements: chunks of the large parameter on both threads
+    # over _native_update._MIN_THREADS elements: pieces of every parameter on both threads
+    calls = _spy(monkeypatch)
     shapes = [(600, 800), (800,), (10, 800)]
     opts = dict(lr=0.01, momentum=0.9, weight_decay=5e-4)
     p1, b1 = _run(monkeypatch, "1", shapes, np.float32, **opts)
+    assert calls.count(True) == 3  # the first step per parameter, the next two all at once
     p0, b0 = _run(monkeypatch, "0", shapes, np.float32, **opts)
     for a, b in zip(p1 + b1, p0 + b0):
         np.testing.assert_array_equal(a, b)
@@ -89,3 +101,26 @@ def test_strided_gradients_fall_back(monkeypatch):
     g = np.ones((3, 4), np.float32).T
     assert not _native_update.sgd(p, g, None, 0.1, 0, 0, 0, False, False, False)
     np.testing.assert_array_equal(p, 1)
+
+
+def test_groups_with_different_options_update_each_their_way(monkeypatch):
+    """Parameter groups with different options are not one compiled call (`sgd_all` declines
+    them); each parameter's update is still the compiled one, bit for bit NumPy's."""
+
+    def run(native):
+        monkeypatch.setenv("TOCHA_NATIVE", native)
+        rng = np.random.default_rng(1)
+        a, b = (torch.tensor(rng.standard_normal((50, 40)).astype(np.float32), requires_grad=True)
+                for _ in range(2))  # fmt: skip
+        opt = torch.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1, momentum=0.9)
+        for _ in range(3):
+            a.grad = torch.tensor(rng.standard_normal((50, 40)).astype(np.float32))
+            b.grad = torch.tensor(rng.standard_normal((50, 40)).astype(np.float32))
+            opt.step()
+        return a.detach().numpy().copy(), b.detach().numpy().copy()
+
+    calls = _spy(monkeypatch)
+    one = run("1")
+    assert False in calls and True in calls  # sgd_all declined, sgd ran per parameter
+    for x, y in zip(one, run("0")):
+        np.testing.assert_array_equal(x, y)

@@ -597,3 +597,46 @@ int tocha_gemm_narrow_f32(int parts, int64_t m, int64_t n, int64_t k, const floa
     free(wt);
     return 0;
 }
+
+/* Any range kernel over the workers: fn(arg, lo, hi) for pieces [lo, hi) of [0, n), `piece`
+ * long, taken from a shared counter by the caller and parts - 1 workers. Other compiled
+ * kernels (an optimizer's update of every parameter) run on these threads this way: they are
+ * the ones a training step keeps awake (a Python pool thread took 50-250 us to start). */
+typedef struct {
+    void (*fn)(void *, int64_t, int64_t);
+    void *arg;
+    int64_t n, piece, next;
+} range_job;
+
+static void range_task(void *p) {
+    range_job *r = p;
+    for (;;) {
+        const int64_t lo = __atomic_fetch_add(&r->next, 1, __ATOMIC_RELAXED) * r->piece;
+        if (lo >= r->n)
+            break;
+        r->fn(r->arg, lo, lo + r->piece < r->n ? lo + r->piece : r->n);
+    }
+}
+
+void tocha_parallel_for(int parts, void (*fn)(void *, int64_t, int64_t), void *arg, int64_t n,
+                        int64_t piece) {
+    if (piece < 1)
+        piece = 1;
+    range_job r = {fn, arg, n, piece, 0};
+    const int64_t pieces = (n + piece - 1) / piece;
+    if (parts > pieces)
+        parts = (int)pieces;
+    parts = claim(parts);
+    if (parts < 2) {
+        range_task(&r);
+        return;
+    }
+    gemm_job jobs[MAX_WORKERS + 1];
+    memset(jobs, 0, sizeof jobs);
+    for (int p = 0; p < parts; p++) {
+        jobs[p].task = range_task;
+        jobs[p].arg = &r;
+    }
+    run_parallel(jobs, parts);
+    pthread_mutex_unlock(&busy);
+}

@@ -91,3 +91,35 @@ SGD_BODY(sgd_f32, float)
 SGD_BODY(sgd_f64, double)
 SGD_KERNEL(tocha_sgd_f32, sgd_f32, float)
 SGD_KERNEL(tocha_sgd_f64, sgd_f64, double)
+
+/* SGD over several parameters as one range of elements (gemm.c's tocha_parallel_for hands
+ * out its pieces): parameter i holds elements [start[i], start[i + 1]); p, g and buf are
+ * arrays of their data pointers; the scalars as doubles, rounded to the parameters' type as
+ * the single-parameter kernels' arguments are. */
+typedef struct {
+    int64_t count;
+    const int64_t *start;
+    void *const *p;
+    const void *const *g;
+    void *const *buf;
+    int64_t flags;
+    double nlr, momentum, damp, wd;
+} sgd_params;
+
+#define SGD_RANGE(NAME, KERNEL, T)                                                              \
+    void NAME(void *arg, int64_t lo, int64_t hi) {                                              \
+        const sgd_params *s = arg;                                                              \
+        for (int64_t i = 0; i < s->count; i++) {                                                \
+            const int64_t a = lo > s->start[i] ? lo : s->start[i];                              \
+            const int64_t b = hi < s->start[i + 1] ? hi : s->start[i + 1];                      \
+            if (a >= b)                                                                         \
+                continue;                                                                       \
+            const int64_t off = a - s->start[i];                                                \
+            KERNEL(b - a, (T *)s->p[i] + off, (const T *)s->g[i] + off,                         \
+                   s->buf[i] ? (T *)s->buf[i] + off : (T *)0, (int)s->flags, (T)s->nlr,         \
+                   (T)s->momentum, (T)s->damp, (T)s->wd);                                       \
+        }                                                                                       \
+    }
+
+SGD_RANGE(tocha_sgd_range_f32, tocha_sgd_f32, float)
+SGD_RANGE(tocha_sgd_range_f64, tocha_sgd_f64, double)

@@ -300,6 +300,10 @@ class Batch:
         jobs = self.jobs
         if not jobs:
             return
+        # a kernel with a compiled form for all parameters at once (SGD's): one call
+        every = getattr(jobs[0][0], "every", None)
+        if every is not None and all(j[0] is jobs[0][0] for j in jobs) and every(jobs):
+            return
         scratch = self.scratches[0]
         threads = _parallel.get_num_threads()
         if (

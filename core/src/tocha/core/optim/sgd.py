@@ -38,6 +38,10 @@ def _sgd_kernel(xp, p, g, states, tmps, lr, momentum, dampening, wd, nesterov, m
     _util.add_(xp, p, g, -lr, t0)
 
 
+# every parameter's update of a step in one compiled call (`_util.Batch.run` looks for it)
+_sgd_kernel.every = _native_update.sgd_all
+
+
 def _sgd_cuda(items) -> None:
     """The fused multi-tensor CUDA step of one group (``fused``/``foreach`` on CuPy)."""
     from ..cuda import _optim
