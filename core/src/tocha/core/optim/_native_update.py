@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _native, _parallel
 
-__all__ = ["sgd", "sgd_all"]
+__all__ = ["sgd", "sgd_all", "adam_all"]
 
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 _REAL = {"f32": ctypes.c_float, "f64": ctypes.c_double}
@@ -102,6 +102,29 @@ def sgd_all(jobs) -> bool:
         if f is None or (flags is not None and f != flags):
             return False
         flags = f
+    lr, momentum, dampening, wd = args[:4]
+    return _run_all(jobs, 1, "sgd", suffix, (flags, -lr, momentum, 1 - dampening, wd))
+
+
+class _AdamParams(ctypes.Structure):
+    """optim.c's adam_params (its adam_scalars inline)."""
+
+    _fields_ = [
+        ("count", ctypes.c_int64), ("start", ctypes.c_void_p), ("p", ctypes.c_void_p),
+        ("g", ctypes.c_void_p), ("m", ctypes.c_void_p), ("v", ctypes.c_void_p),
+        ("vmax", ctypes.c_void_p), ("flags", ctypes.c_int64),
+    ] + [
+        (name, ctypes.c_double)
+        for name in ("decay", "wd", "w", "one_minus_w", "beta2", "c2", "bc2", "eps", "nstep")
+    ]  # fmt: skip
+
+
+_ADAM_DECAY, _ADAM_DECOUPLED, _ADAM_MAXIMIZE, _ADAM_AMSGRAD, _ADAM_LERP_SMALL = 1, 2, 4, 8, 16
+
+
+def _run_all(jobs, n_states, name, suffix, fields) -> bool:
+    """Every job's update as one range of elements over gemm.c's threads: ``fields`` are the
+    structure's values after its pointer arrays."""
     run = _native.function(
         "gemm", "tocha_parallel_for", ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
         ctypes.c_int64, ctypes.c_int64,
@@ -109,18 +132,52 @@ def sgd_all(jobs) -> bool:
     lib = _native.load("optim")
     if run is None or lib is None:
         return False
-    sizes = [job[1].size for job in jobs]
     start = np.zeros(len(jobs) + 1, dtype=np.int64)
-    np.cumsum(sizes, out=start[1:])
+    np.cumsum([job[1].size for job in jobs], out=start[1:])
     ptrs = np.array(
-        [[j[1].ctypes.data, j[2].ctypes.data, 0 if j[3][0] is None else j[3][0].ctypes.data]
-         for j in jobs], dtype=np.uint64,
+        [[j[1].ctypes.data, j[2].ctypes.data]
+         + [0 if a is None else a.ctypes.data for a in j[3][:n_states]] for j in jobs],
+        dtype=np.uint64,
     ).T.copy()  # fmt: skip
-    lr, momentum, dampening, wd = args[:4]
-    params = _SgdParams(len(jobs), start.ctypes.data, ptrs[0].ctypes.data, ptrs[1].ctypes.data,
-                        ptrs[2].ctypes.data, flags, -lr, momentum, 1 - dampening, wd)  # fmt: skip
+    struct = _SgdParams if name == "sgd" else _AdamParams
+    params = struct(len(jobs), start.ctypes.data, *[row.ctypes.data for row in ptrs], *fields)
     total = int(start[-1])
     parts = _parallel.threads_here() if total >= _MIN_THREADS and _parallel.may_split() else 1
-    fn = ctypes.cast(getattr(lib, f"tocha_sgd_range_{suffix}"), ctypes.c_void_p).value
+    fn = ctypes.cast(getattr(lib, f"tocha_{name}_range_{suffix}"), ctypes.c_void_p).value
     run(parts, fn, ctypes.addressof(params), total, _PIECE)
     return True
+
+
+def adam_all(jobs) -> bool:
+    """Every queued Adam update of a step (`adam._adam_kernel`'s, all with the same options
+    and step count) as one compiled call over gemm.c's threads; False, with nothing written,
+    where it does not apply (the per-parameter NumPy path)."""
+    args = jobs[0][5]
+    beta1, beta2, lr, wd, eps, maximize, decoupled, (step_size, bc2) = args
+    dt = jobs[0][1].dtype
+    suffix = _SUFFIX.get(dt)
+    if suffix is None or not all(
+        type(x) in (float, int) for x in (beta1, beta2, lr, wd, eps, step_size, bc2)
+    ):
+        return False
+    amsgrad = jobs[0][3][2] is not None
+    for job in jobs:
+        _, p, g, states, _, a = job
+        if (a != args or p.__class__ is not np.ndarray or p.dtype is not dt
+                or (states[2] is not None) != amsgrad
+                or not _plain(p, g, *[s for s in states if s is not None])):  # fmt: skip
+            return False
+    flags = (_ADAM_MAXIMIZE if maximize else 0) | (_ADAM_AMSGRAD if amsgrad else 0)
+    decay = 1.0
+    if wd != 0:
+        if decoupled:
+            flags |= _ADAM_DECOUPLED
+            decay = 1 - lr * wd
+        else:
+            flags |= _ADAM_DECAY
+    w = 1 - beta1
+    if w < 0.5:  # torch's lerp: its two forms, as _util.lerp_
+        flags |= _ADAM_LERP_SMALL
+    one_minus_w = float(dt.type(1) - dt.type(w))
+    fields = (flags, decay, wd, w, one_minus_w, beta2, 1 - beta2, bc2, eps, -step_size)
+    return _run_all(jobs, 3, "adam", suffix, fields)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from .._tensor import Tensor
-from . import _util
+from . import _native_update, _util
 from .optimizer import _check_fused, _check_hparams, _ElementwiseOptimizer
 
 __all__ = ["Adam"]
@@ -32,6 +32,10 @@ def adam_bias(step: float, beta1: float, beta2: float, lr: float) -> tuple[float
     bias_correction1 = 1 - beta1**step
     bias_correction2 = 1 - beta2**step
     return lr / bias_correction1, math.sqrt(bias_correction2)
+
+
+# every parameter's update of a step in one compiled call (`_util.Batch.run` looks for it)
+_adam_kernel.every = _native_update.adam_all
 
 
 def _adam_cuda(items) -> None:
