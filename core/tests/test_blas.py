@@ -273,13 +273,12 @@ def test_backends_flags_keep_torch_defaults():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_compiled_split_every_layout_part_count_and_busy_caller(monkeypatch, dtype):
+def test_compiled_split_every_layout_part_count_and_busy_caller(monkeypatch, dtype, concurrently):
     """`_native/gemm.c`: row and column blocks, blocks of the inner dimension (a few rows:
     decoding's GEMVs), transposed operands, strided output, bias, 2 and 3 parts, two Python
     threads splitting at once (one finds the workers busy and runs alone), and a forked child
     (no workers inherited)."""
     import os
-    import threading
 
     from tocha.core import _native, _parallel
 
@@ -324,21 +323,7 @@ def test_compiled_split_every_layout_part_count_and_busy_caller(monkeypatch, dty
                         check(m, k, n, ta, tb, bias=(m + n) % 2 == 0, strided=ta != tb)
         assert modes == {0, 1, 2}
         _parallel.set_num_threads(2)
-        errors = []
-
-        def many():
-            try:
-                for _ in range(30):
-                    check(120, 64, 90, False, True, True, False)
-            except Exception as e:  # noqa: BLE001 - reported below
-                errors.append(e)
-
-        ts = [threading.Thread(target=many) for _ in range(2)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        assert not errors, errors
+        concurrently(lambda: [check(120, 64, 90, False, True, True, False) for _ in range(30)])
         pid = os.fork()
         if pid == 0:  # the child splits with workers of its own
             try:
@@ -352,12 +337,11 @@ def test_compiled_split_every_layout_part_count_and_busy_caller(monkeypatch, dty
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_matmul_pair_side_by_side(library, monkeypatch, dtype):
+def test_matmul_pair_side_by_side(library, monkeypatch, dtype, concurrently):
     """`matmul_pair`: a linear layer's two gradient products (g @ w, g.T @ x) side by side,
     on 2 and 3 threads (3: one product split in two), over every operand layout, with a
     product too small to pair (both through `matmul`), and while another Python thread holds
     the workers (one after the other on the caller)."""
-    import threading
 
     from tocha.core import _native, _parallel
 
@@ -401,21 +385,7 @@ def test_matmul_pair_side_by_side(library, monkeypatch, dtype):
         run_compiled = library == "mkl" and _native._compiler() is not None
         assert (sorted(set(calls)) == [2, 3]) if run_compiled else not calls
         _parallel.set_num_threads(2)
-        errors = []
-
-        def many():
-            try:
-                for _ in range(20):
-                    check(120, 64, 90)
-            except Exception as e:  # noqa: BLE001 - reported below
-                errors.append(e)
-
-        ts = [threading.Thread(target=many) for _ in range(2)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        assert not errors, errors
+        concurrently(lambda: [check(120, 64, 90) for _ in range(20)])
     finally:
         _parallel.set_num_threads(prev)
 

@@ -16,21 +16,31 @@ from tocha.core.optim import _native_update
 pytestmark = pytest.mark.skipif(_native._compiler() is None, reason="no C compiler on this machine")
 
 
-def _run(monkeypatch, native, shapes, dtype, steps=3, **opts):
-    """Parameters and momentum buffers after ``steps`` SGD steps from fixed gradients."""
+def _run(monkeypatch, native, shapes, dtype, optimizer="SGD", steps=3, **opts):
+    """Parameters, then their state tensors (momentum buffers, Adam's moments), after
+    ``steps`` steps of ``torch.optim.<optimizer>`` from fixed gradients."""
     monkeypatch.setenv("TOCHA_NATIVE", native)
     rng = np.random.default_rng(0)
     params = [torch.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True)
               for s in shapes]  # fmt: skip
-    opt = torch.optim.SGD(params, **opts)
+    opt = getattr(torch.optim, optimizer)(params, **opts)
     for step in range(steps):
         for p in params:
             p.grad = torch.tensor(rng.standard_normal(p.shape).astype(dtype) * (step + 1))
         opt.step()
-    bufs = [opt.state[p].get("momentum_buffer") for p in params]
-    return [p.detach().numpy().copy() for p in params], [
-        None if b is None else b.numpy().copy() for b in bufs
-    ]
+    out = [p.detach().numpy().copy() for p in params]
+    for p in params:
+        for key in ("momentum_buffer", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
+            value = opt.state[p].get(key)
+            if value is not None:
+                out.append(value.numpy().copy())
+    return out
+
+
+def _same(one, zero):
+    assert len(one) == len(zero)
+    for a, b in zip(one, zero):
+        np.testing.assert_array_equal(a, b)
 
 
 def _spy(monkeypatch):
@@ -65,15 +75,12 @@ OPTIONS = [
 def test_compiled_sgd_matches_numpy_bit_for_bit(monkeypatch, dtype, opts):
     calls = _spy(monkeypatch)
     shapes = [(7, 5), (3,), (1,)]
-    p1, b1 = _run(monkeypatch, "1", shapes, dtype, **opts)
+    one = _run(monkeypatch, "1", shapes, dtype, **opts)
     assert calls and all(c is True for c in calls)
     calls.clear()
-    p0, b0 = _run(monkeypatch, "0", shapes, dtype, **opts)
+    zero = _run(monkeypatch, "0", shapes, dtype, **opts)
     assert not any(calls)
-    for a, b in zip(p1 + b1, p0 + b0):
-        assert (a is None) == (b is None)
-        if a is not None:
-            np.testing.assert_array_equal(a, b)
+    _same(one, zero)
 
 
 def test_compiled_sgd_on_the_threaded_path(monkeypatch, threads):
@@ -81,11 +88,9 @@ def test_compiled_sgd_on_the_threaded_path(monkeypatch, threads):
     calls = _spy(monkeypatch)
     shapes = [(600, 800), (800,), (10, 800)]
     opts = dict(lr=0.01, momentum=0.9, weight_decay=5e-4)
-    p1, b1 = _run(monkeypatch, "1", shapes, np.float32, **opts)
+    one = _run(monkeypatch, "1", shapes, np.float32, **opts)
     assert calls.count(True) == 3  # the first step per parameter, the next two all at once
-    p0, b0 = _run(monkeypatch, "0", shapes, np.float32, **opts)
-    for a, b in zip(p1 + b1, p0 + b0):
-        np.testing.assert_array_equal(a, b)
+    _same(one, _run(monkeypatch, "0", shapes, np.float32, **opts))
 
 
 def test_numpy_scalar_hyperparameters_take_the_numpy_path(monkeypatch):
@@ -140,24 +145,6 @@ ADAM_OPTIONS = [
 ]
 
 
-def _run_adam(monkeypatch, native, shapes, dtype, steps=3, **opts):
-    monkeypatch.setenv("TOCHA_NATIVE", native)
-    rng = np.random.default_rng(0)
-    params = [torch.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True)
-              for s in shapes]  # fmt: skip
-    opt = torch.optim.Adam(params, **opts)
-    for step in range(steps):
-        for p in params:
-            p.grad = torch.tensor(rng.standard_normal(p.shape).astype(dtype) * (step + 1))
-        opt.step()
-    out = [p.detach().numpy().copy() for p in params]
-    for p in params:
-        for key in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
-            if key in opt.state[p]:
-                out.append(opt.state[p][key].numpy().copy())
-    return out
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
     "opts", ADAM_OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items())
@@ -173,22 +160,19 @@ def test_compiled_adam_matches_numpy_bit_for_bit(monkeypatch, dtype, opts):
         adam._adam_kernel, "every", lambda jobs: calls.append(real(jobs)) or calls[-1]
     )
     shapes = [(7, 5), (3,), (1,)]
-    one = _run_adam(monkeypatch, "1", shapes, dtype, **opts)
+    one = _run(monkeypatch, "1", shapes, dtype, "Adam", **opts)
     assert calls and all(c is True for c in calls)
     calls.clear()
-    zero = _run_adam(monkeypatch, "0", shapes, dtype, **opts)
+    zero = _run(monkeypatch, "0", shapes, dtype, "Adam", **opts)
     assert not any(calls)
-    for a, b in zip(one, zero):
-        np.testing.assert_array_equal(a, b)
+    _same(one, zero)
 
 
 def test_compiled_adam_on_the_threaded_path_and_adamw(monkeypatch, threads):
     shapes = [(600, 800), (800,), (10, 800)]
     for opts in (dict(lr=1e-3), dict(lr=1e-3, weight_decay=0.01, amsgrad=True)):
-        one = _run_adam(monkeypatch, "1", shapes, np.float32, **opts)
-        zero = _run_adam(monkeypatch, "0", shapes, np.float32, **opts)
-        for a, b in zip(one, zero):
-            np.testing.assert_array_equal(a, b)
+        one = _run(monkeypatch, "1", shapes, np.float32, "Adam", **opts)
+        _same(one, _run(monkeypatch, "0", shapes, np.float32, "Adam", **opts))
 
     def adamw(native):
         monkeypatch.setenv("TOCHA_NATIVE", native)

@@ -1,11 +1,14 @@
-/* Large GEMMs split over worker threads that never touch Python.
+/* tocha's C worker threads, and the work that runs on them: large GEMMs split in parts, two
+ * independent products side by side, attention's heads, products with few output columns,
+ * and any other compiled kernel given as a range function (an optimizer's update).
  *
  * _blas splits a product into one part per intra-op thread. Through tocha's Python thread
  * pool each handoff needs the GIL twice (the worker's Python wrapper before and after its
  * ctypes call), ~100-150 us on a busy 2-core machine, during which the caller waits with its
  * own part done (measured: ~1 ms per MLP step). Here the caller posts the other parts to
- * persistent C threads, computes part 0, and waits on a condition variable, all inside one
- * ctypes call that releases the GIL.
+ * persistent C threads, computes part 0, and waits, all inside one ctypes call that releases
+ * the GIL. Everything that runs on the workers lives in this one library: a second library
+ * would start a second set of threads competing for the same cores.
  *
  * The parts are row blocks (or column blocks) of C, or for products with a row or two (a GEMV
  * while decoding) blocks of the inner dimension: each thread then streams one contiguous half
@@ -14,9 +17,10 @@
  * integers). Two independent products (a linear layer's two gradients) can also run side by
  * side, each on its share of the threads (tocha_gemm_pair). One call runs at a time: a caller
  * that finds the workers busy (another Python thread splitting) computes alone. A forked
- * child starts with no workers. */
-/* attention's exp: its polynomial as fused multiply-adds (2.2x faster than separate ones);
- * the products themselves are the BLAS's */
+ * child starts with no workers.
+ *
+ * Contracted to fused multiply-adds (the other kernels use -ffp-contract=off): attention's exp
+ * polynomial ran 2.2x faster as FMAs, and the narrow products are sums of products. */
 #if defined(__clang__)
 #pragma clang fp contract(fast)
 #elif defined(__GNUC__)
@@ -226,6 +230,24 @@ static void run_parallel(const gemm_job *jobs, int n) {
             pthread_cond_wait(&w->cv, &w->mu);
         pthread_mutex_unlock(&w->mu);
     }
+}
+
+/* task(arg) on the caller and on up to parts - 1 workers at once (each call takes its share
+ * of the work from a counter in arg), or on the caller alone when the workers are busy. */
+static void run_task(int parts, void (*task)(void *), void *arg) {
+    parts = claim(parts);
+    if (parts < 2) {
+        task(arg);
+        return;
+    }
+    gemm_job jobs[MAX_WORKERS + 1];
+    memset(jobs, 0, sizeof jobs);
+    for (int p = 0; p < parts; p++) {
+        jobs[p].task = task;
+        jobs[p].arg = arg;
+    }
+    run_parallel(jobs, parts);
+    pthread_mutex_unlock(&busy);
 }
 
 /* Part p of `parts` of the product `whole`: rows lo:hi of op(a) and of c (SPLIT_ROWS),
@@ -440,21 +462,7 @@ int tocha_attention_f32(const void *fn, int lp64, int parts, int64_t heads, int6
     attention_job t = {fn,  lp64, causal, heads, L,  S,  E,  Ev, ldq, ldk, ldv, ldo, scale,
                        (const char *)q, (const char *)k, (const char *)v, (char *)out,
                        oq,  ok,   ov,     oo,    0,  0};
-    if (parts > heads)
-        parts = (int)heads;
-    parts = claim(parts);
-    gemm_job jobs[MAX_WORKERS + 1];
-    memset(jobs, 0, sizeof jobs);
-    for (int p = 0; p < parts; p++) {
-        jobs[p].task = attention_heads;
-        jobs[p].arg = &t;
-    }
-    if (parts < 2)
-        attention_heads(&t);
-    else {
-        run_parallel(jobs, parts);
-        pthread_mutex_unlock(&busy);
-    }
+    run_task(parts < heads ? parts : (int)heads, attention_heads, &t);
     return t.failed ? -1 : 0;
 }
 
@@ -491,34 +499,11 @@ static void narrow_rows(const narrow_job *t, int64_t r0, int64_t r1) {
     for (; i + NARROW_ROWS <= r1; i += NARROW_ROWS) {
         const float *a = t->a + i * lda;
         narrow_vec s0 = b0, s1 = b0, s2 = b0, s3 = b0, s4 = b0, s5 = b0, s6 = b0, s7 = b0;
-        /* odd p into a second set of sums: sixteen chains keep both FMA units busy */
-        narrow_vec u0 = {0}, u1 = {0}, u2 = {0}, u3 = {0}, u4 = {0}, u5 = {0}, u6 = {0}, u7 = {0};
-        int64_t p = 0;
-        for (; p + 2 <= k; p += 2) {
+        for (int64_t p = 0; p < k; p++) {
             if (p % 16 == 0) /* eight rows of a: more streams than the prefetcher follows */
                 for (int r = 0; r < NARROW_ROWS; r++)
                     __builtin_prefetch(a + r * lda + p + 64);
             const narrow_vec w = *(const narrow_vec *)(t->wt + p * NARROW_MAX);
-            const narrow_vec v = *(const narrow_vec *)(t->wt + (p + 1) * NARROW_MAX);
-            s0 += a[p] * w;
-            s1 += a[lda + p] * w;
-            s2 += a[2 * lda + p] * w;
-            s3 += a[3 * lda + p] * w;
-            s4 += a[4 * lda + p] * w;
-            s5 += a[5 * lda + p] * w;
-            s6 += a[6 * lda + p] * w;
-            s7 += a[7 * lda + p] * w;
-            u0 += a[p + 1] * v;
-            u1 += a[lda + p + 1] * v;
-            u2 += a[2 * lda + p + 1] * v;
-            u3 += a[3 * lda + p + 1] * v;
-            u4 += a[4 * lda + p + 1] * v;
-            u5 += a[5 * lda + p + 1] * v;
-            u6 += a[6 * lda + p + 1] * v;
-            u7 += a[7 * lda + p + 1] * v;
-        }
-        if (p < k) {
-            const narrow_vec w = *(const narrow_vec *)(t->wt + p * NARROW_MAX);
             s0 += a[p] * w;
             s1 += a[lda + p] * w;
             s2 += a[2 * lda + p] * w;
@@ -528,7 +513,6 @@ static void narrow_rows(const narrow_job *t, int64_t r0, int64_t r1) {
             s6 += a[6 * lda + p] * w;
             s7 += a[7 * lda + p] * w;
         }
-        s0 += u0, s1 += u1, s2 += u2, s3 += u3, s4 += u4, s5 += u5, s6 += u6, s7 += u7;
         narrow_store(t, i, s0);
         narrow_store(t, i + 1, s1);
         narrow_store(t, i + 2, s2);
@@ -579,21 +563,7 @@ int tocha_gemm_narrow_f32(int parts, int64_t m, int64_t n, int64_t k, const floa
     }
     narrow_job t = {m, n, k, lda, ldc, a, wt, b, c, 0};
     const int64_t blocks = (m + NARROW_BLOCK - 1) / NARROW_BLOCK;
-    if (parts > blocks)
-        parts = (int)blocks;
-    parts = claim(parts);
-    if (parts < 2)
-        narrow_task(&t);
-    else {
-        gemm_job jobs[MAX_WORKERS + 1];
-        memset(jobs, 0, sizeof jobs);
-        for (int p = 0; p < parts; p++) {
-            jobs[p].task = narrow_task;
-            jobs[p].arg = &t;
-        }
-        run_parallel(jobs, parts);
-        pthread_mutex_unlock(&busy);
-    }
+    run_task(parts < blocks ? parts : (int)blocks, narrow_task, &t);
     free(wt);
     return 0;
 }
@@ -624,19 +594,5 @@ void tocha_parallel_for(int parts, void (*fn)(void *, int64_t, int64_t), void *a
         piece = 1;
     range_job r = {fn, arg, n, piece, 0};
     const int64_t pieces = (n + piece - 1) / piece;
-    if (parts > pieces)
-        parts = (int)pieces;
-    parts = claim(parts);
-    if (parts < 2) {
-        range_task(&r);
-        return;
-    }
-    gemm_job jobs[MAX_WORKERS + 1];
-    memset(jobs, 0, sizeof jobs);
-    for (int p = 0; p < parts; p++) {
-        jobs[p].task = range_task;
-        jobs[p].arg = &r;
-    }
-    run_parallel(jobs, parts);
-    pthread_mutex_unlock(&busy);
+    run_task(parts < pieces ? parts : (int)pieces, range_task, &r);
 }
