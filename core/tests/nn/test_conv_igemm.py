@@ -116,6 +116,10 @@ CASES = [
     ((3, 1, 28, 28), (6, 1, 5, 5), 2, 1),  # LeNet-5's layers: one input channel, few outputs
     ((3, 6, 14, 14), (16, 6, 5, 5), 0, 1),
     ((2, 16, 13), (17, 16, 4), 1, 1),  # 1-d, even kernel
+    # 1-d with fewer output channels than a vector's lanes: the last part-vector of positions
+    # ends within a vector of the next row (the weight gradient once read it: 6.7 off)
+    ((2, 3, 8), (4, 3, 3), 1, 1),
+    ((3, 2, 5), (15, 2, 4), 2, 1),
     ((1, 16, 4, 5, 3), (16, 16, 3, 3, 3), 1, 1),  # 3-d
 ]
 

@@ -268,8 +268,8 @@ WGRAD(tocha_conv_wgrad_narrow_f32, 1, WG_NQ1)
 /* The weight gradient for few output channels (fewer than a vector's lanes, as LeNet's 6):
  * positions in the vector lanes instead, over the flat padded grid. dw (Co, C * P), (c, k)
  * flattened as c * P + k, overwritten with the sum over r in [r0, r1) of g[co * ldg + r] *
- * x[c * ldx + r + off[k]]. g must be zero outside the outputs and readable (zero) up to r1
- * rounded up to a whole vector, as x (plus the largest tap offset); r0 is a multiple of VL.
+ * x[c * ldx + r + off[k]]. g must be zero outside the outputs; nothing past r1 is read (the
+ * last part-vector is copied into a zeroed one); r0 is a multiple of VL.
  * Per block of positions the tile's sums go to a (Co, C * P, VL) buffer of lane sums, added
  * across lanes once at the end. Returns -1 when that buffer cannot be allocated, else 0. */
 int tocha_conv_wgrad_few_f32(int64_t C, int64_t Co, int64_t P, const int64_t *off,
@@ -295,11 +295,24 @@ int tocha_conv_wgrad_few_f32(int64_t C, int64_t Co, int64_t P, const int64_t *of
                 vf acc[WS_CO][WS_NQ];
                 for (int i = 0; i < WS_CO; i++)
                     for (int j = 0; j < WS_NQ; j++) acc[i][j] = (vf){0};
-                for (int64_t r = a; r < a1; r += VL) {
+                int64_t r = a;
+                for (; r + VL <= a1; r += VL) {
                     vf gv[WS_CO];
                     for (int i = 0; i < WS_CO; i++) gv[i] = *(const vfu *)(gr[i] + r);
                     for (int j = 0; j < WS_NQ; j++) {
                         const vf xv = *(const vfu *)(xr[j] + r);
+                        for (int i = 0; i < WS_CO; i++) acc[i][j] += gv[i] * xv;
+                    }
+                }
+                if (r < a1) { /* the last part-vector, zero-filled: past r1 lie the next */
+                    vf gv[WS_CO];  /* row's values (1-d maps leave less zero slack per row */
+                    for (int i = 0; i < WS_CO; i++) { /* than a vector) */
+                        gv[i] = (vf){0};
+                        memcpy(&gv[i], gr[i] + r, (size_t)(a1 - r) * sizeof(float));
+                    }
+                    for (int j = 0; j < WS_NQ; j++) {
+                        vf xv = {0};
+                        memcpy(&xv, xr[j] + r, (size_t)(a1 - r) * sizeof(float));
                         for (int i = 0; i < WS_CO; i++) acc[i][j] += gv[i] * xv;
                     }
                 }
