@@ -468,6 +468,11 @@ def test_narrow_products_through_the_compiled_kernel(library, threads, monkeypat
         assert c.shape == (m, n) and (out is None or c is out)
         np.testing.assert_allclose(c, ref, rtol=1e-5, atol=1e-5 * np.sqrt(k))
     assert len(ran) == 15
+    # a long inner dimension (a convolution's weight gradient over a batch) stays with the BLAS
+    k = _blas._NARROW_MAX_K + 1
+    a, w = (rng.standard_normal((40, k)).astype(np.float32) for _ in range(2))
+    assert real(a, w[:5].T, None, None, 40, 5, k) is None
+    np.testing.assert_allclose(_blas.matmul(a, w[:5].T), a @ w[:5].T, rtol=1e-4, atol=1e-3)
     # another layout (b not a transposed weight) or dtype goes to the BLAS as before
     np.testing.assert_allclose(
         _blas.matmul(a, np.ascontiguousarray(w.T)), a @ w.T, rtol=1e-5, atol=1e-4

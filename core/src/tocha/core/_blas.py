@@ -331,7 +331,11 @@ def _split(fn, a, b, c, bias=None) -> bool:
 # products with fewer output columns than _MIN_MKL_SIDE go to gemm.c's narrow kernel (a
 # classifier's head: (256, 512) @ (512, 10) in 48 us against OpenBLAS's 76 and MKL's 72; up
 # to 126 us in an MLP step) when their weight is a transposed row-major (n, k) array, as a
-# linear layer's is; on several threads from this many multiply-adds
+# linear layer's is, and k is at most _NARROW_MAX_K: each output is one running sum over k
+# (as long as a BLAS's blocks of k; a convolution's weight gradient over a batch chunk, k ~ 50K,
+# stays with the BLAS) and w's transposed copy stays in cache. On several threads from
+# _NARROW_SPLIT multiply-adds
+_NARROW_MAX_K = 2048
 _NARROW_SPLIT = 1 << 22
 
 
@@ -339,7 +343,8 @@ def _narrow(a, b, out, bias, m, n, k):
     """``a @ b (+ bias)`` through ``tocha_gemm_narrow_f32``, or None when it does not apply
     (float32, rows of ``a`` and of ``b.T`` contiguous, a C-contiguous result)."""
     if (
-        a.dtype != np.float32
+        k > _NARROW_MAX_K
+        or a.dtype != np.float32
         or a.strides[1] != 4
         or b.strides[0] != 4
         or a.strides[0] % 4
