@@ -352,7 +352,7 @@ def _narrow(a, b, out, bias, m, n, k):
         or a.strides[0] < 4 * k
         or b.strides[1] < 4 * k
         or (out is not None and not out.flags.c_contiguous)
-        or (bias is not None and not bias.flags.c_contiguous)
+        or (bias is not None and (bias.shape != (n,) or not bias.flags.c_contiguous))
     ):
         return None
     from . import _native
@@ -471,7 +471,7 @@ def matmul_pair(a1, b1, a2, b2):
     if pair is None:
         return matmul(a1, b1), matmul(a2, b2)
     args = []
-    outs = []
+    held = []  # the operands (copies included) and outputs, alive until the call returns
     for a, b in ((a1, b1), (a2, b2)):
         if _layout(a) is None:
             a = np.ascontiguousarray(a)
@@ -484,10 +484,10 @@ def matmul_pair(a1, b1, a2, b2):
         la, lb, m, n, k, ldc = shape
         args += [la[0], lb[0], m, n, k, a.ctypes.data, la[1], b.ctypes.data, lb[1], c.ctypes.data,
                  ldc]  # fmt: skip
-        outs.append(c)
+        held += [a, b, c]
     pair(ctypes.cast(fn, ctypes.c_void_p).value, fn.lp64, a1.itemsize,
          _parallel.get_num_threads(), *args)  # fmt: skip
-    return outs[0], outs[1]
+    return held[2], held[5]
 
 
 def gemm_into(a, b, c, beta: float = 0.0, trans_b: bool = False) -> None:
