@@ -89,7 +89,7 @@ def test_compiled_sgd_on_the_threaded_path(monkeypatch, threads):
     shapes = [(600, 800), (800,), (10, 800)]
     opts = dict(lr=0.01, momentum=0.9, weight_decay=5e-4)
     one = _run(monkeypatch, "1", shapes, np.float32, **opts)
-    assert calls.count(True) == 3  # the first step per parameter, the next two all at once
+    assert calls.count(True) == 3  # each step's parameters all at once
     _same(one, _run(monkeypatch, "0", shapes, np.float32, **opts))
 
 

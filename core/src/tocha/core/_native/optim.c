@@ -107,19 +107,26 @@ typedef struct {
     double nlr, momentum, damp, wd;
 } sgd_params;
 
+/* The part [*a, *b) of [lo, hi) that parameter i holds (start[i] <= element < start[i + 1]),
+ * as an offset into that parameter; 0 when they do not overlap. */
+static inline int param_piece(const int64_t *start, int64_t i, int64_t lo, int64_t hi,
+                              int64_t *off, int64_t *n) {
+    const int64_t a = lo > start[i] ? lo : start[i];
+    const int64_t b = hi < start[i + 1] ? hi : start[i + 1];
+    *off = a - start[i];
+    *n = b - a;
+    return a < b;
+}
+
 #define SGD_RANGE(NAME, KERNEL, T)                                                              \
     void NAME(void *arg, int64_t lo, int64_t hi) {                                              \
         const sgd_params *s = arg;                                                              \
-        for (int64_t i = 0; i < s->count; i++) {                                                \
-            const int64_t a = lo > s->start[i] ? lo : s->start[i];                              \
-            const int64_t b = hi < s->start[i + 1] ? hi : s->start[i + 1];                      \
-            if (a >= b)                                                                         \
-                continue;                                                                       \
-            const int64_t off = a - s->start[i];                                                \
-            KERNEL(b - a, (T *)s->p[i] + off, (const T *)s->g[i] + off,                         \
-                   s->buf[i] ? (T *)s->buf[i] + off : (T *)0, (int)s->flags, (T)s->nlr,         \
-                   (T)s->momentum, (T)s->damp, (T)s->wd);                                       \
-        }                                                                                       \
+        int64_t off, n;                                                                         \
+        for (int64_t i = 0; i < s->count; i++)                                                  \
+            if (param_piece(s->start, i, lo, hi, &off, &n))                                     \
+                KERNEL(n, (T *)s->p[i] + off, (const T *)s->g[i] + off,                         \
+                       s->buf[i] ? (T *)s->buf[i] + off : (T *)0, (int)s->flags, (T)s->nlr,     \
+                       (T)s->momentum, (T)s->damp, (T)s->wd);                                   \
     }
 
 SGD_RANGE(tocha_sgd_range_f32, tocha_sgd_f32, float)
@@ -201,16 +208,12 @@ typedef struct {
 #define ADAM_RANGE(NAME, KERNEL, T)                                                             \
     void NAME(void *arg, int64_t lo, int64_t hi) {                                              \
         const adam_params *a = arg;                                                             \
-        for (int64_t i = 0; i < a->count; i++) {                                                \
-            const int64_t b0 = lo > a->start[i] ? lo : a->start[i];                             \
-            const int64_t b1 = hi < a->start[i + 1] ? hi : a->start[i + 1];                     \
-            if (b0 >= b1)                                                                       \
-                continue;                                                                       \
-            const int64_t off = b0 - a->start[i];                                               \
-            KERNEL(b1 - b0, (T *)a->p[i] + off, (const T *)a->g[i] + off, (T *)a->m[i] + off,   \
-                   (T *)a->v[i] + off, a->vmax[i] ? (T *)a->vmax[i] + off : (T *)0,             \
-                   (int)a->flags, &a->s);                                                       \
-        }                                                                                       \
+        int64_t off, n;                                                                         \
+        for (int64_t i = 0; i < a->count; i++)                                                  \
+            if (param_piece(a->start, i, lo, hi, &off, &n))                                     \
+                KERNEL(n, (T *)a->p[i] + off, (const T *)a->g[i] + off, (T *)a->m[i] + off,     \
+                       (T *)a->v[i] + off, a->vmax[i] ? (T *)a->vmax[i] + off : (T *)0,         \
+                       (int)a->flags, &a->s);                                                   \
     }
 
 ADAM_RANGE(tocha_adam_range_f32, tocha_adam_f32, float)

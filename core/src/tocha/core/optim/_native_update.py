@@ -103,7 +103,7 @@ def sgd_all(jobs) -> bool:
             return False
         flags = f
     lr, momentum, dampening, wd = args[:4]
-    return _run_all(jobs, 1, "sgd", suffix, (flags, -lr, momentum, 1 - dampening, wd))
+    return _run_all(jobs, _SgdParams, "sgd", suffix, (flags, -lr, momentum, 1 - dampening, wd))
 
 
 class _AdamParams(ctypes.Structure):
@@ -122,9 +122,10 @@ class _AdamParams(ctypes.Structure):
 _ADAM_DECAY, _ADAM_DECOUPLED, _ADAM_MAXIMIZE, _ADAM_AMSGRAD, _ADAM_LERP_SMALL = 1, 2, 4, 8, 16
 
 
-def _run_all(jobs, n_states, name, suffix, fields) -> bool:
-    """Every job's update as one range of elements over gemm.c's threads: ``fields`` are the
-    structure's values after its pointer arrays."""
+def _run_all(jobs, struct, name, suffix, fields) -> bool:
+    """Every job's update as one range of elements over gemm.c's threads (optim.c's
+    ``tocha_<name>_range_<suffix>``): ``struct`` its argument block, ``fields`` the block's
+    values after its pointer arrays (parameters, gradients, then one per state)."""
     run = _native.function(
         "gemm", "tocha_parallel_for", ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
         ctypes.c_int64, ctypes.c_int64,
@@ -134,12 +135,12 @@ def _run_all(jobs, n_states, name, suffix, fields) -> bool:
         return False
     start = np.zeros(len(jobs) + 1, dtype=np.int64)
     np.cumsum([job[1].size for job in jobs], out=start[1:])
+    n_states = len(struct._fields_) - 4 - len(fields)  # count, start, p, g; then the states
     ptrs = np.array(
         [[j[1].ctypes.data, j[2].ctypes.data]
          + [0 if a is None else a.ctypes.data for a in j[3][:n_states]] for j in jobs],
         dtype=np.uint64,
     ).T.copy()  # fmt: skip
-    struct = _SgdParams if name == "sgd" else _AdamParams
     params = struct(len(jobs), start.ctypes.data, *[row.ctypes.data for row in ptrs], *fields)
     total = int(start[-1])
     parts = _parallel.threads_here() if total >= _MIN_THREADS and _parallel.may_split() else 1
@@ -180,4 +181,4 @@ def adam_all(jobs) -> bool:
         flags |= _ADAM_LERP_SMALL
     one_minus_w = float(dt.type(1) - dt.type(w))
     fields = (flags, decay, wd, w, one_minus_w, beta2, 1 - beta2, bc2, eps, -step_size)
-    return _run_all(jobs, 3, "adam", suffix, fields)
+    return _run_all(jobs, _AdamParams, "adam", suffix, fields)
